@@ -1,0 +1,171 @@
+//! Parses and validates every `shaders/*.wgsl` with naga and reflects each entry point's
+//! bindings, uniform layout and workgroup size into `$OUT_DIR/shaders.rs`, so the runtime builds
+//! layouts and pipelines from one table and no binding list is written twice.
+//!
+//! `#import NAME` on a line of its own pastes `shaders/shared/NAME.wgsl`; errors are reported
+//! against the file and line the text came from.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use naga::valid::{ValidationFlags, Validator};
+
+/// Features the runtime may request that change what shaders can use. Validation uses exactly
+/// these capabilities, so a shader that needs more fails here, not on a user's adapter.
+fn shader_features() -> wgpu_types::Features {
+    wgpu_types::Features::empty()
+}
+
+struct Source {
+    text: String,
+    /// For every line of `text`: the file and 1-based line it came from.
+    origin: Vec<(PathBuf, usize)>,
+}
+
+fn preprocess(path: &Path, shared: &Path) -> Result<Source, String> {
+    let raw = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut out = Source { text: String::new(), origin: Vec::new() };
+    for (i, line) in raw.lines().enumerate() {
+        if let Some(name) = line.trim().strip_prefix("#import ") {
+            let inc = shared.join(format!("{}.wgsl", name.trim()));
+            let body = std::fs::read_to_string(&inc)
+                .map_err(|e| format!("{}:{}: cannot import {}: {e}", path.display(), i + 1, inc.display()))?;
+            println!("cargo:rerun-if-changed={}", inc.display());
+            for (j, l) in body.lines().enumerate() {
+                out.text.push_str(l);
+                out.text.push('\n');
+                out.origin.push((inc.clone(), j + 1));
+            }
+        } else {
+            out.text.push_str(line);
+            out.text.push('\n');
+            out.origin.push((path.to_path_buf(), i + 1));
+        }
+    }
+    Ok(out)
+}
+
+fn locate(src: &Source, loc: Option<naga::SourceLocation>) -> String {
+    match loc {
+        Some(l) => {
+            let (file, line) = &src.origin[(l.line_number as usize).saturating_sub(1).min(src.origin.len() - 1)];
+            format!("{}:{}:{}", file.display(), line, l.line_position)
+        }
+        None => "(no location)".into(),
+    }
+}
+
+fn scalar_name(module: &naga::Module, ty: naga::Handle<naga::Type>) -> Result<&'static str, String> {
+    match module.types[ty].inner {
+        naga::TypeInner::Scalar(naga::Scalar { kind: naga::ScalarKind::Uint, width: 4 }) => Ok("U32"),
+        naga::TypeInner::Scalar(naga::Scalar { kind: naga::ScalarKind::Sint, width: 4 }) => Ok("I32"),
+        naga::TypeInner::Scalar(naga::Scalar { kind: naga::ScalarKind::Float, width: 4 }) => Ok("F32"),
+        ref other => Err(format!("uniform members must be 32-bit scalars, found {other:?}")),
+    }
+}
+
+fn reflect(name: &str, src: &Source, module: &naga::Module, info: &naga::valid::ModuleInfo, out_dir: &Path) -> Result<String, String> {
+    let wgsl_path = out_dir.join(format!("{name}.wgsl"));
+    std::fs::write(&wgsl_path, &src.text).map_err(|e| e.to_string())?;
+    let mut s = String::new();
+    writeln!(s, "    Shader {{ name: {name:?}, source: include_str!({:?}), entry_points: &[", wgsl_path.display().to_string()).unwrap();
+    for (i, ep) in module.entry_points.iter().enumerate() {
+        if ep.stage != naga::ShaderStage::Compute {
+            return Err(format!("{name}: entry point {} is not a compute shader", ep.name));
+        }
+        let uses = info.get_entry_point(i);
+        let [x, y, z] = ep.workgroup_size;
+        writeln!(s, "        EntryPoint {{ name: {:?}, workgroup_size: [{x}, {y}, {z}], bindings: &[", ep.name).unwrap();
+        for (h, var) in module.global_variables.iter() {
+            let Some(rb) = &var.binding else { continue };
+            if uses[h].is_empty() {
+                continue;
+            }
+            let var_name = var.name.clone().unwrap_or_default();
+            let (kind, members, size) = match var.space {
+                naga::AddressSpace::Uniform => {
+                    let naga::TypeInner::Struct { members, span } = &module.types[var.ty].inner else {
+                        return Err(format!("{name}: uniform {var_name} must be a struct"));
+                    };
+                    let mut ms = String::new();
+                    for m in members {
+                        let kind = scalar_name(module, m.ty).map_err(|e| format!("{name}: {var_name}: {e}"))?;
+                        write!(ms, "Member {{ name: {:?}, offset: {}, kind: ScalarKind::{kind} }}, ", m.name.clone().unwrap_or_default(), m.offset).unwrap();
+                    }
+                    ("Uniform", ms, *span)
+                }
+                naga::AddressSpace::Storage { access } => {
+                    let kind = if access.contains(naga::StorageAccess::STORE) { "StorageReadWrite" } else { "StorageRead" };
+                    (kind, String::new(), 0)
+                }
+                other => return Err(format!("{name}: binding {var_name} in unsupported space {other:?}")),
+            };
+            writeln!(
+                s,
+                "            Binding {{ group: {}, binding: {}, name: {var_name:?}, kind: BindingKind::{kind}, size: {size}, members: &[{members}] }},",
+                rb.group, rb.binding
+            )
+            .unwrap();
+        }
+        writeln!(s, "        ] }},").unwrap();
+    }
+    writeln!(s, "    ] }},").unwrap();
+    Ok(s)
+}
+
+fn main() {
+    let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
+    let out_dir = PathBuf::from(std::env::var("OUT_DIR").unwrap());
+    let shader_dir = manifest.join("../shaders");
+    let shared = shader_dir.join("shared");
+    println!("cargo:rerun-if-changed={}", shader_dir.display());
+    println!("cargo:rerun-if-changed={}", shared.display());
+
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&shader_dir)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", shader_dir.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "wgsl"))
+        .collect();
+    files.sort();
+
+    let caps = wgpu_naga_bridge::features_to_naga_capabilities(shader_features(), wgpu_types::DownlevelFlags::all());
+    let mut table = String::from("pub static SHADERS: &[Shader] = &[\n");
+    let mut failures = Vec::new();
+    for path in &files {
+        println!("cargo:rerun-if-changed={}", path.display());
+        let name = path.file_stem().unwrap().to_string_lossy().to_string();
+        let src = match preprocess(path, &shared) {
+            Ok(s) => s,
+            Err(e) => {
+                failures.push(e);
+                continue;
+            }
+        };
+        let module = match naga::front::wgsl::parse_str(&src.text) {
+            Ok(m) => m,
+            Err(e) => {
+                failures.push(format!("{}: error: {}\n{}", locate(&src, e.location(&src.text)), e.message(), e.emit_to_string(&src.text)));
+                continue;
+            }
+        };
+        let info = match Validator::new(ValidationFlags::all(), caps).validate(&module) {
+            Ok(i) => i,
+            Err(e) => {
+                failures.push(format!("{}: error: {}\n{}", locate(&src, e.location(&src.text)), e.as_inner(), e.emit_to_string(&src.text)));
+                continue;
+            }
+        };
+        match reflect(&name, &src, &module, &info, &out_dir) {
+            Ok(s) => table.push_str(&s),
+            Err(e) => failures.push(e),
+        }
+    }
+    if !failures.is_empty() {
+        for f in &failures {
+            eprintln!("{f}");
+        }
+        panic!("{} shader(s) failed to validate: {}", failures.len(), failures.iter().map(|f| f.lines().next().unwrap_or("")).collect::<Vec<_>>().join(" | "));
+    }
+    table.push_str("];\n");
+    std::fs::write(out_dir.join("shaders.rs"), table).unwrap();
+}

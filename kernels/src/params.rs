@@ -1,0 +1,98 @@
+//! Uniform parameters of each kernel, shared by the GPU launchers and the f64 references. The
+//! runtime writes each field at the offset naga reflected for the member of the same name, and
+//! refuses a struct whose fields and the shader's members differ.
+
+/// `NONE` in an offset field: the optional operand is absent.
+pub const NONE: u32 = u32::MAX;
+
+/// A uniform field value.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Value {
+    U32(u32),
+    F32(f32),
+}
+
+impl From<u32> for Value {
+    fn from(v: u32) -> Self {
+        Value::U32(v)
+    }
+}
+
+impl From<f32> for Value {
+    fn from(v: f32) -> Self {
+        Value::F32(v)
+    }
+}
+
+/// A kernel's uniform parameters as (member name, value) pairs.
+pub trait Params {
+    fn fields(&self) -> Vec<(&'static str, Value)>;
+}
+
+macro_rules! params {
+    ($(#[$doc:meta])* $name:ident { $($field:ident : $ty:ty),* $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq)]
+        pub struct $name { $(pub $field: $ty),* }
+        impl Params for $name {
+            fn fields(&self) -> Vec<(&'static str, Value)> {
+                vec![$((stringify!($field), Value::from(self.$field))),*]
+            }
+        }
+    };
+}
+
+params!(
+    /// `gemm.wgsl`: C (+)= act(op(A) op(B) + bias); see the shader header.
+    GemmParams {
+        m: u32, n: u32, k: u32,
+        a_off: u32, a_rs: u32, a_cs: u32, a_mode: u32, a_aux_off: u32, a_ones_row: u32,
+        b_off: u32, b_rs: u32, b_cs: u32, b_mode: u32, b_aux_off: u32,
+        bias_off: u32, c_off: u32, ldc: u32,
+        act: u32, dact: u32, alpha: f32, accumulate: u32,
+    }
+);
+
+params!(
+    /// `rowerr.wgsl`: row-wise squared L2 / MSE and its backward.
+    RowErrParams {
+        rows: u32, cols: u32, pred_off: u32, target_off: u32, out_off: u32, mse: u32,
+        g_off: u32, g_scale: f32, accumulate: u32,
+    }
+);
+
+params!(
+    /// `bce.wgsl`: masked mean BCE with logits and its backward.
+    BceParams {
+        rows: u32, z_off: u32, y_off: u32, mask_off: u32, out_off: u32,
+        g_off: u32, g_scale: f32, accumulate: u32,
+    }
+);
+
+params!(
+    /// `reduce.wgsl`: scale * sum of a range.
+    ReduceParams { n: u32, x_off: u32, out_off: u32, scale: f32 }
+);
+
+params!(
+    /// `gather.wgsl`: random minibatch (+ noise) and index gather.
+    GatherParams {
+        rows: u32, cols: u32, n_data: u32, data_off: u32, out_off: u32, noisy_off: u32,
+        idx_off: u32, seed: u32, noise_std: f32,
+    }
+);
+
+params!(
+    /// `noise.wgsl`: additive Gaussian noise.
+    NoiseParams { n: u32, x_off: u32, out_off: u32, seed: u32, tag: u32, sigma: f32 }
+);
+
+params!(
+    /// `optim.wgsl`: one optimizer update over an arena.
+    OptimParams { n: u32, kind: u32, lr: f32, beta1: f32, beta2: f32, eps: f32 }
+);
+
+params!(
+    /// `step.wgsl` `fill`: set or add a constant.
+    FillParams { n: u32, out_off: u32, value: f32, accumulate: u32 }
+);

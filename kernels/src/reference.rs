@@ -1,0 +1,258 @@
+//! f64 CPU twins of every kernel, under the kernel's name, taking the same parameter structs.
+//! Inputs are the f32 values the GPU sees, widened; outputs are f64, so a test measures the
+//! GPU's f32 error against an (almost) exact answer. The RNG functions are bit-exact copies of
+//! `shaders/shared/rng.wgsl`.
+
+use crate::params::*;
+
+pub fn rng_hash(v: u32) -> u32 {
+    let mut x = v;
+    x ^= x >> 16;
+    x = x.wrapping_mul(0x7feb_352d);
+    x ^= x >> 15;
+    x = x.wrapping_mul(0x846c_a68b);
+    x ^= x >> 16;
+    x
+}
+
+pub fn rng_u32(seed: u32, step: u32, tag: u32, i: u32) -> u32 {
+    let k = rng_hash(rng_hash(rng_hash(seed ^ 0x9e37_79b9) ^ step) ^ tag);
+    rng_hash(k ^ rng_hash(i))
+}
+
+/// The uniform the shader computes (an f32 value, exactly representable), as f64.
+pub fn rng_unit(r: u32) -> f64 {
+    ((r >> 8) as f64 + 0.5) / 16_777_216.0
+}
+
+pub fn rng_gauss(seed: u32, step: u32, tag: u32, i: u32) -> f64 {
+    let u1 = rng_unit(rng_u32(seed, step, tag, 2 * i));
+    let u2 = rng_unit(rng_u32(seed, step, tag, 2 * i + 1));
+    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+}
+
+/// Tags of the RNG streams (as in the shaders).
+pub const TAG_BATCH: u32 = 1;
+pub const TAG_NOISE: u32 = 2;
+
+pub fn act_apply(code: u32, alpha: f64, z: f64) -> f64 {
+    match code {
+        1 => z.max(0.0),
+        2 => {
+            if z > 0.0 {
+                z
+            } else {
+                alpha * z
+            }
+        }
+        3 => z.tanh(),
+        4 => 1.0 / (1.0 + (-z).exp()),
+        _ => z,
+    }
+}
+
+pub fn act_grad_from_y(code: u32, alpha: f64, y: f64) -> f64 {
+    match code {
+        1 => f64::from(u8::from(y > 0.0)),
+        2 => {
+            if y > 0.0 {
+                1.0
+            } else {
+                alpha
+            }
+        }
+        3 => 1.0 - y * y,
+        4 => y * (1.0 - y),
+        _ => 1.0,
+    }
+}
+
+fn at(buf: &[f64], i: u32) -> f64 {
+    buf[i as usize]
+}
+
+/// `gemm.wgsl::gemm`.
+pub fn gemm(p: &GemmParams, a: &[f64], a_aux: &[f64], b: &[f64], b_aux: &[f64], c: &mut [f64]) {
+    let alpha = f64::from(p.alpha);
+    let load_a = |m: u32, k: u32| {
+        if m == p.a_ones_row {
+            return 1.0;
+        }
+        let rel = m * p.a_rs + k * p.a_cs;
+        let v = at(a, p.a_off + rel);
+        if p.a_mode == 1 {
+            v * act_grad_from_y(p.dact, alpha, at(a_aux, p.a_aux_off + rel))
+        } else {
+            v
+        }
+    };
+    let load_b = |k: u32, n: u32| {
+        let rel = k * p.b_rs + n * p.b_cs;
+        let v = at(b, p.b_off + rel);
+        if p.b_mode == 1 {
+            v * act_grad_from_y(p.dact, alpha, at(b_aux, p.b_aux_off + rel))
+        } else {
+            v
+        }
+    };
+    for m in 0..p.m {
+        for n in 0..p.n {
+            let mut s = 0.0;
+            for k in 0..p.k {
+                s += load_a(m, k) * load_b(k, n);
+            }
+            if p.bias_off != NONE {
+                s += at(b, p.bias_off + n);
+            }
+            let mut v = act_apply(p.act, alpha, s);
+            let ci = (p.c_off + m * p.ldc + n) as usize;
+            if p.accumulate != 0 {
+                v += c[ci];
+            }
+            c[ci] = v;
+        }
+    }
+}
+
+fn rowerr_scale(p: &RowErrParams) -> f64 {
+    if p.mse != 0 { 1.0 / f64::from(p.cols) } else { 1.0 }
+}
+
+/// `rowerr.wgsl::rowerr_fwd`.
+pub fn rowerr_fwd(p: &RowErrParams, pred: &[f64], target: &[f64], out: &mut [f64]) {
+    for i in 0..p.rows {
+        let mut s = 0.0;
+        for j in 0..p.cols {
+            let d = at(pred, p.pred_off + i * p.cols + j) - at(target, p.target_off + i * p.cols + j);
+            s += d * d;
+        }
+        out[(p.out_off + i) as usize] = s * rowerr_scale(p);
+    }
+}
+
+/// `rowerr.wgsl::rowerr_bwd`.
+pub fn rowerr_bwd(p: &RowErrParams, pred: &[f64], target: &[f64], g: &[f64], out: &mut [f64]) {
+    for e in 0..p.rows * p.cols {
+        let mut gi = f64::from(p.g_scale);
+        if p.g_off != NONE {
+            gi *= at(g, p.g_off + e / p.cols);
+        }
+        let mut v = gi * 2.0 * rowerr_scale(p) * (at(pred, p.pred_off + e) - at(target, p.target_off + e));
+        let oi = (p.out_off + e) as usize;
+        if p.accumulate != 0 {
+            v += out[oi];
+        }
+        out[oi] = v;
+    }
+}
+
+fn bce_weight(p: &BceParams, mask: &[f64], i: u32) -> f64 {
+    if p.mask_off == NONE { 1.0 } else { at(mask, p.mask_off + i) }
+}
+
+fn bce_count(p: &BceParams, mask: &[f64]) -> f64 {
+    (0..p.rows).map(|i| bce_weight(p, mask, i)).sum::<f64>().max(1.0)
+}
+
+/// `bce.wgsl::bce_fwd`.
+pub fn bce_fwd(p: &BceParams, z: &[f64], y: &[f64], mask: &[f64], out: &mut [f64]) {
+    let mut s = 0.0;
+    for i in 0..p.rows {
+        let zi = at(z, p.z_off + i);
+        let l = zi.max(0.0) - zi * at(y, p.y_off + i) + (-zi.abs()).exp().ln_1p();
+        s += bce_weight(p, mask, i) * l;
+    }
+    out[p.out_off as usize] = s / bce_count(p, mask);
+}
+
+/// `bce.wgsl::bce_bwd`.
+pub fn bce_bwd(p: &BceParams, z: &[f64], y: &[f64], mask: &[f64], g: &[f64], out: &mut [f64]) {
+    let count = bce_count(p, mask);
+    let mut gs = f64::from(p.g_scale);
+    if p.g_off != NONE {
+        gs *= at(g, p.g_off);
+    }
+    for i in 0..p.rows {
+        let zi = at(z, p.z_off + i);
+        let sig = 1.0 / (1.0 + (-zi).exp());
+        let mut v = gs * bce_weight(p, mask, i) * (sig - at(y, p.y_off + i)) / count;
+        let oi = (p.out_off + i) as usize;
+        if p.accumulate != 0 {
+            v += out[oi];
+        }
+        out[oi] = v;
+    }
+}
+
+/// `reduce.wgsl::reduce_sum`.
+pub fn reduce_sum(p: &ReduceParams, x: &[f64], out: &mut [f64]) {
+    let s: f64 = (0..p.n).map(|i| at(x, p.x_off + i)).sum();
+    out[p.out_off as usize] = s * f64::from(p.scale);
+}
+
+/// `gather.wgsl::sample_rows`: returns the drawn row indices too.
+pub fn sample_rows(p: &GatherParams, data: &[f64], step: u32, out: &mut [f64], noisy: &mut [f64]) -> Vec<u32> {
+    let rows: Vec<u32> = (0..p.rows).map(|i| rng_u32(p.seed, step, TAG_BATCH, i) % p.n_data).collect();
+    for e in 0..p.rows * p.cols {
+        let (i, j) = (e / p.cols, e % p.cols);
+        let v = at(data, p.data_off + rows[i as usize] * p.cols + j);
+        out[(p.out_off + e) as usize] = v;
+        if p.noisy_off != NONE {
+            noisy[(p.noisy_off + e) as usize] = v + f64::from(p.noise_std) * rng_gauss(p.seed, step, TAG_NOISE, e);
+        }
+    }
+    rows
+}
+
+/// `gather.wgsl::gather_rows`.
+pub fn gather_rows(p: &GatherParams, data: &[f64], idx: &[u32], out: &mut [f64]) {
+    for e in 0..p.rows * p.cols {
+        let r = idx[(p.idx_off + e / p.cols) as usize];
+        out[(p.out_off + e) as usize] =
+            if r < p.n_data { at(data, p.data_off + r * p.cols + e % p.cols) } else { f64::NAN };
+    }
+}
+
+/// `noise.wgsl::gauss_noise`.
+pub fn gauss_noise(p: &NoiseParams, x: &[f64], step: u32, out: &mut [f64]) {
+    for i in 0..p.n {
+        out[(p.out_off + i) as usize] = at(x, p.x_off + i) + f64::from(p.sigma) * rng_gauss(p.seed, step, p.tag, i);
+    }
+}
+
+/// `optim.wgsl::optim_step`; `step` is the state counter before `advance` (Adam's t = step + 1).
+pub fn optim_step(p: &OptimParams, grad: &[f64], step: u32, param: &mut [f64], opt: &mut [f64]) {
+    let (lr, b1, b2, eps) = (f64::from(p.lr), f64::from(p.beta1), f64::from(p.beta2), f64::from(p.eps));
+    let n = p.n as usize;
+    for i in 0..n {
+        let g = grad[i];
+        match p.kind {
+            1 => {
+                opt[i] = b1 * opt[i] + g;
+                param[i] -= lr * opt[i];
+            }
+            2 => {
+                opt[i] = b2 * opt[i] + (1.0 - b2) * g * g;
+                param[i] -= lr * g / (opt[i].sqrt() + eps);
+            }
+            3 => {
+                let t = f64::from(step + 1);
+                opt[i] = b1 * opt[i] + (1.0 - b1) * g;
+                opt[n + i] = b2 * opt[n + i] + (1.0 - b2) * g * g;
+                let mhat = opt[i] / (1.0 - b1.powf(t));
+                let vhat = opt[n + i] / (1.0 - b2.powf(t));
+                param[i] -= lr * mhat / (vhat.sqrt() + eps);
+            }
+            _ => param[i] -= lr * g,
+        }
+    }
+}
+
+/// `step.wgsl::fill`.
+pub fn fill(p: &FillParams, out: &mut [f64]) {
+    for i in 0..p.n {
+        let oi = (p.out_off + i) as usize;
+        let base = if p.accumulate != 0 { out[oi] } else { 0.0 };
+        out[oi] = base + f64::from(p.value);
+    }
+}

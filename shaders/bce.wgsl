@@ -1,0 +1,94 @@
+// Binary cross-entropy with logits, optionally masked, as a mean over the rows that count.
+//
+//   l_i  = max(z_i, 0) - z_i * y_i + log(1 + exp(-|z_i|))        (stable for any z)
+//   bce_fwd: out[out_off] = sum_i m_i l_i / max(1, sum_i m_i)     m_i = mask[i] (1 when no mask)
+//   bce_bwd: dz[i] (+)= g * m_i * (sigmoid(z_i) - y_i) / max(1, sum_i m_i)
+//            g = g_scale * (g_buf[g_off] when g_off != NONE)
+// One workgroup of 256 threads each (fixed-order reduction); rows is a minibatch, not a dataset.
+//
+// Bindings: 0 params, 1 z, 2 y, 3 mask, 4 g (bwd only, read), 5 out (read_write).
+
+struct Params {
+    rows: u32,
+    z_off: u32,
+    y_off: u32,
+    mask_off: u32,
+    out_off: u32,
+    g_off: u32,
+    g_scale: f32,
+    accumulate: u32,
+}
+
+const NONE: u32 = 0xffffffffu;
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> z: array<f32>;
+@group(0) @binding(2) var<storage, read> y: array<f32>;
+@group(0) @binding(3) var<storage, read> mask: array<f32>;
+@group(0) @binding(4) var<storage, read> g: array<f32>;
+@group(0) @binding(5) var<storage, read_write> out: array<f32>;
+
+var<workgroup> partial: array<f32, 256>;
+
+fn weight(i: u32) -> f32 {
+    if p.mask_off == NONE {
+        return 1.0;
+    }
+    return mask[p.mask_off + i];
+}
+
+fn reduce_partial(lid: u32) -> f32 {
+    workgroupBarrier();
+    for (var w = 128u; w > 0u; w >>= 1u) {
+        if lid < w {
+            partial[lid] += partial[lid + w];
+        }
+        workgroupBarrier();
+    }
+    let total = partial[0];
+    workgroupBarrier();
+    return total;
+}
+
+fn mask_count(lid: u32) -> f32 {
+    var s = 0.0;
+    for (var i = lid; i < p.rows; i += 256u) {
+        s += weight(i);
+    }
+    partial[lid] = s;
+    return max(1.0, reduce_partial(lid));
+}
+
+@compute @workgroup_size(256, 1, 1)
+fn bce_fwd(@builtin(local_invocation_index) lid: u32) {
+    let count = mask_count(lid);
+    var s = 0.0;
+    for (var i = lid; i < p.rows; i += 256u) {
+        let zi = z[p.z_off + i];
+        let l = max(zi, 0.0) - zi * y[p.y_off + i] + log(1.0 + exp(-abs(zi)));
+        s += weight(i) * l;
+    }
+    partial[lid] = s;
+    let total = reduce_partial(lid);
+    if lid == 0u {
+        out[p.out_off] = total / count;
+    }
+}
+
+@compute @workgroup_size(256, 1, 1)
+fn bce_bwd(@builtin(local_invocation_index) lid: u32) {
+    let count = mask_count(lid);
+    var gs = p.g_scale;
+    if p.g_off != NONE {
+        gs *= g[p.g_off];
+    }
+    for (var i = lid; i < p.rows; i += 256u) {
+        let zi = z[p.z_off + i];
+        let sig = 1.0 / (1.0 + exp(-zi));
+        var v = gs * weight(i) * (sig - y[p.y_off + i]) / count;
+        if p.accumulate != 0u {
+            v += out[p.out_off + i];
+        }
+        out[p.out_off + i] = v;
+    }
+}

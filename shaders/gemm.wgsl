@@ -1,0 +1,164 @@
+// General matrix product with fused operand transforms and epilogue; every dense forward and
+// backward product is one dispatch of `gemm`.
+//
+//   C[m, n] (+)= act( sum_k A(m, k) * B(k, n) + bias[n] )       for m < M, n < N
+//
+//   A(m, k) = a[a_off + m * a_rs + k * a_cs]        (strides give the transposes)
+//             * act'(a_aux[a_aux_off + m * a_rs + k * a_cs])   when a_mode == 1 (dZ = dY * f'(Y))
+//             = 1.0 when m == a_ones_row            (the bias row of [X 1]^T dZ)
+//   B(k, n) = b[b_off + k * b_rs + n * b_cs]  (* act'(b_aux[...]) when b_mode == 1)
+//   bias    = b[bias_off + n] when bias_off != NONE (the bias row sits after W in the arena)
+//   C       = c[c_off + m * ldc + n]; accumulate != 0 adds to what C holds.
+//
+// Bindings: 0 params (uniform), 1 a, 2 a_aux, 3 b, 4 b_aux (read), 5 c (read_write).
+// Tiling: a 64x64 tile of C per workgroup of 16x16 threads, K in slices of 16 staged in
+// workgroup memory, each thread accumulating a 4x4 register block (rows ty + 16i, cols tx + 16j,
+// so workgroup reads are broadcast or consecutive). Tails are masked, every shape is valid.
+
+#import act
+
+struct Params {
+    m: u32,
+    n: u32,
+    k: u32,
+    a_off: u32,
+    a_rs: u32,
+    a_cs: u32,
+    a_mode: u32,
+    a_aux_off: u32,
+    a_ones_row: u32,
+    b_off: u32,
+    b_rs: u32,
+    b_cs: u32,
+    b_mode: u32,
+    b_aux_off: u32,
+    bias_off: u32,
+    c_off: u32,
+    ldc: u32,
+    act: u32,
+    dact: u32,
+    alpha: f32,
+    accumulate: u32,
+}
+
+const NONE: u32 = 0xffffffffu;
+const BM: u32 = 64u;
+const BN: u32 = 64u;
+const BK: u32 = 16u;
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> a: array<f32>;
+@group(0) @binding(2) var<storage, read> a_aux: array<f32>;
+@group(0) @binding(3) var<storage, read> b: array<f32>;
+@group(0) @binding(4) var<storage, read> b_aux: array<f32>;
+@group(0) @binding(5) var<storage, read_write> c: array<f32>;
+
+var<workgroup> a_tile: array<f32, 1024>; // [BK][BM]
+var<workgroup> b_tile: array<f32, 1024>; // [BK][BN]
+
+fn load_a(m: u32, k: u32) -> f32 {
+    if m >= p.m || k >= p.k {
+        return 0.0;
+    }
+    if m == p.a_ones_row {
+        return 1.0;
+    }
+    let rel = m * p.a_rs + k * p.a_cs;
+    var v = a[p.a_off + rel];
+    if p.a_mode == 1u {
+        v *= act_grad_from_y(p.dact, p.alpha, a_aux[p.a_aux_off + rel]);
+    }
+    return v;
+}
+
+fn load_b(k: u32, n: u32) -> f32 {
+    if k >= p.k || n >= p.n {
+        return 0.0;
+    }
+    let rel = k * p.b_rs + n * p.b_cs;
+    var v = b[p.b_off + rel];
+    if p.b_mode == 1u {
+        v *= act_grad_from_y(p.dact, p.alpha, b_aux[p.b_aux_off + rel]);
+    }
+    return v;
+}
+
+@compute @workgroup_size(16, 16, 1)
+fn gemm(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>) {
+    let tx = lid3.x;
+    let ty = lid3.y;
+    let lid = ty * 16u + tx;
+    let m0 = wg.y * BM;
+    let n0 = wg.x * BN;
+    var acc: array<array<f32, 4>, 4>;
+    for (var i = 0u; i < 4u; i++) {
+        for (var j = 0u; j < 4u; j++) {
+            acc[i][j] = 0.0;
+        }
+    }
+    // Load order follows the contiguous dimension so neighbouring threads read neighbouring words.
+    let a_k_fast = p.a_cs == 1u;
+    let b_n_fast = p.b_cs == 1u;
+    for (var k0 = 0u; k0 < p.k; k0 += BK) {
+        for (var r = 0u; r < 4u; r++) {
+            let e = lid + 256u * r;
+            var mm: u32;
+            var kk: u32;
+            if a_k_fast {
+                mm = e / BK;
+                kk = e % BK;
+            } else {
+                mm = e % BM;
+                kk = e / BM;
+            }
+            a_tile[kk * BM + mm] = load_a(m0 + mm, k0 + kk);
+            var kb: u32;
+            var nb: u32;
+            if b_n_fast {
+                kb = e / BN;
+                nb = e % BN;
+            } else {
+                kb = e % BK;
+                nb = e / BK;
+            }
+            b_tile[kb * BN + nb] = load_b(k0 + kb, n0 + nb);
+        }
+        workgroupBarrier();
+        for (var kk = 0u; kk < BK; kk++) {
+            var av: array<f32, 4>;
+            var bv: array<f32, 4>;
+            for (var i = 0u; i < 4u; i++) {
+                av[i] = a_tile[kk * BM + ty + 16u * i];
+                bv[i] = b_tile[kk * BN + tx + 16u * i];
+            }
+            for (var i = 0u; i < 4u; i++) {
+                for (var j = 0u; j < 4u; j++) {
+                    acc[i][j] = fma(av[i], bv[j], acc[i][j]);
+                }
+            }
+        }
+        workgroupBarrier();
+    }
+    for (var i = 0u; i < 4u; i++) {
+        let m = m0 + ty + 16u * i;
+        if m >= p.m {
+            continue;
+        }
+        for (var j = 0u; j < 4u; j++) {
+            let n = n0 + tx + 16u * j;
+            if n >= p.n {
+                continue;
+            }
+            var v = acc[i][j];
+            if p.bias_off != NONE {
+                v += b[p.bias_off + n];
+            }
+            v = act_apply(p.act, p.alpha, v);
+            let ci = p.c_off + m * p.ldc + n;
+            if p.accumulate != 0u {
+                v += c[ci];
+            }
+            c[ci] = v;
+        }
+    }
+}

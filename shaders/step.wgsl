@@ -1,0 +1,37 @@
+// Step-varying state kept on the GPU so a recorded plan replays with no host write:
+//   advance: state[0] += 1   (the step number: RNG stream and Adam's t)
+//   fill:    out[out_off + i] = value (+ what it held when accumulate != 0), i < n
+//
+// Bindings: advance: 0 state (read_write). fill: 0 params, 1 out (read_write).
+
+#import grid
+
+struct Params {
+    n: u32,
+    out_off: u32,
+    value: f32,
+    accumulate: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+@group(0) @binding(2) var<storage, read_write> state: array<u32>;
+
+@compute @workgroup_size(1, 1, 1)
+fn advance() {
+    state[0] += 1u;
+}
+
+@compute @workgroup_size(256, 1, 1)
+fn fill(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+    let i = grid_index(wg, nwg, lid);
+    if i >= p.n {
+        return;
+    }
+    var v = p.value;
+    if p.accumulate != 0u {
+        v += out[p.out_off + i];
+    }
+    out[p.out_off + i] = v;
+}
