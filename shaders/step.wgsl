@@ -1,8 +1,10 @@
 // Step-varying state kept on the GPU so a recorded plan replays with no host write:
 //   advance: state[0] += 1   (the step number: RNG stream and Adam's t)
 //   fill:    out[out_off + i] = value (+ what it held when accumulate != 0), i < n
+//   axpy:    out[out_off + i] = a * x[x_off + i] (+ what it held), i < n
 //
-// Bindings: advance: 0 state (read_write). fill: 0 params, 1 out (read_write).
+// Bindings: advance: 2 state (read_write). fill: 0 params, 1 out (read_write).
+// axpy: 3 params, 4 x (read), 1 out (read_write).
 
 #import grid
 
@@ -34,4 +36,31 @@ fn fill(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
         v += out[p.out_off + i];
     }
     out[p.out_off + i] = v;
+}
+
+// axpy: out[out_off + i] (+)= a * x[x_off + i], i < n  (gradient pass-through and copies).
+// Bindings: 3 params, 4 x (read), 1 out (read_write).
+struct AxpyParams {
+    n: u32,
+    x_off: u32,
+    out_off: u32,
+    a: f32,
+    accumulate: u32,
+}
+
+@group(0) @binding(3) var<uniform> q: AxpyParams;
+@group(0) @binding(4) var<storage, read> x: array<f32>;
+
+@compute @workgroup_size(256, 1, 1)
+fn axpy(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+    let i = grid_index(wg, nwg, lid);
+    if i >= q.n {
+        return;
+    }
+    var v = q.a * x[q.x_off + i];
+    if q.accumulate != 0u {
+        v += out[q.out_off + i];
+    }
+    out[q.out_off + i] = v;
 }

@@ -96,3 +96,8 @@ params!(
     /// `step.wgsl` `fill`: set or add a constant.
     FillParams { n: u32, out_off: u32, value: f32, accumulate: u32 }
 );
+
+params!(
+    /// `step.wgsl` `axpy`: out (+)= a * x.
+    AxpyParams { n: u32, x_off: u32, out_off: u32, a: f32, accumulate: u32 }
+);

@@ -256,3 +256,12 @@ pub fn fill(p: &FillParams, out: &mut [f64]) {
         out[oi] = base + f64::from(p.value);
     }
 }
+
+/// `step.wgsl::axpy`.
+pub fn axpy(p: &AxpyParams, x: &[f64], out: &mut [f64]) {
+    for i in 0..p.n {
+        let oi = (p.out_off + i) as usize;
+        let base = if p.accumulate != 0 { out[oi] } else { 0.0 };
+        out[oi] = base + f64::from(p.a) * at(x, p.x_off + i);
+    }
+}

@@ -1,0 +1,194 @@
+//! Storage buffers (f32 or u32 words) and readback, blocking or async.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use super::Gpu;
+use crate::error::{Error, Result};
+
+struct BufferInner {
+    buffer: wgpu::Buffer,
+    words: u64,
+    id: u64,
+}
+
+/// A storage buffer of 32-bit words. Cloning shares it; `id` identifies it.
+#[derive(Clone)]
+pub struct GpuBuffer {
+    inner: Arc<BufferInner>,
+}
+
+impl std::fmt::Debug for GpuBuffer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "GpuBuffer(#{}, {} words)", self.inner.id, self.inner.words)
+    }
+}
+
+impl PartialEq for GpuBuffer {
+    fn eq(&self, o: &Self) -> bool {
+        self.inner.id == o.inner.id
+    }
+}
+
+impl GpuBuffer {
+    pub fn raw(&self) -> &wgpu::Buffer {
+        &self.inner.buffer
+    }
+
+    /// Length in 32-bit words.
+    pub fn words(&self) -> u64 {
+        self.inner.words
+    }
+
+    pub fn id(&self) -> u64 {
+        self.inner.id
+    }
+}
+
+impl Gpu {
+    /// A storage buffer of `words` 32-bit words (at least one), refused past the adapter's
+    /// storage-binding limit.
+    pub fn buffer(&self, words: u64, label: &str) -> Result<GpuBuffer> {
+        let words = words.max(1);
+        let bytes = words * 4;
+        let limit = self.limits().max_storage_buffer_binding_size.min(self.limits().max_buffer_size);
+        if bytes > limit {
+            return Err(Error::Limit {
+                what: "buffer size",
+                detail: format!("{label} needs {bytes} bytes; the adapter binds at most {limit}"),
+            });
+        }
+        let buffer = self.device().create_buffer(&wgpu::BufferDescriptor {
+            label: Some(label),
+            size: bytes,
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let id = self.inner.next_buffer_id.fetch_add(1, Ordering::Relaxed);
+        Ok(GpuBuffer { inner: Arc::new(BufferInner { buffer, words, id }) })
+    }
+
+    /// A buffer holding `data` (f32 or u32 words).
+    pub fn upload<T: bytemuck::Pod>(&self, data: &[T], label: &str) -> Result<GpuBuffer> {
+        let bytes: &[u8] = bytemuck::cast_slice(data);
+        let buf = self.buffer((bytes.len() as u64).div_ceil(4), label)?;
+        self.write(&buf, 0, data)?;
+        Ok(buf)
+    }
+
+    /// Writes `data` at word `offset` of `buf` (queued; ordered before the next submit).
+    pub fn write<T: bytemuck::Pod>(&self, buf: &GpuBuffer, offset: u64, data: &[T]) -> Result<()> {
+        let bytes: &[u8] = bytemuck::cast_slice(data);
+        if bytes.len() % 4 != 0 || offset * 4 + bytes.len() as u64 > buf.words() * 4 {
+            return Err(crate::error::invalid("write", format!("{} bytes at word {offset} into {buf:?}", bytes.len())));
+        }
+        if !bytes.is_empty() {
+            self.queue().write_buffer(buf.raw(), offset * 4, bytes);
+        }
+        Ok(())
+    }
+
+    /// Starts copying `words` words at word `offset` of `buf` back to the host: one submit.
+    /// Resolve it with [`PendingRead::wait`] (blocking) or `.await` it.
+    pub fn read_async(&self, buf: &GpuBuffer, offset: u64, words: u64) -> Result<PendingRead> {
+        if offset + words > buf.words() {
+            return Err(crate::error::invalid("read", format!("{words} words at {offset} from {buf:?}")));
+        }
+        let bytes = words.max(1) * 4;
+        let staging = self.device().create_buffer(&wgpu::BufferDescriptor {
+            label: Some("oddity readback"),
+            size: bytes,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let mut enc = self.device().create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("readback") });
+        if words > 0 {
+            enc.copy_buffer_to_buffer(buf.raw(), offset * 4, &staging, 0, bytes);
+        }
+        self.submit(enc.finish());
+        let slot: Arc<Mutex<Option<Result<(), String>>>> = Arc::new(Mutex::new(None));
+        let s2 = slot.clone();
+        staging.slice(..).map_async(wgpu::MapMode::Read, move |r| {
+            if let Ok(mut s) = s2.lock() {
+                *s = Some(r.map_err(|e| e.to_string()));
+            }
+        });
+        Ok(PendingRead { gpu: self.clone(), staging, words, slot })
+    }
+
+    /// Reads `words` f32 words at `offset` of `buf`, blocking (one submit, one host wait).
+    pub fn read_f32(&self, buf: &GpuBuffer, offset: u64, words: u64) -> Result<Vec<f32>> {
+        self.read_async(buf, offset, words)?.wait()
+    }
+
+    /// Reads u32 words, blocking.
+    pub fn read_u32(&self, buf: &GpuBuffer, offset: u64, words: u64) -> Result<Vec<u32>> {
+        let v = self.read_async(buf, offset, words)?.wait()?;
+        Ok(v.into_iter().map(f32::to_bits).collect())
+    }
+
+    /// Shared placeholders for bindings an entry point declares but a launch leaves unused.
+    pub(crate) fn dummy(&self, writable: bool) -> Result<GpuBuffer> {
+        let slot = if writable { &self.inner.dummy_write } else { &self.inner.dummy_read };
+        let mut g = slot.lock().map_err(|_| Error::Wgpu("dummy buffer poisoned".into()))?;
+        if let Some(b) = g.as_ref() {
+            return Ok(b.clone());
+        }
+        let b = self.buffer(4, if writable { "unused (rw)" } else { "unused" })?;
+        *g = Some(b.clone());
+        Ok(b)
+    }
+}
+
+/// A readback in flight. `wait()` blocks (counted as a host wait); awaiting it polls the device
+/// without blocking on each wake-up, so it suits an async executor.
+pub struct PendingRead {
+    gpu: Gpu,
+    staging: wgpu::Buffer,
+    words: u64,
+    slot: Arc<Mutex<Option<Result<(), String>>>>,
+}
+
+impl PendingRead {
+    fn take(&self) -> Option<Result<Vec<f32>>> {
+        let done = self.slot.lock().ok()?.take()?;
+        Some(done.map_err(Error::Readback).and_then(|()| {
+            let view = self.staging.slice(..).get_mapped_range().map_err(|e| Error::Readback(e.to_string()))?;
+            let all: &[f32] = bytemuck::cast_slice(&view);
+            let out = all[..self.words as usize].to_vec();
+            drop(view);
+            self.staging.unmap();
+            self.gpu.check()?;
+            Ok(out)
+        }))
+    }
+
+    /// True once the data has arrived (polls the device without blocking).
+    pub fn is_ready(&self) -> bool {
+        let _ = self.gpu.device().poll(wgpu::PollType::Poll);
+        self.slot.lock().map(|s| s.is_some()).unwrap_or(true)
+    }
+
+    /// Blocks until the data is here: one host wait.
+    pub fn wait(self) -> Result<Vec<f32>> {
+        self.gpu.wait()?;
+        self.take().unwrap_or_else(|| Err(Error::Readback("the map callback did not run".into())))
+    }
+}
+
+impl Future for PendingRead {
+    type Output = Result<Vec<f32>>;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let _ = self.gpu.device().poll(wgpu::PollType::Poll);
+        match self.take() {
+            Some(r) => Poll::Ready(r),
+            None => {
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
+        }
+    }
+}

@@ -1,0 +1,204 @@
+//! The GPU runtime: one [`Gpu`] holds a device and queue (its own, or an application's), the
+//! compute pipelines built from the reflected kernel table (each built once), buffer helpers,
+//! blocking and async readback, and counters of dispatches, submits and host waits that tests
+//! and benchmarks read.
+
+pub mod adapter;
+mod buffer;
+mod kernel;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+pub use adapter::AdapterSummary;
+pub use buffer::{GpuBuffer, PendingRead};
+pub use kernel::Kernel;
+
+use crate::error::{Error, Result};
+
+/// Counts of what reached the device, for tests and benchmarks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    pub dispatches: u64,
+    pub submits: u64,
+    pub host_waits: u64,
+}
+
+impl std::ops::Sub for Counters {
+    type Output = Counters;
+    fn sub(self, o: Counters) -> Counters {
+        Counters {
+            dispatches: self.dispatches - o.dispatches,
+            submits: self.submits - o.submits,
+            host_waits: self.host_waits - o.host_waits,
+        }
+    }
+}
+
+#[derive(Default)]
+struct AtomicCounters {
+    dispatches: AtomicU64,
+    submits: AtomicU64,
+    host_waits: AtomicU64,
+}
+
+struct Inner {
+    device: wgpu::Device,
+    queue: wgpu::Queue,
+    summary: AdapterSummary,
+    limits: wgpu::Limits,
+    kernels: Mutex<HashMap<(&'static str, &'static str), Arc<Kernel>>>,
+    counters: AtomicCounters,
+    errors: Arc<Mutex<Vec<String>>>,
+    next_buffer_id: AtomicU64,
+    dummy_read: Mutex<Option<GpuBuffer>>,
+    dummy_write: Mutex<Option<GpuBuffer>>,
+}
+
+/// A device and queue with oddity's kernels. Cloning is cheap and shares everything.
+#[derive(Clone)]
+pub struct Gpu {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Gpu {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Gpu({} on {})", self.inner.summary.name, self.inner.summary.backend)
+    }
+}
+
+impl Gpu {
+    /// Opens a device on the adapter chosen by [`adapter::choose`] (environment variables
+    /// `WGPU_BACKEND`, `WGPU_ADAPTER_NAME`, `WGPU_POWER_PREF`; a discrete GPU first).
+    pub fn new() -> Result<Gpu> {
+        let instance = adapter::instance();
+        let adapter = adapter::choose(&instance)?;
+        let info = adapter.get_info();
+        let desc = wgpu::DeviceDescriptor {
+            label: Some("oddity"),
+            required_features: wgpu::Features::empty(),
+            required_limits: adapter.limits(),
+            ..Default::default()
+        };
+        let (device, queue) = pollster::block_on(adapter.request_device(&desc))
+            .map_err(|e| Error::RequestDevice { adapter: info.name.clone(), message: e.to_string() })?;
+        let gpu = Gpu::build(&adapter, device, queue);
+        let errors = gpu.inner.errors.clone();
+        gpu.inner.device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
+            if let Ok(mut v) = errors.lock() {
+                v.push(e.to_string());
+            }
+        }));
+        Ok(gpu)
+    }
+
+    /// Borrows an application's adapter, device and queue (for embedding oddity in a renderer
+    /// that already has them). The application keeps its own uncaptured-error handler; oddity
+    /// checks shapes and limits itself before anything reaches the device.
+    pub fn from_wgpu(adapter: &wgpu::Adapter, device: &wgpu::Device, queue: &wgpu::Queue) -> Gpu {
+        Gpu::build(adapter, device.clone(), queue.clone())
+    }
+
+    fn build(adapter: &wgpu::Adapter, device: wgpu::Device, queue: wgpu::Queue) -> Gpu {
+        let limits = device.limits();
+        Gpu {
+            inner: Arc::new(Inner {
+                summary: AdapterSummary::of(adapter),
+                device,
+                queue,
+                limits,
+                kernels: Mutex::new(HashMap::new()),
+                counters: AtomicCounters::default(),
+                errors: Arc::new(Mutex::new(Vec::new())),
+                next_buffer_id: AtomicU64::new(1),
+                dummy_read: Mutex::new(None),
+                dummy_write: Mutex::new(None),
+            }),
+        }
+    }
+
+    pub fn device(&self) -> &wgpu::Device {
+        &self.inner.device
+    }
+
+    pub fn queue(&self) -> &wgpu::Queue {
+        &self.inner.queue
+    }
+
+    pub fn limits(&self) -> &wgpu::Limits {
+        &self.inner.limits
+    }
+
+    /// The adapter's name, backend, type, features and limits.
+    pub fn summary(&self) -> &AdapterSummary {
+        &self.inner.summary
+    }
+
+    /// "name (backend)", as tests and benchmarks print it.
+    pub fn adapter_name(&self) -> String {
+        format!("{} ({})", self.inner.summary.name, self.inner.summary.backend)
+    }
+
+    /// Dispatches, submits and host waits so far.
+    pub fn counters(&self) -> Counters {
+        let c = &self.inner.counters;
+        Counters {
+            dispatches: c.dispatches.load(Ordering::Relaxed),
+            submits: c.submits.load(Ordering::Relaxed),
+            host_waits: c.host_waits.load(Ordering::Relaxed),
+        }
+    }
+
+    pub(crate) fn count_dispatches(&self, n: u64) {
+        self.inner.counters.dispatches.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Submits one command buffer and counts it.
+    pub fn submit(&self, cmd: wgpu::CommandBuffer) -> wgpu::SubmissionIndex {
+        self.inner.counters.submits.fetch_add(1, Ordering::Relaxed);
+        self.inner.queue.submit(Some(cmd))
+    }
+
+    /// Blocks until all submitted work is done (one host wait), then reports any error wgpu
+    /// raised meanwhile.
+    pub fn wait(&self) -> Result<()> {
+        self.inner.counters.host_waits.fetch_add(1, Ordering::Relaxed);
+        self.inner.device.poll(wgpu::PollType::wait_indefinitely()).map_err(|e| Error::Wgpu(e.to_string()))?;
+        self.check()
+    }
+
+    /// Returns the first error wgpu reported on this device since the last check, if any
+    /// (only for a device oddity opened itself; a borrowed device reports to its owner).
+    pub fn check(&self) -> Result<()> {
+        let mut errs = self.inner.errors.lock().map_err(|_| Error::Wgpu("error log poisoned".into()))?;
+        if errs.is_empty() {
+            return Ok(());
+        }
+        let all = errs.join("\n");
+        errs.clear();
+        Err(Error::Wgpu(all))
+    }
+
+    /// The compute pipeline for `shader`'s entry point `entry`, built on first use.
+    pub fn kernel(&self, shader: &'static str, entry: &'static str) -> Result<Arc<Kernel>> {
+        let mut cache = self.inner.kernels.lock().map_err(|_| Error::Wgpu("kernel cache poisoned".into()))?;
+        if let Some(k) = cache.get(&(shader, entry)) {
+            return Ok(k.clone());
+        }
+        let k = Arc::new(Kernel::build(self, shader, entry)?);
+        cache.insert((shader, entry), k.clone());
+        Ok(k)
+    }
+
+    /// Splits `groups` workgroups into an (x, y) grid within the per-dimension limit.
+    pub fn grid_1d(&self, groups: u32) -> Result<[u32; 3]> {
+        let max = self.inner.limits.max_compute_workgroups_per_dimension.max(1);
+        let x = groups.clamp(1, max);
+        let y = groups.div_ceil(x).max(1);
+        if y > max {
+            return Err(Error::Limit { what: "dispatch size", detail: format!("{groups} workgroups") });
+        }
+        Ok([x, y, 1])
+    }
+}

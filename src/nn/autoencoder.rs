@@ -1,0 +1,168 @@
+//! Autoencoder and denoising autoencoder with independent encoder and decoder weights. Training
+//! is one recorded plan (minibatch and noise drawn on the GPU, forward, loss, backward,
+//! optimizer, step advance) replayed N times per submit; scoring returns each row's squared
+//! reconstruction error (the anomaly score) and its latent vector.
+
+use serde::{Deserialize, Serialize};
+
+use super::{ArenaBuilder, Mlp, Optimizer, OptimizerState, ParamArena};
+use crate::error::{invalid, Result};
+use crate::gpu::Gpu;
+use crate::ops::loss::RowError;
+use crate::ops::Act;
+use crate::tape::{Plan, StepState, Tape, Tensor};
+
+/// Rows scored per chunk, bounding the activations a scoring plan allocates per chunk.
+const SCORE_CHUNK: u32 = 8192;
+
+/// An autoencoder's shape and training set-up. The paper's DAE: hidden `[256, 64, 8]`, relu,
+/// sigmoid output, noise 0.1, RMSprop 0.01, batch 256.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AutoencoderConfig {
+    pub inputs: u32,
+    /// Encoder widths, the last one the latent size; the decoder mirrors them.
+    pub hidden: Vec<u32>,
+    pub act: Act,
+    pub output_act: Act,
+    /// Std of the Gaussian input noise; 0 trains a plain autoencoder.
+    pub noise_std: f32,
+    pub optimizer: Optimizer,
+    pub batch: u32,
+    pub seed: u64,
+}
+
+impl AutoencoderConfig {
+    pub fn dae(inputs: u32, hidden: &[u32]) -> Self {
+        AutoencoderConfig {
+            inputs,
+            hidden: hidden.to_vec(),
+            act: Act::Relu,
+            output_act: Act::Sigmoid,
+            noise_std: 0.1,
+            optimizer: Optimizer::rmsprop(0.01),
+            batch: 256,
+            seed: 0,
+        }
+    }
+}
+
+/// A (denoising) autoencoder on the GPU.
+pub struct Autoencoder {
+    gpu: Gpu,
+    pub config: AutoencoderConfig,
+    pub arena: ParamArena,
+    pub encoder: Mlp,
+    pub decoder: Mlp,
+    opt: OptimizerState,
+    state: StepState,
+    train: Option<(crate::tape::TensorKey, Plan)>,
+}
+
+impl Autoencoder {
+    pub fn new(gpu: &Gpu, config: AutoencoderConfig) -> Result<Autoencoder> {
+        if config.hidden.is_empty() {
+            return Err(invalid("autoencoder", "needs at least one hidden (latent) size"));
+        }
+        if config.batch == 0 {
+            return Err(invalid("batch size", "0"));
+        }
+        let mut b = ArenaBuilder::new(config.seed);
+        let mut enc_sizes = vec![config.inputs];
+        enc_sizes.extend(&config.hidden);
+        let mut enc_acts = vec![config.act; config.hidden.len()];
+        *enc_acts.last_mut().expect("hidden is not empty") = Act::Identity;
+        let encoder = Mlp::new(&mut b, &enc_sizes, &enc_acts)?;
+        let dec_sizes: Vec<u32> = enc_sizes.iter().rev().copied().collect();
+        let mut dec_acts = vec![config.act; config.hidden.len()];
+        *dec_acts.last_mut().expect("hidden is not empty") = config.output_act;
+        let decoder = Mlp::new(&mut b, &dec_sizes, &dec_acts)?;
+        let arena = b.upload(gpu)?;
+        let opt = OptimizerState::new(gpu, config.optimizer, &arena)?;
+        let state = StepState::new(gpu)?;
+        Ok(Autoencoder { gpu: gpu.clone(), config, arena, encoder, decoder, opt, state, train: None })
+    }
+
+    pub fn gpu(&self) -> &Gpu {
+        &self.gpu
+    }
+
+    /// The GPU step counter (also the RNG stream).
+    pub fn step_state(&self) -> &StepState {
+        &self.state
+    }
+
+    fn shader_seed(&self) -> u32 {
+        (self.config.seed ^ (self.config.seed >> 32)) as u32
+    }
+
+    fn check_data(&self, data: &Tensor) -> Result<()> {
+        if data.cols() != self.config.inputs {
+            return Err(crate::error::shape("autoencoder", format!("data has {} columns, the model takes {}", data.cols(), self.config.inputs)));
+        }
+        Ok(())
+    }
+
+    /// Records one training step on `data` into a plan.
+    pub fn train_plan(&self, data: &Tensor) -> Result<Plan> {
+        self.check_data(data)?;
+        let mut tape = Tape::new(&self.gpu, &self.state);
+        self.arena.register(&mut tape)?;
+        let batch = tape.sample_rows(data, self.config.batch, self.config.noise_std, self.shader_seed())?;
+        let input = batch.noisy.as_ref().unwrap_or(&batch.clean).clone();
+        let latent = self.encoder.forward(&mut tape, &self.arena, &input)?;
+        let recon = self.decoder.forward(&mut tape, &self.arena, &latent)?;
+        let err = tape.row_error(&recon, &batch.clean, RowError::SquaredL2)?;
+        let loss = tape.mean(&err)?;
+        tape.backward(&loss)?;
+        self.opt.record(&mut tape, &self.arena)?;
+        tape.advance()?;
+        tape.finish()
+    }
+
+    /// Trains `steps` steps on `data`: one submit, no host wait. The plan is recorded on the
+    /// first call for a dataset and replayed afterwards.
+    pub fn fit(&mut self, data: &Tensor, steps: u32) -> Result<()> {
+        if self.train.as_ref().is_none_or(|(k, _)| *k != data.key()) {
+            self.train = Some((data.key(), self.train_plan(data)?));
+        }
+        match &self.train {
+            Some((_, plan)) => plan.run(steps),
+            None => Ok(()),
+        }
+    }
+
+    /// Records scoring of every row of `data`: returns the plan, the per-row squared
+    /// reconstruction errors (`rows x 1`) and the latent vectors (`rows x latent`) it fills.
+    pub fn score_plan(&self, data: &Tensor) -> Result<(Plan, Tensor, Tensor)> {
+        self.check_data(data)?;
+        let latent_dim = self.encoder.outputs();
+        let scores = Tensor::new(&self.gpu, data.rows(), 1, "scores")?;
+        let latents = Tensor::new(&self.gpu, data.rows(), latent_dim, "latents")?;
+        let mut tape = Tape::new(&self.gpu, &self.state);
+        let mut r0 = 0;
+        while r0 < data.rows() {
+            let n = SCORE_CHUNK.min(data.rows() - r0);
+            let x = Tensor::view(data.buffer(), data.offset() + r0 * data.cols(), n, data.cols())?;
+            let l = self.encoder.forward(&mut tape, &self.arena, &x)?;
+            let recon = self.decoder.forward(&mut tape, &self.arena, &l)?;
+            tape.row_error_into(&recon, &x, RowError::SquaredL2, &Tensor::view(scores.buffer(), r0, n, 1)?)?;
+            tape.copy(&l, &Tensor::view(latents.buffer(), r0 * latent_dim, n, latent_dim)?)?;
+            r0 += n;
+        }
+        Ok((tape.finish()?, scores, latents))
+    }
+
+    /// Each row's squared reconstruction error: its anomaly score (higher = more anomalous).
+    pub fn scores(&self, data: &Tensor) -> Result<Vec<f32>> {
+        let (plan, scores, _) = self.score_plan(data)?;
+        plan.run(1)?;
+        scores.read(&self.gpu)
+    }
+
+    /// Each row's latent vector, row-major.
+    pub fn latent(&self, data: &Tensor) -> Result<Vec<f32>> {
+        let (plan, _, latents) = self.score_plan(data)?;
+        plan.run(1)?;
+        latents.read(&self.gpu)
+    }
+}

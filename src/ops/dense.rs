@@ -1,0 +1,174 @@
+//! Dense layer: y = act(x W + b) in one GEMM dispatch; backward in at most two: dW and db
+//! together as [x 1]^T dZ into the layer's arena slot (W rows, then the bias row), and
+//! dx = dZ W^T, where dZ = dy * act'(y) is formed while the GEMM loads its operand.
+
+use oddity_kernels::params::{GemmParams, NONE};
+
+use super::Act;
+use crate::error::{shape, Result};
+use crate::tape::{Backward, BackwardCtx, Grad, PlanBuilder, Tape, Tensor};
+
+const TILE: u32 = 64;
+
+/// A dense layer's parameters: a view of `(inputs + 1) x outputs` words in a parameter arena,
+/// the weights W (`inputs x outputs`, row-major) followed by the bias row.
+#[derive(Clone, Debug)]
+pub struct DenseParams {
+    pub param: Tensor,
+    pub inputs: u32,
+    pub outputs: u32,
+}
+
+impl DenseParams {
+    pub fn new(param: Tensor) -> Result<DenseParams> {
+        if param.rows() < 1 {
+            return Err(shape("dense", "a dense parameter needs at least the bias row"));
+        }
+        Ok(DenseParams { inputs: param.rows() - 1, outputs: param.cols(), param })
+    }
+}
+
+/// Records `c (+)= A B (+ bias, act)` as described by `p`.
+pub(crate) fn gemm(plan: &mut PlanBuilder, p: &GemmParams, a: &Tensor, a_aux: Option<&Tensor>, b: &Tensor, b_aux: Option<&Tensor>, c: &Tensor) -> Result<()> {
+    let gpu = plan.gpu().clone();
+    let ra = gpu.dummy(false)?;
+    let a_aux = a_aux.map(|t| t.buffer().clone()).unwrap_or_else(|| ra.clone());
+    let b_aux = b_aux.map(|t| t.buffer().clone()).unwrap_or(ra);
+    let groups = [p.n.div_ceil(TILE).max(1), p.m.div_ceil(TILE).max(1), 1];
+    plan.dispatch(
+        ("gemm", "gemm"),
+        Some(p),
+        &[("a", a.buffer()), ("a_aux", &a_aux), ("b", b.buffer()), ("b_aux", &b_aux), ("c", c.buffer())],
+        groups,
+    )
+}
+
+fn base(m: u32, n: u32, k: u32) -> GemmParams {
+    GemmParams {
+        m,
+        n,
+        k,
+        a_off: 0,
+        a_rs: 0,
+        a_cs: 0,
+        a_mode: 0,
+        a_aux_off: 0,
+        a_ones_row: NONE,
+        b_off: 0,
+        b_rs: 0,
+        b_cs: 0,
+        b_mode: 0,
+        b_aux_off: 0,
+        bias_off: NONE,
+        c_off: 0,
+        ldc: n,
+        act: 0,
+        dact: 0,
+        alpha: 0.0,
+        accumulate: 0,
+    }
+}
+
+/// Parameters of the forward product y = act(x W + b).
+pub fn forward_params(x: &Tensor, w: &DenseParams, act: Act, y: &Tensor) -> GemmParams {
+    let (k, n) = (w.inputs, w.outputs);
+    GemmParams {
+        a_off: x.offset(),
+        a_rs: k,
+        a_cs: 1,
+        b_off: w.param.offset(),
+        b_rs: n,
+        b_cs: 1,
+        bias_off: w.param.offset() + k * n,
+        c_off: y.offset(),
+        act: act.code(),
+        alpha: act.alpha(),
+        ..base(x.rows(), n, k)
+    }
+}
+
+/// Parameters of [dW; db] (+)= [x 1]^T (dy * act'(y)).
+pub fn grad_w_params(x: &Tensor, w: &DenseParams, act: Act, y: &Tensor, dy: &Tensor, dw: &Tensor, accumulate: bool) -> GemmParams {
+    let (k, n) = (w.inputs, w.outputs);
+    GemmParams {
+        a_off: x.offset(),
+        a_rs: 1,
+        a_cs: k,
+        a_ones_row: k,
+        b_off: dy.offset(),
+        b_rs: n,
+        b_cs: 1,
+        b_mode: u32::from(act != Act::Identity),
+        b_aux_off: y.offset(),
+        c_off: dw.offset(),
+        dact: act.code(),
+        alpha: act.alpha(),
+        accumulate: u32::from(accumulate),
+        ..base(k + 1, n, x.rows())
+    }
+}
+
+/// Parameters of dx (+)= (dy * act'(y)) W^T.
+pub fn grad_x_params(w: &DenseParams, act: Act, y: &Tensor, dy: &Tensor, dx: &Tensor, accumulate: bool) -> GemmParams {
+    let (k, n) = (w.inputs, w.outputs);
+    GemmParams {
+        a_off: dy.offset(),
+        a_rs: n,
+        a_cs: 1,
+        a_mode: u32::from(act != Act::Identity),
+        a_aux_off: y.offset(),
+        b_off: w.param.offset(),
+        b_rs: 1,
+        b_cs: n,
+        c_off: dx.offset(),
+        dact: act.code(),
+        alpha: act.alpha(),
+        accumulate: u32::from(accumulate),
+        ..base(dy.rows(), k, n)
+    }
+}
+
+struct DenseBackward {
+    x: Tensor,
+    w: DenseParams,
+    act: Act,
+    y: Tensor,
+}
+
+impl Backward for DenseBackward {
+    fn output(&self) -> &Tensor {
+        &self.y
+    }
+
+    fn backward(&self, ctx: &mut BackwardCtx<'_>, grad: Grad) -> Result<()> {
+        let dy = ctx.materialize(grad, &self.y)?;
+        let aux = (self.act != Act::Identity).then_some(&self.y);
+        if let Some((dw, acc)) = ctx.dest(&self.w.param)? {
+            let p = grad_w_params(&self.x, &self.w, self.act, &self.y, &dy, &dw, acc);
+            gemm(ctx.plan, &p, &self.x, None, &dy, aux, &dw)?;
+        }
+        if let Some((dx, acc)) = ctx.dest(&self.x)? {
+            let p = grad_x_params(&self.w, self.act, &self.y, &dy, &dx, acc);
+            gemm(ctx.plan, &p, &dy, aux, &self.w.param, None, &dx)?;
+        }
+        Ok(())
+    }
+}
+
+impl Tape {
+    /// y = act(x W + b) for a `rows x inputs` tensor x.
+    pub fn dense(&mut self, x: &Tensor, w: &DenseParams, act: Act) -> Result<Tensor> {
+        if x.cols() != w.inputs {
+            return Err(shape("dense", format!("input has {} columns, the layer takes {}", x.cols(), w.inputs)));
+        }
+        if let Act::LeakyRelu(a) = act
+            && !(a > 0.0 && a.is_finite())
+        {
+            return Err(crate::error::invalid("activation", format!("leaky ReLU slope must be positive, got {a}")));
+        }
+        let y = Tensor::new(self.gpu(), x.rows(), w.outputs, "dense out")?;
+        gemm(&mut self.plan, &forward_params(x, w, act, &y), x, None, &w.param, None, &y)?;
+        self.push(&[x, &w.param], Box::new(DenseBackward { x: x.clone(), w: w.clone(), act, y: y.clone() }));
+        Ok(y)
+    }
+}

@@ -1,0 +1,172 @@
+//! Losses: row-wise reconstruction error (squared L2 or MSE) and masked BCE with logits, each
+//! with its backward rule.
+
+use oddity_kernels::params::{BceParams, RowErrParams, NONE};
+
+use super::groups_1d;
+use crate::error::{invalid, shape, Result};
+use crate::tape::{Backward, BackwardCtx, Grad, Tape, Tensor};
+
+/// Which row-wise reconstruction error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RowError {
+    /// sum_j (pred - target)^2
+    SquaredL2,
+    /// mean_j (pred - target)^2
+    Mse,
+}
+
+struct RowErrBackward {
+    pred: Tensor,
+    target: Tensor,
+    kind: RowError,
+    out: Tensor,
+}
+
+impl Backward for RowErrBackward {
+    fn output(&self) -> &Tensor {
+        &self.out
+    }
+
+    fn backward(&self, ctx: &mut BackwardCtx<'_>, grad: Grad) -> Result<()> {
+        let Some((dp, acc)) = ctx.dest(&self.pred)? else { return Ok(()) };
+        let gpu = ctx.gpu();
+        let (g_buf, g_off, g_scale) = match &grad {
+            Grad::Const(c) => (gpu.dummy(false)?, NONE, *c),
+            Grad::Buf(t) => (t.buffer().clone(), t.offset(), 1.0),
+        };
+        let p = RowErrParams {
+            rows: self.pred.rows(),
+            cols: self.pred.cols(),
+            pred_off: self.pred.offset(),
+            target_off: self.target.offset(),
+            out_off: dp.offset(),
+            mse: u32::from(self.kind == RowError::Mse),
+            g_off,
+            g_scale,
+            accumulate: u32::from(acc),
+        };
+        let groups = groups_1d(&gpu, self.pred.len())?;
+        ctx.plan.dispatch(
+            ("rowerr", "rowerr_bwd"),
+            Some(&p),
+            &[("pred", self.pred.buffer()), ("tgt", self.target.buffer()), ("g", &g_buf), ("out", dp.buffer())],
+            groups,
+        )
+    }
+}
+
+struct BceBackward {
+    z: Tensor,
+    y: Tensor,
+    mask: Option<Tensor>,
+    out: Tensor,
+}
+
+impl Backward for BceBackward {
+    fn output(&self) -> &Tensor {
+        &self.out
+    }
+
+    fn backward(&self, ctx: &mut BackwardCtx<'_>, grad: Grad) -> Result<()> {
+        let Some((dz, acc)) = ctx.dest(&self.z)? else { return Ok(()) };
+        let gpu = ctx.gpu();
+        let (g_buf, g_off, g_scale) = match &grad {
+            Grad::Const(c) => (gpu.dummy(false)?, NONE, *c),
+            Grad::Buf(t) => (t.buffer().clone(), t.offset(), 1.0),
+        };
+        let mask_buf = self.mask.as_ref().map(|m| m.buffer().clone()).unwrap_or(gpu.dummy(false)?);
+        let p = BceParams {
+            rows: self.z.rows(),
+            z_off: self.z.offset(),
+            y_off: self.y.offset(),
+            mask_off: self.mask.as_ref().map_or(NONE, |m| m.offset()),
+            out_off: dz.offset(),
+            g_off,
+            g_scale,
+            accumulate: u32::from(acc),
+        };
+        ctx.plan.dispatch(
+            ("bce", "bce_bwd"),
+            Some(&p),
+            &[("z", self.z.buffer()), ("y", self.y.buffer()), ("mask", &mask_buf), ("g", &g_buf), ("out", dz.buffer())],
+            [1, 1, 1],
+        )
+    }
+}
+
+fn column(op: &'static str, what: &str, t: &Tensor, rows: u32) -> Result<()> {
+    if t.cols() != 1 || t.rows() != rows {
+        return Err(shape(op, format!("{what} must be {rows}x1, got {}x{}", t.rows(), t.cols())));
+    }
+    Ok(())
+}
+
+impl Tape {
+    /// Per-row reconstruction error of `pred` against `target` (data: it gets no gradient),
+    /// a `rows x 1` tensor.
+    pub fn row_error(&mut self, pred: &Tensor, target: &Tensor, kind: RowError) -> Result<Tensor> {
+        if (pred.rows(), pred.cols()) != (target.rows(), target.cols()) {
+            return Err(shape("row_error", format!("prediction {}x{} vs target {}x{}", pred.rows(), pred.cols(), target.rows(), target.cols())));
+        }
+        if self.needs_grad(target) {
+            return Err(invalid("row_error", "the target is treated as data and must not need a gradient"));
+        }
+        let out = Tensor::new(self.gpu(), pred.rows(), 1, "row error")?;
+        self.record_row_error(pred, target, kind, &out)?;
+        self.push(&[pred], Box::new(RowErrBackward { pred: pred.clone(), target: target.clone(), kind, out: out.clone() }));
+        Ok(out)
+    }
+
+    /// Per-row reconstruction error written into `out` (a `rows x 1` view, e.g. a slice of
+    /// a dataset-wide score vector). For scoring: it records no backward rule.
+    pub fn row_error_into(&mut self, pred: &Tensor, target: &Tensor, kind: RowError, out: &Tensor) -> Result<()> {
+        if (pred.rows(), pred.cols()) != (target.rows(), target.cols()) {
+            return Err(shape("row_error", format!("prediction {}x{} vs target {}x{}", pred.rows(), pred.cols(), target.rows(), target.cols())));
+        }
+        column("row_error", "output", out, pred.rows())?;
+        self.record_row_error(pred, target, kind, out)
+    }
+
+    fn record_row_error(&mut self, pred: &Tensor, target: &Tensor, kind: RowError, out: &Tensor) -> Result<()> {
+        let p = RowErrParams {
+            rows: pred.rows(),
+            cols: pred.cols(),
+            pred_off: pred.offset(),
+            target_off: target.offset(),
+            out_off: out.offset(),
+            mse: u32::from(kind == RowError::Mse),
+            g_off: NONE,
+            g_scale: 1.0,
+            accumulate: 0,
+        };
+        let groups = self.gpu().grid_1d(pred.rows())?;
+        self.plan.dispatch(("rowerr", "rowerr_fwd"), Some(&p), &[("pred", pred.buffer()), ("tgt", target.buffer()), ("out", out.buffer())], groups)
+    }
+
+    /// Mean BCE with logits `z` (`rows x 1`) against targets `y` in [0, 1], over the rows whose
+    /// `mask` is 1 (all rows when `mask` is None); a 1x1 tensor. Targets and mask get no gradient.
+    pub fn bce_with_logits(&mut self, z: &Tensor, y: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
+        column("bce_with_logits", "logits", z, z.rows())?;
+        column("bce_with_logits", "targets", y, z.rows())?;
+        if let Some(m) = mask {
+            column("bce_with_logits", "mask", m, z.rows())?;
+        }
+        let out = Tensor::new(self.gpu(), 1, 1, "bce")?;
+        let gpu = self.gpu().clone();
+        let mask_buf = mask.map(|m| m.buffer().clone()).unwrap_or(gpu.dummy(false)?);
+        let p = BceParams {
+            rows: z.rows(),
+            z_off: z.offset(),
+            y_off: y.offset(),
+            mask_off: mask.map_or(NONE, |m| m.offset()),
+            out_off: out.offset(),
+            g_off: NONE,
+            g_scale: 1.0,
+            accumulate: 0,
+        };
+        self.plan.dispatch(("bce", "bce_fwd"), Some(&p), &[("z", z.buffer()), ("y", y.buffer()), ("mask", &mask_buf), ("out", out.buffer())], [1, 1, 1])?;
+        self.push(&[z], Box::new(BceBackward { z: z.clone(), y: y.clone(), mask: mask.cloned(), out: out.clone() }));
+        Ok(out)
+    }
+}

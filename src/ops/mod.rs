@@ -1,0 +1,65 @@
+//! Operations: each module holds an op's forward dispatch (a method on [`crate::Tape`]) and its
+//! backward rule, side by side.
+
+pub mod data;
+pub mod dense;
+pub mod loss;
+pub mod reduce;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::Result;
+use crate::gpu::Gpu;
+
+/// Activation functions, fused into the dense kernels (forward and derivative).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Act {
+    Identity,
+    Relu,
+    /// Leaky ReLU with this slope for negative inputs (must be positive).
+    LeakyRelu(f32),
+    Tanh,
+    Sigmoid,
+}
+
+impl Act {
+    /// The shader's activation code.
+    pub fn code(self) -> u32 {
+        match self {
+            Act::Identity => 0,
+            Act::Relu => 1,
+            Act::LeakyRelu(_) => 2,
+            Act::Tanh => 3,
+            Act::Sigmoid => 4,
+        }
+    }
+
+    /// The leaky-ReLU slope (0 for the others).
+    pub fn alpha(self) -> f32 {
+        match self {
+            Act::LeakyRelu(a) => a,
+            _ => 0.0,
+        }
+    }
+
+    /// Parses `identity`, `relu`, `leaky-relu[:SLOPE]`, `tanh`, `sigmoid`.
+    pub fn parse(s: &str) -> Option<Act> {
+        match s.to_lowercase().as_str() {
+            "identity" | "linear" | "none" => Some(Act::Identity),
+            "relu" => Some(Act::Relu),
+            "leaky-relu" | "leaky_relu" | "leakyrelu" => Some(Act::LeakyRelu(0.01)),
+            "tanh" => Some(Act::Tanh),
+            "sigmoid" => Some(Act::Sigmoid),
+            other => other
+                .strip_prefix("leaky-relu:")
+                .and_then(|a| a.parse::<f32>().ok())
+                .filter(|a| *a > 0.0 && a.is_finite())
+                .map(Act::LeakyRelu),
+        }
+    }
+}
+
+/// Workgroups for `n` invocations of a 256-wide 1-D kernel.
+pub(crate) fn groups_1d(gpu: &Gpu, n: u32) -> Result<[u32; 3]> {
+    gpu.grid_1d(n.div_ceil(256))
+}

@@ -1,0 +1,177 @@
+//! Plans: a recorded list of (pipeline, bind group, workgroup count) whose bind groups and
+//! uniform data are made once when the plan is built. Replaying a plan N times is N copies of
+//! its dispatches in one compute pass and one submit, with no host write and no wait.
+
+use std::sync::Arc;
+
+use oddity_kernels::params::Params;
+use oddity_kernels::BindingKind;
+
+use crate::error::{Error, Result};
+use crate::gpu::{Gpu, GpuBuffer, Kernel};
+
+struct Pending {
+    kernel: Arc<Kernel>,
+    buffers: Vec<(u32, GpuBuffer)>,
+    uniform: Option<(u64, u64)>,
+    groups: [u32; 3],
+}
+
+/// Records dispatches; [`PlanBuilder::finish`] turns them into a [`Plan`].
+pub struct PlanBuilder {
+    gpu: Gpu,
+    pending: Vec<Pending>,
+    uniform: Vec<u8>,
+}
+
+impl PlanBuilder {
+    pub fn new(gpu: &Gpu) -> PlanBuilder {
+        PlanBuilder { gpu: gpu.clone(), pending: Vec::new(), uniform: Vec::new() }
+    }
+
+    pub fn gpu(&self) -> &Gpu {
+        &self.gpu
+    }
+
+    /// Dispatches recorded so far.
+    pub fn len(&self) -> usize {
+        self.pending.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.pending.is_empty()
+    }
+
+    /// Records one dispatch of `shader::entry`. `buffers` names a buffer for every storage
+    /// binding the entry point uses (by its WGSL name) and no other; a buffer bound read-write
+    /// may not be bound a second time. Violations are errors here, never wgpu panics later.
+    pub fn dispatch(
+        &mut self,
+        (shader, entry): (&'static str, &'static str),
+        params: Option<&dyn Params>,
+        buffers: &[(&str, &GpuBuffer)],
+        groups: [u32; 3],
+    ) -> Result<()> {
+        let kernel = self.gpu.kernel(shader, entry)?;
+        let err = |detail: String| Error::Kernel { kernel: kernel.name(), detail };
+        let mut bound = Vec::new();
+        for b in kernel.entry.bindings.iter().filter(|b| b.kind != BindingKind::Uniform) {
+            let (_, buf) = buffers.iter().find(|(n, _)| *n == b.name).ok_or_else(|| err(format!("no buffer for binding {}", b.name)))?;
+            bound.push((b.binding, b.kind, (*buf).clone()));
+        }
+        if let Some((n, _)) = buffers.iter().find(|(n, _)| !kernel.entry.bindings.iter().any(|b| b.name == *n)) {
+            return Err(err(format!("{n} is not a binding this entry point uses")));
+        }
+        for (i, (bi, ki, buf)) in bound.iter().enumerate() {
+            for (bj, kj, other) in &bound[i + 1..] {
+                if buf == other && (*ki == BindingKind::StorageReadWrite || *kj == BindingKind::StorageReadWrite) {
+                    return Err(err(format!("bindings {bi} and {bj} share {buf:?} and one of them writes it")));
+                }
+            }
+        }
+        let max = self.gpu.limits().max_compute_workgroups_per_dimension;
+        if groups.iter().any(|&g| g > max) {
+            return Err(Error::Limit { what: "workgroups per dimension", detail: format!("{} dispatches {groups:?}, limit {max}", kernel.name()) });
+        }
+        let uniform = match (kernel.uniform(), params) {
+            (Some(_), Some(p)) => {
+                let bytes = kernel.encode(p)?;
+                let align = u64::from(self.gpu.limits().min_uniform_buffer_offset_alignment.max(16));
+                let at = (self.uniform.len() as u64).div_ceil(align) * align;
+                self.uniform.resize(at as usize, 0);
+                self.uniform.extend_from_slice(&bytes);
+                Some((at, bytes.len() as u64))
+            }
+            (None, None) => None,
+            (Some(_), None) => return Err(err("parameters missing".into())),
+            (None, Some(_)) => return Err(err("takes no parameters".into())),
+        };
+        self.pending.push(Pending { kernel, buffers: bound.into_iter().map(|(b, _, buf)| (b, buf)).collect(), uniform, groups });
+        Ok(())
+    }
+
+    /// Creates the uniform buffer and every bind group.
+    pub fn finish(self) -> Result<Plan> {
+        let device = self.gpu.device();
+        let uniform = (!self.uniform.is_empty()).then(|| {
+            let buf = device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("plan uniforms"),
+                size: self.uniform.len().div_ceil(16) as u64 * 16,
+                usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            });
+            self.gpu.queue().write_buffer(&buf, 0, &self.uniform);
+            buf
+        });
+        let mut dispatches = Vec::with_capacity(self.pending.len());
+        for p in &self.pending {
+            let mut entries: Vec<wgpu::BindGroupEntry> =
+                p.buffers.iter().map(|(b, buf)| wgpu::BindGroupEntry { binding: *b, resource: buf.raw().as_entire_binding() }).collect();
+            if let (Some(u), Some((offset, size)), Some(ub)) = (p.kernel.uniform(), p.uniform, uniform.as_ref()) {
+                entries.push(wgpu::BindGroupEntry {
+                    binding: u.binding,
+                    resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding { buffer: ub, offset, size: wgpu::BufferSize::new(size) }),
+                });
+            }
+            let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor { label: None, layout: &p.kernel.layout, entries: &entries });
+            dispatches.push(Dispatch { kernel: p.kernel.clone(), bind_group, groups: p.groups });
+        }
+        self.gpu.check()?;
+        Ok(Plan { gpu: self.gpu.clone(), dispatches, _uniform: uniform })
+    }
+}
+
+struct Dispatch {
+    kernel: Arc<Kernel>,
+    bind_group: wgpu::BindGroup,
+    groups: [u32; 3],
+}
+
+/// A recorded list of dispatches, ready to replay.
+pub struct Plan {
+    gpu: Gpu,
+    dispatches: Vec<Dispatch>,
+    _uniform: Option<wgpu::Buffer>,
+}
+
+impl Plan {
+    /// Dispatches in one replay.
+    pub fn dispatches(&self) -> usize {
+        self.dispatches.len()
+    }
+
+    /// The kernels of one replay, in order (for reports and dispatch counting).
+    pub fn kernel_names(&self) -> Vec<String> {
+        self.dispatches.iter().map(|d| d.kernel.name()).collect()
+    }
+
+    fn record(&self, pass: &mut wgpu::ComputePass<'_>, repeats: u32) {
+        for _ in 0..repeats {
+            for d in &self.dispatches {
+                pass.set_pipeline(&d.kernel.pipeline);
+                pass.set_bind_group(0, &d.bind_group, &[]);
+                pass.dispatch_workgroups(d.groups[0], d.groups[1], d.groups[2]);
+            }
+        }
+        self.gpu.count_dispatches(self.dispatches.len() as u64 * u64::from(repeats));
+    }
+
+    /// Replays the plan `repeats` times in one compute pass and one submit; does not wait.
+    pub fn run(&self, repeats: u32) -> Result<()> {
+        run_all(&self.gpu, &[(self, repeats)])
+    }
+}
+
+/// Replays several plans in order, each its number of times, in one compute pass and one
+/// submit; does not wait.
+pub fn run_all(gpu: &Gpu, plans: &[(&Plan, u32)]) -> Result<()> {
+    let mut enc = gpu.device().create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("oddity plan") });
+    {
+        let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("oddity plan"), timestamp_writes: None });
+        for (plan, n) in plans {
+            plan.record(&mut pass, *n);
+        }
+    }
+    gpu.submit(enc.finish());
+    gpu.check()
+}

@@ -1,0 +1,83 @@
+//! Shared test helpers: the adapter (named in every test's output), random inputs, error norms,
+//! and an f64 multilayer-perceptron written with plain loops, independent of the kernels.
+#![allow(dead_code)]
+
+use oddity::Gpu;
+use oddity_kernels::reference::{act_apply, act_grad_from_y};
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+
+/// The adapter under test; every test prints it so a log says where it ran.
+pub fn gpu() -> Gpu {
+    let gpu = Gpu::new().unwrap_or_else(|e| panic!("no adapter for GPU tests: {e}"));
+    eprintln!("adapter: {}", gpu.adapter_name());
+    gpu
+}
+
+/// A fresh generator per call, seeded from the clock: every run draws new inputs. The seed is
+/// printed so a failure can be replayed with ODDITY_TEST_SEED.
+pub fn rng() -> StdRng {
+    let seed = std::env::var("ODDITY_TEST_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1)
+    });
+    eprintln!("seed: {seed}");
+    StdRng::seed_from_u64(seed)
+}
+
+pub fn randn(rng: &mut StdRng, n: usize, scale: f32) -> Vec<f32> {
+    (0..n).map(|_| rng.random_range(-1.0f32..1.0) * scale).collect()
+}
+
+pub fn wide(v: &[f32]) -> Vec<f64> {
+    v.iter().map(|&x| f64::from(x)).collect()
+}
+
+/// ||got - want|| / ||want|| (Frobenius); infinite if anything is NaN.
+pub fn rel_err(got: &[f32], want: &[f64]) -> f64 {
+    assert_eq!(got.len(), want.len(), "length mismatch");
+    if got.iter().any(|x| !x.is_finite()) {
+        return f64::INFINITY;
+    }
+    let num: f64 = got.iter().zip(want).map(|(&g, &w)| (f64::from(g) - w).powi(2)).sum();
+    let den: f64 = want.iter().map(|w| w * w).sum();
+    if den == 0.0 { num.sqrt() } else { (num / den).sqrt() }
+}
+
+pub fn rel_err64(got: &[f64], want: &[f64]) -> f64 {
+    let num: f64 = got.iter().zip(want).map(|(g, w)| (g - w).powi(2)).sum();
+    let den: f64 = want.iter().map(|w| w * w).sum();
+    if den == 0.0 { num.sqrt() } else { (num / den).sqrt() }
+}
+
+/// One dense layer in f64: y = act(x W + b), param = W (k x n) then the bias row.
+pub fn dense_fwd(x: &[f64], rows: usize, param: &[f64], k: usize, n: usize, act: u32, alpha: f64) -> Vec<f64> {
+    let mut y = vec![0.0; rows * n];
+    for r in 0..rows {
+        for j in 0..n {
+            let mut s = param[k * n + j];
+            for i in 0..k {
+                s += x[r * k + i] * param[i * n + j];
+            }
+            y[r * n + j] = act_apply(act, alpha, s);
+        }
+    }
+    y
+}
+
+/// Backward of [`dense_fwd`]: returns (dparam, dx) from dy.
+pub fn dense_bwd(x: &[f64], rows: usize, param: &[f64], k: usize, n: usize, act: u32, alpha: f64, y: &[f64], dy: &[f64]) -> (Vec<f64>, Vec<f64>) {
+    let dz: Vec<f64> = dy.iter().zip(y).map(|(d, &yv)| d * act_grad_from_y(act, alpha, yv)).collect();
+    let mut dp = vec![0.0; (k + 1) * n];
+    let mut dx = vec![0.0; rows * k];
+    for r in 0..rows {
+        for j in 0..n {
+            let g = dz[r * n + j];
+            dp[k * n + j] += g;
+            for i in 0..k {
+                dp[i * n + j] += x[r * k + i] * g;
+                dx[r * k + i] += g * param[i * n + j];
+            }
+        }
+    }
+    (dp, dx)
+}
