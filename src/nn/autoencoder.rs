@@ -91,7 +91,8 @@ impl Autoencoder {
         &self.state
     }
 
-    fn shader_seed(&self) -> u32 {
+    /// The 32-bit seed the shaders' RNG streams use (minibatch rows, noise).
+    pub fn rng_seed(&self) -> u32 {
         (self.config.seed ^ (self.config.seed >> 32)) as u32
     }
 
@@ -107,7 +108,7 @@ impl Autoencoder {
         self.check_data(data)?;
         let mut tape = Tape::new(&self.gpu, &self.state);
         self.arena.register(&mut tape)?;
-        let batch = tape.sample_rows(data, self.config.batch, self.config.noise_std, self.shader_seed())?;
+        let batch = tape.sample_rows(data, self.config.batch, self.config.noise_std, self.rng_seed())?;
         let input = batch.noisy.as_ref().unwrap_or(&batch.clean).clone();
         let latent = self.encoder.forward(&mut tape, &self.arena, &input)?;
         let recon = self.decoder.forward(&mut tape, &self.arena, &latent)?;
