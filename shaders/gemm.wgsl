@@ -11,9 +11,10 @@
 //   C       = c[c_off + m * ldc + n]; accumulate != 0 adds to what C holds.
 //
 // Bindings: 0 params (uniform), 1 a, 2 a_aux, 3 b, 4 b_aux (read), 5 c (read_write).
-// Tiling: a 64x64 tile of C per workgroup of 16x16 threads, K in slices of 16 staged in
-// workgroup memory, each thread accumulating a 4x4 register block (rows ty + 16i, cols tx + 16j,
+// Tiling: a 32x32 tile of C per workgroup of 16x16 threads, K in slices of 16 staged in
+// workgroup memory, each thread accumulating a 2x2 register block (rows ty + 16i, cols tx + 16j,
 // so workgroup reads are broadcast or consecutive). Tails are masked, every shape is valid.
+// (32x32 rather than 64x64: small-batch shapes such as 256x784x256 get 4x more workgroups.)
 
 #import act
 
@@ -42,8 +43,8 @@ struct Params {
 }
 
 const NONE: u32 = 0xffffffffu;
-const BM: u32 = 64u;
-const BN: u32 = 64u;
+const BM: u32 = 32u;
+const BN: u32 = 32u;
 const BK: u32 = 16u;
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -53,8 +54,8 @@ const BK: u32 = 16u;
 @group(0) @binding(4) var<storage, read> b_aux: array<f32>;
 @group(0) @binding(5) var<storage, read_write> c: array<f32>;
 
-var<workgroup> a_tile: array<f32, 1024>; // [BK][BM]
-var<workgroup> b_tile: array<f32, 1024>; // [BK][BN]
+var<workgroup> a_tile: array<f32, 512>; // [BK][BM]
+var<workgroup> b_tile: array<f32, 512>; // [BK][BN]
 
 fn load_a(m: u32, k: u32) -> f32 {
     if m >= p.m || k >= p.k {
@@ -90,9 +91,9 @@ fn gemm(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
     let lid = ty * 16u + tx;
     let m0 = wg.y * BM;
     let n0 = wg.x * BN;
-    var acc: array<array<f32, 4>, 4>;
-    for (var i = 0u; i < 4u; i++) {
-        for (var j = 0u; j < 4u; j++) {
+    var acc: array<array<f32, 2>, 2>;
+    for (var i = 0u; i < 2u; i++) {
+        for (var j = 0u; j < 2u; j++) {
             acc[i][j] = 0.0;
         }
     }
@@ -100,7 +101,7 @@ fn gemm(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
     let a_k_fast = p.a_cs == 1u;
     let b_n_fast = p.b_cs == 1u;
     for (var k0 = 0u; k0 < p.k; k0 += BK) {
-        for (var r = 0u; r < 4u; r++) {
+        for (var r = 0u; r < 2u; r++) {
             let e = lid + 256u * r;
             var mm: u32;
             var kk: u32;
@@ -125,26 +126,26 @@ fn gemm(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
         }
         workgroupBarrier();
         for (var kk = 0u; kk < BK; kk++) {
-            var av: array<f32, 4>;
-            var bv: array<f32, 4>;
-            for (var i = 0u; i < 4u; i++) {
+            var av: array<f32, 2>;
+            var bv: array<f32, 2>;
+            for (var i = 0u; i < 2u; i++) {
                 av[i] = a_tile[kk * BM + ty + 16u * i];
                 bv[i] = b_tile[kk * BN + tx + 16u * i];
             }
-            for (var i = 0u; i < 4u; i++) {
-                for (var j = 0u; j < 4u; j++) {
+            for (var i = 0u; i < 2u; i++) {
+                for (var j = 0u; j < 2u; j++) {
                     acc[i][j] = fma(av[i], bv[j], acc[i][j]);
                 }
             }
         }
         workgroupBarrier();
     }
-    for (var i = 0u; i < 4u; i++) {
+    for (var i = 0u; i < 2u; i++) {
         let m = m0 + ty + 16u * i;
         if m >= p.m {
             continue;
         }
-        for (var j = 0u; j < 4u; j++) {
+        for (var j = 0u; j < 2u; j++) {
             let n = n0 + tx + 16u * j;
             if n >= p.n {
                 continue;

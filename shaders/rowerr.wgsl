@@ -1,7 +1,7 @@
 // Row-wise reconstruction error and its backward.
 //
 //   rowerr_fwd: out[i] = c * sum_j (pred[i, j] - tgt[i, j])^2,   c = 1 (squared L2) or 1/cols (MSE)
-//     one workgroup per row (2-D grid over rows), 256 threads, fixed-order tree reduction.
+//     one workgroup of 64 threads per row (2-D grid over rows), fixed-order tree reduction.
 //   rowerr_bwd: dpred[i, j] (+)= g_i * 2c * (pred[i, j] - tgt[i, j]),
 //     g_i = g_scale * (g[g_off + i] when g_off != NONE, else 1); tgt is data: no gradient.
 //
@@ -29,26 +29,26 @@ const NONE: u32 = 0xffffffffu;
 @group(0) @binding(3) var<storage, read> g: array<f32>;
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
 
-var<workgroup> partial: array<f32, 256>;
+var<workgroup> partial: array<f32, 64>;
 
 fn scale() -> f32 {
     return select(1.0, 1.0 / f32(p.cols), p.mse != 0u);
 }
 
-@compute @workgroup_size(256, 1, 1)
+@compute @workgroup_size(64, 1, 1)
 fn rowerr_fwd(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
               @builtin(local_invocation_index) lid: u32) {
     let row = wg.y * nwg.x + wg.x;
     var s = 0.0;
     if row < p.rows {
-        for (var j = lid; j < p.cols; j += 256u) {
+        for (var j = lid; j < p.cols; j += 64u) {
             let d = pred[p.pred_off + row * p.cols + j] - tgt[p.target_off + row * p.cols + j];
             s = fma(d, d, s);
         }
     }
     partial[lid] = s;
     workgroupBarrier();
-    for (var w = 128u; w > 0u; w >>= 1u) {
+    for (var w = 32u; w > 0u; w >>= 1u) {
         if lid < w {
             partial[lid] += partial[lid + w];
         }

@@ -8,7 +8,8 @@ use super::Act;
 use crate::error::{shape, Result};
 use crate::tape::{Backward, BackwardCtx, Grad, PlanBuilder, Tape, Tensor};
 
-const TILE: u32 = 64;
+/// Rows and columns of C one `gemm` workgroup computes (BM = BN in `gemm.wgsl`).
+pub const GEMM_TILE: u32 = 32;
 
 /// A dense layer's parameters: a view of `(inputs + 1) x outputs` words in a parameter arena,
 /// the weights W (`inputs x outputs`, row-major) followed by the bias row.
@@ -34,7 +35,7 @@ pub(crate) fn gemm(plan: &mut PlanBuilder, p: &GemmParams, a: &Tensor, a_aux: Op
     let ra = gpu.dummy(false)?;
     let a_aux = a_aux.map(|t| t.buffer().clone()).unwrap_or_else(|| ra.clone());
     let b_aux = b_aux.map(|t| t.buffer().clone()).unwrap_or(ra);
-    let groups = [p.n.div_ceil(TILE).max(1), p.m.div_ceil(TILE).max(1), 1];
+    let groups = [p.n.div_ceil(GEMM_TILE).max(1), p.m.div_ceil(GEMM_TILE).max(1), 1];
     plan.dispatch(
         ("gemm", "gemm"),
         Some(p),

@@ -156,6 +156,30 @@ impl Plan {
         self.gpu.count_dispatches(self.dispatches.len() as u64 * u64::from(repeats));
     }
 
+    /// Host-timed cost of each dispatch: each one alone, `repeats` times in one pass, then a
+    /// wait; returns (kernel, microseconds per dispatch). For finding the expensive kernels on
+    /// adapters without timestamp queries; the dispatches read and write their real buffers.
+    pub fn profile(&self, repeats: u32) -> Result<Vec<(String, f64)>> {
+        let mut out = Vec::with_capacity(self.dispatches.len());
+        for d in &self.dispatches {
+            let t = std::time::Instant::now();
+            let mut enc = self.gpu.device().create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("profile") });
+            {
+                let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("profile"), timestamp_writes: None });
+                for _ in 0..repeats {
+                    pass.set_pipeline(&d.kernel.pipeline);
+                    pass.set_bind_group(0, &d.bind_group, &[]);
+                    pass.dispatch_workgroups(d.groups[0], d.groups[1], d.groups[2]);
+                }
+            }
+            self.gpu.count_dispatches(u64::from(repeats));
+            self.gpu.submit(enc.finish());
+            self.gpu.wait()?;
+            out.push((format!("{} {:?}", d.kernel.name(), d.groups), t.elapsed().as_secs_f64() * 1e6 / f64::from(repeats.max(1))));
+        }
+        Ok(out)
+    }
+
     /// Replays the plan `repeats` times in one compute pass and one submit; does not wait.
     pub fn run(&self, repeats: u32) -> Result<()> {
         run_all(&self.gpu, &[(self, repeats)])

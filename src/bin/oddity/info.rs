@@ -1,0 +1,46 @@
+//! `oddity info [--json]`: every adapter wgpu finds, with features and limits, and the one
+//! oddity would choose.
+
+use oddity::gpu::adapter;
+use oddity::gpu::AdapterSummary;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: &Args) -> oddity::Result<()> {
+    let instance = adapter::instance();
+    let all: Vec<AdapterSummary> = adapter::enumerate(&instance).iter().map(AdapterSummary::of).collect();
+    let chosen = adapter::choose(&instance).map(|a| a.get_info().name);
+    if args.json {
+        let obj = serde_json::json!({
+            "adapters": all,
+            "chosen": chosen.as_ref().ok(),
+            "error": chosen.as_ref().err().map(|e| e.to_string()),
+        });
+        println!("{obj}");
+    } else {
+        for a in &all {
+            println!("{} ({}, {}; driver {} {})", a.name, a.backend, a.device_type, a.driver, a.driver_info);
+            println!("  features: {}", a.features.join(", "));
+            let l = &a.limits;
+            println!(
+                "  limits: storage binding {} B, buffer {} B, workgroups/dim {}, invocations/workgroup {}, workgroup memory {} B, storage buffers/stage {}",
+                l.max_storage_buffer_binding_size,
+                l.max_buffer_size,
+                l.max_compute_workgroups_per_dimension,
+                l.max_compute_invocations_per_workgroup,
+                l.max_compute_workgroup_storage_size,
+                l.max_storage_buffers_per_shader_stage
+            );
+        }
+        match &chosen {
+            Ok(name) => println!("chosen: {name}"),
+            Err(e) => println!("chosen: none ({e})"),
+        }
+    }
+    chosen.map(|_| ())
+}
