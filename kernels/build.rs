@@ -24,12 +24,21 @@ struct Source {
 
 fn preprocess(path: &Path, shared: &Path) -> Result<Source, String> {
     let raw = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let mut out = Source { text: String::new(), origin: Vec::new() };
+    let mut out = Source {
+        text: String::new(),
+        origin: Vec::new(),
+    };
     for (i, line) in raw.lines().enumerate() {
         if let Some(name) = line.trim().strip_prefix("#import ") {
             let inc = shared.join(format!("{}.wgsl", name.trim()));
-            let body = std::fs::read_to_string(&inc)
-                .map_err(|e| format!("{}:{}: cannot import {}: {e}", path.display(), i + 1, inc.display()))?;
+            let body = std::fs::read_to_string(&inc).map_err(|e| {
+                format!(
+                    "{}:{}: cannot import {}: {e}",
+                    path.display(),
+                    i + 1,
+                    inc.display()
+                )
+            })?;
             println!("cargo:rerun-if-changed={}", inc.display());
             for (j, l) in body.lines().enumerate() {
                 out.text.push_str(l);
@@ -48,34 +57,69 @@ fn preprocess(path: &Path, shared: &Path) -> Result<Source, String> {
 fn locate(src: &Source, loc: Option<naga::SourceLocation>) -> String {
     match loc {
         Some(l) => {
-            let (file, line) = &src.origin[(l.line_number as usize).saturating_sub(1).min(src.origin.len() - 1)];
+            let (file, line) = &src.origin[(l.line_number as usize)
+                .saturating_sub(1)
+                .min(src.origin.len() - 1)];
             format!("{}:{}:{}", file.display(), line, l.line_position)
         }
         None => "(no location)".into(),
     }
 }
 
-fn scalar_name(module: &naga::Module, ty: naga::Handle<naga::Type>) -> Result<&'static str, String> {
+fn scalar_name(
+    module: &naga::Module,
+    ty: naga::Handle<naga::Type>,
+) -> Result<&'static str, String> {
     match module.types[ty].inner {
-        naga::TypeInner::Scalar(naga::Scalar { kind: naga::ScalarKind::Uint, width: 4 }) => Ok("U32"),
-        naga::TypeInner::Scalar(naga::Scalar { kind: naga::ScalarKind::Sint, width: 4 }) => Ok("I32"),
-        naga::TypeInner::Scalar(naga::Scalar { kind: naga::ScalarKind::Float, width: 4 }) => Ok("F32"),
-        ref other => Err(format!("uniform members must be 32-bit scalars, found {other:?}")),
+        naga::TypeInner::Scalar(naga::Scalar {
+            kind: naga::ScalarKind::Uint,
+            width: 4,
+        }) => Ok("U32"),
+        naga::TypeInner::Scalar(naga::Scalar {
+            kind: naga::ScalarKind::Sint,
+            width: 4,
+        }) => Ok("I32"),
+        naga::TypeInner::Scalar(naga::Scalar {
+            kind: naga::ScalarKind::Float,
+            width: 4,
+        }) => Ok("F32"),
+        ref other => Err(format!(
+            "uniform members must be 32-bit scalars, found {other:?}"
+        )),
     }
 }
 
-fn reflect(name: &str, src: &Source, module: &naga::Module, info: &naga::valid::ModuleInfo, out_dir: &Path) -> Result<String, String> {
+fn reflect(
+    name: &str,
+    src: &Source,
+    module: &naga::Module,
+    info: &naga::valid::ModuleInfo,
+    out_dir: &Path,
+) -> Result<String, String> {
     let wgsl_path = out_dir.join(format!("{name}.wgsl"));
     std::fs::write(&wgsl_path, &src.text).map_err(|e| e.to_string())?;
     let mut s = String::new();
-    writeln!(s, "    Shader {{ name: {name:?}, source: include_str!({:?}), entry_points: &[", wgsl_path.display().to_string()).unwrap();
+    writeln!(
+        s,
+        "    Shader {{ name: {name:?}, source: include_str!({:?}), entry_points: &[",
+        wgsl_path.display().to_string()
+    )
+    .unwrap();
     for (i, ep) in module.entry_points.iter().enumerate() {
         if ep.stage != naga::ShaderStage::Compute {
-            return Err(format!("{name}: entry point {} is not a compute shader", ep.name));
+            return Err(format!(
+                "{name}: entry point {} is not a compute shader",
+                ep.name
+            ));
         }
         let uses = info.get_entry_point(i);
         let [x, y, z] = ep.workgroup_size;
-        writeln!(s, "        EntryPoint {{ name: {:?}, workgroup_size: [{x}, {y}, {z}], bindings: &[", ep.name).unwrap();
+        writeln!(
+            s,
+            "        EntryPoint {{ name: {:?}, workgroup_size: [{x}, {y}, {z}], bindings: &[",
+            ep.name
+        )
+        .unwrap();
         for (h, var) in module.global_variables.iter() {
             let Some(rb) = &var.binding else { continue };
             if uses[h].is_empty() {
@@ -84,21 +128,37 @@ fn reflect(name: &str, src: &Source, module: &naga::Module, info: &naga::valid::
             let var_name = var.name.clone().unwrap_or_default();
             let (kind, members, size) = match var.space {
                 naga::AddressSpace::Uniform => {
-                    let naga::TypeInner::Struct { members, span } = &module.types[var.ty].inner else {
+                    let naga::TypeInner::Struct { members, span } = &module.types[var.ty].inner
+                    else {
                         return Err(format!("{name}: uniform {var_name} must be a struct"));
                     };
                     let mut ms = String::new();
                     for m in members {
-                        let kind = scalar_name(module, m.ty).map_err(|e| format!("{name}: {var_name}: {e}"))?;
-                        write!(ms, "Member {{ name: {:?}, offset: {}, kind: ScalarKind::{kind} }}, ", m.name.clone().unwrap_or_default(), m.offset).unwrap();
+                        let kind = scalar_name(module, m.ty)
+                            .map_err(|e| format!("{name}: {var_name}: {e}"))?;
+                        write!(
+                            ms,
+                            "Member {{ name: {:?}, offset: {}, kind: ScalarKind::{kind} }}, ",
+                            m.name.clone().unwrap_or_default(),
+                            m.offset
+                        )
+                        .unwrap();
                     }
                     ("Uniform", ms, *span)
                 }
                 naga::AddressSpace::Storage { access } => {
-                    let kind = if access.contains(naga::StorageAccess::STORE) { "StorageReadWrite" } else { "StorageRead" };
+                    let kind = if access.contains(naga::StorageAccess::STORE) {
+                        "StorageReadWrite"
+                    } else {
+                        "StorageRead"
+                    };
                     (kind, String::new(), 0)
                 }
-                other => return Err(format!("{name}: binding {var_name} in unsupported space {other:?}")),
+                other => {
+                    return Err(format!(
+                        "{name}: binding {var_name} in unsupported space {other:?}"
+                    ));
+                }
             };
             writeln!(
                 s,
@@ -128,7 +188,10 @@ fn main() {
         .collect();
     files.sort();
 
-    let caps = wgpu_naga_bridge::features_to_naga_capabilities(shader_features(), wgpu_types::DownlevelFlags::all());
+    let caps = wgpu_naga_bridge::features_to_naga_capabilities(
+        shader_features(),
+        wgpu_types::DownlevelFlags::all(),
+    );
     let mut table = String::from("pub static SHADERS: &[Shader] = &[\n");
     let mut failures = Vec::new();
     for path in &files {
@@ -144,14 +207,24 @@ fn main() {
         let module = match naga::front::wgsl::parse_str(&src.text) {
             Ok(m) => m,
             Err(e) => {
-                failures.push(format!("{}: error: {}\n{}", locate(&src, e.location(&src.text)), e.message(), e.emit_to_string(&src.text)));
+                failures.push(format!(
+                    "{}: error: {}\n{}",
+                    locate(&src, e.location(&src.text)),
+                    e.message(),
+                    e.emit_to_string(&src.text)
+                ));
                 continue;
             }
         };
         let info = match Validator::new(ValidationFlags::all(), caps).validate(&module) {
             Ok(i) => i,
             Err(e) => {
-                failures.push(format!("{}: error: {}\n{}", locate(&src, e.location(&src.text)), e.as_inner(), e.emit_to_string(&src.text)));
+                failures.push(format!(
+                    "{}: error: {}\n{}",
+                    locate(&src, e.location(&src.text)),
+                    e.as_inner(),
+                    e.emit_to_string(&src.text)
+                ));
                 continue;
             }
         };
@@ -164,7 +237,15 @@ fn main() {
         for f in &failures {
             eprintln!("{f}");
         }
-        panic!("{} shader(s) failed to validate: {}", failures.len(), failures.iter().map(|f| f.lines().next().unwrap_or("")).collect::<Vec<_>>().join(" | "));
+        panic!(
+            "{} shader(s) failed to validate: {}",
+            failures.len(),
+            failures
+                .iter()
+                .map(|f| f.lines().next().unwrap_or(""))
+                .collect::<Vec<_>>()
+                .join(" | ")
+        );
     }
     table.push_str("];\n");
     std::fs::write(out_dir.join("shaders.rs"), table).unwrap();

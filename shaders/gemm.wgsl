@@ -13,7 +13,7 @@
 // Bindings: 0 params (uniform), 1 a, 2 a_aux, 3 b, 4 b_aux (read), 5 c (read_write).
 // Tiling: a 32x32 tile of C per workgroup of 16x16 threads, K in slices of 16 staged in
 // workgroup memory, each thread accumulating a 2x2 register block (rows ty + 16i, cols tx + 16j,
-// so workgroup reads are broadcast or consecutive). Tails are masked, every shape is valid.
+// so workgroup reads are broadcast or consecutive) held in vectors, not arrays. Tails are masked, every shape is valid.
 // (32x32 rather than 64x64: small-batch shapes such as 256x784x256 get 4x more workgroups.)
 
 #import act
@@ -91,12 +91,10 @@ fn gemm(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
     let lid = ty * 16u + tx;
     let m0 = wg.y * BM;
     let n0 = wg.x * BN;
-    var acc: array<array<f32, 2>, 2>;
-    for (var i = 0u; i < 2u; i++) {
-        for (var j = 0u; j < 2u; j++) {
-            acc[i][j] = 0.0;
-        }
-    }
+    // The 2x2 register block as two vectors (row ty and row ty + 16; columns tx and tx + 16):
+    // named values, never indexed arrays, so no compiler parks them in local memory.
+    var acc0 = vec2<f32>(0.0);
+    var acc1 = vec2<f32>(0.0);
     // Load order follows the contiguous dimension so neighbouring threads read neighbouring words.
     let a_k_fast = p.a_cs == 1u;
     let b_n_fast = p.b_cs == 1u;
@@ -126,40 +124,30 @@ fn gemm(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
         }
         workgroupBarrier();
         for (var kk = 0u; kk < BK; kk++) {
-            var av: array<f32, 2>;
-            var bv: array<f32, 2>;
-            for (var i = 0u; i < 2u; i++) {
-                av[i] = a_tile[kk * BM + ty + 16u * i];
-                bv[i] = b_tile[kk * BN + tx + 16u * i];
-            }
-            for (var i = 0u; i < 2u; i++) {
-                for (var j = 0u; j < 2u; j++) {
-                    acc[i][j] = fma(av[i], bv[j], acc[i][j]);
-                }
-            }
+            let bv = vec2<f32>(b_tile[kk * BN + tx], b_tile[kk * BN + tx + 16u]);
+            acc0 = fma(vec2<f32>(a_tile[kk * BM + ty]), bv, acc0);
+            acc1 = fma(vec2<f32>(a_tile[kk * BM + ty + 16u]), bv, acc1);
         }
         workgroupBarrier();
     }
-    for (var i = 0u; i < 2u; i++) {
-        let m = m0 + ty + 16u * i;
-        if m >= p.m {
-            continue;
-        }
-        for (var j = 0u; j < 2u; j++) {
-            let n = n0 + tx + 16u * j;
-            if n >= p.n {
-                continue;
-            }
-            var v = acc[i][j];
-            if p.bias_off != NONE {
-                v += b[p.bias_off + n];
-            }
-            v = act_apply(p.act, p.alpha, v);
-            let ci = p.c_off + m * p.ldc + n;
-            if p.accumulate != 0u {
-                v += c[ci];
-            }
-            c[ci] = v;
-        }
+    store(m0 + ty, n0 + tx, acc0.x);
+    store(m0 + ty, n0 + tx + 16u, acc0.y);
+    store(m0 + ty + 16u, n0 + tx, acc1.x);
+    store(m0 + ty + 16u, n0 + tx + 16u, acc1.y);
+}
+
+fn store(m: u32, n: u32, acc: f32) {
+    if m >= p.m || n >= p.n {
+        return;
     }
+    var v = acc;
+    if p.bias_off != NONE {
+        v += b[p.bias_off + n];
+    }
+    v = act_apply(p.act, p.alpha, v);
+    let ci = p.c_off + m * p.ldc + n;
+    if p.accumulate != 0u {
+        v += c[ci];
+    }
+    c[ci] = v;
 }

@@ -5,7 +5,9 @@
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// No adapter, or none matching `WGPU_ADAPTER_NAME`.
-    #[error("{reason}; adapters found: {found}. On Linux without a GPU, Debian's `mesa-vulkan-drivers` (with `libvulkan1`) provides a software Vulkan adapter (lavapipe)")]
+    #[error(
+        "{reason}; adapters found: {found}. On Linux without a GPU, Debian's `mesa-vulkan-drivers` (with `libvulkan1`) provides a software Vulkan adapter (lavapipe)"
+    )]
     NoAdapter { reason: String, found: String },
     /// The adapter refused to open a device.
     #[error("could not open a device on adapter {adapter}: {message}")]
@@ -34,9 +36,15 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 pub(crate) fn shape(op: &'static str, detail: impl Into<String>) -> Error {
-    Error::Shape { op, detail: detail.into() }
+    Error::Shape {
+        op,
+        detail: detail.into(),
+    }
 }
 
 pub(crate) fn invalid(what: &'static str, detail: impl Into<String>) -> Error {
-    Error::Invalid { what, detail: detail.into() }
+    Error::Invalid {
+        what,
+        detail: detail.into(),
+    }
 }

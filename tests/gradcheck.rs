@@ -5,18 +5,24 @@
 mod common;
 
 use common::*;
-use oddity::ops::loss::RowError;
+use oddity::Gpu;
 use oddity::ops::Act;
 use oddity::ops::dense::DenseParams;
+use oddity::ops::loss::RowError;
 use oddity::tape::{StepState, Tape, Tensor};
-use oddity::Gpu;
 use oddity_kernels::reference::{act_apply, rng_gauss};
 
 type Build = dyn Fn(&mut Tape, &[Tensor]) -> oddity::Result<Tensor>;
 type Forward = dyn Fn(&[Vec<f64>]) -> f64;
 
 /// Checks d loss / d (each input) from the tape against finite differences of `f64_loss`.
-fn check(gpu: &Gpu, name: &str, inputs: &[(Vec<f32>, u32, u32)], build: &Build, f64_loss: &Forward) {
+fn check(
+    gpu: &Gpu,
+    name: &str,
+    inputs: &[(Vec<f32>, u32, u32)],
+    build: &Build,
+    f64_loss: &Forward,
+) {
     let state = StepState::new(gpu).unwrap();
     let mut tape = Tape::new(gpu, &state);
     let mut tensors = Vec::new();
@@ -34,7 +40,10 @@ fn check(gpu: &Gpu, name: &str, inputs: &[(Vec<f32>, u32, u32)], build: &Build, 
     let x: Vec<Vec<f64>> = inputs.iter().map(|(v, _, _)| wide(v)).collect();
     let got_loss = loss.read(gpu).unwrap()[0];
     let want_loss = f64_loss(&x);
-    assert!((f64::from(got_loss) - want_loss).abs() <= 1e-5 * want_loss.abs().max(1.0), "{name}: loss {got_loss} vs {want_loss}");
+    assert!(
+        (f64::from(got_loss) - want_loss).abs() <= 1e-5 * want_loss.abs().max(1.0),
+        "{name}: loss {got_loss} vs {want_loss}"
+    );
     for (i, g) in grads.iter().enumerate() {
         let got = g.read(gpu).unwrap();
         let mut fd = vec![0.0; got.len()];
@@ -48,14 +57,29 @@ fn check(gpu: &Gpu, name: &str, inputs: &[(Vec<f32>, u32, u32)], build: &Build, 
         }
         let e = rel_err(&got, &fd);
         eprintln!("{name}: input {i} ({} values) rel err {e:.2e}", got.len());
-        assert!(e < 1e-4, "{name}: gradient of input {i}: rel err {e}\n got {got:?}\n fd  {fd:?}");
+        assert!(
+            e < 1e-4,
+            "{name}: gradient of input {i}: rel err {e}\n got {got:?}\n fd  {fd:?}"
+        );
     }
 }
 
-const ACTS: [Act; 5] = [Act::Identity, Act::Relu, Act::LeakyRelu(0.1), Act::Tanh, Act::Sigmoid];
+const ACTS: [Act; 5] = [
+    Act::Identity,
+    Act::Relu,
+    Act::LeakyRelu(0.1),
+    Act::Tanh,
+    Act::Sigmoid,
+];
 
 fn row_err(y: &[f64], t: &[f64], cols: usize, mse: bool) -> Vec<f64> {
-    y.chunks(cols).zip(t.chunks(cols)).map(|(a, b)| a.iter().zip(b).map(|(p, q)| (p - q).powi(2)).sum::<f64>() / if mse { cols as f64 } else { 1.0 }).collect()
+    y.chunks(cols)
+        .zip(t.chunks(cols))
+        .map(|(a, b)| {
+            a.iter().zip(b).map(|(p, q)| (p - q).powi(2)).sum::<f64>()
+                / if mse { cols as f64 } else { 1.0 }
+        })
+        .collect()
 }
 
 #[test]
@@ -73,12 +97,26 @@ fn dense_then_squared_error_mean_every_activation() {
             tape.mean(&e)
         };
         let f = move |x: &[Vec<f64>]| {
-            let y = dense_fwd(&x[0], rows as usize, &x[1], k as usize, n as usize, act.code(), f64::from(act.alpha()));
+            let y = dense_fwd(
+                Layer::new(k as usize, n as usize, act.code(), f64::from(act.alpha())),
+                &x[0],
+                rows as usize,
+                &x[1],
+            );
             let e = row_err(&y, &tw, n as usize, false);
             e.iter().sum::<f64>() / f64::from(rows)
         };
-        let inputs = [(randn(&mut rng, (rows * k) as usize, 1.0), rows, k), (randn(&mut rng, ((k + 1) * n) as usize, 1.0), k + 1, n)];
-        check(&gpu, &format!("dense {act:?} + sqL2 + mean"), &inputs, &build, &f);
+        let inputs = [
+            (randn(&mut rng, (rows * k) as usize, 1.0), rows, k),
+            (randn(&mut rng, ((k + 1) * n) as usize, 1.0), k + 1, n),
+        ];
+        check(
+            &gpu,
+            &format!("dense {act:?} + sqL2 + mean"),
+            &inputs,
+            &build,
+            &f,
+        );
     }
 }
 
@@ -96,10 +134,18 @@ fn dense_then_mse_sum() {
         tape.sum(&e)
     };
     let f = move |x: &[Vec<f64>]| {
-        let y = dense_fwd(&x[0], rows as usize, &x[1], k as usize, n as usize, 3, 0.0);
+        let y = dense_fwd(
+            Layer::new(k as usize, n as usize, 3, 0.0),
+            &x[0],
+            rows as usize,
+            &x[1],
+        );
         row_err(&y, &tw, n as usize, true).iter().sum::<f64>()
     };
-    let inputs = [(randn(&mut rng, (rows * k) as usize, 1.0), rows, k), (randn(&mut rng, ((k + 1) * n) as usize, 1.0), k + 1, n)];
+    let inputs = [
+        (randn(&mut rng, (rows * k) as usize, 1.0), rows, k),
+        (randn(&mut rng, ((k + 1) * n) as usize, 1.0), k + 1, n),
+    ];
     check(&gpu, "dense tanh + mse + sum", &inputs, &build, &f);
 }
 
@@ -110,18 +156,34 @@ fn masked_bce_with_logits() {
     let (rows, k) = (9u32, 4u32);
     let y: Vec<f32> = (0..rows).map(|i| f32::from(u8::from(i % 3 == 0))).collect();
     let mask: Vec<f32> = (0..rows).map(|i| f32::from(u8::from(i % 4 != 2))).collect();
-    let (yt, mt) = (Tensor::from_slice(&gpu, &y, rows, 1, "y").unwrap(), Tensor::from_slice(&gpu, &mask, rows, 1, "m").unwrap());
+    let (yt, mt) = (
+        Tensor::from_slice(&gpu, &y, rows, 1, "y").unwrap(),
+        Tensor::from_slice(&gpu, &mask, rows, 1, "m").unwrap(),
+    );
     let (yw, mw) = (wide(&y), wide(&mask));
     let build = move |tape: &mut Tape, t: &[Tensor]| {
         let z = tape.dense(&t[0], &DenseParams::new(t[1].clone())?, Act::Identity)?;
         tape.bce_with_logits(&z, &yt, Some(&mt))
     };
     let f = move |x: &[Vec<f64>]| {
-        let z = dense_fwd(&x[0], rows as usize, &x[1], k as usize, 1, 0, 0.0);
+        let z = dense_fwd(
+            Layer::new(k as usize, 1, 0, 0.0),
+            &x[0],
+            rows as usize,
+            &x[1],
+        );
         let count: f64 = mw.iter().sum();
-        z.iter().zip(&yw).zip(&mw).map(|((z, y), m)| m * (z.max(0.0) - z * y + (-z.abs()).exp().ln_1p())).sum::<f64>() / count
+        z.iter()
+            .zip(&yw)
+            .zip(&mw)
+            .map(|((z, y), m)| m * (z.max(0.0) - z * y + (-z.abs()).exp().ln_1p()))
+            .sum::<f64>()
+            / count
     };
-    let inputs = [(randn(&mut rng, (rows * k) as usize, 2.0), rows, k), (randn(&mut rng, (k + 1) as usize, 2.0), k + 1, 1)];
+    let inputs = [
+        (randn(&mut rng, (rows * k) as usize, 2.0), rows, k),
+        (randn(&mut rng, (k + 1) as usize, 2.0), k + 1, 1),
+    ];
     check(&gpu, "dense + masked bce", &inputs, &build, &f);
 }
 
@@ -140,11 +202,23 @@ fn noise_passes_gradient_through() {
         tape.mean(&e)
     };
     let f = move |x: &[Vec<f64>]| {
-        let xn: Vec<f64> = x[0].iter().enumerate().map(|(i, v)| v + f64::from(sigma) * rng_gauss(seed, 0, tag, i as u32)).collect();
-        let y = dense_fwd(&xn, rows as usize, &x[1], k as usize, n as usize, 4, 0.0);
+        let xn: Vec<f64> = x[0]
+            .iter()
+            .enumerate()
+            .map(|(i, v)| v + f64::from(sigma) * rng_gauss(seed, 0, tag, i as u32))
+            .collect();
+        let y = dense_fwd(
+            Layer::new(k as usize, n as usize, 4, 0.0),
+            &xn,
+            rows as usize,
+            &x[1],
+        );
         row_err(&y, &tw, n as usize, false).iter().sum::<f64>() / f64::from(rows)
     };
-    let inputs = [(randn(&mut rng, (rows * k) as usize, 1.0), rows, k), (randn(&mut rng, ((k + 1) * n) as usize, 1.0), k + 1, n)];
+    let inputs = [
+        (randn(&mut rng, (rows * k) as usize, 1.0), rows, k),
+        (randn(&mut rng, ((k + 1) * n) as usize, 1.0), k + 1, n),
+    ];
     check(&gpu, "noise + dense + sqL2", &inputs, &build, &f);
 }
 
@@ -162,11 +236,24 @@ fn shared_weights_accumulate_and_constant_gradient_materialises() {
         tape.mean(&y)
     };
     let f = move |x: &[Vec<f64>]| {
-        let h = dense_fwd(&x[0], rows as usize, &x[1], k as usize, k as usize, 3, 0.0);
-        let y = dense_fwd(&h, rows as usize, &x[1], k as usize, k as usize, 4, 0.0);
+        let h = dense_fwd(
+            Layer::new(k as usize, k as usize, 3, 0.0),
+            &x[0],
+            rows as usize,
+            &x[1],
+        );
+        let y = dense_fwd(
+            Layer::new(k as usize, k as usize, 4, 0.0),
+            &h,
+            rows as usize,
+            &x[1],
+        );
         y.iter().sum::<f64>() / y.len() as f64
     };
-    let inputs = [(randn(&mut rng, (rows * k) as usize, 1.0), rows, k), (randn(&mut rng, ((k + 1) * k) as usize, 1.0), k + 1, k)];
+    let inputs = [
+        (randn(&mut rng, (rows * k) as usize, 1.0), rows, k),
+        (randn(&mut rng, ((k + 1) * k) as usize, 1.0), k + 1, k),
+    ];
     check(&gpu, "shared weights + mean of dense", &inputs, &build, &f);
 }
 
@@ -180,23 +267,36 @@ fn reference_dense_backward_matches_finite_differences() {
         let x = wide(&randn(&mut rng, rows * k, 1.0));
         let p = wide(&randn(&mut rng, (k + 1) * n, 1.0));
         let dy = wide(&randn(&mut rng, rows * n, 1.0));
-        let y = dense_fwd(&x, rows, &p, k, n, code, alpha);
-        let (dp, dx) = dense_bwd(&x, rows, &p, k, n, code, alpha, &y, &dy);
-        let loss = |x: &[f64], p: &[f64]| dense_fwd(x, rows, p, k, n, code, alpha).iter().zip(&dy).map(|(a, b)| a * b).sum::<f64>();
+        let y = dense_fwd(Layer::new(k, n, code, alpha), &x, rows, &p);
+        let (dp, dx) = dense_bwd(Layer::new(k, n, code, alpha), &x, rows, &p, &y, &dy);
+        let loss = |x: &[f64], p: &[f64]| {
+            dense_fwd(Layer::new(k, n, code, alpha), x, rows, p)
+                .iter()
+                .zip(&dy)
+                .map(|(a, b)| a * b)
+                .sum::<f64>()
+        };
         let h = 1e-6;
-        let fd_p: Vec<f64> = (0..p.len()).map(|j| {
-            let (mut a, mut b) = (p.clone(), p.clone());
-            a[j] += h;
-            b[j] -= h;
-            (loss(&x, &a) - loss(&x, &b)) / (2.0 * h)
-        }).collect();
-        let fd_x: Vec<f64> = (0..x.len()).map(|j| {
-            let (mut a, mut b) = (x.clone(), x.clone());
-            a[j] += h;
-            b[j] -= h;
-            (loss(&a, &p) - loss(&b, &p)) / (2.0 * h)
-        }).collect();
-        assert!(rel_err64(&dp, &fd_p) < 1e-6 && rel_err64(&dx, &fd_x) < 1e-6, "{act:?}");
+        let fd_p: Vec<f64> = (0..p.len())
+            .map(|j| {
+                let (mut a, mut b) = (p.clone(), p.clone());
+                a[j] += h;
+                b[j] -= h;
+                (loss(&x, &a) - loss(&x, &b)) / (2.0 * h)
+            })
+            .collect();
+        let fd_x: Vec<f64> = (0..x.len())
+            .map(|j| {
+                let (mut a, mut b) = (x.clone(), x.clone());
+                a[j] += h;
+                b[j] -= h;
+                (loss(&a, &p) - loss(&b, &p)) / (2.0 * h)
+            })
+            .collect();
+        assert!(
+            rel_err64(&dp, &fd_p) < 1e-6 && rel_err64(&dx, &fd_x) < 1e-6,
+            "{act:?}"
+        );
         assert!(act_apply(code, alpha, 0.5).is_finite());
     }
 }

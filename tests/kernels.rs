@@ -4,10 +4,10 @@
 mod common;
 
 use common::*;
-use oddity::gpu::GpuBuffer;
-use oddity::tape::PlanBuilder;
-use oddity::ops::dense::GEMM_TILE;
 use oddity::Gpu;
+use oddity::gpu::GpuBuffer;
+use oddity::ops::dense::GEMM_TILE;
+use oddity::tape::PlanBuilder;
 use oddity_kernels::params::*;
 use oddity_kernels::reference as r;
 
@@ -17,7 +17,13 @@ fn poisoned(gpu: &Gpu, n: usize) -> GpuBuffer {
     gpu.upload(&vec![f32::NAN; n.max(1)], "poisoned").unwrap()
 }
 
-fn run(gpu: &Gpu, kernel: (&'static str, &'static str), p: Option<&dyn Params>, bufs: &[(&str, &GpuBuffer)], groups: [u32; 3]) {
+fn run(
+    gpu: &Gpu,
+    kernel: (&'static str, &'static str),
+    p: Option<&dyn Params>,
+    bufs: &[(&str, &GpuBuffer)],
+    groups: [u32; 3],
+) {
     let mut b = PlanBuilder::new(gpu);
     b.dispatch(kernel, p, bufs, groups).unwrap();
     b.finish().unwrap().run(1).unwrap();
@@ -33,26 +39,88 @@ fn groups(gpu: &Gpu, n: u32) -> [u32; 3] {
 
 fn base_gemm(m: u32, n: u32, k: u32) -> GemmParams {
     GemmParams {
-        m, n, k,
-        a_off: 0, a_rs: 0, a_cs: 0, a_mode: 0, a_aux_off: 0, a_ones_row: NONE,
-        b_off: 0, b_rs: 0, b_cs: 0, b_mode: 0, b_aux_off: 0,
-        bias_off: NONE, c_off: 0, ldc: n, act: 0, dact: 0, alpha: 0.0, accumulate: 0,
+        m,
+        n,
+        k,
+        a_off: 0,
+        a_rs: 0,
+        a_cs: 0,
+        a_mode: 0,
+        a_aux_off: 0,
+        a_ones_row: NONE,
+        b_off: 0,
+        b_rs: 0,
+        b_cs: 0,
+        b_mode: 0,
+        b_aux_off: 0,
+        bias_off: NONE,
+        c_off: 0,
+        ldc: n,
+        act: 0,
+        dact: 0,
+        alpha: 0.0,
+        accumulate: 0,
     }
 }
 
 /// Runs one GEMM on random operands (with leading padding so offsets matter) and compares.
-fn check_gemm(gpu: &Gpu, rng: &mut rand::rngs::StdRng, p: GemmParams, a_len: usize, b_len: usize, label: &str) {
+fn check_gemm(
+    gpu: &Gpu,
+    rng: &mut rand::rngs::StdRng,
+    p: GemmParams,
+    a_len: usize,
+    b_len: usize,
+    label: &str,
+) {
     let a = randn(rng, a_len, 1.0);
-    let a_aux: Vec<f32> = randn(rng, a_len, 1.0).iter().map(|v| v.abs() * 0.9).collect();
+    let a_aux: Vec<f32> = randn(rng, a_len, 1.0)
+        .iter()
+        .map(|v| v.abs() * 0.9)
+        .collect();
     let b = randn(rng, b_len, 1.0);
-    let b_aux: Vec<f32> = randn(rng, b_len, 1.0).iter().map(|v| v.abs() * 0.9).collect();
+    let b_aux: Vec<f32> = randn(rng, b_len, 1.0)
+        .iter()
+        .map(|v| v.abs() * 0.9)
+        .collect();
     let c_len = (p.c_off + p.m * p.ldc) as usize;
     let c0 = randn(rng, c_len, 1.0);
-    let (ga, gaa, gb, gba) = (gpu.upload(&a, "a").unwrap(), gpu.upload(&a_aux, "aa").unwrap(), gpu.upload(&b, "b").unwrap(), gpu.upload(&b_aux, "ba").unwrap());
-    let gc = if p.accumulate != 0 { gpu.upload(&c0, "c").unwrap() } else { poisoned(gpu, c_len) };
-    run(gpu, ("gemm", "gemm"), Some(&p), &[("a", &ga), ("a_aux", &gaa), ("b", &gb), ("b_aux", &gba), ("c", &gc)], [p.n.div_ceil(GEMM_TILE), p.m.div_ceil(GEMM_TILE), 1]);
-    let mut want = if p.accumulate != 0 { wide(&c0) } else { vec![0.0; c_len] };
-    r::gemm(&p, &wide(&a), &wide(&a_aux), &wide(&b), &wide(&b_aux), &mut want);
+    let (ga, gaa, gb, gba) = (
+        gpu.upload(&a, "a").unwrap(),
+        gpu.upload(&a_aux, "aa").unwrap(),
+        gpu.upload(&b, "b").unwrap(),
+        gpu.upload(&b_aux, "ba").unwrap(),
+    );
+    let gc = if p.accumulate != 0 {
+        gpu.upload(&c0, "c").unwrap()
+    } else {
+        poisoned(gpu, c_len)
+    };
+    run(
+        gpu,
+        ("gemm", "gemm"),
+        Some(&p),
+        &[
+            ("a", &ga),
+            ("a_aux", &gaa),
+            ("b", &gb),
+            ("b_aux", &gba),
+            ("c", &gc),
+        ],
+        [p.n.div_ceil(GEMM_TILE), p.m.div_ceil(GEMM_TILE), 1],
+    );
+    let mut want = if p.accumulate != 0 {
+        wide(&c0)
+    } else {
+        vec![0.0; c_len]
+    };
+    r::gemm(
+        &p,
+        &wide(&a),
+        &wide(&a_aux),
+        &wide(&b),
+        &wide(&b_aux),
+        &mut want,
+    );
     let got = read(gpu, &gc);
     // Compare the region the kernel owns (rows of C), skipping any prefix before c_off.
     let s = p.c_off as usize;
@@ -61,7 +129,13 @@ fn check_gemm(gpu: &Gpu, rng: &mut rand::rngs::StdRng, p: GemmParams, a_len: usi
     assert!(e < TOL, "gemm {label} {}x{}x{}: rel err {e}", p.m, p.n, p.k);
 }
 
-const SHAPES: &[(u32, u32, u32)] = &[(1, 1, 1), (3, 5, 7), (65, 17, 130), (257, 785, 129), (256, 784, 256)];
+const SHAPES: &[(u32, u32, u32)] = &[
+    (1, 1, 1),
+    (3, 5, 7),
+    (65, 17, 130),
+    (257, 785, 129),
+    (256, 784, 256),
+];
 
 #[test]
 fn gemm_forward_bias_activation() {
@@ -70,8 +144,27 @@ fn gemm_forward_bias_activation() {
     for (i, &(m, n, k)) in SHAPES.iter().enumerate() {
         let act = [0u32, 1, 2, 3, 4][i % 5];
         // x (m x k) at offset 3, param (k+1 x n) at offset 5 with the bias row last.
-        let p = GemmParams { a_off: 3, a_rs: k, a_cs: 1, b_off: 5, b_rs: n, b_cs: 1, bias_off: 5 + k * n, c_off: 2, act, alpha: 0.1, ..base_gemm(m, n, k) };
-        check_gemm(&gpu, &mut rng, p, (3 + m * k) as usize, (5 + (k + 1) * n) as usize, &format!("fwd act {act}"));
+        let p = GemmParams {
+            a_off: 3,
+            a_rs: k,
+            a_cs: 1,
+            b_off: 5,
+            b_rs: n,
+            b_cs: 1,
+            bias_off: 5 + k * n,
+            c_off: 2,
+            act,
+            alpha: 0.1,
+            ..base_gemm(m, n, k)
+        };
+        check_gemm(
+            &gpu,
+            &mut rng,
+            p,
+            (3 + m * k) as usize,
+            (5 + (k + 1) * n) as usize,
+            &format!("fwd act {act}"),
+        );
     }
 }
 
@@ -83,12 +176,28 @@ fn gemm_grad_weights_with_bias_row_and_fused_derivative() {
         let act = [1u32, 2, 3, 4, 0][i % 5];
         // [dW; db] = [x 1]^T (dy * f'(y)): M = k + 1, N = n, K = rows.
         let p = GemmParams {
-            a_off: 1, a_rs: 1, a_cs: k, a_ones_row: k,
-            b_off: 4, b_rs: n, b_cs: 1, b_mode: 1, b_aux_off: 4,
-            dact: act, alpha: 0.2, accumulate: u32::from(i % 2 == 1),
+            a_off: 1,
+            a_rs: 1,
+            a_cs: k,
+            a_ones_row: k,
+            b_off: 4,
+            b_rs: n,
+            b_cs: 1,
+            b_mode: 1,
+            b_aux_off: 4,
+            dact: act,
+            alpha: 0.2,
+            accumulate: u32::from(i % 2 == 1),
             ..base_gemm(k + 1, n, rows)
         };
-        check_gemm(&gpu, &mut rng, p, (1 + rows * k) as usize, (4 + rows * n) as usize, &format!("dW act {act}"));
+        check_gemm(
+            &gpu,
+            &mut rng,
+            p,
+            (1 + rows * k) as usize,
+            (4 + rows * n) as usize,
+            &format!("dW act {act}"),
+        );
     }
 }
 
@@ -100,12 +209,27 @@ fn gemm_grad_input_transposed_weights() {
         let act = [3u32, 4, 1, 2, 0][i % 5];
         // dx = (dy * f'(y)) W^T: M = rows, N = k, K = n; W is k x n at offset 6.
         let p = GemmParams {
-            a_off: 2, a_rs: n, a_cs: 1, a_mode: 1, a_aux_off: 2,
-            b_off: 6, b_rs: 1, b_cs: n,
-            dact: act, alpha: 0.05, accumulate: u32::from(i % 2 == 0),
+            a_off: 2,
+            a_rs: n,
+            a_cs: 1,
+            a_mode: 1,
+            a_aux_off: 2,
+            b_off: 6,
+            b_rs: 1,
+            b_cs: n,
+            dact: act,
+            alpha: 0.05,
+            accumulate: u32::from(i % 2 == 0),
             ..base_gemm(rows, k, n)
         };
-        check_gemm(&gpu, &mut rng, p, (2 + rows * n) as usize, (6 + (k + 1) * n) as usize, &format!("dX act {act}"));
+        check_gemm(
+            &gpu,
+            &mut rng,
+            p,
+            (2 + rows * n) as usize,
+            (6 + (k + 1) * n) as usize,
+            &format!("dX act {act}"),
+        );
     }
 }
 
@@ -116,24 +240,67 @@ fn row_error_forward_and_backward() {
     for &(rows, cols) in &[(1u32, 1u32), (3, 7), (257, 785), (1000, 3)] {
         for mse in [0u32, 1] {
             let n = (rows * cols) as usize;
-            let (pred, tgt, g) = (randn(&mut rng, n + 2, 1.0), randn(&mut rng, n + 5, 1.0), randn(&mut rng, rows as usize + 1, 1.0));
-            let (gp, gt, gg) = (gpu.upload(&pred, "p").unwrap(), gpu.upload(&tgt, "t").unwrap(), gpu.upload(&g, "g").unwrap());
+            let (pred, tgt, g) = (
+                randn(&mut rng, n + 2, 1.0),
+                randn(&mut rng, n + 5, 1.0),
+                randn(&mut rng, rows as usize + 1, 1.0),
+            );
+            let (gp, gt, gg) = (
+                gpu.upload(&pred, "p").unwrap(),
+                gpu.upload(&tgt, "t").unwrap(),
+                gpu.upload(&g, "g").unwrap(),
+            );
             let out = poisoned(&gpu, rows as usize + 3);
-            let p = RowErrParams { rows, cols, pred_off: 2, target_off: 5, out_off: 3, mse, g_off: NONE, g_scale: 1.0, accumulate: 0 };
-            run(&gpu, ("rowerr", "rowerr_fwd"), Some(&p), &[("pred", &gp), ("tgt", &gt), ("out", &out)], gpu.grid_1d(rows).unwrap());
+            let p = RowErrParams {
+                rows,
+                cols,
+                pred_off: 2,
+                target_off: 5,
+                out_off: 3,
+                mse,
+                g_off: NONE,
+                g_scale: 1.0,
+                accumulate: 0,
+            };
+            run(
+                &gpu,
+                ("rowerr", "rowerr_fwd"),
+                Some(&p),
+                &[("pred", &gp), ("tgt", &gt), ("out", &out)],
+                gpu.grid_1d(rows).unwrap(),
+            );
             let mut want = vec![0.0; rows as usize + 3];
             r::rowerr_fwd(&p, &wide(&pred), &wide(&tgt), &mut want);
             let e = rel_err(&read(&gpu, &out)[3..], &want[3..]);
             assert!(e < TOL, "rowerr_fwd {rows}x{cols} mse={mse}: {e}");
             for (g_off, acc) in [(NONE, 0u32), (1, 1)] {
                 let init = randn(&mut rng, n, 1.0);
-                let out = if acc == 1 { gpu.upload(&init, "o").unwrap() } else { poisoned(&gpu, n) };
-                let p = RowErrParams { out_off: 0, g_off, g_scale: 0.7, accumulate: acc, ..p };
-                run(&gpu, ("rowerr", "rowerr_bwd"), Some(&p), &[("pred", &gp), ("tgt", &gt), ("g", &gg), ("out", &out)], groups(&gpu, rows * cols));
+                let out = if acc == 1 {
+                    gpu.upload(&init, "o").unwrap()
+                } else {
+                    poisoned(&gpu, n)
+                };
+                let p = RowErrParams {
+                    out_off: 0,
+                    g_off,
+                    g_scale: 0.7,
+                    accumulate: acc,
+                    ..p
+                };
+                run(
+                    &gpu,
+                    ("rowerr", "rowerr_bwd"),
+                    Some(&p),
+                    &[("pred", &gp), ("tgt", &gt), ("g", &gg), ("out", &out)],
+                    groups(&gpu, rows * cols),
+                );
                 let mut want = if acc == 1 { wide(&init) } else { vec![0.0; n] };
                 r::rowerr_bwd(&p, &wide(&pred), &wide(&tgt), &wide(&g), &mut want);
                 let e = rel_err(&read(&gpu, &out), &want);
-                assert!(e < TOL, "rowerr_bwd {rows}x{cols} mse={mse} g_off={g_off}: {e}");
+                assert!(
+                    e < TOL,
+                    "rowerr_bwd {rows}x{cols} mse={mse} g_off={g_off}: {e}"
+                );
             }
         }
     }
@@ -147,22 +314,67 @@ fn bce_with_logits_masked_forward_and_backward() {
         for masked in [false, true] {
             let n = rows as usize;
             let z: Vec<f32> = randn(&mut rng, n + 1, 30.0);
-            let y: Vec<f32> = (0..n + 2).map(|i| f32::from(u8::from((i * 7919) % 3 == 0))).collect();
+            let y: Vec<f32> = (0..n + 2)
+                .map(|i| f32::from(u8::from((i * 7919) % 3 == 0)))
+                .collect();
             let mask: Vec<f32> = (0..n).map(|i| f32::from(u8::from(i % 4 != 1))).collect();
-            let (gz, gy, gm) = (gpu.upload(&z, "z").unwrap(), gpu.upload(&y, "y").unwrap(), gpu.upload(&mask, "m").unwrap());
+            let (gz, gy, gm) = (
+                gpu.upload(&z, "z").unwrap(),
+                gpu.upload(&y, "y").unwrap(),
+                gpu.upload(&mask, "m").unwrap(),
+            );
             let gg = gpu.upload(&[0.5f32, 1.5], "g").unwrap();
             let out = poisoned(&gpu, 2);
-            let p = BceParams { rows, z_off: 1, y_off: 2, mask_off: if masked { 0 } else { NONE }, out_off: 1, g_off: NONE, g_scale: 1.0, accumulate: 0 };
-            run(&gpu, ("bce", "bce_fwd"), Some(&p), &[("z", &gz), ("y", &gy), ("mask", &gm), ("out", &out)], [1, 1, 1]);
+            let p = BceParams {
+                rows,
+                z_off: 1,
+                y_off: 2,
+                mask_off: if masked { 0 } else { NONE },
+                out_off: 1,
+                g_off: NONE,
+                g_scale: 1.0,
+                accumulate: 0,
+            };
+            run(
+                &gpu,
+                ("bce", "bce_fwd"),
+                Some(&p),
+                &[("z", &gz), ("y", &gy), ("mask", &gm), ("out", &out)],
+                [1, 1, 1],
+            );
             let mut want = vec![0.0; 2];
             r::bce_fwd(&p, &wide(&z), &wide(&y), &wide(&mask), &mut want);
             let e = rel_err(&read(&gpu, &out)[1..], &want[1..]);
             assert!(e < TOL, "bce_fwd rows={rows} masked={masked}: {e}");
             let dz = poisoned(&gpu, n);
-            let p = BceParams { out_off: 0, g_off: 1, g_scale: 2.0, ..p };
-            run(&gpu, ("bce", "bce_bwd"), Some(&p), &[("z", &gz), ("y", &gy), ("mask", &gm), ("g", &gg), ("out", &dz)], [1, 1, 1]);
+            let p = BceParams {
+                out_off: 0,
+                g_off: 1,
+                g_scale: 2.0,
+                ..p
+            };
+            run(
+                &gpu,
+                ("bce", "bce_bwd"),
+                Some(&p),
+                &[
+                    ("z", &gz),
+                    ("y", &gy),
+                    ("mask", &gm),
+                    ("g", &gg),
+                    ("out", &dz),
+                ],
+                [1, 1, 1],
+            );
             let mut want = vec![0.0; n];
-            r::bce_bwd(&p, &wide(&z), &wide(&y), &wide(&mask), &[0.5, 1.5], &mut want);
+            r::bce_bwd(
+                &p,
+                &wide(&z),
+                &wide(&y),
+                &wide(&mask),
+                &[0.5, 1.5],
+                &mut want,
+            );
             let e = rel_err(&read(&gpu, &dz), &want);
             assert!(e < TOL, "bce_bwd rows={rows} masked={masked}: {e}");
         }
@@ -178,8 +390,19 @@ fn sum_and_mean() {
             let x = randn(&mut rng, n as usize + 4, 1.0);
             let gx = gpu.upload(&x, "x").unwrap();
             let out = poisoned(&gpu, 3);
-            let p = ReduceParams { n, x_off: 4, out_off: 2, scale };
-            run(&gpu, ("reduce", "reduce_sum"), Some(&p), &[("x", &gx), ("out", &out)], [1, 1, 1]);
+            let p = ReduceParams {
+                n,
+                x_off: 4,
+                out_off: 2,
+                scale,
+            };
+            run(
+                &gpu,
+                ("reduce", "reduce_sum"),
+                Some(&p),
+                &[("x", &gx), ("out", &out)],
+                [1, 1, 1],
+            );
             let mut want = vec![0.0; 3];
             r::reduce_sum(&p, &wide(&x), &mut want);
             let got = read(&gpu, &out)[2];
@@ -198,13 +421,51 @@ fn sample_rows_with_noise_matches_reference_rng() {
     let gd = gpu.upload(&data, "d").unwrap();
     for step in [0u32, 1, 12345] {
         let state = gpu.upload(&[step, 0, 0, 0], "state").unwrap();
-        let (out, noisy) = (poisoned(&gpu, (rows * cols) as usize), poisoned(&gpu, (rows * cols) as usize + 1));
-        let p = GatherParams { rows, cols, n_data, data_off: 3, out_off: 0, noisy_off: 1, idx_off: 0, seed: 77 + step, noise_std: 0.3 };
-        run(&gpu, ("gather", "sample_rows"), Some(&p), &[("data", &gd), ("state", &state), ("out", &out), ("noisy", &noisy)], groups(&gpu, rows * cols));
-        let (mut wo, mut wn) = (vec![0.0; (rows * cols) as usize], vec![0.0; (rows * cols) as usize + 1]);
+        let (out, noisy) = (
+            poisoned(&gpu, (rows * cols) as usize),
+            poisoned(&gpu, (rows * cols) as usize + 1),
+        );
+        let p = GatherParams {
+            rows,
+            cols,
+            n_data,
+            data_off: 3,
+            out_off: 0,
+            noisy_off: 1,
+            idx_off: 0,
+            seed: 77 + step,
+            noise_std: 0.3,
+        };
+        run(
+            &gpu,
+            ("gather", "sample_rows"),
+            Some(&p),
+            &[
+                ("data", &gd),
+                ("state", &state),
+                ("out", &out),
+                ("noisy", &noisy),
+            ],
+            groups(&gpu, rows * cols),
+        );
+        let (mut wo, mut wn) = (
+            vec![0.0; (rows * cols) as usize],
+            vec![0.0; (rows * cols) as usize + 1],
+        );
         let picked = r::sample_rows(&p, &wide(&data), step, &mut wo, &mut wn);
-        assert!(picked.iter().collect::<std::collections::HashSet<_>>().len() > 20, "rows are spread over the data");
-        assert_eq!(rel_err(&read(&gpu, &out), &wo), 0.0, "gathered rows are exact copies");
+        assert!(
+            picked
+                .iter()
+                .collect::<std::collections::HashSet<_>>()
+                .len()
+                > 20,
+            "rows are spread over the data"
+        );
+        assert_eq!(
+            rel_err(&read(&gpu, &out), &wo),
+            0.0,
+            "gathered rows are exact copies"
+        );
         let e = rel_err(&read(&gpu, &noisy)[1..], &wn[1..]);
         assert!(e < TOL, "noisy rows: {e}");
     }
@@ -217,18 +478,46 @@ fn gather_rows_by_index_with_out_of_range_as_nan() {
     let (n_data, cols) = (50u32, 9u32);
     let data = randn(&mut rng, (n_data * cols) as usize, 1.0);
     let idx: Vec<u32> = vec![99, 3, 49, 0, 17, 17, n_data, 5];
-    let (gd, gi) = (gpu.upload(&data, "d").unwrap(), gpu.upload(&idx, "i").unwrap());
+    let (gd, gi) = (
+        gpu.upload(&data, "d").unwrap(),
+        gpu.upload(&idx, "i").unwrap(),
+    );
     let rows = 7;
     let out = poisoned(&gpu, (rows * cols) as usize);
-    let p = GatherParams { rows, cols, n_data, data_off: 0, out_off: 0, noisy_off: NONE, idx_off: 1, seed: 0, noise_std: 0.0 };
-    run(&gpu, ("gather", "gather_rows"), Some(&p), &[("data", &gd), ("idx", &gi), ("out", &out)], groups(&gpu, rows * cols));
+    let p = GatherParams {
+        rows,
+        cols,
+        n_data,
+        data_off: 0,
+        out_off: 0,
+        noisy_off: NONE,
+        idx_off: 1,
+        seed: 0,
+        noise_std: 0.0,
+    };
+    run(
+        &gpu,
+        ("gather", "gather_rows"),
+        Some(&p),
+        &[("data", &gd), ("idx", &gi), ("out", &out)],
+        groups(&gpu, rows * cols),
+    );
     let mut want = vec![0.0; (rows * cols) as usize];
     r::gather_rows(&p, &wide(&data), &idx, &mut want);
     let got = read(&gpu, &out);
     let split = (5 * cols) as usize;
     assert_eq!(rel_err(&got[..split], &want[..split]), 0.0);
-    assert!(got[split..split + cols as usize].iter().all(|v| v.is_nan()), "index past the data gives NaN");
-    assert_eq!(rel_err(&got[split + cols as usize..], &want[split + cols as usize..]), 0.0);
+    assert!(
+        got[split..split + cols as usize].iter().all(|v| v.is_nan()),
+        "index past the data gives NaN"
+    );
+    assert_eq!(
+        rel_err(
+            &got[split + cols as usize..],
+            &want[split + cols as usize..]
+        ),
+        0.0
+    );
 }
 
 #[test]
@@ -239,8 +528,21 @@ fn gauss_noise_matches_reference_and_is_standard_normal() {
     let gx = gpu.upload(&x, "x").unwrap();
     let state = gpu.upload(&[9u32, 0, 0, 0], "state").unwrap();
     let out = poisoned(&gpu, n as usize);
-    let p = NoiseParams { n, x_off: 0, out_off: 0, seed: 4242, tag: 5, sigma: 2.0 };
-    run(&gpu, ("noise", "gauss_noise"), Some(&p), &[("x", &gx), ("state", &state), ("out", &out)], groups(&gpu, n));
+    let p = NoiseParams {
+        n,
+        x_off: 0,
+        out_off: 0,
+        seed: 4242,
+        tag: 5,
+        sigma: 2.0,
+    };
+    run(
+        &gpu,
+        ("noise", "gauss_noise"),
+        Some(&p),
+        &[("x", &gx), ("state", &state), ("out", &out)],
+        groups(&gpu, n),
+    );
     let mut want = vec![0.0; n as usize];
     r::gauss_noise(&p, &wide(&x), 9, &mut want);
     let got = read(&gpu, &out);
@@ -249,7 +551,10 @@ fn gauss_noise_matches_reference_and_is_standard_normal() {
     let z: Vec<f64> = got.iter().map(|&v| (f64::from(v) - 0.25) / 2.0).collect();
     let mean = z.iter().sum::<f64>() / f64::from(n);
     let var = z.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / f64::from(n);
-    assert!(mean.abs() < 0.02 && (var - 1.0).abs() < 0.03, "mean {mean} var {var}");
+    assert!(
+        mean.abs() < 0.02 && (var - 1.0).abs() < 0.03,
+        "mean {mean} var {var}"
+    );
 }
 
 #[test]
@@ -257,15 +562,44 @@ fn optimizers_over_an_arena() {
     let gpu = gpu();
     let mut rng = rng();
     let n = 1031u32;
-    for (kind, b1, b2, eps) in [(0u32, 0.0f32, 0.0f32, 0.0f32), (1, 0.9, 0.0, 0.0), (2, 0.0, 0.99, 1e-8), (3, 0.9, 0.999, 1e-8)] {
-        let p = OptimParams { n, kind, lr: 0.01, beta1: b1, beta2: b2, eps };
+    for (kind, b1, b2, eps) in [
+        (0u32, 0.0f32, 0.0f32, 0.0f32),
+        (1, 0.9, 0.0, 0.0),
+        (2, 0.0, 0.99, 1e-8),
+        (3, 0.9, 0.999, 1e-8),
+    ] {
+        let p = OptimParams {
+            n,
+            kind,
+            lr: 0.01,
+            beta1: b1,
+            beta2: b2,
+            eps,
+        };
         let params = randn(&mut rng, n as usize, 1.0);
-        let (gp, go) = (gpu.upload(&params, "p").unwrap(), gpu.upload(&vec![0f32; 2 * n as usize], "o").unwrap());
+        let (gp, go) = (
+            gpu.upload(&params, "p").unwrap(),
+            gpu.upload(&vec![0f32; 2 * n as usize], "o").unwrap(),
+        );
         let (mut wp, mut wo) = (wide(&params), vec![0.0; 2 * n as usize]);
         for step in 0..5u32 {
             let grad = randn(&mut rng, n as usize, 1.0);
-            let (gg, state) = (gpu.upload(&grad, "g").unwrap(), gpu.upload(&[step, 0, 0, 0], "s").unwrap());
-            run(&gpu, ("optim", "optim_step"), Some(&p), &[("grad", &gg), ("state", &state), ("param", &gp), ("opt", &go)], groups(&gpu, n));
+            let (gg, state) = (
+                gpu.upload(&grad, "g").unwrap(),
+                gpu.upload(&[step, 0, 0, 0], "s").unwrap(),
+            );
+            run(
+                &gpu,
+                ("optim", "optim_step"),
+                Some(&p),
+                &[
+                    ("grad", &gg),
+                    ("state", &state),
+                    ("param", &gp),
+                    ("opt", &go),
+                ],
+                groups(&gpu, n),
+            );
             r::optim_step(&p, &wide(&grad), step, &mut wp, &mut wo);
         }
         let e = rel_err(&read(&gpu, &gp), &wp);
@@ -278,25 +612,74 @@ fn fill_axpy_and_advance() {
     let gpu = gpu();
     let mut rng = rng();
     let n = 1000u32;
-    let (x, init) = (randn(&mut rng, n as usize + 2, 1.0), randn(&mut rng, n as usize + 1, 1.0));
+    let (x, init) = (
+        randn(&mut rng, n as usize + 2, 1.0),
+        randn(&mut rng, n as usize + 1, 1.0),
+    );
     let gx = gpu.upload(&x, "x").unwrap();
     for acc in [0u32, 1] {
-        let out = if acc == 1 { gpu.upload(&init, "o").unwrap() } else { poisoned(&gpu, n as usize + 1) };
-        let p = AxpyParams { n, x_off: 2, out_off: 1, a: -1.5, accumulate: acc };
-        run(&gpu, ("step", "axpy"), Some(&p), &[("x", &gx), ("out", &out)], groups(&gpu, n));
-        let mut want = if acc == 1 { wide(&init) } else { vec![0.0; n as usize + 1] };
+        let out = if acc == 1 {
+            gpu.upload(&init, "o").unwrap()
+        } else {
+            poisoned(&gpu, n as usize + 1)
+        };
+        let p = AxpyParams {
+            n,
+            x_off: 2,
+            out_off: 1,
+            a: -1.5,
+            accumulate: acc,
+        };
+        run(
+            &gpu,
+            ("step", "axpy"),
+            Some(&p),
+            &[("x", &gx), ("out", &out)],
+            groups(&gpu, n),
+        );
+        let mut want = if acc == 1 {
+            wide(&init)
+        } else {
+            vec![0.0; n as usize + 1]
+        };
         r::axpy(&p, &wide(&x), &mut want);
-        assert!(rel_err(&read(&gpu, &out)[1..], &want[1..]) < TOL, "axpy acc={acc}");
-        let out2 = if acc == 1 { gpu.upload(&init, "o").unwrap() } else { poisoned(&gpu, n as usize + 1) };
-        let p = FillParams { n, out_off: 1, value: 0.375, accumulate: acc };
-        run(&gpu, ("step", "fill"), Some(&p), &[("out", &out2)], groups(&gpu, n));
-        let mut want = if acc == 1 { wide(&init) } else { vec![0.0; n as usize + 1] };
+        assert!(
+            rel_err(&read(&gpu, &out)[1..], &want[1..]) < TOL,
+            "axpy acc={acc}"
+        );
+        let out2 = if acc == 1 {
+            gpu.upload(&init, "o").unwrap()
+        } else {
+            poisoned(&gpu, n as usize + 1)
+        };
+        let p = FillParams {
+            n,
+            out_off: 1,
+            value: 0.375,
+            accumulate: acc,
+        };
+        run(
+            &gpu,
+            ("step", "fill"),
+            Some(&p),
+            &[("out", &out2)],
+            groups(&gpu, n),
+        );
+        let mut want = if acc == 1 {
+            wide(&init)
+        } else {
+            vec![0.0; n as usize + 1]
+        };
         r::fill(&p, &mut want);
-        assert!(rel_err(&read(&gpu, &out2)[1..], &want[1..]) < TOL, "fill acc={acc}");
+        assert!(
+            rel_err(&read(&gpu, &out2)[1..], &want[1..]) < TOL,
+            "fill acc={acc}"
+        );
     }
     let state = gpu.upload(&[41u32, 7, 7, 7], "s").unwrap();
     let mut b = PlanBuilder::new(&gpu);
-    b.dispatch(("step", "advance"), None, &[("state", &state)], [1, 1, 1]).unwrap();
+    b.dispatch(("step", "advance"), None, &[("state", &state)], [1, 1, 1])
+        .unwrap();
     b.finish().unwrap().run(3).unwrap();
     assert_eq!(gpu.read_u32(&state, 0, 4).unwrap(), vec![44, 7, 7, 7]);
 }
@@ -306,21 +689,59 @@ fn bce_stays_accurate_for_confident_predictions() {
     let gpu = gpu();
     for z in [-80.0f32, -30.0, -9.0, -1e-3, 0.0, 2.5, 30.0, 80.0] {
         for y in [0.0f32, 1.0] {
-            let (gz, gy) = (gpu.upload(&[z], "z").unwrap(), gpu.upload(&[y], "y").unwrap());
+            let (gz, gy) = (
+                gpu.upload(&[z], "z").unwrap(),
+                gpu.upload(&[y], "y").unwrap(),
+            );
             let (out, dz) = (poisoned(&gpu, 1), poisoned(&gpu, 1));
             let unused = gpu.upload(&[0f32], "unused").unwrap();
-            let p = BceParams { rows: 1, z_off: 0, y_off: 0, mask_off: NONE, out_off: 0, g_off: NONE, g_scale: 1.0, accumulate: 0 };
-            run(&gpu, ("bce", "bce_fwd"), Some(&p), &[("z", &gz), ("y", &gy), ("mask", &unused), ("out", &out)], [1, 1, 1]);
-            run(&gpu, ("bce", "bce_bwd"), Some(&p), &[("z", &gz), ("y", &gy), ("mask", &unused), ("g", &unused), ("out", &dz)], [1, 1, 1]);
+            let p = BceParams {
+                rows: 1,
+                z_off: 0,
+                y_off: 0,
+                mask_off: NONE,
+                out_off: 0,
+                g_off: NONE,
+                g_scale: 1.0,
+                accumulate: 0,
+            };
+            run(
+                &gpu,
+                ("bce", "bce_fwd"),
+                Some(&p),
+                &[("z", &gz), ("y", &gy), ("mask", &unused), ("out", &out)],
+                [1, 1, 1],
+            );
+            run(
+                &gpu,
+                ("bce", "bce_bwd"),
+                Some(&p),
+                &[
+                    ("z", &gz),
+                    ("y", &gy),
+                    ("mask", &unused),
+                    ("g", &unused),
+                    ("out", &dz),
+                ],
+                [1, 1, 1],
+            );
             let (mut wl, mut wd) = (vec![0.0], vec![0.0]);
             r::bce_fwd(&p, &[f64::from(z)], &[f64::from(y)], &[], &mut wl);
             r::bce_bwd(&p, &[f64::from(z)], &[f64::from(y)], &[], &[], &mut wd);
-            let (el, ed) = (rel_err(&read(&gpu, &out), &wl), rel_err(&read(&gpu, &dz), &wd));
+            let (el, ed) = (
+                rel_err(&read(&gpu, &out), &wl),
+                rel_err(&read(&gpu, &dz), &wd),
+            );
             // Values below 1e-6 come from exp() of a large negative argument, which WGSL bounds
             // only to 3 + 2|x| ULP (lavapipe measured ~1e-3 relative at x = -30); 1e-2 still
             // rules out cancellation, which would give a relative error of 1.
             let tol = |want: f64| if want.abs() < 1e-6 { 1e-2 } else { 1e-5 };
-            assert!(el < tol(wl[0]) && ed < tol(wd[0]), "z={z} y={y}: loss rel err {el} (want {}), grad rel err {ed} (want {})", wl[0], wd[0]);
+            assert!(
+                el < tol(wl[0]) && ed < tol(wd[0]),
+                "z={z} y={y}: loss rel err {el} (want {}), grad rel err {ed} (want {})",
+                wl[0],
+                wd[0]
+            );
         }
     }
 }

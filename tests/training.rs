@@ -4,11 +4,11 @@
 mod common;
 
 use common::*;
+use oddity::Gpu;
 use oddity::nn::{Autoencoder, AutoencoderConfig, Optimizer};
 use oddity::ops::Act;
 use oddity::tape::Tensor;
-use oddity::Gpu;
-use oddity_kernels::reference::{optim_step, rng_gauss, rng_u32, TAG_BATCH, TAG_NOISE};
+use oddity_kernels::reference::{TAG_BATCH, TAG_NOISE, optim_step, rng_gauss, rng_u32};
 
 struct RefLayer {
     offset: usize,
@@ -18,12 +18,36 @@ struct RefLayer {
 }
 
 fn layers(model: &Autoencoder) -> Vec<RefLayer> {
-    let acts: Vec<Act> = model.encoder.acts.iter().chain(&model.decoder.acts).copied().collect();
-    model.arena.slots.iter().zip(acts).map(|(s, a)| RefLayer { offset: s.offset as usize, k: s.rows as usize - 1, n: s.cols as usize, act: a.code() }).collect()
+    let acts: Vec<Act> = model
+        .encoder
+        .acts
+        .iter()
+        .chain(&model.decoder.acts)
+        .copied()
+        .collect();
+    model
+        .arena
+        .slots
+        .iter()
+        .zip(acts)
+        .map(|(s, a)| RefLayer {
+            offset: s.offset as usize,
+            k: s.rows as usize - 1,
+            n: s.cols as usize,
+            act: a.code(),
+        })
+        .collect()
 }
 
 /// One DAE step in f64 with plain loops: the minibatch and noise from the reference RNG.
-fn reference_step(model: &Autoencoder, data: &[f64], n_data: u32, params: &mut [f64], opt: &mut [f64], step: u32) {
+fn reference_step(
+    model: &Autoencoder,
+    data: &[f64],
+    n_data: u32,
+    params: &mut [f64],
+    opt: &mut [f64],
+    step: u32,
+) {
     let c = &model.config;
     let (d, batch, seed) = (c.inputs as usize, c.batch as usize, model.rng_seed());
     let mut clean = vec![0.0; batch * d];
@@ -33,35 +57,66 @@ fn reference_step(model: &Autoencoder, data: &[f64], n_data: u32, params: &mut [
         for j in 0..d {
             let e = i * d + j;
             clean[e] = data[r * d + j];
-            noisy[e] = clean[e] + f64::from(c.noise_std) * rng_gauss(seed, step, TAG_NOISE, e as u32);
+            noisy[e] =
+                clean[e] + f64::from(c.noise_std) * rng_gauss(seed, step, TAG_NOISE, e as u32);
         }
     }
     let ls = layers(model);
     let mut acts = vec![noisy];
     for l in &ls {
-        let y = dense_fwd(acts.last().unwrap(), batch, &params[l.offset..l.offset + (l.k + 1) * l.n], l.k, l.n, l.act, 0.0);
+        let y = dense_fwd(
+            Layer::new(l.k, l.n, l.act, 0.0),
+            acts.last().unwrap(),
+            batch,
+            &params[l.offset..l.offset + (l.k + 1) * l.n],
+        );
         acts.push(y);
     }
     let out = acts.last().unwrap();
-    let mut dy: Vec<f64> = out.iter().zip(&clean).map(|(p, t)| 2.0 * (p - t) / batch as f64).collect();
+    let mut dy: Vec<f64> = out
+        .iter()
+        .zip(&clean)
+        .map(|(p, t)| 2.0 * (p - t) / batch as f64)
+        .collect();
     let mut grads = vec![0.0; params.len()];
     for (i, l) in ls.iter().enumerate().rev() {
         let p = &params[l.offset..l.offset + (l.k + 1) * l.n];
-        let (dp, dx) = dense_bwd(&acts[i], batch, p, l.k, l.n, l.act, 0.0, &acts[i + 1], &dy);
+        let (dp, dx) = dense_bwd(
+            Layer::new(l.k, l.n, l.act, 0.0),
+            &acts[i],
+            batch,
+            p,
+            &acts[i + 1],
+            &dy,
+        );
         grads[l.offset..l.offset + dp.len()].copy_from_slice(&dp);
         dy = dx;
     }
-    optim_step(&c.optimizer.params(params.len() as u32), &grads, step, params, opt);
+    optim_step(
+        &c.optimizer.params(params.len() as u32),
+        &grads,
+        step,
+        params,
+        opt,
+    );
 }
 
 fn small_config(optimizer: Optimizer, seed: u64) -> AutoencoderConfig {
-    AutoencoderConfig { batch: 17, seed, optimizer, ..AutoencoderConfig::dae(13, &[9, 6, 3]) }
+    AutoencoderConfig {
+        batch: 17,
+        seed,
+        optimizer,
+        ..AutoencoderConfig::dae(13, &[9, 6, 3])
+    }
 }
 
 fn check_against_reference(gpu: &Gpu, optimizer: Optimizer) {
     let mut rng = rng();
     let n_data = 53u32;
-    let data: Vec<f32> = randn(&mut rng, (n_data * 13) as usize, 1.0).iter().map(|v| v.abs()).collect();
+    let data: Vec<f32> = randn(&mut rng, (n_data * 13) as usize, 1.0)
+        .iter()
+        .map(|v| v.abs())
+        .collect();
     let x = Tensor::from_slice(gpu, &data, n_data, 13, "data").unwrap();
     let seed = rand::RngExt::random::<u64>(&mut rng);
     let mut model = Autoencoder::new(gpu, small_config(optimizer, seed)).unwrap();
@@ -75,10 +130,24 @@ fn check_against_reference(gpu: &Gpu, optimizer: Optimizer) {
     }
     let got = model.arena.read(gpu).unwrap();
     let e = rel_err(&got, &params);
-    let moved = rel_err64(&params, &wide(&Autoencoder::new(gpu, small_config(optimizer, seed)).unwrap().arena.read(gpu).unwrap()));
-    eprintln!("{optimizer:?}: {steps} steps, GPU vs f64 rel err {e:.2e}; parameters moved {moved:.2e}");
+    let moved = rel_err64(
+        &params,
+        &wide(
+            &Autoencoder::new(gpu, small_config(optimizer, seed))
+                .unwrap()
+                .arena
+                .read(gpu)
+                .unwrap(),
+        ),
+    );
+    eprintln!(
+        "{optimizer:?}: {steps} steps, GPU vs f64 rel err {e:.2e}; parameters moved {moved:.2e}"
+    );
     assert!(moved > 1e-3, "training must move the parameters");
-    assert!(e < 1e-3, "{optimizer:?}: GPU vs f64 after {steps} steps: {e}");
+    assert!(
+        e < 1e-3,
+        "{optimizer:?}: GPU vs f64 after {steps} steps: {e}"
+    );
     assert_eq!(model.step_state().step(gpu).unwrap(), steps);
 }
 
@@ -139,7 +208,12 @@ fn same_seed_gives_bit_identical_parameters() {
     let run = |seed| {
         let mut m = Autoencoder::new(&gpu, small_config(Optimizer::adam(0.01), seed)).unwrap();
         m.fit(&x, 50).unwrap();
-        m.arena.read(&gpu).unwrap().iter().map(|v| v.to_bits()).collect::<Vec<u32>>()
+        m.arena
+            .read(&gpu)
+            .unwrap()
+            .iter()
+            .map(|v| v.to_bits())
+            .collect::<Vec<u32>>()
     };
     let (a, b, c) = (run(11), run(11), run(12));
     assert_eq!(a, b, "same seed, same adapter: identical bits");
@@ -153,23 +227,48 @@ fn scores_and_latents_match_f64_forward_across_chunks() {
     let (n, d) = (8300u32, 5u32);
     let data: Vec<f32> = randn(&mut rng, (n * d) as usize, 1.0);
     let x = Tensor::from_slice(&gpu, &data, n, d, "data").unwrap();
-    let cfg = AutoencoderConfig { seed: 5, ..AutoencoderConfig::dae(d, &[4, 2]) };
+    let cfg = AutoencoderConfig {
+        seed: 5,
+        ..AutoencoderConfig::dae(d, &[4, 2])
+    };
     let model = Autoencoder::new(&gpu, cfg).unwrap();
     let params = wide(&model.arena.read(&gpu).unwrap());
     let ls = layers(&model);
     let mut h = wide(&data);
     let mut latent = Vec::new();
     for (i, l) in ls.iter().enumerate() {
-        h = dense_fwd(&h, n as usize, &params[l.offset..l.offset + (l.k + 1) * l.n], l.k, l.n, l.act, 0.0);
+        h = dense_fwd(
+            Layer::new(l.k, l.n, l.act, 0.0),
+            &h,
+            n as usize,
+            &params[l.offset..l.offset + (l.k + 1) * l.n],
+        );
         if i + 1 == model.encoder.acts.len() {
             latent = h.clone();
         }
     }
-    let want: Vec<f64> = h.chunks(d as usize).zip(data.chunks(d as usize)).map(|(p, t)| p.iter().zip(t).map(|(a, &b)| (a - f64::from(b)).powi(2)).sum()).collect();
+    let want: Vec<f64> = h
+        .chunks(d as usize)
+        .zip(data.chunks(d as usize))
+        .map(|(p, t)| {
+            p.iter()
+                .zip(t)
+                .map(|(a, &b)| (a - f64::from(b)).powi(2))
+                .sum()
+        })
+        .collect();
     let scores = model.scores(&x).unwrap();
-    assert!(rel_err(&scores, &want) < 1e-5, "scores: {}", rel_err(&scores, &want));
+    assert!(
+        rel_err(&scores, &want) < 1e-5,
+        "scores: {}",
+        rel_err(&scores, &want)
+    );
     let lat = model.latent(&x).unwrap();
-    assert!(rel_err(&lat, &latent) < 1e-5, "latents: {}", rel_err(&lat, &latent));
+    assert!(
+        rel_err(&lat, &latent) < 1e-5,
+        "latents: {}",
+        rel_err(&lat, &latent)
+    );
 }
 
 #[test]
@@ -177,16 +276,38 @@ fn trained_dae_scores_anomalies_higher() {
     let gpu = gpu();
     let (data, labels) = oddity::data::synthetic_mnist(2000, 32, 0.05, 7);
     let x = Tensor::from_slice(&gpu, &data, 2000, 32, "data").unwrap();
-    let cfg = AutoencoderConfig { batch: 64, seed: 1, optimizer: Optimizer::adam(3e-3), ..AutoencoderConfig::dae(32, &[16, 8, 4]) };
+    let cfg = AutoencoderConfig {
+        batch: 64,
+        seed: 1,
+        optimizer: Optimizer::adam(3e-3),
+        ..AutoencoderConfig::dae(32, &[16, 8, 4])
+    };
     let mut model = Autoencoder::new(&gpu, cfg).unwrap();
     let before = model.scores(&x).unwrap();
     model.fit(&x, 1500).unwrap();
     let after = model.scores(&x).unwrap();
     let mean = |s: &[f32], want: u8| {
-        let v: Vec<f32> = s.iter().zip(&labels).filter(|&(_, &l)| l == want).map(|(v, _)| *v).collect();
+        let v: Vec<f32> = s
+            .iter()
+            .zip(&labels)
+            .filter(|&(_, &l)| l == want)
+            .map(|(v, _)| *v)
+            .collect();
         v.iter().sum::<f32>() / v.len() as f32
     };
-    eprintln!("normal error {} -> {}, anomaly error {} -> {}", mean(&before, 0), mean(&after, 0), mean(&before, 1), mean(&after, 1));
-    assert!(mean(&after, 0) < 0.8 * mean(&before, 0), "training lowers the normal points' error");
-    assert!(mean(&after, 1) > 2.0 * mean(&after, 0), "anomalies reconstruct worse than normal points");
+    eprintln!(
+        "normal error {} -> {}, anomaly error {} -> {}",
+        mean(&before, 0),
+        mean(&after, 0),
+        mean(&before, 1),
+        mean(&after, 1)
+    );
+    assert!(
+        mean(&after, 0) < 0.8 * mean(&before, 0),
+        "training lowers the normal points' error"
+    );
+    assert!(
+        mean(&after, 1) > 2.0 * mean(&after, 0),
+        "anomalies reconstruct worse than normal points"
+    );
 }

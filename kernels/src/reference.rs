@@ -115,7 +115,11 @@ pub fn gemm(p: &GemmParams, a: &[f64], a_aux: &[f64], b: &[f64], b_aux: &[f64], 
 }
 
 fn rowerr_scale(p: &RowErrParams) -> f64 {
-    if p.mse != 0 { 1.0 / f64::from(p.cols) } else { 1.0 }
+    if p.mse != 0 {
+        1.0 / f64::from(p.cols)
+    } else {
+        1.0
+    }
 }
 
 /// `rowerr.wgsl::rowerr_fwd`.
@@ -123,7 +127,8 @@ pub fn rowerr_fwd(p: &RowErrParams, pred: &[f64], target: &[f64], out: &mut [f64
     for i in 0..p.rows {
         let mut s = 0.0;
         for j in 0..p.cols {
-            let d = at(pred, p.pred_off + i * p.cols + j) - at(target, p.target_off + i * p.cols + j);
+            let d =
+                at(pred, p.pred_off + i * p.cols + j) - at(target, p.target_off + i * p.cols + j);
             s += d * d;
         }
         out[(p.out_off + i) as usize] = s * rowerr_scale(p);
@@ -137,7 +142,8 @@ pub fn rowerr_bwd(p: &RowErrParams, pred: &[f64], target: &[f64], g: &[f64], out
         if p.g_off != NONE {
             gi *= at(g, p.g_off + e / p.cols);
         }
-        let mut v = gi * 2.0 * rowerr_scale(p) * (at(pred, p.pred_off + e) - at(target, p.target_off + e));
+        let mut v =
+            gi * 2.0 * rowerr_scale(p) * (at(pred, p.pred_off + e) - at(target, p.target_off + e));
         let oi = (p.out_off + e) as usize;
         if p.accumulate != 0 {
             v += out[oi];
@@ -147,11 +153,18 @@ pub fn rowerr_bwd(p: &RowErrParams, pred: &[f64], target: &[f64], g: &[f64], out
 }
 
 fn bce_weight(p: &BceParams, mask: &[f64], i: u32) -> f64 {
-    if p.mask_off == NONE { 1.0 } else { at(mask, p.mask_off + i) }
+    if p.mask_off == NONE {
+        1.0
+    } else {
+        at(mask, p.mask_off + i)
+    }
 }
 
 fn bce_count(p: &BceParams, mask: &[f64]) -> f64 {
-    (0..p.rows).map(|i| bce_weight(p, mask, i)).sum::<f64>().max(1.0)
+    (0..p.rows)
+        .map(|i| bce_weight(p, mask, i))
+        .sum::<f64>()
+        .max(1.0)
 }
 
 /// `bce.wgsl::bce_fwd`.
@@ -191,14 +204,23 @@ pub fn reduce_sum(p: &ReduceParams, x: &[f64], out: &mut [f64]) {
 }
 
 /// `gather.wgsl::sample_rows`: returns the drawn row indices too.
-pub fn sample_rows(p: &GatherParams, data: &[f64], step: u32, out: &mut [f64], noisy: &mut [f64]) -> Vec<u32> {
-    let rows: Vec<u32> = (0..p.rows).map(|i| rng_u32(p.seed, step, TAG_BATCH, i) % p.n_data).collect();
+pub fn sample_rows(
+    p: &GatherParams,
+    data: &[f64],
+    step: u32,
+    out: &mut [f64],
+    noisy: &mut [f64],
+) -> Vec<u32> {
+    let rows: Vec<u32> = (0..p.rows)
+        .map(|i| rng_u32(p.seed, step, TAG_BATCH, i) % p.n_data)
+        .collect();
     for e in 0..p.rows * p.cols {
         let (i, j) = (e / p.cols, e % p.cols);
         let v = at(data, p.data_off + rows[i as usize] * p.cols + j);
         out[(p.out_off + e) as usize] = v;
         if p.noisy_off != NONE {
-            noisy[(p.noisy_off + e) as usize] = v + f64::from(p.noise_std) * rng_gauss(p.seed, step, TAG_NOISE, e);
+            noisy[(p.noisy_off + e) as usize] =
+                v + f64::from(p.noise_std) * rng_gauss(p.seed, step, TAG_NOISE, e);
         }
     }
     rows
@@ -208,21 +230,30 @@ pub fn sample_rows(p: &GatherParams, data: &[f64], step: u32, out: &mut [f64], n
 pub fn gather_rows(p: &GatherParams, data: &[f64], idx: &[u32], out: &mut [f64]) {
     for e in 0..p.rows * p.cols {
         let r = idx[(p.idx_off + e / p.cols) as usize];
-        out[(p.out_off + e) as usize] =
-            if r < p.n_data { at(data, p.data_off + r * p.cols + e % p.cols) } else { f64::NAN };
+        out[(p.out_off + e) as usize] = if r < p.n_data {
+            at(data, p.data_off + r * p.cols + e % p.cols)
+        } else {
+            f64::NAN
+        };
     }
 }
 
 /// `noise.wgsl::gauss_noise`.
 pub fn gauss_noise(p: &NoiseParams, x: &[f64], step: u32, out: &mut [f64]) {
     for i in 0..p.n {
-        out[(p.out_off + i) as usize] = at(x, p.x_off + i) + f64::from(p.sigma) * rng_gauss(p.seed, step, p.tag, i);
+        out[(p.out_off + i) as usize] =
+            at(x, p.x_off + i) + f64::from(p.sigma) * rng_gauss(p.seed, step, p.tag, i);
     }
 }
 
 /// `optim.wgsl::optim_step`; `step` is the state counter before `advance` (Adam's t = step + 1).
 pub fn optim_step(p: &OptimParams, grad: &[f64], step: u32, param: &mut [f64], opt: &mut [f64]) {
-    let (lr, b1, b2, eps) = (f64::from(p.lr), f64::from(p.beta1), f64::from(p.beta2), f64::from(p.eps));
+    let (lr, b1, b2, eps) = (
+        f64::from(p.lr),
+        f64::from(p.beta1),
+        f64::from(p.beta2),
+        f64::from(p.eps),
+    );
     let n = p.n as usize;
     for i in 0..n {
         let g = grad[i];

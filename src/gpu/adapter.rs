@@ -34,7 +34,11 @@ impl AdapterSummary {
     pub fn of(adapter: &wgpu::Adapter) -> Self {
         let info = adapter.get_info();
         let l = adapter.limits();
-        let features = adapter.features().iter_names().map(|(n, _)| n.to_string()).collect();
+        let features = adapter
+            .features()
+            .iter_names()
+            .map(|(n, _)| n.to_string())
+            .collect();
         AdapterSummary {
             name: info.name,
             backend: format!("{:?}", info.backend),
@@ -93,15 +97,23 @@ fn describe(adapters: &[wgpu::Adapter]) -> String {
 /// Picks an adapter as the module documentation says, or explains why none fits.
 pub fn choose(instance: &wgpu::Instance) -> Result<wgpu::Adapter> {
     let adapters = enumerate(instance);
-    let wanted = std::env::var("WGPU_ADAPTER_NAME").ok().filter(|s| !s.is_empty());
+    let wanted = std::env::var("WGPU_ADAPTER_NAME")
+        .ok()
+        .filter(|s| !s.is_empty());
     let low_power = matches!(
-        std::env::var("WGPU_POWER_PREF").map(|s| s.to_lowercase()).as_deref(),
+        std::env::var("WGPU_POWER_PREF")
+            .map(|s| s.to_lowercase())
+            .as_deref(),
         Ok("low") | Ok("low-power") | Ok("lowpower")
     );
     let found = describe(&adapters);
     let mut candidates: Vec<&wgpu::Adapter> = adapters
         .iter()
-        .filter(|a| wanted.as_ref().is_none_or(|w| a.get_info().name.to_lowercase().contains(&w.to_lowercase())))
+        .filter(|a| {
+            wanted
+                .as_ref()
+                .is_none_or(|w| a.get_info().name.to_lowercase().contains(&w.to_lowercase()))
+        })
         .collect();
     if candidates.is_empty() {
         let reason = match &wanted {

@@ -23,7 +23,11 @@ pub struct GpuBuffer {
 
 impl std::fmt::Debug for GpuBuffer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "GpuBuffer(#{}, {} words)", self.inner.id, self.inner.words)
+        write!(
+            f,
+            "GpuBuffer(#{}, {} words)",
+            self.inner.id, self.inner.words
+        )
     }
 }
 
@@ -54,7 +58,10 @@ impl Gpu {
     pub fn buffer(&self, words: u64, label: &str) -> Result<GpuBuffer> {
         let words = words.max(1);
         let bytes = words * 4;
-        let limit = self.limits().max_storage_buffer_binding_size.min(self.limits().max_buffer_size);
+        let limit = self
+            .limits()
+            .max_storage_buffer_binding_size
+            .min(self.limits().max_buffer_size);
         if bytes > limit {
             return Err(Error::Limit {
                 what: "buffer size",
@@ -64,11 +71,15 @@ impl Gpu {
         let buffer = self.device().create_buffer(&wgpu::BufferDescriptor {
             label: Some(label),
             size: bytes,
-            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+            usage: wgpu::BufferUsages::STORAGE
+                | wgpu::BufferUsages::COPY_SRC
+                | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
         let id = self.inner.next_buffer_id.fetch_add(1, Ordering::Relaxed);
-        Ok(GpuBuffer { inner: Arc::new(BufferInner { buffer, words, id }) })
+        Ok(GpuBuffer {
+            inner: Arc::new(BufferInner { buffer, words, id }),
+        })
     }
 
     /// A buffer holding `data` (f32 or u32 words).
@@ -82,8 +93,11 @@ impl Gpu {
     /// Writes `data` at word `offset` of `buf` (queued; ordered before the next submit).
     pub fn write<T: bytemuck::Pod>(&self, buf: &GpuBuffer, offset: u64, data: &[T]) -> Result<()> {
         let bytes: &[u8] = bytemuck::cast_slice(data);
-        if bytes.len() % 4 != 0 || offset * 4 + bytes.len() as u64 > buf.words() * 4 {
-            return Err(crate::error::invalid("write", format!("{} bytes at word {offset} into {buf:?}", bytes.len())));
+        if !bytes.len().is_multiple_of(4) || offset * 4 + bytes.len() as u64 > buf.words() * 4 {
+            return Err(crate::error::invalid(
+                "write",
+                format!("{} bytes at word {offset} into {buf:?}", bytes.len()),
+            ));
         }
         if !bytes.is_empty() {
             self.queue().write_buffer(buf.raw(), offset * 4, bytes);
@@ -95,7 +109,10 @@ impl Gpu {
     /// Resolve it with [`PendingRead::wait`] (blocking) or `.await` it.
     pub fn read_async(&self, buf: &GpuBuffer, offset: u64, words: u64) -> Result<PendingRead> {
         if offset + words > buf.words() {
-            return Err(crate::error::invalid("read", format!("{words} words at {offset} from {buf:?}")));
+            return Err(crate::error::invalid(
+                "read",
+                format!("{words} words at {offset} from {buf:?}"),
+            ));
         }
         let bytes = words.max(1) * 4;
         let staging = self.device().create_buffer(&wgpu::BufferDescriptor {
@@ -104,7 +121,11 @@ impl Gpu {
             usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
-        let mut enc = self.device().create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("readback") });
+        let mut enc = self
+            .device()
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("readback"),
+            });
         if words > 0 {
             enc.copy_buffer_to_buffer(buf.raw(), offset * 4, &staging, 0, bytes);
         }
@@ -116,7 +137,12 @@ impl Gpu {
                 *s = Some(r.map_err(|e| e.to_string()));
             }
         });
-        Ok(PendingRead { gpu: self.clone(), staging, words, slot })
+        Ok(PendingRead {
+            gpu: self.clone(),
+            staging,
+            words,
+            slot,
+        })
     }
 
     /// Reads `words` f32 words at `offset` of `buf`, blocking (one submit, one host wait).
@@ -132,8 +158,14 @@ impl Gpu {
 
     /// Shared placeholders for bindings an entry point declares but a launch leaves unused.
     pub(crate) fn dummy(&self, writable: bool) -> Result<GpuBuffer> {
-        let slot = if writable { &self.inner.dummy_write } else { &self.inner.dummy_read };
-        let mut g = slot.lock().map_err(|_| Error::Wgpu("dummy buffer poisoned".into()))?;
+        let slot = if writable {
+            &self.inner.dummy_write
+        } else {
+            &self.inner.dummy_read
+        };
+        let mut g = slot
+            .lock()
+            .map_err(|_| Error::Wgpu("dummy buffer poisoned".into()))?;
         if let Some(b) = g.as_ref() {
             return Ok(b.clone());
         }
@@ -156,7 +188,11 @@ impl PendingRead {
     fn take(&self) -> Option<Result<Vec<f32>>> {
         let done = self.slot.lock().ok()?.take()?;
         Some(done.map_err(Error::Readback).and_then(|()| {
-            let view = self.staging.slice(..).get_mapped_range().map_err(|e| Error::Readback(e.to_string()))?;
+            let view = self
+                .staging
+                .slice(..)
+                .get_mapped_range()
+                .map_err(|e| Error::Readback(e.to_string()))?;
             let all: &[f32] = bytemuck::cast_slice(&view);
             let out = all[..self.words as usize].to_vec();
             drop(view);
@@ -175,7 +211,8 @@ impl PendingRead {
     /// Blocks until the data is here: one host wait.
     pub fn wait(self) -> Result<Vec<f32>> {
         self.gpu.wait()?;
-        self.take().unwrap_or_else(|| Err(Error::Readback("the map callback did not run".into())))
+        self.take()
+            .unwrap_or_else(|| Err(Error::Readback("the map callback did not run".into())))
     }
 }
 

@@ -20,38 +20,63 @@ pub struct Kernel {
 
 impl Kernel {
     pub(crate) fn build(gpu: &Gpu, shader: &'static str, entry: &'static str) -> Result<Kernel> {
-        let err = |detail: String| Error::Kernel { kernel: format!("{shader}::{entry}"), detail };
-        let (src, ep) = oddity_kernels::entry_point(shader, entry).ok_or_else(|| err("no such shader entry point".into()))?;
+        let err = |detail: String| Error::Kernel {
+            kernel: format!("{shader}::{entry}"),
+            detail,
+        };
+        let (src, ep) = oddity_kernels::entry_point(shader, entry)
+            .ok_or_else(|| err("no such shader entry point".into()))?;
         let entries: Vec<wgpu::BindGroupLayoutEntry> = ep
             .bindings
             .iter()
             .map(|b| {
                 if b.group != 0 {
-                    return Err(err(format!("binding {} is in group {}; kernels use group 0 only", b.name, b.group)));
+                    return Err(err(format!(
+                        "binding {} is in group {}; kernels use group 0 only",
+                        b.name, b.group
+                    )));
                 }
                 let ty = match b.kind {
                     BindingKind::Uniform => wgpu::BufferBindingType::Uniform,
-                    BindingKind::StorageRead => wgpu::BufferBindingType::Storage { read_only: true },
-                    BindingKind::StorageReadWrite => wgpu::BufferBindingType::Storage { read_only: false },
+                    BindingKind::StorageRead => {
+                        wgpu::BufferBindingType::Storage { read_only: true }
+                    }
+                    BindingKind::StorageReadWrite => {
+                        wgpu::BufferBindingType::Storage { read_only: false }
+                    }
                 };
                 Ok(wgpu::BindGroupLayoutEntry {
                     binding: b.binding,
                     visibility: wgpu::ShaderStages::COMPUTE,
-                    ty: wgpu::BindingType::Buffer { ty, has_dynamic_offset: false, min_binding_size: None },
+                    ty: wgpu::BindingType::Buffer {
+                        ty,
+                        has_dynamic_offset: false,
+                        min_binding_size: None,
+                    },
                     count: None,
                 })
             })
             .collect::<Result<_>>()?;
-        let storage = ep.bindings.iter().filter(|b| b.kind != BindingKind::Uniform).count() as u32;
+        let storage = ep
+            .bindings
+            .iter()
+            .filter(|b| b.kind != BindingKind::Uniform)
+            .count() as u32;
         if storage > gpu.limits().max_storage_buffers_per_shader_stage {
             return Err(Error::Limit {
                 what: "storage buffers per stage",
-                detail: format!("{shader}::{entry} binds {storage}, the adapter allows {}", gpu.limits().max_storage_buffers_per_shader_stage),
+                detail: format!(
+                    "{shader}::{entry} binds {storage}, the adapter allows {}",
+                    gpu.limits().max_storage_buffers_per_shader_stage
+                ),
             });
         }
         let device = gpu.device();
         let label = format!("{shader}::{entry}");
-        let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor { label: Some(&label), entries: &entries });
+        let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some(&label),
+            entries: &entries,
+        });
         let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
             label: Some(&label),
             bind_group_layouts: &[Some(&layout)],
@@ -66,11 +91,21 @@ impl Kernel {
             layout: Some(&pipeline_layout),
             module: &module,
             entry_point: Some(entry),
-            compilation_options: Default::default(),
+            // Every kernel writes its workgroup memory before reading it, so the zero fill that
+            // wgpu would otherwise add (one invocation clearing the whole array) is skipped.
+            compilation_options: wgpu::PipelineCompilationOptions {
+                zero_initialize_workgroup_memory: false,
+                ..Default::default()
+            },
             cache: None,
         });
         gpu.check()?;
-        Ok(Kernel { shader, entry: ep, pipeline, layout })
+        Ok(Kernel {
+            shader,
+            entry: ep,
+            pipeline,
+            layout,
+        })
     }
 
     pub fn name(&self) -> String {
@@ -79,29 +114,46 @@ impl Kernel {
 
     /// The uniform binding, if the entry point uses one.
     pub(crate) fn uniform(&self) -> Option<&'static Binding> {
-        self.entry.bindings.iter().find(|b| b.kind == BindingKind::Uniform)
+        self.entry
+            .bindings
+            .iter()
+            .find(|b| b.kind == BindingKind::Uniform)
     }
 
     /// The uniform bytes for `params`: every reflected member must be given exactly once.
     pub(crate) fn encode(&self, params: &dyn Params) -> Result<Vec<u8>> {
-        let err = |detail: String| Error::Kernel { kernel: self.name(), detail };
+        let err = |detail: String| Error::Kernel {
+            kernel: self.name(),
+            detail,
+        };
         let Some(u) = self.uniform() else {
             return Err(err("takes no parameters".into()));
         };
         let fields = params.fields();
         let mut bytes = vec![0u8; u.size as usize];
         for m in u.members {
-            let (_, v) = fields.iter().find(|(n, _)| *n == m.name).ok_or_else(|| err(format!("parameter {} not given", m.name)))?;
+            let (_, v) = fields
+                .iter()
+                .find(|(n, _)| *n == m.name)
+                .ok_or_else(|| err(format!("parameter {} not given", m.name)))?;
             let word = match (m.kind, v) {
                 (ScalarKind::U32, Value::U32(x)) => x.to_le_bytes(),
                 (ScalarKind::I32, Value::U32(x)) => x.to_le_bytes(),
                 (ScalarKind::F32, Value::F32(x)) => x.to_le_bytes(),
-                (k, v) => return Err(err(format!("parameter {}: shader has {k:?}, given {v:?}", m.name))),
+                (k, v) => {
+                    return Err(err(format!(
+                        "parameter {}: shader has {k:?}, given {v:?}",
+                        m.name
+                    )));
+                }
             };
             let o = m.offset as usize;
             bytes[o..o + 4].copy_from_slice(&word);
         }
-        if let Some((n, _)) = fields.iter().find(|(n, _)| !u.members.iter().any(|m| m.name == *n)) {
+        if let Some((n, _)) = fields
+            .iter()
+            .find(|(n, _)| !u.members.iter().any(|m| m.name == *n))
+        {
             return Err(err(format!("parameter {n} is not in the shader's uniform")));
         }
         Ok(bytes)

@@ -64,7 +64,11 @@ pub struct Gpu {
 
 impl std::fmt::Debug for Gpu {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Gpu({} on {})", self.inner.summary.name, self.inner.summary.backend)
+        write!(
+            f,
+            "Gpu({} on {})",
+            self.inner.summary.name, self.inner.summary.backend
+        )
     }
 }
 
@@ -81,15 +85,21 @@ impl Gpu {
             required_limits: adapter.limits(),
             ..Default::default()
         };
-        let (device, queue) = pollster::block_on(adapter.request_device(&desc))
-            .map_err(|e| Error::RequestDevice { adapter: info.name.clone(), message: e.to_string() })?;
+        let (device, queue) = pollster::block_on(adapter.request_device(&desc)).map_err(|e| {
+            Error::RequestDevice {
+                adapter: info.name.clone(),
+                message: e.to_string(),
+            }
+        })?;
         let gpu = Gpu::build(&adapter, device, queue);
         let errors = gpu.inner.errors.clone();
-        gpu.inner.device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
-            if let Ok(mut v) = errors.lock() {
-                v.push(e.to_string());
-            }
-        }));
+        gpu.inner
+            .device
+            .on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
+                if let Ok(mut v) = errors.lock() {
+                    v.push(e.to_string());
+                }
+            }));
         Ok(gpu)
     }
 
@@ -137,7 +147,10 @@ impl Gpu {
 
     /// "name (backend)", as tests and benchmarks print it.
     pub fn adapter_name(&self) -> String {
-        format!("{} ({})", self.inner.summary.name, self.inner.summary.backend)
+        format!(
+            "{} ({})",
+            self.inner.summary.name, self.inner.summary.backend
+        )
     }
 
     /// Dispatches, submits and host waits so far.
@@ -151,7 +164,10 @@ impl Gpu {
     }
 
     pub(crate) fn count_dispatches(&self, n: u64) {
-        self.inner.counters.dispatches.fetch_add(n, Ordering::Relaxed);
+        self.inner
+            .counters
+            .dispatches
+            .fetch_add(n, Ordering::Relaxed);
     }
 
     /// Submits one command buffer and counts it.
@@ -163,15 +179,25 @@ impl Gpu {
     /// Blocks until all submitted work is done (one host wait), then reports any error wgpu
     /// raised meanwhile.
     pub fn wait(&self) -> Result<()> {
-        self.inner.counters.host_waits.fetch_add(1, Ordering::Relaxed);
-        self.inner.device.poll(wgpu::PollType::wait_indefinitely()).map_err(|e| Error::Wgpu(e.to_string()))?;
+        self.inner
+            .counters
+            .host_waits
+            .fetch_add(1, Ordering::Relaxed);
+        self.inner
+            .device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| Error::Wgpu(e.to_string()))?;
         self.check()
     }
 
     /// Returns the first error wgpu reported on this device since the last check, if any
     /// (only for a device oddity opened itself; a borrowed device reports to its owner).
     pub fn check(&self) -> Result<()> {
-        let mut errs = self.inner.errors.lock().map_err(|_| Error::Wgpu("error log poisoned".into()))?;
+        let mut errs = self
+            .inner
+            .errors
+            .lock()
+            .map_err(|_| Error::Wgpu("error log poisoned".into()))?;
         if errs.is_empty() {
             return Ok(());
         }
@@ -182,7 +208,11 @@ impl Gpu {
 
     /// The compute pipeline for `shader`'s entry point `entry`, built on first use.
     pub fn kernel(&self, shader: &'static str, entry: &'static str) -> Result<Arc<Kernel>> {
-        let mut cache = self.inner.kernels.lock().map_err(|_| Error::Wgpu("kernel cache poisoned".into()))?;
+        let mut cache = self
+            .inner
+            .kernels
+            .lock()
+            .map_err(|_| Error::Wgpu("kernel cache poisoned".into()))?;
         if let Some(k) = cache.get(&(shader, entry)) {
             return Ok(k.clone());
         }
@@ -193,11 +223,18 @@ impl Gpu {
 
     /// Splits `groups` workgroups into an (x, y) grid within the per-dimension limit.
     pub fn grid_1d(&self, groups: u32) -> Result<[u32; 3]> {
-        let max = self.inner.limits.max_compute_workgroups_per_dimension.max(1);
+        let max = self
+            .inner
+            .limits
+            .max_compute_workgroups_per_dimension
+            .max(1);
         let x = groups.clamp(1, max);
         let y = groups.div_ceil(x).max(1);
         if y > max {
-            return Err(Error::Limit { what: "dispatch size", detail: format!("{groups} workgroups") });
+            return Err(Error::Limit {
+                what: "dispatch size",
+                detail: format!("{groups} workgroups"),
+            });
         }
         Ok([x, y, 1])
     }

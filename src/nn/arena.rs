@@ -25,7 +25,11 @@ pub struct ArenaBuilder {
 
 impl ArenaBuilder {
     pub fn new(seed: u64) -> ArenaBuilder {
-        ArenaBuilder { values: Vec::new(), slots: Vec::new(), rng: StdRng::seed_from_u64(seed) }
+        ArenaBuilder {
+            values: Vec::new(),
+            slots: Vec::new(),
+            rng: StdRng::seed_from_u64(seed),
+        }
     }
 
     /// A dense layer's slot, `(inputs + 1) x outputs`: W then the bias row, both drawn from
@@ -33,7 +37,11 @@ impl ArenaBuilder {
     pub fn dense(&mut self, inputs: u32, outputs: u32) -> Slot {
         let bound = 1.0 / (inputs.max(1) as f32).sqrt();
         let n = (inputs as usize + 1) * outputs as usize;
-        let slot = Slot { offset: self.values.len() as u32, rows: inputs + 1, cols: outputs };
+        let slot = Slot {
+            offset: self.values.len() as u32,
+            rows: inputs + 1,
+            cols: outputs,
+        };
         for _ in 0..n {
             let v = self.rng.random_range(-bound..bound);
             self.values.push(v);
@@ -46,7 +54,12 @@ impl ArenaBuilder {
     pub fn upload(self, gpu: &Gpu) -> Result<ParamArena> {
         let params = gpu.upload(&self.values, "params")?;
         let grads = gpu.upload(&vec![0f32; self.values.len().max(1)], "grads")?;
-        Ok(ParamArena { params, grads, slots: self.slots, len: self.values.len() as u32 })
+        Ok(ParamArena {
+            params,
+            grads,
+            slots: self.slots,
+            len: self.values.len() as u32,
+        })
     }
 }
 
@@ -97,7 +110,10 @@ impl ParamArena {
     /// Overwrites all parameters.
     pub fn write(&self, gpu: &Gpu, values: &[f32]) -> Result<()> {
         if values.len() != self.len as usize {
-            return Err(crate::error::invalid("parameters", format!("{} values for an arena of {}", values.len(), self.len)));
+            return Err(crate::error::invalid(
+                "parameters",
+                format!("{} values for an arena of {}", values.len(), self.len),
+            ));
         }
         gpu.write(&self.params, 0, values)
     }

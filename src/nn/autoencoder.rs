@@ -6,10 +6,10 @@
 use serde::{Deserialize, Serialize};
 
 use super::{ArenaBuilder, Mlp, Optimizer, OptimizerState, ParamArena};
-use crate::error::{invalid, Result};
+use crate::error::{Result, invalid};
 use crate::gpu::Gpu;
-use crate::ops::loss::RowError;
 use crate::ops::Act;
+use crate::ops::loss::RowError;
 use crate::tape::{Plan, StepState, Tape, Tensor};
 
 /// Rows scored per chunk, bounding the activations a scoring plan allocates per chunk.
@@ -61,7 +61,10 @@ pub struct Autoencoder {
 impl Autoencoder {
     pub fn new(gpu: &Gpu, config: AutoencoderConfig) -> Result<Autoencoder> {
         if config.hidden.is_empty() {
-            return Err(invalid("autoencoder", "needs at least one hidden (latent) size"));
+            return Err(invalid(
+                "autoencoder",
+                "needs at least one hidden (latent) size",
+            ));
         }
         if config.batch == 0 {
             return Err(invalid("batch size", "0"));
@@ -79,7 +82,16 @@ impl Autoencoder {
         let arena = b.upload(gpu)?;
         let opt = OptimizerState::new(gpu, config.optimizer, &arena)?;
         let state = StepState::new(gpu)?;
-        Ok(Autoencoder { gpu: gpu.clone(), config, arena, encoder, decoder, opt, state, train: None })
+        Ok(Autoencoder {
+            gpu: gpu.clone(),
+            config,
+            arena,
+            encoder,
+            decoder,
+            opt,
+            state,
+            train: None,
+        })
     }
 
     pub fn gpu(&self) -> &Gpu {
@@ -98,7 +110,14 @@ impl Autoencoder {
 
     fn check_data(&self, data: &Tensor) -> Result<()> {
         if data.cols() != self.config.inputs {
-            return Err(crate::error::shape("autoencoder", format!("data has {} columns, the model takes {}", data.cols(), self.config.inputs)));
+            return Err(crate::error::shape(
+                "autoencoder",
+                format!(
+                    "data has {} columns, the model takes {}",
+                    data.cols(),
+                    self.config.inputs
+                ),
+            ));
         }
         Ok(())
     }
@@ -108,7 +127,12 @@ impl Autoencoder {
         self.check_data(data)?;
         let mut tape = Tape::new(&self.gpu, &self.state);
         self.arena.register(&mut tape)?;
-        let batch = tape.sample_rows(data, self.config.batch, self.config.noise_std, self.rng_seed())?;
+        let batch = tape.sample_rows(
+            data,
+            self.config.batch,
+            self.config.noise_std,
+            self.rng_seed(),
+        )?;
         let input = batch.noisy.as_ref().unwrap_or(&batch.clean).clone();
         let latent = self.encoder.forward(&mut tape, &self.arena, &input)?;
         let recon = self.decoder.forward(&mut tape, &self.arena, &latent)?;
@@ -143,11 +167,24 @@ impl Autoencoder {
         let mut r0 = 0;
         while r0 < data.rows() {
             let n = SCORE_CHUNK.min(data.rows() - r0);
-            let x = Tensor::view(data.buffer(), data.offset() + r0 * data.cols(), n, data.cols())?;
+            let x = Tensor::view(
+                data.buffer(),
+                data.offset() + r0 * data.cols(),
+                n,
+                data.cols(),
+            )?;
             let l = self.encoder.forward(&mut tape, &self.arena, &x)?;
             let recon = self.decoder.forward(&mut tape, &self.arena, &l)?;
-            tape.row_error_into(&recon, &x, RowError::SquaredL2, &Tensor::view(scores.buffer(), r0, n, 1)?)?;
-            tape.copy(&l, &Tensor::view(latents.buffer(), r0 * latent_dim, n, latent_dim)?)?;
+            tape.row_error_into(
+                &recon,
+                &x,
+                RowError::SquaredL2,
+                &Tensor::view(scores.buffer(), r0, n, 1)?,
+            )?;
+            tape.copy(
+                &l,
+                &Tensor::view(latents.buffer(), r0 * latent_dim, n, latent_dim)?,
+            )?;
             r0 += n;
         }
         Ok((tape.finish()?, scores, latents))

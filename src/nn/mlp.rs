@@ -1,9 +1,9 @@
 //! A multilayer perceptron: dense layers of any sizes and activations, parameters in an arena.
 
 use super::{ArenaBuilder, ParamArena, Slot};
-use crate::error::{invalid, Result};
-use crate::ops::dense::DenseParams;
+use crate::error::{Result, invalid};
 use crate::ops::Act;
+use crate::ops::dense::DenseParams;
 use crate::tape::{Tape, Tensor};
 
 /// Layer sizes `[in, h1, ..., out]` with one activation per layer.
@@ -18,13 +18,25 @@ impl Mlp {
     /// Reserves and initialises the layers' slots in `arena`.
     pub fn new(arena: &mut ArenaBuilder, sizes: &[u32], acts: &[Act]) -> Result<Mlp> {
         if sizes.len() < 2 || acts.len() != sizes.len() - 1 {
-            return Err(invalid("mlp", format!("{} sizes need {} activations, got {}", sizes.len(), sizes.len().saturating_sub(1), acts.len())));
+            return Err(invalid(
+                "mlp",
+                format!(
+                    "{} sizes need {} activations, got {}",
+                    sizes.len(),
+                    sizes.len().saturating_sub(1),
+                    acts.len()
+                ),
+            ));
         }
         if let Some(i) = sizes.iter().position(|&s| s == 0) {
             return Err(invalid("mlp", format!("layer size {i} is zero")));
         }
         let slots = sizes.windows(2).map(|w| arena.dense(w[0], w[1])).collect();
-        Ok(Mlp { sizes: sizes.to_vec(), acts: acts.to_vec(), slots })
+        Ok(Mlp {
+            sizes: sizes.to_vec(),
+            acts: acts.to_vec(),
+            slots,
+        })
     }
 
     pub fn inputs(&self) -> u32 {
@@ -37,11 +49,19 @@ impl Mlp {
 
     /// The layers' parameters in `arena`.
     pub fn layers(&self, arena: &ParamArena) -> Result<Vec<DenseParams>> {
-        self.slots.iter().map(|&s| DenseParams::new(arena.param(s)?)).collect()
+        self.slots
+            .iter()
+            .map(|&s| DenseParams::new(arena.param(s)?))
+            .collect()
     }
 
     /// Every layer's output, last one last.
-    pub fn forward_all(&self, tape: &mut Tape, arena: &ParamArena, x: &Tensor) -> Result<Vec<Tensor>> {
+    pub fn forward_all(
+        &self,
+        tape: &mut Tape,
+        arena: &ParamArena,
+        x: &Tensor,
+    ) -> Result<Vec<Tensor>> {
         let mut outs: Vec<Tensor> = Vec::with_capacity(self.slots.len());
         for (layer, &act) in self.layers(arena)?.iter().zip(&self.acts) {
             let input = outs.last().unwrap_or(x).clone();

@@ -4,7 +4,7 @@ use oddity_kernels::params::OptimParams;
 use serde::{Deserialize, Serialize};
 
 use super::ParamArena;
-use crate::error::{invalid, Result};
+use crate::error::{Result, invalid};
 use crate::gpu::{Gpu, GpuBuffer};
 use crate::ops::groups_1d;
 use crate::tape::Tape;
@@ -12,11 +12,25 @@ use crate::tape::Tape;
 /// An optimizer and its hyper-parameters.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Optimizer {
-    Sgd { lr: f32 },
-    Momentum { lr: f32, momentum: f32 },
+    Sgd {
+        lr: f32,
+    },
+    Momentum {
+        lr: f32,
+        momentum: f32,
+    },
     /// PyTorch's RMSprop: s = rho s + (1 - rho) g^2; p -= lr g / (sqrt(s) + eps).
-    RmsProp { lr: f32, rho: f32, eps: f32 },
-    Adam { lr: f32, beta1: f32, beta2: f32, eps: f32 },
+    RmsProp {
+        lr: f32,
+        rho: f32,
+        eps: f32,
+    },
+    Adam {
+        lr: f32,
+        beta1: f32,
+        beta2: f32,
+        eps: f32,
+    },
 }
 
 impl Optimizer {
@@ -28,11 +42,20 @@ impl Optimizer {
     }
     /// PyTorch's defaults: rho 0.99, eps 1e-8.
     pub fn rmsprop(lr: f32) -> Self {
-        Optimizer::RmsProp { lr, rho: 0.99, eps: 1e-8 }
+        Optimizer::RmsProp {
+            lr,
+            rho: 0.99,
+            eps: 1e-8,
+        }
     }
     /// beta1 0.9, beta2 0.999, eps 1e-8.
     pub fn adam(lr: f32) -> Self {
-        Optimizer::Adam { lr, beta1: 0.9, beta2: 0.999, eps: 1e-8 }
+        Optimizer::Adam {
+            lr,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+        }
     }
 
     /// Parses `sgd`, `momentum`, `rmsprop` or `adam` with learning rate `lr`.
@@ -52,9 +75,21 @@ impl Optimizer {
             Optimizer::Sgd { lr } => (0, lr, 0.0, 0.0, 0.0),
             Optimizer::Momentum { lr, momentum } => (1, lr, momentum, 0.0, 0.0),
             Optimizer::RmsProp { lr, rho, eps } => (2, lr, 0.0, rho, eps),
-            Optimizer::Adam { lr, beta1, beta2, eps } => (3, lr, beta1, beta2, eps),
+            Optimizer::Adam {
+                lr,
+                beta1,
+                beta2,
+                eps,
+            } => (3, lr, beta1, beta2, eps),
         };
-        OptimParams { n, kind, lr, beta1, beta2, eps }
+        OptimParams {
+            n,
+            kind,
+            lr,
+            beta1,
+            beta2,
+            eps,
+        }
     }
 
     /// Optimizer-state words per parameter.
@@ -68,8 +103,19 @@ impl Optimizer {
 
     fn check(&self) -> Result<()> {
         let p = self.params(0);
-        let ok = p.lr.is_finite() && p.lr > 0.0 && (0.0..1.0).contains(&p.beta1) && (0.0..1.0).contains(&p.beta2) && p.eps >= 0.0;
-        if ok { Ok(()) } else { Err(invalid("optimizer", format!("{self:?}: need lr > 0, betas in [0, 1), eps >= 0"))) }
+        let ok = p.lr.is_finite()
+            && p.lr > 0.0
+            && (0.0..1.0).contains(&p.beta1)
+            && (0.0..1.0).contains(&p.beta2)
+            && p.eps >= 0.0;
+        if ok {
+            Ok(())
+        } else {
+            Err(invalid(
+                "optimizer",
+                format!("{self:?}: need lr > 0, betas in [0, 1), eps >= 0"),
+            ))
+        }
     }
 }
 
@@ -83,7 +129,10 @@ impl OptimizerState {
     pub fn new(gpu: &Gpu, optimizer: Optimizer, arena: &ParamArena) -> Result<OptimizerState> {
         optimizer.check()?;
         let words = (optimizer.state_per_param() * arena.len()).max(1) as usize;
-        Ok(OptimizerState { optimizer, state: gpu.upload(&vec![0f32; words], "optimizer state")? })
+        Ok(OptimizerState {
+            optimizer,
+            state: gpu.upload(&vec![0f32; words], "optimizer state")?,
+        })
     }
 
     /// Records one update of every parameter in `arena` from its gradients.
@@ -94,7 +143,12 @@ impl OptimizerState {
         tape.plan.dispatch(
             ("optim", "optim_step"),
             Some(&p),
-            &[("grad", &arena.grads), ("state", &state), ("param", &arena.params), ("opt", &self.state)],
+            &[
+                ("grad", &arena.grads),
+                ("state", &state),
+                ("param", &arena.params),
+                ("opt", &self.state),
+            ],
             groups_1d(&gpu, arena.len())?,
         )
     }

@@ -2,10 +2,10 @@
 //! uploaded dataset by the counter-based RNG, rows gathered by index, and additive noise.
 //! Draws depend on (seed, step counter), so a replayed plan sees new rows every step.
 
-use oddity_kernels::params::{AxpyParams, GatherParams, NoiseParams, NONE};
+use oddity_kernels::params::{AxpyParams, GatherParams, NONE, NoiseParams};
 
 use super::groups_1d;
-use crate::error::{invalid, Result};
+use crate::error::{Result, invalid};
 use crate::gpu::GpuBuffer;
 use crate::tape::{Backward, BackwardCtx, Grad, Tape, Tensor};
 
@@ -44,15 +44,31 @@ fn check_rows(op: &'static str, data: &Tensor, rows: u32) -> Result<()> {
 impl Tape {
     /// `batch` rows drawn uniformly with replacement from `data` on the GPU, and a noisy copy
     /// (`+ noise_std * N(0, 1)`) when `noise_std > 0`. New rows every step of a replayed plan.
-    pub fn sample_rows(&mut self, data: &Tensor, batch: u32, noise_std: f32, seed: u32) -> Result<Sample> {
+    pub fn sample_rows(
+        &mut self,
+        data: &Tensor,
+        batch: u32,
+        noise_std: f32,
+        seed: u32,
+    ) -> Result<Sample> {
         check_rows("sample_rows", data, batch)?;
         if !(noise_std >= 0.0 && noise_std.is_finite()) {
-            return Err(invalid("noise std", format!("{noise_std} (must be finite and >= 0)")));
+            return Err(invalid(
+                "noise std",
+                format!("{noise_std} (must be finite and >= 0)"),
+            ));
         }
         let gpu = self.gpu().clone();
         let clean = Tensor::new(&gpu, batch, data.cols(), "batch")?;
-        let noisy = if noise_std > 0.0 { Some(Tensor::new(&gpu, batch, data.cols(), "noisy batch")?) } else { None };
-        let noisy_buf = noisy.as_ref().map(|t| t.buffer().clone()).unwrap_or(gpu.dummy(true)?);
+        let noisy = if noise_std > 0.0 {
+            Some(Tensor::new(&gpu, batch, data.cols(), "noisy batch")?)
+        } else {
+            None
+        };
+        let noisy_buf = noisy
+            .as_ref()
+            .map(|t| t.buffer().clone())
+            .unwrap_or(gpu.dummy(true)?);
         let p = GatherParams {
             rows: batch,
             cols: data.cols(),
@@ -68,7 +84,12 @@ impl Tape {
         self.plan.dispatch(
             ("gather", "sample_rows"),
             Some(&p),
-            &[("data", data.buffer()), ("state", &state), ("out", clean.buffer()), ("noisy", &noisy_buf)],
+            &[
+                ("data", data.buffer()),
+                ("state", &state),
+                ("out", clean.buffer()),
+                ("noisy", &noisy_buf),
+            ],
             groups_1d(&gpu, clean.len())?,
         )?;
         Ok(Sample { clean, noisy })
@@ -76,10 +97,22 @@ impl Tape {
 
     /// Rows `idx[idx_offset .. idx_offset + rows]` of `data` (u32 indices in `idx`); an index
     /// past the data gives a row of NaN.
-    pub fn gather_rows(&mut self, data: &Tensor, idx: &GpuBuffer, idx_offset: u32, rows: u32) -> Result<Tensor> {
+    pub fn gather_rows(
+        &mut self,
+        data: &Tensor,
+        idx: &GpuBuffer,
+        idx_offset: u32,
+        rows: u32,
+    ) -> Result<Tensor> {
         check_rows("gather_rows", data, rows)?;
         if u64::from(idx_offset) + u64::from(rows) > idx.words() {
-            return Err(invalid("gather_rows", format!("{rows} indices at {idx_offset} pass the end of the index buffer ({} words)", idx.words())));
+            return Err(invalid(
+                "gather_rows",
+                format!(
+                    "{rows} indices at {idx_offset} pass the end of the index buffer ({} words)",
+                    idx.words()
+                ),
+            ));
         }
         let gpu = self.gpu().clone();
         let out = Tensor::new(&gpu, rows, data.cols(), "gathered")?;
@@ -94,7 +127,12 @@ impl Tape {
             seed: 0,
             noise_std: 0.0,
         };
-        self.plan.dispatch(("gather", "gather_rows"), Some(&p), &[("data", data.buffer()), ("idx", idx), ("out", out.buffer())], groups_1d(&gpu, out.len())?)?;
+        self.plan.dispatch(
+            ("gather", "gather_rows"),
+            Some(&p),
+            &[("data", data.buffer()), ("idx", idx), ("out", out.buffer())],
+            groups_1d(&gpu, out.len())?,
+        )?;
         Ok(out)
     }
 
@@ -106,10 +144,28 @@ impl Tape {
         }
         let gpu = self.gpu().clone();
         let out = Tensor::new(&gpu, x.rows(), x.cols(), "noisy")?;
-        let p = NoiseParams { n: x.len(), x_off: x.offset(), out_off: out.offset(), seed, tag, sigma };
+        let p = NoiseParams {
+            n: x.len(),
+            x_off: x.offset(),
+            out_off: out.offset(),
+            seed,
+            tag,
+            sigma,
+        };
         let state = self.state.buffer().clone();
-        self.plan.dispatch(("noise", "gauss_noise"), Some(&p), &[("x", x.buffer()), ("state", &state), ("out", out.buffer())], groups_1d(&gpu, x.len())?)?;
-        self.push(&[x], Box::new(NoiseBackward { x: x.clone(), out: out.clone() }));
+        self.plan.dispatch(
+            ("noise", "gauss_noise"),
+            Some(&p),
+            &[("x", x.buffer()), ("state", &state), ("out", out.buffer())],
+            groups_1d(&gpu, x.len())?,
+        )?;
+        self.push(
+            &[x],
+            Box::new(NoiseBackward {
+                x: x.clone(),
+                out: out.clone(),
+            }),
+        );
         Ok(out)
     }
 
@@ -117,10 +173,30 @@ impl Tape {
     /// backward rule.
     pub fn copy(&mut self, src: &Tensor, dst: &Tensor) -> Result<()> {
         if (src.rows(), src.cols()) != (dst.rows(), dst.cols()) {
-            return Err(crate::error::shape("copy", format!("{}x{} into {}x{}", src.rows(), src.cols(), dst.rows(), dst.cols())));
+            return Err(crate::error::shape(
+                "copy",
+                format!(
+                    "{}x{} into {}x{}",
+                    src.rows(),
+                    src.cols(),
+                    dst.rows(),
+                    dst.cols()
+                ),
+            ));
         }
         let gpu = self.gpu().clone();
-        let p = AxpyParams { n: src.len(), x_off: src.offset(), out_off: dst.offset(), a: 1.0, accumulate: 0 };
-        self.plan.dispatch(("step", "axpy"), Some(&p), &[("x", src.buffer()), ("out", dst.buffer())], groups_1d(&gpu, src.len())?)
+        let p = AxpyParams {
+            n: src.len(),
+            x_off: src.offset(),
+            out_off: dst.offset(),
+            a: 1.0,
+            accumulate: 0,
+        };
+        self.plan.dispatch(
+            ("step", "axpy"),
+            Some(&p),
+            &[("x", src.buffer()), ("out", dst.buffer())],
+            groups_1d(&gpu, src.len())?,
+        )
     }
 }

@@ -5,7 +5,7 @@
 use oddity_kernels::params::{GemmParams, NONE};
 
 use super::Act;
-use crate::error::{shape, Result};
+use crate::error::{Result, shape};
 use crate::tape::{Backward, BackwardCtx, Grad, PlanBuilder, Tape, Tensor};
 
 /// Rows and columns of C one `gemm` workgroup computes (BM = BN in `gemm.wgsl`).
@@ -23,23 +23,50 @@ pub struct DenseParams {
 impl DenseParams {
     pub fn new(param: Tensor) -> Result<DenseParams> {
         if param.rows() < 1 {
-            return Err(shape("dense", "a dense parameter needs at least the bias row"));
+            return Err(shape(
+                "dense",
+                "a dense parameter needs at least the bias row",
+            ));
         }
-        Ok(DenseParams { inputs: param.rows() - 1, outputs: param.cols(), param })
+        Ok(DenseParams {
+            inputs: param.rows() - 1,
+            outputs: param.cols(),
+            param,
+        })
     }
 }
 
 /// Records `c (+)= A B (+ bias, act)` as described by `p`.
-pub(crate) fn gemm(plan: &mut PlanBuilder, p: &GemmParams, a: &Tensor, a_aux: Option<&Tensor>, b: &Tensor, b_aux: Option<&Tensor>, c: &Tensor) -> Result<()> {
+pub(crate) fn gemm(
+    plan: &mut PlanBuilder,
+    p: &GemmParams,
+    a: &Tensor,
+    a_aux: Option<&Tensor>,
+    b: &Tensor,
+    b_aux: Option<&Tensor>,
+    c: &Tensor,
+) -> Result<()> {
     let gpu = plan.gpu().clone();
     let ra = gpu.dummy(false)?;
-    let a_aux = a_aux.map(|t| t.buffer().clone()).unwrap_or_else(|| ra.clone());
+    let a_aux = a_aux
+        .map(|t| t.buffer().clone())
+        .unwrap_or_else(|| ra.clone());
     let b_aux = b_aux.map(|t| t.buffer().clone()).unwrap_or(ra);
-    let groups = [p.n.div_ceil(GEMM_TILE).max(1), p.m.div_ceil(GEMM_TILE).max(1), 1];
+    let groups = [
+        p.n.div_ceil(GEMM_TILE).max(1),
+        p.m.div_ceil(GEMM_TILE).max(1),
+        1,
+    ];
     plan.dispatch(
         ("gemm", "gemm"),
         Some(p),
-        &[("a", a.buffer()), ("a_aux", &a_aux), ("b", b.buffer()), ("b_aux", &b_aux), ("c", c.buffer())],
+        &[
+            ("a", a.buffer()),
+            ("a_aux", &a_aux),
+            ("b", b.buffer()),
+            ("b_aux", &b_aux),
+            ("c", c.buffer()),
+        ],
         groups,
     )
 }
@@ -89,7 +116,15 @@ pub fn forward_params(x: &Tensor, w: &DenseParams, act: Act, y: &Tensor) -> Gemm
 }
 
 /// Parameters of [dW; db] (+)= [x 1]^T (dy * act'(y)).
-pub fn grad_w_params(x: &Tensor, w: &DenseParams, act: Act, y: &Tensor, dy: &Tensor, dw: &Tensor, accumulate: bool) -> GemmParams {
+pub fn grad_w_params(
+    x: &Tensor,
+    w: &DenseParams,
+    act: Act,
+    y: &Tensor,
+    dy: &Tensor,
+    dw: &Tensor,
+    accumulate: bool,
+) -> GemmParams {
     let (k, n) = (w.inputs, w.outputs);
     GemmParams {
         a_off: x.offset(),
@@ -110,7 +145,14 @@ pub fn grad_w_params(x: &Tensor, w: &DenseParams, act: Act, y: &Tensor, dy: &Ten
 }
 
 /// Parameters of dx (+)= (dy * act'(y)) W^T.
-pub fn grad_x_params(w: &DenseParams, act: Act, y: &Tensor, dy: &Tensor, dx: &Tensor, accumulate: bool) -> GemmParams {
+pub fn grad_x_params(
+    w: &DenseParams,
+    act: Act,
+    y: &Tensor,
+    dy: &Tensor,
+    dx: &Tensor,
+    accumulate: bool,
+) -> GemmParams {
     let (k, n) = (w.inputs, w.outputs);
     GemmParams {
         a_off: dy.offset(),
@@ -160,16 +202,42 @@ impl Tape {
     /// y = act(x W + b) for a `rows x inputs` tensor x.
     pub fn dense(&mut self, x: &Tensor, w: &DenseParams, act: Act) -> Result<Tensor> {
         if x.cols() != w.inputs {
-            return Err(shape("dense", format!("input has {} columns, the layer takes {}", x.cols(), w.inputs)));
+            return Err(shape(
+                "dense",
+                format!(
+                    "input has {} columns, the layer takes {}",
+                    x.cols(),
+                    w.inputs
+                ),
+            ));
         }
         if let Act::LeakyRelu(a) = act
             && !(a > 0.0 && a.is_finite())
         {
-            return Err(crate::error::invalid("activation", format!("leaky ReLU slope must be positive, got {a}")));
+            return Err(crate::error::invalid(
+                "activation",
+                format!("leaky ReLU slope must be positive, got {a}"),
+            ));
         }
         let y = Tensor::new(self.gpu(), x.rows(), w.outputs, "dense out")?;
-        gemm(&mut self.plan, &forward_params(x, w, act, &y), x, None, &w.param, None, &y)?;
-        self.push(&[x, &w.param], Box::new(DenseBackward { x: x.clone(), w: w.clone(), act, y: y.clone() }));
+        gemm(
+            &mut self.plan,
+            &forward_params(x, w, act, &y),
+            x,
+            None,
+            &w.param,
+            None,
+            &y,
+        )?;
+        self.push(
+            &[x, &w.param],
+            Box::new(DenseBackward {
+                x: x.clone(),
+                w: w.clone(),
+                act,
+                y: y.clone(),
+            }),
+        );
         Ok(y)
     }
 }

@@ -1,10 +1,10 @@
 //! Losses: row-wise reconstruction error (squared L2 or MSE) and masked BCE with logits, each
 //! with its backward rule.
 
-use oddity_kernels::params::{BceParams, RowErrParams, NONE};
+use oddity_kernels::params::{BceParams, NONE, RowErrParams};
 
 use super::groups_1d;
-use crate::error::{invalid, shape, Result};
+use crate::error::{Result, invalid, shape};
 use crate::tape::{Backward, BackwardCtx, Grad, Tape, Tensor};
 
 /// Which row-wise reconstruction error.
@@ -29,7 +29,9 @@ impl Backward for RowErrBackward {
     }
 
     fn backward(&self, ctx: &mut BackwardCtx<'_>, grad: Grad) -> Result<()> {
-        let Some((dp, acc)) = ctx.dest(&self.pred)? else { return Ok(()) };
+        let Some((dp, acc)) = ctx.dest(&self.pred)? else {
+            return Ok(());
+        };
         let gpu = ctx.gpu();
         let (g_buf, g_off, g_scale) = match &grad {
             Grad::Const(c) => (gpu.dummy(false)?, NONE, *c),
@@ -50,7 +52,12 @@ impl Backward for RowErrBackward {
         ctx.plan.dispatch(
             ("rowerr", "rowerr_bwd"),
             Some(&p),
-            &[("pred", self.pred.buffer()), ("tgt", self.target.buffer()), ("g", &g_buf), ("out", dp.buffer())],
+            &[
+                ("pred", self.pred.buffer()),
+                ("tgt", self.target.buffer()),
+                ("g", &g_buf),
+                ("out", dp.buffer()),
+            ],
             groups,
         )
     }
@@ -69,13 +76,19 @@ impl Backward for BceBackward {
     }
 
     fn backward(&self, ctx: &mut BackwardCtx<'_>, grad: Grad) -> Result<()> {
-        let Some((dz, acc)) = ctx.dest(&self.z)? else { return Ok(()) };
+        let Some((dz, acc)) = ctx.dest(&self.z)? else {
+            return Ok(());
+        };
         let gpu = ctx.gpu();
         let (g_buf, g_off, g_scale) = match &grad {
             Grad::Const(c) => (gpu.dummy(false)?, NONE, *c),
             Grad::Buf(t) => (t.buffer().clone(), t.offset(), 1.0),
         };
-        let mask_buf = self.mask.as_ref().map(|m| m.buffer().clone()).unwrap_or(gpu.dummy(false)?);
+        let mask_buf = self
+            .mask
+            .as_ref()
+            .map(|m| m.buffer().clone())
+            .unwrap_or(gpu.dummy(false)?);
         let p = BceParams {
             rows: self.z.rows(),
             z_off: self.z.offset(),
@@ -89,7 +102,13 @@ impl Backward for BceBackward {
         ctx.plan.dispatch(
             ("bce", "bce_bwd"),
             Some(&p),
-            &[("z", self.z.buffer()), ("y", self.y.buffer()), ("mask", &mask_buf), ("g", &g_buf), ("out", dz.buffer())],
+            &[
+                ("z", self.z.buffer()),
+                ("y", self.y.buffer()),
+                ("mask", &mask_buf),
+                ("g", &g_buf),
+                ("out", dz.buffer()),
+            ],
             [1, 1, 1],
         )
     }
@@ -97,7 +116,10 @@ impl Backward for BceBackward {
 
 fn column(op: &'static str, what: &str, t: &Tensor, rows: u32) -> Result<()> {
     if t.cols() != 1 || t.rows() != rows {
-        return Err(shape(op, format!("{what} must be {rows}x1, got {}x{}", t.rows(), t.cols())));
+        return Err(shape(
+            op,
+            format!("{what} must be {rows}x1, got {}x{}", t.rows(), t.cols()),
+        ));
     }
     Ok(())
 }
@@ -107,28 +129,69 @@ impl Tape {
     /// a `rows x 1` tensor.
     pub fn row_error(&mut self, pred: &Tensor, target: &Tensor, kind: RowError) -> Result<Tensor> {
         if (pred.rows(), pred.cols()) != (target.rows(), target.cols()) {
-            return Err(shape("row_error", format!("prediction {}x{} vs target {}x{}", pred.rows(), pred.cols(), target.rows(), target.cols())));
+            return Err(shape(
+                "row_error",
+                format!(
+                    "prediction {}x{} vs target {}x{}",
+                    pred.rows(),
+                    pred.cols(),
+                    target.rows(),
+                    target.cols()
+                ),
+            ));
         }
         if self.needs_grad(target) {
-            return Err(invalid("row_error", "the target is treated as data and must not need a gradient"));
+            return Err(invalid(
+                "row_error",
+                "the target is treated as data and must not need a gradient",
+            ));
         }
         let out = Tensor::new(self.gpu(), pred.rows(), 1, "row error")?;
         self.record_row_error(pred, target, kind, &out)?;
-        self.push(&[pred], Box::new(RowErrBackward { pred: pred.clone(), target: target.clone(), kind, out: out.clone() }));
+        self.push(
+            &[pred],
+            Box::new(RowErrBackward {
+                pred: pred.clone(),
+                target: target.clone(),
+                kind,
+                out: out.clone(),
+            }),
+        );
         Ok(out)
     }
 
     /// Per-row reconstruction error written into `out` (a `rows x 1` view, e.g. a slice of
     /// a dataset-wide score vector). For scoring: it records no backward rule.
-    pub fn row_error_into(&mut self, pred: &Tensor, target: &Tensor, kind: RowError, out: &Tensor) -> Result<()> {
+    pub fn row_error_into(
+        &mut self,
+        pred: &Tensor,
+        target: &Tensor,
+        kind: RowError,
+        out: &Tensor,
+    ) -> Result<()> {
         if (pred.rows(), pred.cols()) != (target.rows(), target.cols()) {
-            return Err(shape("row_error", format!("prediction {}x{} vs target {}x{}", pred.rows(), pred.cols(), target.rows(), target.cols())));
+            return Err(shape(
+                "row_error",
+                format!(
+                    "prediction {}x{} vs target {}x{}",
+                    pred.rows(),
+                    pred.cols(),
+                    target.rows(),
+                    target.cols()
+                ),
+            ));
         }
         column("row_error", "output", out, pred.rows())?;
         self.record_row_error(pred, target, kind, out)
     }
 
-    fn record_row_error(&mut self, pred: &Tensor, target: &Tensor, kind: RowError, out: &Tensor) -> Result<()> {
+    fn record_row_error(
+        &mut self,
+        pred: &Tensor,
+        target: &Tensor,
+        kind: RowError,
+        out: &Tensor,
+    ) -> Result<()> {
         let p = RowErrParams {
             rows: pred.rows(),
             cols: pred.cols(),
@@ -141,12 +204,26 @@ impl Tape {
             accumulate: 0,
         };
         let groups = self.gpu().grid_1d(pred.rows())?;
-        self.plan.dispatch(("rowerr", "rowerr_fwd"), Some(&p), &[("pred", pred.buffer()), ("tgt", target.buffer()), ("out", out.buffer())], groups)
+        self.plan.dispatch(
+            ("rowerr", "rowerr_fwd"),
+            Some(&p),
+            &[
+                ("pred", pred.buffer()),
+                ("tgt", target.buffer()),
+                ("out", out.buffer()),
+            ],
+            groups,
+        )
     }
 
     /// Mean BCE with logits `z` (`rows x 1`) against targets `y` in [0, 1], over the rows whose
     /// `mask` is 1 (all rows when `mask` is None); a 1x1 tensor. Targets and mask get no gradient.
-    pub fn bce_with_logits(&mut self, z: &Tensor, y: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
+    pub fn bce_with_logits(
+        &mut self,
+        z: &Tensor,
+        y: &Tensor,
+        mask: Option<&Tensor>,
+    ) -> Result<Tensor> {
         column("bce_with_logits", "logits", z, z.rows())?;
         column("bce_with_logits", "targets", y, z.rows())?;
         if let Some(m) = mask {
@@ -154,7 +231,9 @@ impl Tape {
         }
         let out = Tensor::new(self.gpu(), 1, 1, "bce")?;
         let gpu = self.gpu().clone();
-        let mask_buf = mask.map(|m| m.buffer().clone()).unwrap_or(gpu.dummy(false)?);
+        let mask_buf = mask
+            .map(|m| m.buffer().clone())
+            .unwrap_or(gpu.dummy(false)?);
         let p = BceParams {
             rows: z.rows(),
             z_off: z.offset(),
@@ -165,8 +244,26 @@ impl Tape {
             g_scale: 1.0,
             accumulate: 0,
         };
-        self.plan.dispatch(("bce", "bce_fwd"), Some(&p), &[("z", z.buffer()), ("y", y.buffer()), ("mask", &mask_buf), ("out", out.buffer())], [1, 1, 1])?;
-        self.push(&[z], Box::new(BceBackward { z: z.clone(), y: y.clone(), mask: mask.cloned(), out: out.clone() }));
+        self.plan.dispatch(
+            ("bce", "bce_fwd"),
+            Some(&p),
+            &[
+                ("z", z.buffer()),
+                ("y", y.buffer()),
+                ("mask", &mask_buf),
+                ("out", out.buffer()),
+            ],
+            [1, 1, 1],
+        )?;
+        self.push(
+            &[z],
+            Box::new(BceBackward {
+                z: z.clone(),
+                y: y.clone(),
+                mask: mask.cloned(),
+                out: out.clone(),
+            }),
+        );
         Ok(out)
     }
 }

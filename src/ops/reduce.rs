@@ -3,7 +3,7 @@
 
 use oddity_kernels::params::ReduceParams;
 
-use crate::error::{invalid, Result};
+use crate::error::{Result, invalid};
 use crate::tape::{Backward, BackwardCtx, Grad, Tape, Tensor};
 
 struct ReduceBackward {
@@ -20,7 +20,10 @@ impl Backward for ReduceBackward {
     fn backward(&self, ctx: &mut BackwardCtx<'_>, grad: Grad) -> Result<()> {
         match grad {
             Grad::Const(c) => ctx.add_const(&self.x, c * self.scale),
-            Grad::Buf(_) => Err(invalid("backward", "a reduction's output must end the loss (its gradient is a constant)")),
+            Grad::Buf(_) => Err(invalid(
+                "backward",
+                "a reduction's output must end the loss (its gradient is a constant)",
+            )),
         }
     }
 }
@@ -28,9 +31,26 @@ impl Backward for ReduceBackward {
 impl Tape {
     fn reduce(&mut self, x: &Tensor, scale: f32) -> Result<Tensor> {
         let out = Tensor::new(self.gpu(), 1, 1, "reduce")?;
-        let p = ReduceParams { n: x.len(), x_off: x.offset(), out_off: out.offset(), scale };
-        self.plan.dispatch(("reduce", "reduce_sum"), Some(&p), &[("x", x.buffer()), ("out", out.buffer())], [1, 1, 1])?;
-        self.push(&[x], Box::new(ReduceBackward { x: x.clone(), scale, out: out.clone() }));
+        let p = ReduceParams {
+            n: x.len(),
+            x_off: x.offset(),
+            out_off: out.offset(),
+            scale,
+        };
+        self.plan.dispatch(
+            ("reduce", "reduce_sum"),
+            Some(&p),
+            &[("x", x.buffer()), ("out", out.buffer())],
+            [1, 1, 1],
+        )?;
+        self.push(
+            &[x],
+            Box::new(ReduceBackward {
+                x: x.clone(),
+                scale,
+                out: out.clone(),
+            }),
+        );
         Ok(out)
     }
 

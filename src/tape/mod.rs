@@ -11,13 +11,13 @@ mod tensor;
 
 use std::collections::{HashMap, HashSet};
 
-pub use plan::{run_all, Plan, PlanBuilder};
+pub use plan::{Plan, PlanBuilder, run_all};
 pub use tensor::Tensor;
 pub(crate) use tensor::TensorKey;
 
 use oddity_kernels::params::{AxpyParams, FillParams};
 
-use crate::error::{invalid, Result};
+use crate::error::{Result, invalid};
 use crate::gpu::{Gpu, GpuBuffer};
 
 /// The gradient flowing into a tensor: a buffer of the tensor's shape, or one value for all.
@@ -41,7 +41,9 @@ pub struct StepState {
 
 impl StepState {
     pub fn new(gpu: &Gpu) -> Result<StepState> {
-        Ok(StepState { buf: gpu.upload(&[0u32; 4], "step state")? })
+        Ok(StepState {
+            buf: gpu.upload(&[0u32; 4], "step state")?,
+        })
     }
 
     pub fn buffer(&self) -> &GpuBuffer {
@@ -69,7 +71,13 @@ pub struct Tape {
 
 impl Tape {
     pub fn new(gpu: &Gpu, state: &StepState) -> Tape {
-        Tape { plan: PlanBuilder::new(gpu), state: state.clone(), nodes: Vec::new(), needs_grad: HashSet::new(), params: Vec::new() }
+        Tape {
+            plan: PlanBuilder::new(gpu),
+            state: state.clone(),
+            nodes: Vec::new(),
+            needs_grad: HashSet::new(),
+            params: Vec::new(),
+        }
     }
 
     pub fn gpu(&self) -> &Gpu {
@@ -79,7 +87,13 @@ impl Tape {
     /// Marks `param` as trainable, its gradient to be written to `grad` (same shape).
     pub fn param(&mut self, param: &Tensor, grad: &Tensor) -> Result<()> {
         if (param.rows, param.cols) != (grad.rows, grad.cols) {
-            return Err(crate::error::shape("param", format!("parameter {}x{} with gradient {}x{}", param.rows, param.cols, grad.rows, grad.cols)));
+            return Err(crate::error::shape(
+                "param",
+                format!(
+                    "parameter {}x{} with gradient {}x{}",
+                    param.rows, param.cols, grad.rows, grad.cols
+                ),
+            ));
         }
         self.needs_grad.insert(param.key());
         self.params.push((param.clone(), grad.clone()));
@@ -108,13 +122,24 @@ impl Tape {
     /// registered parameter's gradient slot is written (zero when `loss` does not depend on it).
     pub fn backward(&mut self, loss: &Tensor) -> Result<()> {
         if loss.len() != 1 {
-            return Err(crate::error::shape("backward", format!("the loss must be 1x1, got {}x{}", loss.rows, loss.cols)));
+            return Err(crate::error::shape(
+                "backward",
+                format!("the loss must be 1x1, got {}x{}", loss.rows, loss.cols),
+            ));
         }
         if !self.needs_grad(loss) {
-            return Err(invalid("backward", "the loss does not depend on any parameter"));
+            return Err(invalid(
+                "backward",
+                "the loss does not depend on any parameter",
+            ));
         }
         let nodes = std::mem::take(&mut self.nodes);
-        let mut ctx = BackwardCtx { plan: &mut self.plan, grads: HashMap::new(), needs_grad: &self.needs_grad, params: &self.params };
+        let mut ctx = BackwardCtx {
+            plan: &mut self.plan,
+            grads: HashMap::new(),
+            needs_grad: &self.needs_grad,
+            params: &self.params,
+        };
         ctx.grads.insert(loss.key(), Grad::Const(1.0));
         for node in nodes.iter().rev() {
             if let Some(g) = ctx.grads.remove(&node.output().key()) {
@@ -135,7 +160,8 @@ impl Tape {
     /// Adds `state[0] += 1` (the step counter) to the plan.
     pub fn advance(&mut self) -> Result<()> {
         let state = self.state.buf.clone();
-        self.plan.dispatch(("step", "advance"), None, &[("state", &state)], [1, 1, 1])
+        self.plan
+            .dispatch(("step", "advance"), None, &[("state", &state)], [1, 1, 1])
     }
 
     /// The recorded plan.
@@ -158,7 +184,10 @@ impl BackwardCtx<'_> {
     }
 
     fn param_grad(&self, t: &Tensor) -> Option<Tensor> {
-        self.params.iter().find(|(p, _)| p.key() == t.key()).map(|(_, g)| g.clone())
+        self.params
+            .iter()
+            .find(|(p, _)| p.key() == t.key())
+            .map(|(_, g)| g.clone())
     }
 
     /// Where to write `t`'s gradient and whether to add to what is there; `None` when `t`
@@ -209,10 +238,23 @@ impl BackwardCtx<'_> {
         match g {
             Grad::Const(c) => self.add_const(t, c),
             Grad::Buf(src) => {
-                let Some((dst, accumulate)) = self.dest(t)? else { return Ok(()) };
-                let p = AxpyParams { n: dst.len(), x_off: src.offset, out_off: dst.offset, a: 1.0, accumulate: u32::from(accumulate) };
+                let Some((dst, accumulate)) = self.dest(t)? else {
+                    return Ok(());
+                };
+                let p = AxpyParams {
+                    n: dst.len(),
+                    x_off: src.offset,
+                    out_off: dst.offset,
+                    a: 1.0,
+                    accumulate: u32::from(accumulate),
+                };
                 let groups = self.plan.gpu().grid_1d(dst.len().div_ceil(256))?;
-                self.plan.dispatch(("step", "axpy"), Some(&p), &[("x", &src.buf), ("out", &dst.buf)], groups)
+                self.plan.dispatch(
+                    ("step", "axpy"),
+                    Some(&p),
+                    &[("x", &src.buf), ("out", &dst.buf)],
+                    groups,
+                )
             }
         }
     }
@@ -230,8 +272,14 @@ impl BackwardCtx<'_> {
     }
 
     pub fn fill(&mut self, t: &Tensor, value: f32, accumulate: bool) -> Result<()> {
-        let p = FillParams { n: t.len(), out_off: t.offset, value, accumulate: u32::from(accumulate) };
+        let p = FillParams {
+            n: t.len(),
+            out_off: t.offset,
+            value,
+            accumulate: u32::from(accumulate),
+        };
         let groups = self.plan.gpu().grid_1d(t.len().div_ceil(256))?;
-        self.plan.dispatch(("step", "fill"), Some(&p), &[("out", &t.buf)], groups)
+        self.plan
+            .dispatch(("step", "fill"), Some(&p), &[("out", &t.buf)], groups)
     }
 }

@@ -4,8 +4,8 @@
 
 use std::sync::Arc;
 
-use oddity_kernels::params::Params;
 use oddity_kernels::BindingKind;
+use oddity_kernels::params::Params;
 
 use crate::error::{Error, Result};
 use crate::gpu::{Gpu, GpuBuffer, Kernel};
@@ -26,7 +26,11 @@ pub struct PlanBuilder {
 
 impl PlanBuilder {
     pub fn new(gpu: &Gpu) -> PlanBuilder {
-        PlanBuilder { gpu: gpu.clone(), pending: Vec::new(), uniform: Vec::new() }
+        PlanBuilder {
+            gpu: gpu.clone(),
+            pending: Vec::new(),
+            uniform: Vec::new(),
+        }
     }
 
     pub fn gpu(&self) -> &Gpu {
@@ -53,30 +57,57 @@ impl PlanBuilder {
         groups: [u32; 3],
     ) -> Result<()> {
         let kernel = self.gpu.kernel(shader, entry)?;
-        let err = |detail: String| Error::Kernel { kernel: kernel.name(), detail };
+        let err = |detail: String| Error::Kernel {
+            kernel: kernel.name(),
+            detail,
+        };
         let mut bound = Vec::new();
-        for b in kernel.entry.bindings.iter().filter(|b| b.kind != BindingKind::Uniform) {
-            let (_, buf) = buffers.iter().find(|(n, _)| *n == b.name).ok_or_else(|| err(format!("no buffer for binding {}", b.name)))?;
+        for b in kernel
+            .entry
+            .bindings
+            .iter()
+            .filter(|b| b.kind != BindingKind::Uniform)
+        {
+            let (_, buf) = buffers
+                .iter()
+                .find(|(n, _)| *n == b.name)
+                .ok_or_else(|| err(format!("no buffer for binding {}", b.name)))?;
             bound.push((b.binding, b.kind, (*buf).clone()));
         }
-        if let Some((n, _)) = buffers.iter().find(|(n, _)| !kernel.entry.bindings.iter().any(|b| b.name == *n)) {
+        if let Some((n, _)) = buffers
+            .iter()
+            .find(|(n, _)| !kernel.entry.bindings.iter().any(|b| b.name == *n))
+        {
             return Err(err(format!("{n} is not a binding this entry point uses")));
         }
         for (i, (bi, ki, buf)) in bound.iter().enumerate() {
             for (bj, kj, other) in &bound[i + 1..] {
-                if buf == other && (*ki == BindingKind::StorageReadWrite || *kj == BindingKind::StorageReadWrite) {
-                    return Err(err(format!("bindings {bi} and {bj} share {buf:?} and one of them writes it")));
+                if buf == other
+                    && (*ki == BindingKind::StorageReadWrite
+                        || *kj == BindingKind::StorageReadWrite)
+                {
+                    return Err(err(format!(
+                        "bindings {bi} and {bj} share {buf:?} and one of them writes it"
+                    )));
                 }
             }
         }
         let max = self.gpu.limits().max_compute_workgroups_per_dimension;
         if groups.iter().any(|&g| g > max) {
-            return Err(Error::Limit { what: "workgroups per dimension", detail: format!("{} dispatches {groups:?}, limit {max}", kernel.name()) });
+            return Err(Error::Limit {
+                what: "workgroups per dimension",
+                detail: format!("{} dispatches {groups:?}, limit {max}", kernel.name()),
+            });
         }
         let uniform = match (kernel.uniform(), params) {
             (Some(_), Some(p)) => {
                 let bytes = kernel.encode(p)?;
-                let align = u64::from(self.gpu.limits().min_uniform_buffer_offset_alignment.max(16));
+                let align = u64::from(
+                    self.gpu
+                        .limits()
+                        .min_uniform_buffer_offset_alignment
+                        .max(16),
+                );
                 let at = (self.uniform.len() as u64).div_ceil(align) * align;
                 self.uniform.resize(at as usize, 0);
                 self.uniform.extend_from_slice(&bytes);
@@ -86,7 +117,12 @@ impl PlanBuilder {
             (Some(_), None) => return Err(err("parameters missing".into())),
             (None, Some(_)) => return Err(err("takes no parameters".into())),
         };
-        self.pending.push(Pending { kernel, buffers: bound.into_iter().map(|(b, _, buf)| (b, buf)).collect(), uniform, groups });
+        self.pending.push(Pending {
+            kernel,
+            buffers: bound.into_iter().map(|(b, _, buf)| (b, buf)).collect(),
+            uniform,
+            groups,
+        });
         Ok(())
     }
 
@@ -105,19 +141,43 @@ impl PlanBuilder {
         });
         let mut dispatches = Vec::with_capacity(self.pending.len());
         for p in &self.pending {
-            let mut entries: Vec<wgpu::BindGroupEntry> =
-                p.buffers.iter().map(|(b, buf)| wgpu::BindGroupEntry { binding: *b, resource: buf.raw().as_entire_binding() }).collect();
-            if let (Some(u), Some((offset, size)), Some(ub)) = (p.kernel.uniform(), p.uniform, uniform.as_ref()) {
+            let mut entries: Vec<wgpu::BindGroupEntry> = p
+                .buffers
+                .iter()
+                .map(|(b, buf)| wgpu::BindGroupEntry {
+                    binding: *b,
+                    resource: buf.raw().as_entire_binding(),
+                })
+                .collect();
+            if let (Some(u), Some((offset, size)), Some(ub)) =
+                (p.kernel.uniform(), p.uniform, uniform.as_ref())
+            {
                 entries.push(wgpu::BindGroupEntry {
                     binding: u.binding,
-                    resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding { buffer: ub, offset, size: wgpu::BufferSize::new(size) }),
+                    resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                        buffer: ub,
+                        offset,
+                        size: wgpu::BufferSize::new(size),
+                    }),
                 });
             }
-            let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor { label: None, layout: &p.kernel.layout, entries: &entries });
-            dispatches.push(Dispatch { kernel: p.kernel.clone(), bind_group, groups: p.groups });
+            let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+                label: None,
+                layout: &p.kernel.layout,
+                entries: &entries,
+            });
+            dispatches.push(Dispatch {
+                kernel: p.kernel.clone(),
+                bind_group,
+                groups: p.groups,
+            });
         }
         self.gpu.check()?;
-        Ok(Plan { gpu: self.gpu.clone(), dispatches, _uniform: uniform })
+        Ok(Plan {
+            gpu: self.gpu.clone(),
+            dispatches,
+            _uniform: uniform,
+        })
     }
 }
 
@@ -153,7 +213,8 @@ impl Plan {
                 pass.dispatch_workgroups(d.groups[0], d.groups[1], d.groups[2]);
             }
         }
-        self.gpu.count_dispatches(self.dispatches.len() as u64 * u64::from(repeats));
+        self.gpu
+            .count_dispatches(self.dispatches.len() as u64 * u64::from(repeats));
     }
 
     /// Host-timed cost of each dispatch: each one alone, `repeats` times in one pass, then a
@@ -163,9 +224,17 @@ impl Plan {
         let mut out = Vec::with_capacity(self.dispatches.len());
         for d in &self.dispatches {
             let t = std::time::Instant::now();
-            let mut enc = self.gpu.device().create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("profile") });
+            let mut enc =
+                self.gpu
+                    .device()
+                    .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                        label: Some("profile"),
+                    });
             {
-                let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("profile"), timestamp_writes: None });
+                let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                    label: Some("profile"),
+                    timestamp_writes: None,
+                });
                 for _ in 0..repeats {
                     pass.set_pipeline(&d.kernel.pipeline);
                     pass.set_bind_group(0, &d.bind_group, &[]);
@@ -175,7 +244,10 @@ impl Plan {
             self.gpu.count_dispatches(u64::from(repeats));
             self.gpu.submit(enc.finish());
             self.gpu.wait()?;
-            out.push((format!("{} {:?}", d.kernel.name(), d.groups), t.elapsed().as_secs_f64() * 1e6 / f64::from(repeats.max(1))));
+            out.push((
+                format!("{} {:?}", d.kernel.name(), d.groups),
+                t.elapsed().as_secs_f64() * 1e6 / f64::from(repeats.max(1)),
+            ));
         }
         Ok(out)
     }
@@ -189,9 +261,16 @@ impl Plan {
 /// Replays several plans in order, each its number of times, in one compute pass and one
 /// submit; does not wait.
 pub fn run_all(gpu: &Gpu, plans: &[(&Plan, u32)]) -> Result<()> {
-    let mut enc = gpu.device().create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("oddity plan") });
+    let mut enc = gpu
+        .device()
+        .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+            label: Some("oddity plan"),
+        });
     {
-        let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("oddity plan"), timestamp_writes: None });
+        let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+            label: Some("oddity plan"),
+            timestamp_writes: None,
+        });
         for (plan, n) in plans {
             plan.record(&mut pass, *n);
         }

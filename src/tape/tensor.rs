@@ -1,6 +1,6 @@
 //! Tensors: row-major f32 matrices living in a slice of a GPU buffer.
 
-use crate::error::{invalid, Result};
+use crate::error::{Result, invalid};
 use crate::gpu::{Gpu, GpuBuffer};
 
 /// A `rows x cols` row-major f32 matrix at word `offset` of a buffer. Parameters are views into
@@ -17,31 +17,62 @@ pub struct Tensor {
 pub(crate) type TensorKey = (u64, u32, u32, u32);
 
 fn words(rows: u32, cols: u32) -> Result<u32> {
-    rows.checked_mul(cols).ok_or_else(|| invalid("tensor shape", format!("{rows} x {cols} overflows")))
+    rows.checked_mul(cols)
+        .ok_or_else(|| invalid("tensor shape", format!("{rows} x {cols} overflows")))
 }
 
 impl Tensor {
     /// A new tensor with its own (uninitialised) buffer.
     pub fn new(gpu: &Gpu, rows: u32, cols: u32, label: &str) -> Result<Tensor> {
         let n = words(rows, cols)?;
-        Ok(Tensor { buf: gpu.buffer(u64::from(n), label)?, offset: 0, rows, cols })
+        Ok(Tensor {
+            buf: gpu.buffer(u64::from(n), label)?,
+            offset: 0,
+            rows,
+            cols,
+        })
     }
 
     /// A new tensor holding `data` (row-major, `rows * cols` values).
-    pub fn from_slice(gpu: &Gpu, data: &[f32], rows: u32, cols: u32, label: &str) -> Result<Tensor> {
+    pub fn from_slice(
+        gpu: &Gpu,
+        data: &[f32],
+        rows: u32,
+        cols: u32,
+        label: &str,
+    ) -> Result<Tensor> {
         if data.len() as u64 != u64::from(words(rows, cols)?) {
-            return Err(invalid("tensor data", format!("{label}: {} values for a {rows} x {cols} tensor", data.len())));
+            return Err(invalid(
+                "tensor data",
+                format!(
+                    "{label}: {} values for a {rows} x {cols} tensor",
+                    data.len()
+                ),
+            ));
         }
-        Ok(Tensor { buf: gpu.upload(data, label)?, offset: 0, rows, cols })
+        Ok(Tensor {
+            buf: gpu.upload(data, label)?,
+            offset: 0,
+            rows,
+            cols,
+        })
     }
 
     /// A view of `rows x cols` words at `offset` of `buf`, checked against its length.
     pub fn view(buf: &GpuBuffer, offset: u32, rows: u32, cols: u32) -> Result<Tensor> {
         let end = u64::from(offset) + u64::from(words(rows, cols)?);
         if end > buf.words() {
-            return Err(invalid("tensor view", format!("{rows} x {cols} at word {offset} passes the end of {buf:?}")));
+            return Err(invalid(
+                "tensor view",
+                format!("{rows} x {cols} at word {offset} passes the end of {buf:?}"),
+            ));
         }
-        Ok(Tensor { buf: buf.clone(), offset, rows, cols })
+        Ok(Tensor {
+            buf: buf.clone(),
+            offset,
+            rows,
+            cols,
+        })
     }
 
     pub fn rows(&self) -> u32 {
@@ -80,7 +111,15 @@ impl Tensor {
     /// Overwrites the tensor's values (queued before the next submit).
     pub fn write(&self, gpu: &Gpu, data: &[f32]) -> Result<()> {
         if data.len() != self.len() as usize {
-            return Err(invalid("tensor write", format!("{} values into a {} x {} tensor", data.len(), self.rows, self.cols)));
+            return Err(invalid(
+                "tensor write",
+                format!(
+                    "{} values into a {} x {} tensor",
+                    data.len(),
+                    self.rows,
+                    self.cols
+                ),
+            ));
         }
         gpu.write(&self.buf, u64::from(self.offset), data)
     }

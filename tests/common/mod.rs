@@ -17,15 +17,23 @@ pub fn gpu() -> Gpu {
 /// A fresh generator per call, seeded from the clock: every run draws new inputs. The seed is
 /// printed so a failure can be replayed with ODDITY_TEST_SEED.
 pub fn rng() -> StdRng {
-    let seed = std::env::var("ODDITY_TEST_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1)
-    });
+    let seed = std::env::var("ODDITY_TEST_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(1)
+        });
     eprintln!("seed: {seed}");
     StdRng::seed_from_u64(seed)
 }
 
 pub fn randn(rng: &mut StdRng, n: usize, scale: f32) -> Vec<f32> {
-    (0..n).map(|_| rng.random_range(-1.0f32..1.0) * scale).collect()
+    (0..n)
+        .map(|_| rng.random_range(-1.0f32..1.0) * scale)
+        .collect()
 }
 
 pub fn wide(v: &[f32]) -> Vec<f64> {
@@ -38,19 +46,47 @@ pub fn rel_err(got: &[f32], want: &[f64]) -> f64 {
     if got.iter().any(|x| !x.is_finite()) {
         return f64::INFINITY;
     }
-    let num: f64 = got.iter().zip(want).map(|(&g, &w)| (f64::from(g) - w).powi(2)).sum();
+    let num: f64 = got
+        .iter()
+        .zip(want)
+        .map(|(&g, &w)| (f64::from(g) - w).powi(2))
+        .sum();
     let den: f64 = want.iter().map(|w| w * w).sum();
-    if den == 0.0 { num.sqrt() } else { (num / den).sqrt() }
+    if den == 0.0 {
+        num.sqrt()
+    } else {
+        (num / den).sqrt()
+    }
 }
 
 pub fn rel_err64(got: &[f64], want: &[f64]) -> f64 {
     let num: f64 = got.iter().zip(want).map(|(g, w)| (g - w).powi(2)).sum();
     let den: f64 = want.iter().map(|w| w * w).sum();
-    if den == 0.0 { num.sqrt() } else { (num / den).sqrt() }
+    if den == 0.0 {
+        num.sqrt()
+    } else {
+        (num / den).sqrt()
+    }
+}
+
+/// A dense layer's shape and activation for the f64 helpers.
+#[derive(Clone, Copy, Debug)]
+pub struct Layer {
+    pub k: usize,
+    pub n: usize,
+    pub act: u32,
+    pub alpha: f64,
+}
+
+impl Layer {
+    pub fn new(k: usize, n: usize, act: u32, alpha: f64) -> Layer {
+        Layer { k, n, act, alpha }
+    }
 }
 
 /// One dense layer in f64: y = act(x W + b), param = W (k x n) then the bias row.
-pub fn dense_fwd(x: &[f64], rows: usize, param: &[f64], k: usize, n: usize, act: u32, alpha: f64) -> Vec<f64> {
+pub fn dense_fwd(l: Layer, x: &[f64], rows: usize, param: &[f64]) -> Vec<f64> {
+    let (k, n) = (l.k, l.n);
     let mut y = vec![0.0; rows * n];
     for r in 0..rows {
         for j in 0..n {
@@ -58,15 +94,27 @@ pub fn dense_fwd(x: &[f64], rows: usize, param: &[f64], k: usize, n: usize, act:
             for i in 0..k {
                 s += x[r * k + i] * param[i * n + j];
             }
-            y[r * n + j] = act_apply(act, alpha, s);
+            y[r * n + j] = act_apply(l.act, l.alpha, s);
         }
     }
     y
 }
 
-/// Backward of [`dense_fwd`]: returns (dparam, dx) from dy.
-pub fn dense_bwd(x: &[f64], rows: usize, param: &[f64], k: usize, n: usize, act: u32, alpha: f64, y: &[f64], dy: &[f64]) -> (Vec<f64>, Vec<f64>) {
-    let dz: Vec<f64> = dy.iter().zip(y).map(|(d, &yv)| d * act_grad_from_y(act, alpha, yv)).collect();
+/// Backward of [`dense_fwd`]: returns (dparam, dx) from the output y and its gradient dy.
+pub fn dense_bwd(
+    l: Layer,
+    x: &[f64],
+    rows: usize,
+    param: &[f64],
+    y: &[f64],
+    dy: &[f64],
+) -> (Vec<f64>, Vec<f64>) {
+    let (k, n) = (l.k, l.n);
+    let dz: Vec<f64> = dy
+        .iter()
+        .zip(y)
+        .map(|(d, &yv)| d * act_grad_from_y(l.act, l.alpha, yv))
+        .collect();
     let mut dp = vec![0.0; (k + 1) * n];
     let mut dx = vec![0.0; rows * k];
     for r in 0..rows {

@@ -40,7 +40,17 @@ pub struct Args {
 impl Args {
     /// A size the software adapter runs in seconds.
     pub fn small() -> Args {
-        Args { rows: 2000, dim: 64, hidden: vec![32, 16, 4], batch: 64, steps: 200, repeats: 3, seed: 0, profile: 0, json: false }
+        Args {
+            rows: 2000,
+            dim: 64,
+            hidden: vec![32, 16, 4],
+            batch: 64,
+            steps: 200,
+            repeats: 3,
+            seed: 0,
+            profile: 0,
+            json: false,
+        }
     }
 }
 
@@ -51,14 +61,21 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 pub fn run(a: &Args) -> oddity::Result<()> {
     if a.steps == 0 || a.repeats == 0 || a.rows == 0 || a.dim == 0 {
-        return Err(oddity::Error::Invalid { what: "bench size", detail: "rows, dim, steps and repeats must be positive".into() });
+        return Err(oddity::Error::Invalid {
+            what: "bench size",
+            detail: "rows, dim, steps and repeats must be positive".into(),
+        });
     }
     let gpu = Gpu::new()?;
     let adapter = gpu.adapter_name();
     eprintln!("adapter: {adapter}");
     let (data, _) = oddity::data::synthetic_mnist(a.rows as usize, a.dim as usize, 0.011, a.seed);
     let x = Tensor::from_slice(&gpu, &data, a.rows, a.dim, "data")?;
-    let cfg = AutoencoderConfig { batch: a.batch, seed: a.seed, ..AutoencoderConfig::dae(a.dim, &a.hidden) };
+    let cfg = AutoencoderConfig {
+        batch: a.batch,
+        seed: a.seed,
+        ..AutoencoderConfig::dae(a.dim, &a.hidden)
+    };
     let mut model = Autoencoder::new(&gpu, cfg)?;
 
     // Warm-up: records the plan and compiles every pipeline.
@@ -97,12 +114,35 @@ pub fn run(a: &Args) -> oddity::Result<()> {
     }
     let score_ms = median(times);
 
-    let profile = if a.profile > 0 { model.train_plan(&x)?.profile(a.profile)? } else { Vec::new() };
+    let profile = if a.profile > 0 {
+        model.train_plan(&x)?.profile(a.profile)?
+    } else {
+        Vec::new()
+    };
 
     println!("oddity bench on {adapter}");
-    println!("  data {} x {}, DAE {}-{}, batch {}, RMSprop 0.01", a.rows, a.dim, a.dim, a.hidden.iter().map(u32::to_string).collect::<Vec<_>>().join("-"), a.batch);
-    println!("  training: {steps_per_s:.1} steps/s ({:.3} ms/step, median of {} runs of {} steps)", 1e3 / steps_per_s, a.repeats, a.steps);
-    println!("  dispatches/step {dispatches_per_step}, submits per 100 steps {}, host waits per 100 steps {}", per100.submits, per100.host_waits);
+    println!(
+        "  data {} x {}, DAE {}-{}, batch {}, RMSprop 0.01",
+        a.rows,
+        a.dim,
+        a.dim,
+        a.hidden
+            .iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join("-"),
+        a.batch
+    );
+    println!(
+        "  training: {steps_per_s:.1} steps/s ({:.3} ms/step, median of {} runs of {} steps)",
+        1e3 / steps_per_s,
+        a.repeats,
+        a.steps
+    );
+    println!(
+        "  dispatches/step {dispatches_per_step}, submits per 100 steps {}, host waits per 100 steps {}",
+        per100.submits, per100.host_waits
+    );
     println!("  score all {} rows + readback: {score_ms:.2} ms", a.rows);
     for (k, us) in &profile {
         println!("  {us:10.1} us  {k}");

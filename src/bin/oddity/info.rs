@@ -1,8 +1,8 @@
 //! `oddity info [--json]`: every adapter wgpu finds, with features and limits, and the one
 //! oddity would choose.
 
-use oddity::gpu::adapter;
 use oddity::gpu::AdapterSummary;
+use oddity::gpu::adapter;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -13,7 +13,10 @@ pub struct Args {
 
 pub fn run(args: &Args) -> oddity::Result<()> {
     let instance = adapter::instance();
-    let all: Vec<AdapterSummary> = adapter::enumerate(&instance).iter().map(AdapterSummary::of).collect();
+    let all: Vec<AdapterSummary> = adapter::enumerate(&instance)
+        .iter()
+        .map(AdapterSummary::of)
+        .collect();
     let chosen = adapter::choose(&instance).map(|a| a.get_info().name);
     if args.json {
         let obj = serde_json::json!({
@@ -24,7 +27,10 @@ pub fn run(args: &Args) -> oddity::Result<()> {
         println!("{obj}");
     } else {
         for a in &all {
-            println!("{} ({}, {}; driver {} {})", a.name, a.backend, a.device_type, a.driver, a.driver_info);
+            println!(
+                "{} ({}, {}; driver {} {})",
+                a.name, a.backend, a.device_type, a.driver, a.driver_info
+            );
             println!("  features: {}", a.features.join(", "));
             let l = &a.limits;
             println!(

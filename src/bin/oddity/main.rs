@@ -8,7 +8,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "oddity", version, about = "Deep anomaly detection on any GPU through WGSL compute kernels")]
+#[command(
+    name = "oddity",
+    version,
+    about = "Deep anomaly detection on any GPU through WGSL compute kernels"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,

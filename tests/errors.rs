@@ -1,0 +1,230 @@
+//! Bad input is an error with a clear message when a plan is built, never a wgpu panic.
+
+mod common;
+
+use common::*;
+use oddity::Error;
+use oddity::nn::{Autoencoder, AutoencoderConfig, Optimizer};
+use oddity::ops::Act;
+use oddity::ops::dense::DenseParams;
+use oddity::ops::loss::RowError;
+use oddity::tape::{PlanBuilder, StepState, Tape, Tensor};
+use oddity_kernels::params::ReduceParams;
+
+fn msg<T>(r: oddity::Result<T>) -> String {
+    match r {
+        Ok(_) => panic!("expected an error"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn shape_mismatches_are_errors_at_plan_build() {
+    let gpu = gpu();
+    let state = StepState::new(&gpu).unwrap();
+    let mut tape = Tape::new(&gpu, &state);
+    let x = Tensor::new(&gpu, 4, 3, "x").unwrap();
+    let w = DenseParams::new(Tensor::new(&gpu, 6, 2, "w").unwrap()).unwrap();
+    let m = msg(tape.dense(&x, &w, Act::Relu));
+    assert!(
+        m.contains("dense") && m.contains("3 columns") && m.contains("takes 5"),
+        "{m}"
+    );
+    let a = Tensor::new(&gpu, 4, 3, "a").unwrap();
+    let b = Tensor::new(&gpu, 4, 2, "b").unwrap();
+    let m = msg(tape.row_error(&a, &b, RowError::SquaredL2));
+    assert!(
+        m.contains("row_error") && m.contains("4x3") && m.contains("4x2"),
+        "{m}"
+    );
+    let m = msg(tape.bce_with_logits(&a, &Tensor::new(&gpu, 4, 1, "y").unwrap(), None));
+    assert!(m.contains("logits must be 4x1"), "{m}");
+    let m = msg(tape.backward(&a));
+    assert!(m.contains("loss must be 1x1"), "{m}");
+    let m = msg(tape.dense(
+        &x,
+        &DenseParams::new(Tensor::new(&gpu, 4, 2, "w").unwrap()).unwrap(),
+        Act::LeakyRelu(-1.0),
+    ));
+    assert!(m.contains("slope must be positive"), "{m}");
+    assert_eq!(
+        tape.dispatches(),
+        0,
+        "nothing was recorded for the bad calls"
+    );
+    assert!(msg(Tensor::view(x.buffer(), 10, 1, 3)).contains("passes the end"));
+    assert!(msg(Tensor::from_slice(&gpu, &[1.0, 2.0], 3, 1, "t")).contains("2 values for a 3 x 1"));
+}
+
+#[test]
+fn kernel_launches_that_do_not_match_the_shader_are_errors() {
+    let gpu = gpu();
+    let (x, out) = (
+        gpu.upload(&[1f32; 8], "x").unwrap(),
+        gpu.upload(&[0f32; 8], "out").unwrap(),
+    );
+    let p = ReduceParams {
+        n: 8,
+        x_off: 0,
+        out_off: 0,
+        scale: 1.0,
+    };
+    let mut b = PlanBuilder::new(&gpu);
+    let m = msg(b.dispatch(("reduce", "reduce_sum"), Some(&p), &[("x", &x)], [1, 1, 1]));
+    assert!(m.contains("no buffer for binding out"), "{m}");
+    let m = msg(b.dispatch(
+        ("reduce", "reduce_sum"),
+        Some(&p),
+        &[("x", &x), ("out", &out), ("extra", &out)],
+        [1, 1, 1],
+    ));
+    assert!(m.contains("extra is not a binding"), "{m}");
+    let m = msg(b.dispatch(
+        ("reduce", "reduce_sum"),
+        Some(&p),
+        &[("x", &out), ("out", &out)],
+        [1, 1, 1],
+    ));
+    assert!(m.contains("share") && m.contains("writes"), "{m}");
+    let m = msg(b.dispatch(("reduce", "nope"), Some(&p), &[], [1, 1, 1]));
+    assert!(m.contains("no such shader entry point"), "{m}");
+    let m = msg(b.dispatch(
+        ("reduce", "reduce_sum"),
+        None,
+        &[("x", &x), ("out", &out)],
+        [1, 1, 1],
+    ));
+    assert!(m.contains("parameters missing"), "{m}");
+    let m = msg(b.dispatch(
+        ("reduce", "reduce_sum"),
+        Some(&p),
+        &[("x", &x), ("out", &out)],
+        [1, 70000, 1],
+    ));
+    assert!(m.contains("workgroups per dimension"), "{m}");
+    assert!(b.is_empty());
+    b.dispatch(
+        ("reduce", "reduce_sum"),
+        Some(&p),
+        &[("x", &x), ("out", &out)],
+        [1, 1, 1],
+    )
+    .unwrap();
+    b.finish().unwrap().run(1).unwrap();
+    assert_eq!(gpu.read_f32(&out, 0, 1).unwrap()[0], 8.0);
+}
+
+#[test]
+fn bad_model_settings_and_data_are_errors() {
+    let gpu = gpu();
+    let bad = |cfg: AutoencoderConfig| msg(Autoencoder::new(&gpu, cfg));
+    assert!(
+        bad(AutoencoderConfig {
+            batch: 0,
+            ..AutoencoderConfig::dae(4, &[2])
+        })
+        .contains("batch")
+    );
+    assert!(bad(AutoencoderConfig::dae(4, &[])).contains("hidden"));
+    assert!(bad(AutoencoderConfig::dae(4, &[3, 0])).contains("zero"));
+    assert!(
+        bad(AutoencoderConfig {
+            optimizer: Optimizer::sgd(-1.0),
+            ..AutoencoderConfig::dae(4, &[2])
+        })
+        .contains("lr > 0")
+    );
+    assert!(
+        bad(AutoencoderConfig {
+            optimizer: Optimizer::adam(f32::NAN),
+            ..AutoencoderConfig::dae(4, &[2])
+        })
+        .contains("optimizer")
+    );
+    let mut model = Autoencoder::new(&gpu, AutoencoderConfig::dae(4, &[2])).unwrap();
+    let data = Tensor::new(&gpu, 10, 5, "data").unwrap();
+    assert!(msg(model.fit(&data, 1)).contains("5 columns, the model takes 4"));
+    assert!(msg(model.scores(&data)).contains("5 columns"));
+    let huge = gpu.limits().max_storage_buffer_binding_size / 4 + 1;
+    assert!(matches!(gpu.buffer(huge, "huge"), Err(Error::Limit { .. })));
+}
+
+#[test]
+fn cli_reports_a_missing_adapter_without_panicking() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_oddity"))
+        .args([
+            "bench", "--rows", "10", "--dim", "4", "--hidden", "2", "--batch", "4", "--steps", "1",
+        ])
+        .env("WGPU_ADAPTER_NAME", "no-such-adapter-xyz")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("no adapter's name contains WGPU_ADAPTER_NAME=\"no-such-adapter-xyz\""),
+        "{err}"
+    );
+    assert!(
+        err.contains("adapters found:") && err.contains("mesa-vulkan-drivers"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn cli_bench_json_last_line_has_the_fields() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_oddity"))
+        .args([
+            "bench",
+            "--json",
+            "--rows",
+            "300",
+            "--dim",
+            "16",
+            "--hidden",
+            "8,4",
+            "--batch",
+            "32",
+            "--steps",
+            "20",
+            "--repeats",
+            "1",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let v: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    for k in [
+        "adapter",
+        "pretrain_steps_per_s",
+        "dispatches_per_step",
+        "submits_per_100_steps",
+        "host_waits_per_100_steps",
+        "score_all_ms",
+    ] {
+        assert!(v.get(k).is_some(), "missing {k} in {v}");
+    }
+    assert_eq!(v["submits_per_100_steps"], 1);
+    assert_eq!(v["host_waits_per_100_steps"], 0);
+    assert!(v["pretrain_steps_per_s"].as_f64().unwrap() > 0.0);
+    let info = std::process::Command::new(env!("CARGO_BIN_EXE_oddity"))
+        .args(["info", "--json"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_str(
+        String::from_utf8_lossy(&info.stdout)
+            .lines()
+            .last()
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(
+        v["adapters"].as_array().is_some_and(|a| !a.is_empty()) && v["chosen"].is_string(),
+        "{v}"
+    );
+}
