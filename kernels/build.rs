@@ -248,5 +248,10 @@ fn main() {
         );
     }
     table.push_str("];\n");
+    let names: Vec<String> = shader_features()
+        .iter_names()
+        .map(|(n, _)| format!("{n:?}"))
+        .collect();
+    table.push_str(&format!("/// The wgpu features (by name) the shaders were validated with; the runtime requests exactly these.\npub static SHADER_FEATURES: &[&str] = &[{}];\n", names.join(", ")));
     std::fs::write(out_dir.join("shaders.rs"), table).unwrap();
 }

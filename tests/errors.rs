@@ -228,3 +228,41 @@ fn cli_bench_json_last_line_has_the_fields() {
         "{v}"
     );
 }
+
+#[test]
+fn async_readback_and_a_borrowed_device() {
+    use oddity::Gpu;
+    let own = gpu();
+    let buf = own.upload(&[1.5f32, -2.0, 3.25], "x").unwrap();
+    let pending = own.read_async(&buf, 1, 2).unwrap();
+    let got = pollster::block_on(pending).unwrap();
+    assert_eq!(got, vec![-2.0, 3.25]);
+    assert!(msg(own.read_async(&buf, 2, 2)).contains("2 words at 2"));
+
+    // An application's own device, borrowed: oddity's kernels run on it.
+    let instance =
+        wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+    let adapter = oddity::gpu::adapter::choose(&instance).unwrap();
+    let (device, queue) =
+        pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor::default())).unwrap();
+    let borrowed = Gpu::from_wgpu(&adapter, &device, &queue);
+    let (x, out) = (
+        borrowed.upload(&[2f32; 5], "x").unwrap(),
+        borrowed.upload(&[f32::NAN], "out").unwrap(),
+    );
+    let mut b = PlanBuilder::new(&borrowed);
+    b.dispatch(
+        ("reduce", "reduce_sum"),
+        Some(&ReduceParams {
+            n: 5,
+            x_off: 0,
+            out_off: 0,
+            scale: 0.5,
+        }),
+        &[("x", &x), ("out", &out)],
+        [1, 1, 1],
+    )
+    .unwrap();
+    b.finish().unwrap().run(1).unwrap();
+    assert_eq!(borrowed.read_f32(&out, 0, 1).unwrap(), vec![5.0]);
+}

@@ -79,9 +79,21 @@ impl Gpu {
         let instance = adapter::instance();
         let adapter = adapter::choose(&instance)?;
         let info = adapter.get_info();
+        let mut features = wgpu::Features::empty();
+        for name in oddity_kernels::SHADER_FEATURES {
+            let f = wgpu::Features::from_name(name)
+                .ok_or_else(|| Error::Wgpu(format!("unknown feature {name}")))?;
+            if !adapter.features().contains(f) {
+                return Err(Error::RequestDevice {
+                    adapter: info.name.clone(),
+                    message: format!("the kernels need feature {name}, which this adapter lacks"),
+                });
+            }
+            features |= f;
+        }
         let desc = wgpu::DeviceDescriptor {
             label: Some("oddity"),
-            required_features: wgpu::Features::empty(),
+            required_features: features,
             required_limits: adapter.limits(),
             ..Default::default()
         };
