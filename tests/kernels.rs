@@ -37,32 +37,6 @@ fn groups(gpu: &Gpu, n: u32) -> [u32; 3] {
     gpu.grid_1d(n.div_ceil(256)).unwrap()
 }
 
-fn base_gemm(m: u32, n: u32, k: u32) -> GemmParams {
-    GemmParams {
-        m,
-        n,
-        k,
-        a_off: 0,
-        a_rs: 0,
-        a_cs: 0,
-        a_mode: 0,
-        a_aux_off: 0,
-        a_ones_row: NONE,
-        b_off: 0,
-        b_rs: 0,
-        b_cs: 0,
-        b_mode: 0,
-        b_aux_off: 0,
-        bias_off: NONE,
-        c_off: 0,
-        ldc: n,
-        act: 0,
-        dact: 0,
-        alpha: 0.0,
-        accumulate: 0,
-    }
-}
-
 /// Runs one GEMM on random operands (with leading padding so offsets matter) and compares.
 fn check_gemm(
     gpu: &Gpu,
@@ -155,7 +129,7 @@ fn gemm_forward_bias_activation() {
             c_off: 2,
             act,
             alpha: 0.1,
-            ..base_gemm(m, n, k)
+            ..GemmParams::new(m, n, k)
         };
         check_gemm(
             &gpu,
@@ -188,7 +162,7 @@ fn gemm_grad_weights_with_bias_row_and_fused_derivative() {
             dact: act,
             alpha: 0.2,
             accumulate: u32::from(i % 2 == 1),
-            ..base_gemm(k + 1, n, rows)
+            ..GemmParams::new(k + 1, n, rows)
         };
         check_gemm(
             &gpu,
@@ -220,7 +194,7 @@ fn gemm_grad_input_transposed_weights() {
             dact: act,
             alpha: 0.05,
             accumulate: u32::from(i % 2 == 0),
-            ..base_gemm(rows, k, n)
+            ..GemmParams::new(rows, k, n)
         };
         check_gemm(
             &gpu,

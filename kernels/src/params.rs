@@ -53,6 +53,35 @@ params!(
     }
 );
 
+impl GemmParams {
+    /// `C = A B` for an `m x n x k` product with every option off; strides and offsets zero.
+    pub fn new(m: u32, n: u32, k: u32) -> GemmParams {
+        GemmParams {
+            m,
+            n,
+            k,
+            a_off: 0,
+            a_rs: 0,
+            a_cs: 0,
+            a_mode: 0,
+            a_aux_off: 0,
+            a_ones_row: NONE,
+            b_off: 0,
+            b_rs: 0,
+            b_cs: 0,
+            b_mode: 0,
+            b_aux_off: 0,
+            bias_off: NONE,
+            c_off: 0,
+            ldc: n,
+            act: 0,
+            dact: 0,
+            alpha: 0.0,
+            accumulate: 0,
+        }
+    }
+}
+
 params!(
     /// `rowerr.wgsl`: row-wise squared L2 / MSE and its backward.
     RowErrParams {

@@ -2,7 +2,7 @@
 //! together as [x 1]^T dZ into the layer's arena slot (W rows, then the bias row), and
 //! dx = dZ W^T, where dZ = dy * act'(y) is formed while the GEMM loads its operand.
 
-use oddity_kernels::params::{GemmParams, NONE};
+use oddity_kernels::params::GemmParams;
 
 use super::Act;
 use crate::error::{Result, shape};
@@ -71,32 +71,6 @@ pub(crate) fn gemm(
     )
 }
 
-fn base(m: u32, n: u32, k: u32) -> GemmParams {
-    GemmParams {
-        m,
-        n,
-        k,
-        a_off: 0,
-        a_rs: 0,
-        a_cs: 0,
-        a_mode: 0,
-        a_aux_off: 0,
-        a_ones_row: NONE,
-        b_off: 0,
-        b_rs: 0,
-        b_cs: 0,
-        b_mode: 0,
-        b_aux_off: 0,
-        bias_off: NONE,
-        c_off: 0,
-        ldc: n,
-        act: 0,
-        dact: 0,
-        alpha: 0.0,
-        accumulate: 0,
-    }
-}
-
 /// Parameters of the forward product y = act(x W + b).
 pub fn forward_params(x: &Tensor, w: &DenseParams, act: Act, y: &Tensor) -> GemmParams {
     let (k, n) = (w.inputs, w.outputs);
@@ -111,7 +85,7 @@ pub fn forward_params(x: &Tensor, w: &DenseParams, act: Act, y: &Tensor) -> Gemm
         c_off: y.offset(),
         act: act.code(),
         alpha: act.alpha(),
-        ..base(x.rows(), n, k)
+        ..GemmParams::new(x.rows(), n, k)
     }
 }
 
@@ -140,7 +114,7 @@ pub fn grad_w_params(
         dact: act.code(),
         alpha: act.alpha(),
         accumulate: u32::from(accumulate),
-        ..base(k + 1, n, x.rows())
+        ..GemmParams::new(k + 1, n, x.rows())
     }
 }
 
@@ -167,7 +141,7 @@ pub fn grad_x_params(
         dact: act.code(),
         alpha: act.alpha(),
         accumulate: u32::from(accumulate),
-        ..base(dy.rows(), k, n)
+        ..GemmParams::new(dy.rows(), k, n)
     }
 }
 

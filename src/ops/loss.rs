@@ -5,6 +5,7 @@ use oddity_kernels::params::{BceParams, NONE, RowErrParams};
 
 use super::groups_1d;
 use crate::error::{Result, invalid, shape};
+use crate::gpu::{Gpu, GpuBuffer};
 use crate::tape::{Backward, BackwardCtx, Grad, Tape, Tensor};
 
 /// Which row-wise reconstruction error.
@@ -14,6 +15,14 @@ pub enum RowError {
     SquaredL2,
     /// mean_j (pred - target)^2
     Mse,
+}
+
+/// The upstream gradient as a kernel operand: (buffer, offset or NONE, scale).
+fn upstream(gpu: &Gpu, grad: &Grad) -> Result<(GpuBuffer, u32, f32)> {
+    Ok(match grad {
+        Grad::Const(c) => (gpu.dummy(false)?, NONE, *c),
+        Grad::Buf(t) => (t.buffer().clone(), t.offset(), 1.0),
+    })
 }
 
 struct RowErrBackward {
@@ -33,10 +42,7 @@ impl Backward for RowErrBackward {
             return Ok(());
         };
         let gpu = ctx.gpu();
-        let (g_buf, g_off, g_scale) = match &grad {
-            Grad::Const(c) => (gpu.dummy(false)?, NONE, *c),
-            Grad::Buf(t) => (t.buffer().clone(), t.offset(), 1.0),
-        };
+        let (g_buf, g_off, g_scale) = upstream(&gpu, &grad)?;
         let p = RowErrParams {
             rows: self.pred.rows(),
             cols: self.pred.cols(),
@@ -80,10 +86,7 @@ impl Backward for BceBackward {
             return Ok(());
         };
         let gpu = ctx.gpu();
-        let (g_buf, g_off, g_scale) = match &grad {
-            Grad::Const(c) => (gpu.dummy(false)?, NONE, *c),
-            Grad::Buf(t) => (t.buffer().clone(), t.offset(), 1.0),
-        };
+        let (g_buf, g_off, g_scale) = upstream(&gpu, &grad)?;
         let mask_buf = self
             .mask
             .as_ref()
