@@ -11,6 +11,11 @@ use oddity::ops::loss::RowError;
 use oddity::tape::{PlanBuilder, StepState, Tape, Tensor};
 use oddity_kernels::params::ReduceParams;
 
+/// Tests that create devices of their own (outside `Gpu::new`'s lock) take this first: the
+/// NVIDIA 580 Vulkan driver was seen to hang when instances are created on several threads at
+/// once.
+static CREATING_DEVICES: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn msg<T>(r: oddity::Result<T>) -> String {
     match r {
         Ok(_) => panic!("expected an error"),
@@ -240,6 +245,7 @@ fn async_readback_and_a_borrowed_device() {
     assert!(msg(own.read_async(&buf, 2, 2)).contains("2 words at 2"));
 
     // An application's own device, borrowed: oddity's kernels run on it.
+    let _lock = CREATING_DEVICES.lock().unwrap_or_else(|e| e.into_inner());
     let instance =
         wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
     let adapter = oddity::gpu::adapter::choose(&instance).unwrap();
@@ -265,4 +271,40 @@ fn async_readback_and_a_borrowed_device() {
     .unwrap();
     b.finish().unwrap().run(1).unwrap();
     assert_eq!(borrowed.read_f32(&out, 0, 1).unwrap(), vec![5.0]);
+}
+
+#[test]
+fn devices_created_from_many_threads_at_once() {
+    // Seen on NVIDIA's Vulkan driver: a dozen threads creating instances and devices together
+    // hung; Gpu::new serialises creation.
+    let _lock = CREATING_DEVICES.lock().unwrap_or_else(|e| e.into_inner());
+    let handles: Vec<_> = (0..12)
+        .map(|i| {
+            std::thread::spawn(move || {
+                let gpu = own_gpu();
+                let (x, out) = (
+                    gpu.upload(&[i as f32; 3], "x").unwrap(),
+                    gpu.upload(&[f32::NAN], "out").unwrap(),
+                );
+                let mut b = PlanBuilder::new(&gpu);
+                b.dispatch(
+                    ("reduce", "reduce_sum"),
+                    Some(&ReduceParams {
+                        n: 3,
+                        x_off: 0,
+                        out_off: 0,
+                        scale: 1.0,
+                    }),
+                    &[("x", &x), ("out", &out)],
+                    [1, 1, 1],
+                )
+                .unwrap();
+                b.finish().unwrap().run(1).unwrap();
+                gpu.read_f32(&out, 0, 1).unwrap()[0]
+            })
+        })
+        .collect();
+    for (i, h) in handles.into_iter().enumerate() {
+        assert_eq!(h.join().unwrap(), 3.0 * i as f32);
+    }
 }

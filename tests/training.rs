@@ -170,7 +170,7 @@ fn dae_steps_match_f64_reference_rmsprop_and_momentum() {
 
 #[test]
 fn replaying_100_steps_is_one_submit_and_no_host_wait() {
-    let gpu = gpu();
+    let gpu = own_gpu();
     let mut rng = rng();
     let data = randn(&mut rng, 40 * 13, 1.0);
     let x = Tensor::from_slice(&gpu, &data, 40, 13, "data").unwrap();

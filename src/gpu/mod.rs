@@ -76,6 +76,10 @@ impl Gpu {
     /// Opens a device on the adapter chosen by [`adapter::choose`] (environment variables
     /// `WGPU_BACKEND`, `WGPU_ADAPTER_NAME`, `WGPU_POWER_PREF`; a discrete GPU first).
     pub fn new() -> Result<Gpu> {
+        // One thread at a time: the NVIDIA 580 Vulkan driver was seen to hang when a dozen
+        // threads each created an instance and device at once (test binaries do exactly that).
+        static CREATE: Mutex<()> = Mutex::new(());
+        let _one_at_a_time = CREATE.lock().unwrap_or_else(|e| e.into_inner());
         let instance = adapter::instance();
         let adapter = adapter::choose(&instance)?;
         let info = adapter.get_info();

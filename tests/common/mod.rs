@@ -7,11 +7,18 @@ use oddity_kernels::reference::{act_apply, act_grad_from_y};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
-/// The adapter under test; every test prints it so a log says where it ran.
+/// The adapter under test, one device shared by the tests of a binary (pipelines are built
+/// once); every test prints it so a log says where it ran.
 pub fn gpu() -> Gpu {
-    let gpu = Gpu::new().unwrap_or_else(|e| panic!("no adapter for GPU tests: {e}"));
+    static GPU: std::sync::OnceLock<Gpu> = std::sync::OnceLock::new();
+    let gpu = GPU.get_or_init(own_gpu).clone();
     eprintln!("adapter: {}", gpu.adapter_name());
     gpu
+}
+
+/// A device of the test's own, for tests that read the runtime's counters.
+pub fn own_gpu() -> Gpu {
+    Gpu::new().unwrap_or_else(|e| panic!("no adapter for GPU tests: {e}"))
 }
 
 /// A fresh generator per call, seeded from the clock: every run draws new inputs. The seed is
