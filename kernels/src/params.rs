@@ -130,3 +130,8 @@ params!(
     /// `step.wgsl` `axpy`: out (+)= a * x.
     AxpyParams { n: u32, x_off: u32, out_off: u32, a: f32, accumulate: u32 }
 );
+
+params!(
+    /// `topk.wgsl`: one selection pass over scores (with an exclusion mask) or candidate pairs.
+    TopKParams { n: u32, k: u32, s_off: u32, m_off: u32, p_off: u32, o_off: u32 }
+);

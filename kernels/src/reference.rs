@@ -296,3 +296,42 @@ pub fn axpy(p: &AxpyParams, x: &[f64], out: &mut [f64]) {
         out[oi] = base + f64::from(p.a) * at(x, p.x_off + i);
     }
 }
+
+/// `topk.wgsl`'s order-preserving key of an f32 score; 0 for NaN.
+pub fn order_key(s: f32) -> u32 {
+    if s.is_nan() {
+        return 0;
+    }
+    let b = s.to_bits();
+    if b & 0x8000_0000 != 0 {
+        !b
+    } else {
+        b | 0x8000_0000
+    }
+}
+
+/// The score an order key came from.
+pub fn key_score(key: u32) -> f32 {
+    f32::from_bits(if key & 0x8000_0000 != 0 {
+        key & 0x7fff_ffff
+    } else {
+        !key
+    })
+}
+
+/// `topk.wgsl` end to end: the k best (index, score) of the rows not excluded (`mask[i] != 0`)
+/// and not NaN, best first: score descending, ties by lower index. Fewer when fewer qualify.
+pub fn top_k(scores: &[f32], mask: Option<&[u32]>, k: usize) -> Vec<(u32, f32)> {
+    let mut eligible: Vec<(u32, u32)> = scores
+        .iter()
+        .enumerate()
+        .filter(|&(i, s)| !s.is_nan() && mask.is_none_or(|m| m[i] == 0))
+        .map(|(i, &s)| (order_key(s), i as u32))
+        .collect();
+    eligible.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    eligible
+        .into_iter()
+        .take(k)
+        .map(|(key, i)| (i, key_score(key)))
+        .collect()
+}

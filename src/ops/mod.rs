@@ -5,6 +5,7 @@ pub mod data;
 pub mod dense;
 pub mod loss;
 pub mod reduce;
+pub mod topk;
 
 use serde::{Deserialize, Serialize};
 
