@@ -27,6 +27,9 @@ pub enum Error {
     /// wgpu reported an error (validation, out of memory, device lost).
     #[error("wgpu error: {0}")]
     Wgpu(String),
+    /// A data file or dataset request that cannot be used.
+    #[error(transparent)]
+    Data(#[from] crate::data::DataError),
     /// Mapping a buffer for readback failed.
     #[error("readback failed: {0}")]
     Readback(String),

@@ -1,0 +1,125 @@
+//! Built-in data: the 8x8 handwritten digits shipped in the repository (see NOTICE), and the
+//! UAI paper's constructions on any dataset with classes.
+
+use std::io::Read;
+
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::{RngExt, SeedableRng};
+
+use super::{DataError, Dataset, min_max_scale};
+
+const DIGITS_GZ: &[u8] = include_bytes!("digits.csv.gz");
+
+/// The 1,797 8x8 digits (UCI, CC BY 4.0): 64 features scaled to [0, 1], the digit as class.
+pub fn digits() -> Result<Dataset, DataError> {
+    let path = "built-in digits.csv.gz";
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(DIGITS_GZ)
+        .read_to_string(&mut text)
+        .map_err(|e| DataError::Io {
+            path: path.into(),
+            source: e,
+        })?;
+    let (mut x, mut class) = (Vec::new(), Vec::new());
+    for (i, line) in text.lines().enumerate() {
+        let v: Vec<f32> = line
+            .split(',')
+            .map(|s| s.trim().parse::<f32>())
+            .collect::<Result<_, _>>()
+            .map_err(|e| DataError::Parse {
+                path: path.into(),
+                line: i as u64 + 1,
+                detail: e.to_string(),
+            })?;
+        if v.len() != 65 {
+            return Err(DataError::Parse {
+                path: path.into(),
+                line: i as u64 + 1,
+                detail: format!("{} fields, expected 65", v.len()),
+            });
+        }
+        x.extend_from_slice(&v[..64]);
+        class.push(v[64] as u32);
+    }
+    min_max_scale(&mut x, 64);
+    let rows = class.len();
+    Ok(Dataset {
+        name: "digits".into(),
+        rows,
+        cols: 64,
+        x,
+        anomaly: None,
+        class: Some(class),
+        feature_names: (0..64).map(|i| format!("pixel{i}")).collect(),
+    })
+}
+
+/// The UAI paper's X_0 / X_0-2 construction: of each class in `classes` keep `keep` (0.1 in the
+/// paper) of the points, drawn at random; they are the anomalies and get a random class from
+/// the other classes. Every other point is normal.
+pub fn construct_anomalies(
+    base: &Dataset,
+    classes: &[u32],
+    keep: f64,
+    seed: u64,
+) -> Result<Dataset, DataError> {
+    let class = base.class.as_ref().ok_or_else(|| {
+        DataError::Request(format!(
+            "{} has no classes to build anomalies from",
+            base.name
+        ))
+    })?;
+    let others: Vec<u32> = class
+        .iter()
+        .copied()
+        .filter(|c| !classes.contains(c))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    if others.is_empty() {
+        return Err(DataError::Request(
+            "every class would become an anomaly".into(),
+        ));
+    }
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut picked = vec![false; base.rows];
+    for &c in classes {
+        let mut members: Vec<usize> = (0..base.rows).filter(|&i| class[i] == c).collect();
+        if members.is_empty() {
+            return Err(DataError::Request(format!(
+                "class {c} does not occur in {}",
+                base.name
+            )));
+        }
+        members.shuffle(&mut rng);
+        let n = ((members.len() as f64 * keep).round() as usize).max(1);
+        for &i in &members[..n] {
+            picked[i] = true;
+        }
+    }
+    let (mut x, mut anomaly, mut new_class) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..base.rows {
+        let is_target = classes.contains(&class[i]);
+        if is_target && !picked[i] {
+            continue;
+        }
+        x.extend_from_slice(base.row(i));
+        anomaly.push(u8::from(is_target));
+        new_class.push(if is_target {
+            others[rng.random_range(0..others.len())]
+        } else {
+            class[i]
+        });
+    }
+    let tag: Vec<String> = classes.iter().map(u32::to_string).collect();
+    Ok(Dataset {
+        name: format!("{}_{}", base.name, tag.join("-")),
+        rows: anomaly.len(),
+        cols: base.cols,
+        x,
+        anomaly: Some(anomaly),
+        class: Some(new_class),
+        feature_names: base.feature_names.clone(),
+    })
+}

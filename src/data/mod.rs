@@ -1,0 +1,99 @@
+//! Datasets: CSV and IDX loading, min-max scaling, one-hot encoding, the built-in 8x8 digits,
+//! the UAI paper's constructions (X_0, X_0-2), and generators for benchmarks.
+
+mod builtin;
+mod csv;
+mod idx;
+mod synthetic;
+
+pub use builtin::{construct_anomalies, digits};
+pub use csv::CsvOptions;
+pub use idx::{IdxArray, read_idx};
+pub use synthetic::synthetic_mnist;
+
+use crate::error::Result;
+use crate::gpu::Gpu;
+use crate::tape::Tensor;
+
+/// Errors in data files and dataset requests. Positions are 1-based, as an editor shows them.
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}: the file is empty")]
+    Empty { path: String },
+    #[error("{path}: line {line}: {detail}")]
+    Parse {
+        path: String,
+        line: u64,
+        detail: String,
+    },
+    #[error("{path}: line {line}, column {column:?}: {detail}")]
+    Value {
+        path: String,
+        line: u64,
+        column: String,
+        detail: String,
+    },
+    #[error("{path}: {detail}")]
+    Format { path: String, detail: String },
+    #[error("{0}")]
+    Request(String),
+}
+
+/// Features scaled to [0, 1] (row-major), with optional ground truth.
+#[derive(Clone, Debug)]
+pub struct Dataset {
+    pub name: String,
+    pub rows: usize,
+    pub cols: usize,
+    pub x: Vec<f32>,
+    /// 1 = anomaly, 0 = normal: the ground-truth oracle and the metrics read this.
+    pub anomaly: Option<Vec<u8>>,
+    /// A categorical label per row (e.g. the digit), for the Class model and the constructions.
+    pub class: Option<Vec<u32>>,
+    pub feature_names: Vec<String>,
+}
+
+impl Dataset {
+    pub fn dim(&self) -> usize {
+        self.cols
+    }
+
+    pub fn row(&self, i: usize) -> &[f32] {
+        &self.x[i * self.cols..(i + 1) * self.cols]
+    }
+
+    /// Number of anomalies in the ground truth (0 without one).
+    pub fn anomalies(&self) -> usize {
+        self.anomaly
+            .as_ref()
+            .map_or(0, |a| a.iter().filter(|&&v| v == 1).count())
+    }
+
+    /// The features as a GPU tensor.
+    pub fn upload(&self, gpu: &Gpu) -> Result<Tensor> {
+        Tensor::from_slice(gpu, &self.x, self.rows as u32, self.cols as u32, &self.name)
+    }
+}
+
+/// Scales every column to [0, 1] in place (a constant column becomes 0).
+pub fn min_max_scale(x: &mut [f32], cols: usize) {
+    if cols == 0 {
+        return;
+    }
+    for j in 0..cols {
+        let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
+        for v in x.iter().skip(j).step_by(cols) {
+            lo = lo.min(*v);
+            hi = hi.max(*v);
+        }
+        let span = hi - lo;
+        for v in x.iter_mut().skip(j).step_by(cols) {
+            *v = if span > 0.0 { (*v - lo) / span } else { 0.0 };
+        }
+    }
+}
