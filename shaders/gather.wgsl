@@ -67,3 +67,58 @@ fn gather_rows(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw
     }
     out[p.out_off + e] = v;
 }
+
+// sample_labelled: `rows` rows drawn (with replacement) from the labelled set kept on the GPU:
+//   lab[0] = count; lab[1 + r] = row index of labelled point r; lab[1 + cap + r] = its label.
+//   r_i = rng_u32(seed, step, TAG_LABELLED, i) % count; out / noisy as in sample_rows;
+//   ym[y_off + i] = label, ym[m_off + i] = 1 (0 for every row while count == 0, the rows then
+//   being row 0 of the data, so a plan recorded before any label still runs).
+// Bindings: 0 lp (params), 1 data, 2 state, 3 out, 4 noisy, 6 lab (read), 7 ym (read_write).
+struct LabelledParams {
+    rows: u32,
+    cols: u32,
+    cap: u32,
+    data_off: u32,
+    out_off: u32,
+    noisy_off: u32,
+    y_off: u32,
+    m_off: u32,
+    seed: u32,
+    noise_std: f32,
+}
+
+const TAG_LABELLED: u32 = 3u;
+const TAG_LABELLED_NOISE: u32 = 4u;
+
+@group(0) @binding(8) var<uniform> lp: LabelledParams;
+@group(0) @binding(6) var<storage, read> lab: array<u32>;
+@group(0) @binding(7) var<storage, read_write> ym: array<f32>;
+
+@compute @workgroup_size(256, 1, 1)
+fn sample_labelled(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                   @builtin(local_invocation_index) lid: u32) {
+    let e = grid_index(wg, nwg, lid);
+    if e >= lp.rows * lp.cols {
+        return;
+    }
+    let step = state[0];
+    let count = min(lab[0], lp.cap);
+    let i = e / lp.cols;
+    let j = e % lp.cols;
+    var row = 0u;
+    var y = 0.0;
+    if count > 0u {
+        let r = rng_u32(lp.seed, step, TAG_LABELLED, i) % count;
+        row = lab[1u + r];
+        y = f32(lab[1u + lp.cap + r]);
+    }
+    let v = data[lp.data_off + row * lp.cols + j];
+    out[lp.out_off + e] = v;
+    if lp.noisy_off != NONE {
+        noisy[lp.noisy_off + e] = v + lp.noise_std * rng_gauss(lp.seed, step, TAG_LABELLED_NOISE, e);
+    }
+    if j == 0u {
+        ym[lp.y_off + i] = y;
+        ym[lp.m_off + i] = select(0.0, 1.0, count > 0u);
+    }
+}

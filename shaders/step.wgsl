@@ -64,3 +64,35 @@ fn axpy(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
     }
     out[q.out_off + i] = v;
 }
+
+// copy_cols: a block of columns between row-major matrices (concatenation and its backward):
+//   out[o_off + r * o_ld + j] (+)= x[x_off + r * x_ld + j]   for r < rows, j < width
+// Bindings: 5 cp (params), 4 x (read), 1 out (read_write).
+struct CopyColsParams {
+    rows: u32,
+    width: u32,
+    x_off: u32,
+    x_ld: u32,
+    o_off: u32,
+    o_ld: u32,
+    accumulate: u32,
+}
+
+@group(0) @binding(5) var<uniform> cp: CopyColsParams;
+
+@compute @workgroup_size(256, 1, 1)
+fn copy_cols(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+             @builtin(local_invocation_index) lid: u32) {
+    let e = grid_index(wg, nwg, lid);
+    if e >= cp.rows * cp.width {
+        return;
+    }
+    let r = e / cp.width;
+    let j = e % cp.width;
+    let oi = cp.o_off + r * cp.o_ld + j;
+    var v = x[cp.x_off + r * cp.x_ld + j];
+    if cp.accumulate != 0u {
+        v += out[oi];
+    }
+    out[oi] = v;
+}

@@ -300,3 +300,50 @@ fn reference_dense_backward_matches_finite_differences() {
         assert!(act_apply(code, alpha, 0.5).is_finite());
     }
 }
+
+#[test]
+fn concat_passes_gradient_to_flowing_parts_only() {
+    let gpu = gpu();
+    let mut rng = rng();
+    let (rows, k1, k2, n) = (5u32, 3u32, 2u32, 2u32);
+    let detached = randn(&mut rng, (rows * k2) as usize, 1.0);
+    let dt = Tensor::from_slice(&gpu, &detached, rows, k2, "detached").unwrap();
+    let dw = wide(&detached);
+    let target = randn(&mut rng, (rows * n) as usize, 1.0);
+    let tg = Tensor::from_slice(&gpu, &target, rows, n, "target").unwrap();
+    let tw = wide(&target);
+    let build = move |tape: &mut Tape, t: &[Tensor]| {
+        let h = tape.concat_cols(&[(&t[0], true), (&dt, false)])?;
+        let y = tape.dense(&h, &DenseParams::new(t[1].clone())?, Act::Tanh)?;
+        let e = tape.row_error(&y, &tg, RowError::SquaredL2)?;
+        tape.mean(&e)
+    };
+    let f = move |x: &[Vec<f64>]| {
+        let (k1, k2) = (k1 as usize, k2 as usize);
+        let h: Vec<f64> = (0..rows as usize)
+            .flat_map(|r| {
+                x[0][r * k1..(r + 1) * k1]
+                    .iter()
+                    .chain(&dw[r * k2..(r + 1) * k2])
+                    .copied()
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let y = dense_fwd(
+            Layer::new(k1 + k2, n as usize, 3, 0.0),
+            &h,
+            rows as usize,
+            &x[1],
+        );
+        row_err(&y, &tw, n as usize, false).iter().sum::<f64>() / f64::from(rows)
+    };
+    let inputs = [
+        (randn(&mut rng, (rows * k1) as usize, 1.0), rows, k1),
+        (
+            randn(&mut rng, ((k1 + k2 + 1) * n) as usize, 1.0),
+            k1 + k2 + 1,
+            n,
+        ),
+    ];
+    check(&gpu, "concat + dense", &inputs, &build, &f);
+}

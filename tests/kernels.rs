@@ -719,3 +719,101 @@ fn bce_stays_accurate_for_confident_predictions() {
         }
     }
 }
+
+#[test]
+fn sample_labelled_matches_reference() {
+    let gpu = gpu();
+    let mut rng = rng();
+    let (n, cols, rows, cap) = (29u32, 7u32, 45u32, 29u32);
+    let data = randn(&mut rng, (n * cols) as usize + 2, 1.0);
+    let gd = gpu.upload(&data, "d").unwrap();
+    for count in [0u32, 1, 5] {
+        let mut lab = vec![0u32; 1 + 2 * cap as usize];
+        lab[0] = count;
+        for r in 0..count as usize {
+            lab[1 + r] = (r as u32 * 7 + 3) % n;
+            lab[1 + cap as usize + r] = (r % 2) as u32;
+        }
+        let (gl, state) = (
+            gpu.upload(&lab, "lab").unwrap(),
+            gpu.upload(&[6u32, 0, 0, 0], "s").unwrap(),
+        );
+        let len = (rows * cols) as usize;
+        let (out, noisy, ym) = (
+            poisoned(&gpu, len),
+            poisoned(&gpu, len),
+            poisoned(&gpu, 2 * rows as usize),
+        );
+        let p = LabelledParams {
+            rows,
+            cols,
+            cap,
+            data_off: 2,
+            out_off: 0,
+            noisy_off: 0,
+            y_off: 0,
+            m_off: rows,
+            seed: 5,
+            noise_std: 0.2,
+        };
+        run(
+            &gpu,
+            ("gather", "sample_labelled"),
+            Some(&p),
+            &[
+                ("data", &gd),
+                ("state", &state),
+                ("out", &out),
+                ("noisy", &noisy),
+                ("lab", &gl),
+                ("ym", &ym),
+            ],
+            groups(&gpu, rows * cols),
+        );
+        let (mut wo, mut wn, mut wy) =
+            (vec![0.0; len], vec![0.0; len], vec![0.0; 2 * rows as usize]);
+        r::sample_labelled(&p, &wide(&data), &lab, 6, &mut wo, &mut wn, &mut wy);
+        assert_eq!(rel_err(&read(&gpu, &out), &wo), 0.0, "count {count}: rows");
+        assert!(
+            rel_err(&read(&gpu, &noisy), &wn) < TOL,
+            "count {count}: noise"
+        );
+        assert_eq!(
+            rel_err(&read(&gpu, &ym), &wy),
+            0.0,
+            "count {count}: labels and mask"
+        );
+    }
+}
+
+#[test]
+fn copy_cols_matches_reference() {
+    let gpu = gpu();
+    let mut rng = rng();
+    for acc in [0u32, 1] {
+        let (rows, width, x_ld, o_ld) = (37u32, 3u32, 5u32, 9u32);
+        let x = randn(&mut rng, (rows * x_ld) as usize + 1, 1.0);
+        let init = randn(&mut rng, (rows * o_ld) as usize, 1.0);
+        let gx = gpu.upload(&x, "x").unwrap();
+        let out = gpu.upload(&init, "o").unwrap();
+        let p = CopyColsParams {
+            rows,
+            width,
+            x_off: 1,
+            x_ld,
+            o_off: 4,
+            o_ld,
+            accumulate: acc,
+        };
+        run(
+            &gpu,
+            ("step", "copy_cols"),
+            Some(&p),
+            &[("x", &gx), ("out", &out)],
+            groups(&gpu, rows * width),
+        );
+        let mut want = wide(&init);
+        r::copy_cols(&p, &wide(&x), &mut want);
+        assert!(rel_err(&read(&gpu, &out), &want) < TOL, "accumulate {acc}");
+    }
+}

@@ -135,3 +135,16 @@ params!(
     /// `topk.wgsl`: one selection pass over scores (with an exclusion mask) or candidate pairs.
     TopKParams { n: u32, k: u32, s_off: u32, m_off: u32, p_off: u32, o_off: u32 }
 );
+
+params!(
+    /// `gather.wgsl` `sample_labelled`: a minibatch from the labelled set on the GPU.
+    LabelledParams {
+        rows: u32, cols: u32, cap: u32, data_off: u32, out_off: u32, noisy_off: u32,
+        y_off: u32, m_off: u32, seed: u32, noise_std: f32,
+    }
+);
+
+params!(
+    /// `step.wgsl` `copy_cols`: a block of columns between matrices.
+    CopyColsParams { rows: u32, width: u32, x_off: u32, x_ld: u32, o_off: u32, o_ld: u32, accumulate: u32 }
+);

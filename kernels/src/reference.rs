@@ -335,3 +335,62 @@ pub fn top_k(scores: &[f32], mask: Option<&[u32]>, k: usize) -> Vec<(u32, f32)> 
         .map(|(key, i)| (i, key_score(key)))
         .collect()
 }
+
+pub const TAG_LABELLED: u32 = 3;
+pub const TAG_LABELLED_NOISE: u32 = 4;
+
+/// `gather.wgsl::sample_labelled`; `lab` as the shader reads it. Returns the drawn positions.
+pub fn sample_labelled(
+    p: &LabelledParams,
+    data: &[f64],
+    lab: &[u32],
+    step: u32,
+    out: &mut [f64],
+    noisy: &mut [f64],
+    ym: &mut [f64],
+) -> Vec<u32> {
+    let count = lab[0].min(p.cap);
+    let picks: Vec<u32> = (0..p.rows)
+        .map(|i| {
+            if count > 0 {
+                rng_u32(p.seed, step, TAG_LABELLED, i) % count
+            } else {
+                0
+            }
+        })
+        .collect();
+    for e in 0..p.rows * p.cols {
+        let (i, j) = (e / p.cols, e % p.cols);
+        let r = picks[i as usize];
+        let (row, y) = if count > 0 {
+            (
+                lab[(1 + r) as usize],
+                f64::from(lab[(1 + p.cap + r) as usize]),
+            )
+        } else {
+            (0, 0.0)
+        };
+        let v = at(data, p.data_off + row * p.cols + j);
+        out[(p.out_off + e) as usize] = v;
+        if p.noisy_off != NONE {
+            noisy[(p.noisy_off + e) as usize] =
+                v + f64::from(p.noise_std) * rng_gauss(p.seed, step, TAG_LABELLED_NOISE, e);
+        }
+        if j == 0 {
+            ym[(p.y_off + i) as usize] = y;
+            ym[(p.m_off + i) as usize] = if count > 0 { 1.0 } else { 0.0 };
+        }
+    }
+    picks
+}
+
+/// `step.wgsl::copy_cols`.
+pub fn copy_cols(p: &CopyColsParams, x: &[f64], out: &mut [f64]) {
+    for r in 0..p.rows {
+        for j in 0..p.width {
+            let oi = (p.o_off + r * p.o_ld + j) as usize;
+            let base = if p.accumulate != 0 { out[oi] } else { 0.0 };
+            out[oi] = base + at(x, p.x_off + r * p.x_ld + j);
+        }
+    }
+}

@@ -50,6 +50,24 @@ impl ArenaBuilder {
         slot
     }
 
+    /// A slot with the given initial values (row-major, `rows * cols` of them).
+    pub fn fixed(&mut self, rows: u32, cols: u32, values: &[f32]) -> Result<Slot> {
+        if values.len() != (rows * cols) as usize {
+            return Err(crate::error::invalid(
+                "parameter slot",
+                format!("{} values for {rows} x {cols}", values.len()),
+            ));
+        }
+        let slot = Slot {
+            offset: self.values.len() as u32,
+            rows,
+            cols,
+        };
+        self.values.extend_from_slice(values);
+        self.slots.push(slot);
+        Ok(slot)
+    }
+
     /// Uploads the parameters and makes a zeroed gradient buffer of the same layout.
     pub fn upload(self, gpu: &Gpu) -> Result<ParamArena> {
         let params = gpu.upload(&self.values, "params")?;

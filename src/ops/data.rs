@@ -2,7 +2,9 @@
 //! uploaded dataset by the counter-based RNG, rows gathered by index, and additive noise.
 //! Draws depend on (seed, step counter), so a replayed plan sees new rows every step.
 
-use oddity_kernels::params::{AxpyParams, GatherParams, NONE, NoiseParams};
+use oddity_kernels::params::{
+    AxpyParams, CopyColsParams, GatherParams, LabelledParams, NONE, NoiseParams,
+};
 
 use super::groups_1d;
 use crate::error::{Result, invalid};
@@ -14,6 +16,55 @@ pub struct Sample {
     pub clean: Tensor,
     /// `clean` plus noise, when noise was asked for.
     pub noisy: Option<Tensor>,
+}
+
+/// A minibatch drawn by [`Tape::sample_labelled`]: rows, their labels, and a mask that is 1
+/// for every row once at least one label exists (0 before).
+pub struct LabelledSample {
+    pub clean: Tensor,
+    pub noisy: Option<Tensor>,
+    pub y: Tensor,
+    pub mask: Tensor,
+}
+
+struct ConcatBackward {
+    parts: Vec<(Tensor, bool, u32)>,
+    out: Tensor,
+}
+
+impl Backward for ConcatBackward {
+    fn output(&self) -> &Tensor {
+        &self.out
+    }
+
+    fn backward(&self, ctx: &mut BackwardCtx<'_>, grad: Grad) -> Result<()> {
+        let g = ctx.materialize(grad, &self.out)?;
+        for (t, flows, col) in &self.parts {
+            if !flows {
+                continue;
+            }
+            let Some((dst, acc)) = ctx.dest(t)? else {
+                continue;
+            };
+            let p = CopyColsParams {
+                rows: t.rows(),
+                width: t.cols(),
+                x_off: g.offset() + col,
+                x_ld: self.out.cols(),
+                o_off: dst.offset(),
+                o_ld: t.cols(),
+                accumulate: u32::from(acc),
+            };
+            let groups = groups_1d(&ctx.gpu(), t.len())?;
+            ctx.plan.dispatch(
+                ("step", "copy_cols"),
+                Some(&p),
+                &[("x", g.buffer()), ("out", dst.buffer())],
+                groups,
+            )?;
+        }
+        Ok(())
+    }
 }
 
 struct NoiseBackward {
@@ -198,5 +249,127 @@ impl Tape {
             &[("x", src.buffer()), ("out", dst.buffer())],
             groups_1d(&gpu, src.len())?,
         )
+    }
+
+    /// The columns of `parts` side by side (same row count). A part given with `false` is
+    /// detached: no gradient flows back into it.
+    pub fn concat_cols(&mut self, parts: &[(&Tensor, bool)]) -> Result<Tensor> {
+        let rows = parts
+            .first()
+            .map(|(t, _)| t.rows())
+            .ok_or_else(|| invalid("concat_cols", "no parts"))?;
+        if let Some((t, _)) = parts.iter().find(|(t, _)| t.rows() != rows) {
+            return Err(crate::error::shape(
+                "concat_cols",
+                format!("parts have {rows} and {} rows", t.rows()),
+            ));
+        }
+        let width: u32 = parts.iter().map(|(t, _)| t.cols()).sum();
+        let gpu = self.gpu().clone();
+        let out = Tensor::new(&gpu, rows, width, "concat")?;
+        let mut col = 0;
+        let mut recorded = Vec::new();
+        for (t, flows) in parts {
+            let p = CopyColsParams {
+                rows,
+                width: t.cols(),
+                x_off: t.offset(),
+                x_ld: t.cols(),
+                o_off: out.offset() + col,
+                o_ld: width,
+                accumulate: 0,
+            };
+            self.plan.dispatch(
+                ("step", "copy_cols"),
+                Some(&p),
+                &[("x", t.buffer()), ("out", out.buffer())],
+                groups_1d(&gpu, t.len())?,
+            )?;
+            recorded.push(((*t).clone(), *flows, col));
+            col += t.cols();
+        }
+        let flowing: Vec<&Tensor> = parts.iter().filter(|(_, f)| *f).map(|(t, _)| *t).collect();
+        self.push(
+            &flowing,
+            Box::new(ConcatBackward {
+                parts: recorded,
+                out: out.clone(),
+            }),
+        );
+        Ok(out)
+    }
+
+    /// `rows` rows drawn on the GPU from the labelled set in `lab` (word 0: count; then `cap`
+    /// row indices; then `cap` labels 0/1), with noise like [`Tape::sample_rows`]. The set may
+    /// grow between replays: the count is read on the GPU every step.
+    pub fn sample_labelled(
+        &mut self,
+        data: &Tensor,
+        lab: &GpuBuffer,
+        cap: u32,
+        rows: u32,
+        noise_std: f32,
+        seed: u32,
+    ) -> Result<LabelledSample> {
+        check_rows("sample_labelled", data, rows)?;
+        if lab.words() < 1 + 2 * u64::from(cap) {
+            return Err(invalid(
+                "sample_labelled",
+                format!(
+                    "the label buffer has {} words, {} needed",
+                    lab.words(),
+                    1 + 2 * u64::from(cap)
+                ),
+            ));
+        }
+        let gpu = self.gpu().clone();
+        let clean = Tensor::new(&gpu, rows, data.cols(), "labelled batch")?;
+        let noisy = if noise_std > 0.0 {
+            Some(Tensor::new(
+                &gpu,
+                rows,
+                data.cols(),
+                "noisy labelled batch",
+            )?)
+        } else {
+            None
+        };
+        let noisy_buf = noisy
+            .as_ref()
+            .map(|t| t.buffer().clone())
+            .unwrap_or(gpu.dummy(true)?);
+        let ym = gpu.buffer(2 * u64::from(rows), "labels and mask")?;
+        let p = LabelledParams {
+            rows,
+            cols: data.cols(),
+            cap,
+            data_off: data.offset(),
+            out_off: clean.offset(),
+            noisy_off: noisy.as_ref().map_or(NONE, |t| t.offset()),
+            y_off: 0,
+            m_off: rows,
+            seed,
+            noise_std,
+        };
+        let state = self.state.buffer().clone();
+        self.plan.dispatch(
+            ("gather", "sample_labelled"),
+            Some(&p),
+            &[
+                ("data", data.buffer()),
+                ("state", &state),
+                ("out", clean.buffer()),
+                ("noisy", &noisy_buf),
+                ("lab", lab),
+                ("ym", &ym),
+            ],
+            groups_1d(&gpu, clean.len())?,
+        )?;
+        Ok(LabelledSample {
+            clean,
+            noisy,
+            y: Tensor::view(&ym, 0, rows, 1)?,
+            mask: Tensor::view(&ym, rows, rows, 1)?,
+        })
     }
 }

@@ -121,17 +121,23 @@ impl Tape {
     /// Records the backward pass of `loss` (a 1x1 tensor) with seed gradient 1. Every
     /// registered parameter's gradient slot is written (zero when `loss` does not depend on it).
     pub fn backward(&mut self, loss: &Tensor) -> Result<()> {
-        if loss.len() != 1 {
-            return Err(crate::error::shape(
-                "backward",
-                format!("the loss must be 1x1, got {}x{}", loss.rows, loss.cols),
-            ));
-        }
-        if !self.needs_grad(loss) {
-            return Err(invalid(
-                "backward",
-                "the loss does not depend on any parameter",
-            ));
+        self.backward_all(&[loss])
+    }
+
+    /// Records the backward pass of the sum of `losses` (1x1 tensors), each seeded with 1; the
+    /// sum itself is never computed, so a second loss term costs no dispatch of its own.
+    pub fn backward_all(&mut self, losses: &[&Tensor]) -> Result<()> {
+        for loss in losses {
+            if loss.len() != 1 {
+                let detail = format!("the loss must be 1x1, got {}x{}", loss.rows, loss.cols);
+                return Err(crate::error::shape("backward", detail));
+            }
+            if !self.needs_grad(loss) {
+                return Err(invalid(
+                    "backward",
+                    "the loss does not depend on any parameter",
+                ));
+            }
         }
         let nodes = std::mem::take(&mut self.nodes);
         let mut ctx = BackwardCtx {
@@ -140,7 +146,9 @@ impl Tape {
             needs_grad: &self.needs_grad,
             params: &self.params,
         };
-        ctx.grads.insert(loss.key(), Grad::Const(1.0));
+        for loss in losses {
+            ctx.add_const(loss, 1.0)?;
+        }
         for node in nodes.iter().rev() {
             if let Some(g) = ctx.grads.remove(&node.output().key()) {
                 node.backward(&mut ctx, g)?;

@@ -1,0 +1,8 @@
+//! Anomaly detectors built on [`crate::nn`]: the UAI active-learning models and the label set
+//! they learn from.
+
+mod labels;
+mod uai;
+
+pub use labels::LabelSet;
+pub use uai::{DaeUai, UaiConfig};

@@ -1,0 +1,151 @@
+//! DAE_uai: the head's gradient reaches the encoder but not the score; without labels a step is
+//! exactly a DAE step; the query ranks unlabelled rows and never returns a labelled one.
+
+mod common;
+
+use common::*;
+use oddity::models::{DaeUai, LabelSet, UaiConfig};
+use oddity::nn::{Autoencoder, AutoencoderConfig, Optimizer};
+use oddity::tape::Tensor;
+use oddity_kernels::reference::top_k;
+
+fn config(seed: u64) -> AutoencoderConfig {
+    AutoencoderConfig {
+        batch: 32,
+        seed,
+        optimizer: Optimizer::rmsprop(0.01),
+        ..AutoencoderConfig::dae(12, &[8, 3])
+    }
+}
+
+fn slots(arena: &oddity::nn::ParamArena, values: &[f32], from: usize, to: usize) -> Vec<u32> {
+    let s = &arena.slots;
+    values[s[from].offset as usize..(s[to - 1].offset + s[to - 1].rows * s[to - 1].cols) as usize]
+        .iter()
+        .map(|v| v.to_bits())
+        .collect()
+}
+
+#[test]
+fn head_gradient_reaches_the_encoder_and_not_the_score() {
+    let gpu = gpu();
+    let mut rng = rng();
+    let n = 200u32;
+    let data: Vec<f32> = randn(&mut rng, (n * 12) as usize, 1.0)
+        .iter()
+        .map(|v| v.abs())
+        .collect();
+    let x = Tensor::from_slice(&gpu, &data, n, 12, "data").unwrap();
+    let rows = [3u32, 17, 40, 41, 99, 150];
+    let grads_with = |y: u8| {
+        let model = DaeUai::new(&gpu, UaiConfig::new(config(9))).unwrap();
+        let mut labels = LabelSet::new(&gpu, n).unwrap();
+        labels.add(&gpu, &rows.map(|r| (r, y))).unwrap();
+        // Two steps: the head starts with zero weights on l, so the first step only moves the
+        // head; the second shows where its loss flows.
+        model.train_plan(&x, &labels).unwrap().run(2).unwrap();
+        (model.arena.read_grads(&gpu).unwrap(), model)
+    };
+    let (g0, m) = grads_with(0);
+    let (g1, _) = grads_with(1);
+    let mut dae = Autoencoder::new(&gpu, config(9)).unwrap();
+    dae.fit(&x, 2).unwrap();
+    let gd = dae.arena.read_grads(&gpu).unwrap();
+    // slots: encoder 0..2, decoder 2..4, head 4
+    assert_ne!(
+        slots(&m.arena, &g0, 0, 2),
+        slots(&m.arena, &g1, 0, 2),
+        "the head's loss changes the encoder's gradient"
+    );
+    assert_ne!(
+        slots(&m.arena, &g0, 0, 2),
+        slots(&dae.arena, &gd, 0, 2),
+        "labels add to the encoder's gradient"
+    );
+    assert_eq!(
+        slots(&m.arena, &g0, 2, 4),
+        slots(&m.arena, &g1, 2, 4),
+        "no gradient flows through s(x) into the decoder"
+    );
+    assert_eq!(
+        slots(&m.arena, &g0, 2, 4),
+        slots(&dae.arena, &gd, 2, 4),
+        "the decoder sees only the DAE loss"
+    );
+    assert_ne!(
+        slots(&m.arena, &g0, 4, 5),
+        slots(&m.arena, &g1, 4, 5),
+        "the head learns from the labels"
+    );
+}
+
+#[test]
+fn without_labels_a_step_is_exactly_a_dae_step() {
+    let gpu = gpu();
+    let mut rng = rng();
+    let n = 150u32;
+    let data: Vec<f32> = randn(&mut rng, (n * 12) as usize, 1.0)
+        .iter()
+        .map(|v| v.abs())
+        .collect();
+    let x = Tensor::from_slice(&gpu, &data, n, 12, "data").unwrap();
+    let model = DaeUai::new(&gpu, UaiConfig::new(config(4))).unwrap();
+    let labels = LabelSet::new(&gpu, n).unwrap();
+    model.train_plan(&x, &labels).unwrap().run(30).unwrap();
+    let mut dae = Autoencoder::new(&gpu, config(4)).unwrap();
+    dae.fit(&x, 30).unwrap();
+    let (pu, pd) = (
+        model.arena.read(&gpu).unwrap(),
+        dae.arena.read(&gpu).unwrap(),
+    );
+    assert_eq!(slots(&model.arena, &pu, 0, 4), slots(&dae.arena, &pd, 0, 4));
+    let head = slots(&model.arena, &pu, 4, 5);
+    assert_eq!(
+        head,
+        [0f32, 0.0, 0.0, 1.0, 0.0].map(f32::to_bits).to_vec(),
+        "the head is untouched"
+    );
+}
+
+#[test]
+fn query_ranks_by_score_and_skips_labelled_rows() {
+    let gpu = gpu();
+    let (data, _) = oddity::data::synthetic_mnist(3000, 12, 0.02, 3);
+    let x = Tensor::from_slice(&gpu, &data, 3000, 12, "data").unwrap();
+    let model = DaeUai::new(&gpu, UaiConfig::new(config(2))).unwrap();
+    let mut labels = LabelSet::new(&gpu, 3000).unwrap();
+    let dae = Autoencoder::new(&gpu, config(2)).unwrap();
+    let want = top_k(&dae.scores(&x).unwrap(), None, 10);
+    let (plan, _, top) = model.query_plan(&x, &labels, 10).unwrap();
+    plan.run(1).unwrap();
+    let got = top.read(&gpu).unwrap();
+    assert_eq!(
+        got, want,
+        "before any label the head's logit is s(x): the DAE's ranking"
+    );
+    labels
+        .add(&gpu, &got.iter().map(|&(r, _)| (r, 1)).collect::<Vec<_>>())
+        .unwrap();
+    plan.run(1).unwrap();
+    let next = top.read(&gpu).unwrap();
+    assert!(
+        next.iter().all(|&(r, _)| !labels.contains(r)),
+        "labelled rows are never chosen again"
+    );
+    assert!(
+        next.iter().zip(&next[1..]).all(|(a, b)| a.1 >= b.1),
+        "best first"
+    );
+    let e = labels
+        .add(&gpu, &[(next[0].0, 1), (next[0].0, 0)])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("labelled twice"), "{e}");
+    assert!(
+        labels
+            .add(&gpu, &[(3000, 1)])
+            .unwrap_err()
+            .to_string()
+            .contains("past the 3000 rows")
+    );
+}
