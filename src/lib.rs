@@ -7,6 +7,7 @@
 //! - [`nn`]: parameter arenas, optimizers, [`nn::Mlp`] and [`nn::Autoencoder`].
 //! - [`data`]: the synthetic MNIST-shaped generator used by benchmarks.
 
+pub mod active;
 pub mod data;
 pub mod error;
 pub mod gpu;

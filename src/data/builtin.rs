@@ -123,3 +123,66 @@ pub fn construct_anomalies(
         feature_names: base.feature_names.clone(),
     })
 }
+
+/// Where Debian's `dataset-fashion-mnist` package puts Fashion-MNIST.
+pub const FASHION_MNIST_DIR: &str = "/usr/share/datasets/fashion-mnist";
+
+/// Fashion-MNIST's 60,000 training images (784 features scaled to [0, 1]) with their classes.
+pub fn fashion_mnist() -> Result<Dataset, DataError> {
+    let dir = std::path::Path::new(FASHION_MNIST_DIR);
+    let images = dir.join("train-images-idx3-ubyte.gz");
+    let labels = dir.join("train-labels-idx1-ubyte.gz");
+    if !images.exists() || !labels.exists() {
+        return Err(DataError::Request(format!(
+            "Fashion-MNIST is not installed: {} and {} are provided by Debian's package dataset-fashion-mnist (apt-get install dataset-fashion-mnist)",
+            images.display(),
+            labels.display()
+        )));
+    }
+    let img = super::read_idx(&images)?;
+    let lab = super::read_idx(&labels)?;
+    if img.dims.len() != 3 || lab.dims.len() != 1 || img.dims[0] != lab.dims[0] {
+        return Err(DataError::Format {
+            path: images.display().to_string(),
+            detail: format!(
+                "image dims {:?} and label dims {:?} do not match",
+                img.dims, lab.dims
+            ),
+        });
+    }
+    let (rows, cols) = (img.dims[0], img.dims[1] * img.dims[2]);
+    let mut x = img.data;
+    min_max_scale(&mut x, cols);
+    let class = lab.data.iter().map(|&v| v as u32).collect();
+    Ok(Dataset {
+        name: "fmnist".into(),
+        rows,
+        cols,
+        x,
+        anomaly: None,
+        class: Some(class),
+        feature_names: (0..cols).map(|i| format!("pixel{i}")).collect(),
+    })
+}
+
+/// A function that loads a base dataset.
+type Loader = fn() -> Result<Dataset, DataError>;
+
+/// A built-in dataset by name: `digits0`, `digits02` (the UAI paper's X_0 and X_0-2 on the
+/// shipped digits), `fmnist0`, `fmnist02` (on Fashion-MNIST when installed).
+pub fn named(name: &str, seed: u64) -> Result<Dataset, DataError> {
+    let (base, classes): (Loader, &[u32]) = match name {
+        "digits0" => (digits, &[0]),
+        "digits02" => (digits, &[0, 1, 2]),
+        "fmnist0" => (fashion_mnist, &[0]),
+        "fmnist02" => (fashion_mnist, &[0, 1, 2]),
+        other => {
+            return Err(DataError::Request(format!(
+                "unknown dataset {other:?}; built in: digits0, digits02, fmnist0, fmnist02"
+            )));
+        }
+    };
+    let mut d = construct_anomalies(&base()?, classes, 0.1, seed)?;
+    d.name = name.to_string();
+    Ok(d)
+}

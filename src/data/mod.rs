@@ -6,7 +6,7 @@ mod csv;
 mod idx;
 mod synthetic;
 
-pub use builtin::{construct_anomalies, digits};
+pub use builtin::{FASHION_MNIST_DIR, construct_anomalies, digits, fashion_mnist, named};
 pub use csv::CsvOptions;
 pub use idx::{IdxArray, read_idx};
 pub use synthetic::synthetic_mnist;

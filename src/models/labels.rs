@@ -48,6 +48,24 @@ impl LabelSet {
         self.seen.get(row as usize).copied().unwrap_or(false)
     }
 
+    /// Marks rows as seen without a label (an expert skipped them): they are never chosen
+    /// again and do not train the head.
+    pub fn skip(&mut self, gpu: &Gpu, rows: &[u32]) -> Result<()> {
+        for &row in rows {
+            if row >= self.cap || self.contains(row) {
+                return Err(invalid(
+                    "skip",
+                    format!("row {row} is past the data or already seen"),
+                ));
+            }
+        }
+        for &row in rows {
+            gpu.write(&self.flags, u64::from(row), &[1u32])?;
+            self.seen[row as usize] = true;
+        }
+        Ok(())
+    }
+
     /// Adds labels (1 = anomaly, 0 = normal); a row out of range, labelled twice, or a label
     /// other than 0/1 is an error and nothing is added.
     pub fn add(&mut self, gpu: &Gpu, labels: &[(u32, u8)]) -> Result<()> {

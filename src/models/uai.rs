@@ -91,6 +91,10 @@ impl DaeUai {
         })
     }
 
+    pub fn gpu(&self) -> &Gpu {
+        &self.gpu
+    }
+
     pub fn step_state(&self) -> &StepState {
         &self.state
     }

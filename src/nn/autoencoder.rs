@@ -10,6 +10,7 @@ use crate::error::{Result, invalid};
 use crate::gpu::Gpu;
 use crate::ops::Act;
 use crate::ops::loss::RowError;
+use crate::ops::topk::TopK;
 use crate::tape::{Plan, StepState, Tape, Tensor};
 
 /// Rows scored per chunk, bounding the activations a scoring plan allocates per chunk.
@@ -156,14 +157,13 @@ impl Autoencoder {
         }
     }
 
-    /// Records scoring of every row of `data`: returns the plan, the per-row squared
-    /// reconstruction errors (`rows x 1`) and the latent vectors (`rows x latent`) it fills.
-    pub fn score_plan(&self, data: &Tensor) -> Result<(Plan, Tensor, Tensor)> {
+    /// Records scoring of every row of `data` into `tape`, in chunks: the per-row squared
+    /// reconstruction errors (`rows x 1`) and the latent vectors (`rows x latent`).
+    fn record_scores(&self, tape: &mut Tape, data: &Tensor) -> Result<(Tensor, Tensor)> {
         self.check_data(data)?;
         let latent_dim = self.encoder.outputs();
         let scores = Tensor::new(&self.gpu, data.rows(), 1, "scores")?;
         let latents = Tensor::new(&self.gpu, data.rows(), latent_dim, "latents")?;
-        let mut tape = Tape::new(&self.gpu, &self.state);
         let mut r0 = 0;
         while r0 < data.rows() {
             let n = SCORE_CHUNK.min(data.rows() - r0);
@@ -173,21 +173,39 @@ impl Autoencoder {
                 n,
                 data.cols(),
             )?;
-            let l = self.encoder.forward(&mut tape, &self.arena, &x)?;
-            let recon = self.decoder.forward(&mut tape, &self.arena, &l)?;
-            tape.row_error_into(
-                &recon,
-                &x,
-                RowError::SquaredL2,
-                &Tensor::view(scores.buffer(), r0, n, 1)?,
-            )?;
+            let l = self.encoder.forward(tape, &self.arena, &x)?;
+            let recon = self.decoder.forward(tape, &self.arena, &l)?;
+            let out = Tensor::view(scores.buffer(), r0, n, 1)?;
+            tape.row_error_into(&recon, &x, RowError::SquaredL2, &out)?;
             tape.copy(
                 &l,
                 &Tensor::view(latents.buffer(), r0 * latent_dim, n, latent_dim)?,
             )?;
             r0 += n;
         }
+        Ok((scores, latents))
+    }
+
+    /// Records scoring of every row of `data`: returns the plan, the per-row squared
+    /// reconstruction errors (`rows x 1`) and the latent vectors (`rows x latent`) it fills.
+    pub fn score_plan(&self, data: &Tensor) -> Result<(Plan, Tensor, Tensor)> {
+        let mut tape = Tape::new(&self.gpu, &self.state);
+        let (scores, latents) = self.record_scores(&mut tape, data)?;
         Ok((tape.finish()?, scores, latents))
+    }
+
+    /// Records scoring of every row and the selection of the k highest-scoring rows whose
+    /// word in `exclude` is 0: one plan, one submit, k pairs to read back.
+    pub fn query_plan(
+        &self,
+        data: &Tensor,
+        exclude: &crate::gpu::GpuBuffer,
+        k: u32,
+    ) -> Result<(Plan, TopK)> {
+        let mut tape = Tape::new(&self.gpu, &self.state);
+        let (scores, _) = self.record_scores(&mut tape, data)?;
+        let top = tape.top_k(&scores, Some((exclude, 0)), k)?;
+        Ok((tape.finish()?, top))
     }
 
     /// Each row's squared reconstruction error: its anomaly score (higher = more anomalous).

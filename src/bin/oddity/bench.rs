@@ -37,23 +37,6 @@ pub struct Args {
     pub json: bool,
 }
 
-impl Args {
-    /// A size the software adapter runs in seconds.
-    pub fn small() -> Args {
-        Args {
-            rows: 2000,
-            dim: 64,
-            hidden: vec![32, 16, 4],
-            batch: 64,
-            steps: 200,
-            repeats: 3,
-            seed: 0,
-            profile: 0,
-            json: false,
-        }
-    }
-}
-
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]

@@ -1,0 +1,382 @@
+//! `oddity active`: Algorithm 1 from the command line, with the ground truth, a person at the
+//! terminal, or a labels file as the oracle; a progress bar on stderr; the curve of anomalies
+//! found against labels spent as a table, JSON, CSV and an SVG plot.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use oddity::active::{
+    ActiveConfig, ActiveDae, ActiveModel, ActiveRun, ActiveUai, FileOracle, GroundTruth,
+    Interactive, Journal, JournalHeader, Oracle,
+};
+use oddity::data::{CsvOptions, Dataset};
+use oddity::models::{DaeUai, UaiConfig};
+use oddity::nn::{Autoencoder, AutoencoderConfig, Optimizer};
+use oddity::{Error, Gpu};
+
+#[derive(clap::Args, Clone)]
+pub struct Args {
+    /// A built-in dataset: digits0, digits02, fmnist0, fmnist02.
+    #[arg(long, conflicts_with = "data")]
+    pub dataset: Option<String>,
+    /// A CSV file with a header row.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// The CSV column with normal / anomaly labels.
+    #[arg(long)]
+    pub label_col: Option<String>,
+    /// The label value that marks an anomaly (default: 1 when the labels are 0/1).
+    #[arg(long)]
+    pub anomaly_label: Option<String>,
+    /// Models, comma-separated: dae-uai, dae.
+    #[arg(long, value_delimiter = ',', default_value = "dae-uai")]
+    pub model: Vec<String>,
+    /// Labels to spend (default: twice the anomalies when the data has ground truth).
+    #[arg(long)]
+    pub budget: Option<u32>,
+    /// Rows shown per round.
+    #[arg(long, default_value_t = 10)]
+    pub k: u32,
+    #[arg(long, default_value_t = 1000)]
+    pub pretrain_steps: u32,
+    #[arg(long, default_value_t = 100)]
+    pub active_steps: u32,
+    /// Encoder widths (default: 256,64,8 for inputs over 256 features, else 32,16,8).
+    #[arg(long, value_delimiter = ',')]
+    pub hidden: Option<Vec<u32>>,
+    #[arg(long, default_value_t = 64)]
+    pub batch: u32,
+    /// RMSprop learning rate.
+    #[arg(long, default_value_t = 0.01)]
+    pub lr: f32,
+    /// Input noise of the denoising autoencoder.
+    #[arg(long, default_value_t = 0.1)]
+    pub noise: f32,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// truth, interactive, or file:PATH.
+    #[arg(long, default_value = "truth")]
+    pub oracle: String,
+    /// Label journal: answers are appended here before use; an existing journal resumes.
+    #[arg(long)]
+    pub journal: Option<PathBuf>,
+    /// Write the curves (CSV) and a plot (SVG) here.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Print one JSON object per model; the last line is the last model's.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// One model's run.
+pub struct Outcome {
+    pub model: String,
+    pub found: u32,
+    pub spent: u32,
+    pub curve: Vec<u32>,
+    pub seconds: f64,
+}
+
+fn load(a: &Args) -> oddity::Result<Dataset> {
+    match (&a.dataset, &a.data) {
+        (Some(name), None) => Ok(oddity::data::named(name, a.seed)?),
+        (None, Some(path)) => {
+            let mut opts = CsvOptions::default();
+            if let Some(c) = &a.label_col {
+                opts = opts.label(c);
+            }
+            if let Some(v) = &a.anomaly_label {
+                opts = opts.anomaly_label(v);
+            }
+            Ok(Dataset::from_csv(path, &opts)?)
+        }
+        _ => Err(Error::Invalid {
+            what: "data",
+            detail: "give --dataset NAME or --data FILE.csv".into(),
+        }),
+    }
+}
+
+fn build(name: &str, gpu: &Gpu, data: &Dataset, a: &Args) -> oddity::Result<Box<dyn ActiveModel>> {
+    let dim = data.cols as u32;
+    let hidden = a.hidden.clone().unwrap_or_else(|| {
+        if dim > 256 {
+            vec![256, 64, 8]
+        } else {
+            vec![32, 16, 8]
+        }
+    });
+    let ae = AutoencoderConfig {
+        batch: a.batch,
+        seed: a.seed,
+        noise_std: a.noise,
+        optimizer: Optimizer::rmsprop(a.lr),
+        ..AutoencoderConfig::dae(dim, &hidden)
+    };
+    match name {
+        "dae" => Ok(Box::new(ActiveDae::new(Autoencoder::new(gpu, ae)?))),
+        "dae-uai" => Ok(Box::new(ActiveUai::new(DaeUai::new(
+            gpu,
+            UaiConfig::new(ae),
+        )?))),
+        other => Err(Error::Invalid {
+            what: "model",
+            detail: format!("{other:?}; available: dae-uai, dae"),
+        }),
+    }
+}
+
+fn oracle(spec: &str) -> oddity::Result<Box<dyn Oracle>> {
+    match spec {
+        "truth" => Ok(Box::new(GroundTruth)),
+        "interactive" => Ok(Box::new(Interactive {
+            input: std::io::stdin().lock(),
+            output: std::io::stderr(),
+        })),
+        s => match s.strip_prefix("file:") {
+            Some(p) if !p.is_empty() => Ok(Box::new(FileOracle {
+                path: PathBuf::from(p),
+            })),
+            _ => Err(Error::Invalid {
+                what: "oracle",
+                detail: format!("{s:?}; use truth, interactive or file:PATH"),
+            }),
+        },
+    }
+}
+
+/// Runs every model of `a` on its data; prints the table (and JSON), writes `--out`.
+pub fn run(a: &Args) -> oddity::Result<Vec<Outcome>> {
+    let data = load(a)?;
+    let budget = match (a.budget, data.anomaly.is_some()) {
+        (Some(b), _) => b,
+        (None, true) => (2 * data.anomalies() as u32).max(1),
+        (None, false) => {
+            return Err(Error::Invalid {
+                what: "budget",
+                detail: "the data has no ground truth: give --budget".into(),
+            });
+        }
+    };
+    if a.journal.is_some() && a.model.len() > 1 {
+        return Err(Error::Invalid {
+            what: "journal",
+            detail: "a journal belongs to one model's run; give one --model".into(),
+        });
+    }
+    let gpu = Gpu::new()?;
+    let adapter = gpu.adapter_name();
+    eprintln!(
+        "{}: {} rows x {} features, {} anomalies; adapter {adapter}",
+        data.name,
+        data.rows,
+        data.cols,
+        data.anomalies()
+    );
+    let x = data.upload(&gpu)?;
+    let config = ActiveConfig {
+        k: a.k,
+        budget,
+        pretrain_steps: a.pretrain_steps,
+        active_steps: a.active_steps,
+    };
+    let mut outcomes = Vec::new();
+    for name in &a.model {
+        let mut model = build(name, &gpu, &data, a)?;
+        let journal = match &a.journal {
+            Some(p) => {
+                let header = JournalHeader {
+                    oddity_journal: 1,
+                    dataset: data.name.clone(),
+                    rows: data.rows as u32,
+                    model: model.name(),
+                    seed: a.seed,
+                    k: a.k,
+                    budget,
+                    pretrain_steps: a.pretrain_steps,
+                    active_steps: a.active_steps,
+                };
+                Some(Journal::open(p, &header)?)
+            }
+            None => None,
+        };
+        let mut oracle = oracle(&a.oracle)?;
+        let start = Instant::now();
+        let mut run = ActiveRun::new(&gpu, model.as_mut(), &data, &x, config, journal)?;
+        let bar = indicatif::ProgressBar::new(u64::from(budget));
+        if a.oracle == "interactive" || !std::io::stderr().is_terminal() {
+            bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+        }
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{prefix} [{bar:30}] {pos}/{len} labels, {msg}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar.set_prefix(name.clone());
+        let mut stopped = false;
+        while let Some(query) = run.next_query()? {
+            let audit = oracle.audit(&data, &query)?;
+            if !audit.answers.is_empty() {
+                run.record(&audit.answers)?;
+            }
+            bar.set_position(u64::from(run.spent()));
+            bar.set_message(format!("{} anomalies found", run.found()));
+            if audit.stop {
+                stopped = true;
+                break;
+            }
+        }
+        bar.finish_and_clear();
+        if stopped {
+            eprintln!(
+                "stopped after {} labels; resume with the same --journal",
+                run.spent()
+            );
+        }
+        outcomes.push(Outcome {
+            model: name.clone(),
+            found: run.found(),
+            spent: run.spent(),
+            curve: run.curve().to_vec(),
+            seconds: start.elapsed().as_secs_f64(),
+        });
+    }
+    print_table(&data, budget, a.k, &outcomes);
+    if let Some(dir) = &a.out {
+        write_out(dir, &data, a.k, &outcomes)?;
+    }
+    if a.json {
+        for o in &outcomes {
+            let obj = serde_json::json!({
+                "model": o.model, "dataset": data.name, "n": data.rows, "anomalies_total": data.anomalies(),
+                "budget": budget, "k": a.k, "found": o.found, "curve": o.curve, "seconds": o.seconds, "adapter": adapter,
+            });
+            println!("{obj}");
+        }
+    }
+    Ok(outcomes)
+}
+
+fn print_table(data: &Dataset, budget: u32, k: u32, outcomes: &[Outcome]) {
+    println!(
+        "{}: anomalies found vs labels spent ({} anomalies in {} rows, budget {budget}, k {k})",
+        data.name,
+        data.anomalies(),
+        data.rows
+    );
+    print!("{:>8}", "labels");
+    for o in outcomes {
+        print!("{:>10}", o.model);
+    }
+    println!();
+    let rounds = outcomes.iter().map(|o| o.curve.len()).max().unwrap_or(0);
+    for r in 0..rounds {
+        print!("{:>8}", ((r as u32 + 1) * k).min(budget));
+        for o in outcomes {
+            match o.curve.get(r) {
+                Some(f) => print!("{f:>10}"),
+                None => print!("{:>10}", ""),
+            }
+        }
+        println!();
+    }
+    for o in outcomes {
+        println!(
+            "{}: {} of {} anomalies with {} labels ({:.1} s)",
+            o.model,
+            o.found,
+            data.anomalies(),
+            o.spent,
+            o.seconds
+        );
+    }
+}
+
+fn write_out(
+    dir: &std::path::Path,
+    data: &Dataset,
+    k: u32,
+    outcomes: &[Outcome],
+) -> oddity::Result<()> {
+    use plotters::prelude::*;
+    let io = |e: std::io::Error| {
+        Error::Data(oddity::data::DataError::Io {
+            path: dir.display().to_string(),
+            source: e,
+        })
+    };
+    std::fs::create_dir_all(dir).map_err(io)?;
+    let mut csv = String::from("model,round,labels,found\n");
+    for o in outcomes {
+        for (r, f) in o.curve.iter().enumerate() {
+            csv.push_str(&format!(
+                "{},{},{},{}\n",
+                o.model,
+                r + 1,
+                ((r as u32 + 1) * k).min(o.spent),
+                f
+            ));
+        }
+    }
+    std::fs::write(dir.join(format!("{}-curve.csv", data.name)), csv).map_err(io)?;
+    let path = dir.join(format!("{}-curve.svg", data.name));
+    let max_x = outcomes.iter().map(|o| o.spent).max().unwrap_or(1).max(1);
+    let max_y = (data.anomalies() as u32)
+        .max(outcomes.iter().map(|o| o.found).max().unwrap_or(1))
+        .max(1);
+    let plot_err = |e: String| Error::Invalid {
+        what: "plot",
+        detail: e,
+    };
+    let root = SVGBackend::new(&path, (720, 480)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| plot_err(e.to_string()))?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            format!("{}: anomalies found vs labels spent", data.name),
+            ("sans-serif", 20),
+        )
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(50)
+        .build_cartesian_2d(0u32..max_x, 0u32..max_y)
+        .map_err(|e| plot_err(e.to_string()))?;
+    chart
+        .configure_mesh()
+        .x_desc("labels spent")
+        .y_desc("anomalies found")
+        .draw()
+        .map_err(|e| plot_err(e.to_string()))?;
+    for (i, o) in outcomes.iter().enumerate() {
+        let color = Palette99::pick(i).to_rgba();
+        let points: Vec<(u32, u32)> = std::iter::once((0, 0))
+            .chain(
+                o.curve
+                    .iter()
+                    .enumerate()
+                    .map(|(r, &f)| (((r as u32 + 1) * k).min(o.spent), f)),
+            )
+            .collect();
+        chart
+            .draw_series(LineSeries::new(points, color.stroke_width(2)))
+            .map_err(|e| plot_err(e.to_string()))?
+            .label(o.model.clone())
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+            });
+    }
+    chart
+        .configure_series_labels()
+        .border_style(BLACK)
+        .background_style(WHITE.mix(0.8))
+        .draw()
+        .map_err(|e| plot_err(e.to_string()))?;
+    root.present().map_err(|e| plot_err(e.to_string()))?;
+    eprintln!(
+        "wrote {} and {}",
+        dir.join(format!("{}-curve.csv", data.name)).display(),
+        path.display()
+    );
+    Ok(())
+}

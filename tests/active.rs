@@ -1,0 +1,255 @@
+//! Algorithm 1: the journal makes an interrupted run resume exactly; a foreign or torn journal
+//! is handled; bad answers and settings are errors; the oracles read files and terminals.
+
+mod common;
+
+use common::*;
+use oddity::active::*;
+use oddity::data::Dataset;
+use oddity::models::{DaeUai, UaiConfig};
+use oddity::nn::{AutoencoderConfig, Optimizer};
+
+fn dataset() -> Dataset {
+    let (x, y) = oddity::data::synthetic_mnist(400, 16, 0.04, 11);
+    Dataset {
+        name: "synthetic".into(),
+        rows: 400,
+        cols: 16,
+        x,
+        anomaly: Some(y),
+        class: None,
+        feature_names: (0..16).map(|i| format!("f{i}")).collect(),
+    }
+}
+
+fn model(gpu: &oddity::Gpu) -> ActiveUai {
+    let ae = AutoencoderConfig {
+        batch: 32,
+        seed: 5,
+        optimizer: Optimizer::rmsprop(0.01),
+        ..AutoencoderConfig::dae(16, &[8, 4])
+    };
+    ActiveUai::new(DaeUai::new(gpu, UaiConfig::new(ae)).unwrap())
+}
+
+const CONFIG: ActiveConfig = ActiveConfig {
+    k: 4,
+    budget: 20,
+    pretrain_steps: 40,
+    active_steps: 10,
+};
+
+fn header() -> JournalHeader {
+    JournalHeader {
+        oddity_journal: 1,
+        dataset: "synthetic".into(),
+        rows: 400,
+        model: "dae-uai".into(),
+        seed: 5,
+        k: 4,
+        budget: 20,
+        pretrain_steps: 40,
+        active_steps: 10,
+    }
+}
+
+/// Runs to the end, or stops after `stop_after` rounds; returns (labels, curve).
+fn run(
+    gpu: &oddity::Gpu,
+    data: &Dataset,
+    journal: Option<&std::path::Path>,
+    stop_after: Option<usize>,
+) -> (Vec<(u32, u8)>, Vec<u32>) {
+    let x = data.upload(gpu).unwrap();
+    let mut m = model(gpu);
+    let j = journal.map(|p| Journal::open(p, &header()).unwrap());
+    let mut run = ActiveRun::new(gpu, &mut m, data, &x, CONFIG, j).unwrap();
+    let mut oracle = GroundTruth;
+    let mut rounds = 0;
+    while let Some(q) = run.next_query().unwrap() {
+        if stop_after == Some(rounds) {
+            break;
+        }
+        let audit = oracle.audit(data, &q).unwrap();
+        run.record(&audit.answers).unwrap();
+        rounds += 1;
+    }
+    (run.labels().given().to_vec(), run.curve().to_vec())
+}
+
+fn temp(name: &str) -> std::path::PathBuf {
+    let p = std::env::temp_dir().join(format!("oddity-{}-{name}", std::process::id()));
+    std::fs::remove_file(&p).ok();
+    p
+}
+
+#[test]
+fn an_interrupted_run_resumes_exactly_from_its_journal() {
+    let gpu = gpu();
+    let data = dataset();
+    let (labels, curve) = run(&gpu, &data, None, None);
+    assert_eq!(labels.len(), 20);
+    assert_eq!(curve.len(), 5);
+    let path = temp("resume.jsonl");
+    let (part, _) = run(&gpu, &data, Some(&path), Some(2));
+    assert_eq!(part.len(), 8, "two rounds were journalled before the stop");
+    let (resumed, resumed_curve) = run(&gpu, &data, Some(&path), None);
+    assert_eq!(resumed, labels, "same labels as the uninterrupted run");
+    assert_eq!(resumed_curve, curve, "same curve as the uninterrupted run");
+    let lines = std::fs::read_to_string(&path).unwrap().lines().count();
+    assert_eq!(lines, 1 + 5, "header and one line per round");
+    // A torn last line (a crash mid-write) is cut off and that round asked again.
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    text.push_str("{\"round\":5,\"answ");
+    std::fs::write(&path, text).unwrap();
+    let (again, _) = run(&gpu, &data, Some(&path), None);
+    assert_eq!(again, labels);
+    std::fs::remove_file(&path).ok();
+}
+
+#[test]
+fn a_journal_from_another_run_is_refused() {
+    let path = temp("foreign.jsonl");
+    Journal::open(&path, &header()).unwrap();
+    let other = JournalHeader {
+        dataset: "digits0".into(),
+        rows: 1637,
+        ..header()
+    };
+    let e = Journal::open(&path, &other)
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(
+        e.contains("was written for another run")
+            && e.contains("dataset synthetic (400 rows)")
+            && e.contains("dataset digits0"),
+        "{e}"
+    );
+    std::fs::write(&path, "not json\n").unwrap();
+    let e = Journal::open(&path, &header())
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(e.contains("line 1 is not an oddity journal header"), "{e}");
+    std::fs::remove_file(&path).ok();
+}
+
+#[test]
+fn bad_settings_and_answers_are_errors() {
+    let gpu = gpu();
+    let data = dataset();
+    let x = data.upload(&gpu).unwrap();
+    let mut m = model(&gpu);
+    for (cfg, want) in [
+        (
+            ActiveConfig {
+                budget: 401,
+                ..CONFIG
+            },
+            "more than the 400 rows",
+        ),
+        (ActiveConfig { k: 0, ..CONFIG }, "at least 1"),
+        (
+            ActiveConfig {
+                budget: 398,
+                ..CONFIG
+            },
+            "budget + k <= 401",
+        ),
+    ] {
+        let e = ActiveRun::new(&gpu, &mut m, &data, &x, cfg, None)
+            .err()
+            .expect("refused")
+            .to_string();
+        assert!(e.contains(want), "{e}");
+    }
+    let mut run = ActiveRun::new(&gpu, &mut m, &data, &x, CONFIG, None).unwrap();
+    assert!(
+        run.record(&[(1, Answer::Normal)])
+            .unwrap_err()
+            .to_string()
+            .contains("no query is waiting")
+    );
+    let q = run.next_query().unwrap().unwrap();
+    assert!(
+        run.next_query()
+            .unwrap_err()
+            .to_string()
+            .contains("still waiting")
+    );
+    let outsider = (0..400)
+        .find(|r| !q.rows.iter().any(|x| x.0 == *r))
+        .unwrap();
+    assert!(
+        run.record(&[(outsider, Answer::Normal)])
+            .unwrap_err()
+            .to_string()
+            .contains("was not in round 1")
+    );
+    let r0 = q.rows[0].0;
+    assert!(
+        run.record(&[(r0, Answer::Normal), (r0, Answer::Anomaly)])
+            .unwrap_err()
+            .to_string()
+            .contains("answered twice")
+    );
+    assert_eq!(run.spent(), 0, "nothing was recorded by the refused calls");
+    run.record(&[(r0, Answer::Skip), (q.rows[1].0, Answer::Anomaly)])
+        .unwrap();
+    assert_eq!((run.spent(), run.found()), (2, 1));
+    assert!(
+        run.labels().contains(r0),
+        "a skipped row is not shown again"
+    );
+}
+
+#[test]
+fn file_and_terminal_oracles() {
+    let data = dataset();
+    let q = Query {
+        round: 0,
+        rows: vec![(3, 0.9), (7, 0.5)],
+    };
+    let path = temp("answers.csv");
+    std::fs::write(&path, "row,answer\n3,anomaly\n").unwrap();
+    let mut f = FileOracle { path: path.clone() };
+    let e = f.audit(&data, &q).unwrap_err().to_string();
+    assert!(e.contains("no answer for rows 7"), "{e}");
+    std::fs::write(&path, "row,answer\n3,anomaly\n7,0\n").unwrap();
+    assert_eq!(
+        f.audit(&data, &q).unwrap().answers,
+        vec![(3, Answer::Anomaly), (7, Answer::Normal)]
+    );
+    std::fs::write(&path, "row,answer\n3,maybe\n").unwrap();
+    assert!(
+        f.audit(&data, &q)
+            .unwrap_err()
+            .to_string()
+            .contains("line 2")
+    );
+    std::fs::remove_file(&path).ok();
+
+    let mut shown = Vec::new();
+    let mut t = Interactive {
+        input: std::io::Cursor::new(b"what\na\nq\n".to_vec()),
+        output: &mut shown,
+    };
+    let audit = t.audit(&data, &q).unwrap();
+    assert_eq!(
+        audit,
+        Audit {
+            answers: vec![(3, Answer::Anomaly)],
+            stop: true
+        },
+        "answers before quitting are kept"
+    );
+    let text = String::from_utf8(shown).unwrap();
+    assert!(
+        text.contains("row 3, score 0.9000")
+            && text.contains("anomaly (a), normal (n), skip (s), quit (q)?"),
+        "{text}"
+    );
+    assert!(render(&[0.0, 1.0, 0.5, 0.25]).unwrap().lines().count() == 2);
+    assert!(render(&[0.0; 5]).is_none());
+}
