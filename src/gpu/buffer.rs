@@ -208,11 +208,24 @@ impl PendingRead {
         self.slot.lock().map(|s| s.is_some()).unwrap_or(true)
     }
 
-    /// Blocks until the data is here: one host wait.
+    /// Blocks until the data is here: one host wait. When several threads share the device,
+    /// another thread's poll may be the one that runs this read's callback, a moment after our
+    /// wait returns; so it keeps polling (without blocking) until the callback has run.
     pub fn wait(self) -> Result<Vec<f32>> {
         self.gpu.wait()?;
-        self.take()
-            .unwrap_or_else(|| Err(Error::Readback("the map callback did not run".into())))
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            if let Some(r) = self.take() {
+                return r;
+            }
+            if std::time::Instant::now() > deadline {
+                return Err(Error::Readback(
+                    "the map callback did not run within 60 s".into(),
+                ));
+            }
+            let _ = self.gpu.device().poll(wgpu::PollType::Poll);
+            std::thread::yield_now();
+        }
     }
 }
 
