@@ -3,11 +3,13 @@
 //   sample_rows: r_i = rng_u32(seed, step, TAG_BATCH, i) % n_data   (with replacement)
 //                out[i, j]   = data[data_off + r_i * cols + j]
 //                noisy[i, j] = out[i, j] + noise_std * N(seed, step, TAG_NOISE, i * cols + j)
-//                (noisy written when noisy_off != NONE); step = state[0], advanced by `advance`.
+//                (noisy written when noisy_off != NONE); step = state[0], advanced by `advance`;
+//                cls_out[cls_out_off + i] = cls[cls_off + r_i] when cls_off != NONE (the class).
 //   gather_rows: out[i, j] = data[data_off + idx[idx_off + i] * cols + j]; an index past n_data
 //                writes NaN so a bad index cannot pass unseen.
 //
-// Bindings: 0 params, 1 data, 2 state (sample) / idx (gather) (read), 3 out, 4 noisy (read_write).
+// Bindings: 0 params, 1 data, 2 state (sample) / 5 idx (gather), 9 cls (read); 3 out, 4 noisy,
+// 10 cls_out (read_write).
 
 #import rng
 #import grid
@@ -22,6 +24,8 @@ struct Params {
     idx_off: u32,
     seed: u32,
     noise_std: f32,
+    cls_off: u32,
+    cls_out_off: u32,
 }
 
 const NONE: u32 = 0xffffffffu;
@@ -34,6 +38,8 @@ const TAG_NOISE: u32 = 2u;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 @group(0) @binding(4) var<storage, read_write> noisy: array<f32>;
 @group(0) @binding(5) var<storage, read> idx: array<u32>;
+@group(0) @binding(9) var<storage, read> cls: array<u32>;
+@group(0) @binding(10) var<storage, read_write> cls_out: array<u32>;
 
 @compute @workgroup_size(256, 1, 1)
 fn sample_rows(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -50,6 +56,9 @@ fn sample_rows(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw
     out[p.out_off + e] = v;
     if p.noisy_off != NONE {
         noisy[p.noisy_off + e] = v + p.noise_std * rng_gauss(p.seed, step, TAG_NOISE, e);
+    }
+    if p.cls_off != NONE && j == 0u {
+        cls_out[p.cls_out_off + i] = cls[p.cls_off + r];
     }
 }
 
@@ -73,7 +82,8 @@ fn gather_rows(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw
 //   r_i = rng_u32(seed, step, TAG_LABELLED, i) % count; out / noisy as in sample_rows;
 //   ym[y_off + i] = label, ym[m_off + i] = 1 (0 for every row while count == 0, the rows then
 //   being row 0 of the data, so a plan recorded before any label still runs).
-// Bindings: 0 lp (params), 1 data, 2 state, 3 out, 4 noisy, 6 lab (read), 7 ym (read_write).
+//   With cls_off != NONE the drawn rows' classes go to cls_out[cls_out_off + i].
+// Bindings: 8 lp (params), 1 data, 2 state, 3 out, 4 noisy, 6 lab, 9 cls (read), 7 ym, 10 cls_out.
 struct LabelledParams {
     rows: u32,
     cols: u32,
@@ -85,6 +95,8 @@ struct LabelledParams {
     m_off: u32,
     seed: u32,
     noise_std: f32,
+    cls_off: u32,
+    cls_out_off: u32,
 }
 
 const TAG_LABELLED: u32 = 3u;
@@ -120,5 +132,8 @@ fn sample_labelled(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups
     if j == 0u {
         ym[lp.y_off + i] = y;
         ym[lp.m_off + i] = select(0.0, 1.0, count > 0u);
+        if lp.cls_off != NONE {
+            cls_out[lp.cls_out_off + i] = cls[lp.cls_off + row];
+        }
     }
 }

@@ -6,7 +6,7 @@ mod common;
 use common::*;
 use oddity::active::*;
 use oddity::data::Dataset;
-use oddity::models::{DaeUai, UaiConfig};
+use oddity::models::{UaiConfig, UaiModel};
 use oddity::nn::{AutoencoderConfig, Optimizer};
 
 fn dataset() -> Dataset {
@@ -29,7 +29,7 @@ fn model(gpu: &oddity::Gpu) -> ActiveUai {
         optimizer: Optimizer::rmsprop(0.01),
         ..AutoencoderConfig::dae(16, &[8, 4])
     };
-    ActiveUai::new(DaeUai::new(gpu, UaiConfig::new(ae)).unwrap())
+    ActiveUai::new(UaiModel::new(gpu, UaiConfig::new(ae)).unwrap(), None)
 }
 
 const CONFIG: ActiveConfig = ActiveConfig {

@@ -347,3 +347,38 @@ fn concat_passes_gradient_to_flowing_parts_only() {
     ];
     check(&gpu, "concat + dense", &inputs, &build, &f);
 }
+
+#[test]
+fn dense_then_softmax_cross_entropy() {
+    let gpu = gpu();
+    let mut rng = rng();
+    let (rows, k, c) = (6u32, 4u32, 3u32);
+    let cls: Vec<u32> = (0..rows).map(|i| i % c).collect();
+    let gc = gpu.upload(&cls, "classes").unwrap();
+    let build = move |tape: &mut Tape, t: &[Tensor]| {
+        let z = tape.dense(&t[0], &DenseParams::new(t[1].clone())?, Act::Identity)?;
+        let ce = tape.softmax_ce(&z, &gc, 0)?;
+        tape.mean(&ce)
+    };
+    let f = move |x: &[Vec<f64>]| {
+        let z = dense_fwd(
+            Layer::new(k as usize, c as usize, 0, 0.0),
+            &x[0],
+            rows as usize,
+            &x[1],
+        );
+        z.chunks(c as usize)
+            .zip(&cls)
+            .map(|(row, &ci)| {
+                let m = row.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                m + row.iter().map(|v| (v - m).exp()).sum::<f64>().ln() - row[ci as usize]
+            })
+            .sum::<f64>()
+            / f64::from(rows)
+    };
+    let inputs = [
+        (randn(&mut rng, (rows * k) as usize, 2.0), rows, k),
+        (randn(&mut rng, ((k + 1) * c) as usize, 2.0), k + 1, c),
+    ];
+    check(&gpu, "dense + softmax CE", &inputs, &build, &f);
+}

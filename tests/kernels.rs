@@ -397,8 +397,13 @@ fn sample_rows_with_noise_matches_reference_rng() {
     let (n_data, cols, rows) = (37u32, 13u32, 101u32);
     let data = randn(&mut rng, (n_data * cols) as usize + 3, 1.0);
     let gd = gpu.upload(&data, "d").unwrap();
+    let classes: Vec<u32> = (0..=n_data).map(|i| (i * 7) % 10).collect();
+    let gc = gpu.upload(&classes, "classes").unwrap();
     for step in [0u32, 1, 12345] {
         let state = gpu.upload(&[step, 0, 0, 0], "state").unwrap();
+        let cls_out = gpu
+            .upload(&vec![u32::MAX; rows as usize], "cls out")
+            .unwrap();
         let (out, noisy) = (
             poisoned(&gpu, (rows * cols) as usize),
             poisoned(&gpu, (rows * cols) as usize + 1),
@@ -413,6 +418,8 @@ fn sample_rows_with_noise_matches_reference_rng() {
             idx_off: 0,
             seed: 77 + step,
             noise_std: 0.3,
+            cls_off: 1,
+            cls_out_off: 0,
         };
         run(
             &gpu,
@@ -423,6 +430,8 @@ fn sample_rows_with_noise_matches_reference_rng() {
                 ("state", &state),
                 ("out", &out),
                 ("noisy", &noisy),
+                ("cls", &gc),
+                ("cls_out", &cls_out),
             ],
             groups(&gpu, rows * cols),
         );
@@ -446,6 +455,12 @@ fn sample_rows_with_noise_matches_reference_rng() {
         );
         let e = rel_err(&read(&gpu, &noisy)[1..], &wn[1..]);
         assert!(e < TOL, "noisy rows: {e}");
+        let want_cls: Vec<u32> = picked.iter().map(|&r| classes[1 + r as usize]).collect();
+        assert_eq!(
+            gpu.read_u32(&cls_out, 0, u64::from(rows)).unwrap(),
+            want_cls,
+            "the drawn rows' classes"
+        );
     }
 }
 
@@ -472,6 +487,8 @@ fn gather_rows_by_index_with_out_of_range_as_nan() {
         idx_off: 1,
         seed: 0,
         noise_std: 0.0,
+        cls_off: NONE,
+        cls_out_off: 0,
     };
     run(
         &gpu,
@@ -759,7 +776,14 @@ fn sample_labelled_matches_reference() {
             m_off: rows,
             seed: 5,
             noise_std: 0.2,
+            cls_off: 0,
+            cls_out_off: 0,
         };
+        let classes: Vec<u32> = (0..n).map(|i| i % 3).collect();
+        let gc = gpu.upload(&classes, "classes").unwrap();
+        let cls_out = gpu
+            .upload(&vec![u32::MAX; rows as usize], "cls out")
+            .unwrap();
         run(
             &gpu,
             ("gather", "sample_labelled"),
@@ -771,12 +795,29 @@ fn sample_labelled_matches_reference() {
                 ("noisy", &noisy),
                 ("lab", &gl),
                 ("ym", &ym),
+                ("cls", &gc),
+                ("cls_out", &cls_out),
             ],
             groups(&gpu, rows * cols),
         );
         let (mut wo, mut wn, mut wy) =
             (vec![0.0; len], vec![0.0; len], vec![0.0; 2 * rows as usize]);
-        r::sample_labelled(&p, &wide(&data), &lab, 6, &mut wo, &mut wn, &mut wy);
+        let picks = r::sample_labelled(&p, &wide(&data), &lab, 6, &mut wo, &mut wn, &mut wy);
+        let want_cls: Vec<u32> = picks
+            .iter()
+            .map(|&r| {
+                if count > 0 {
+                    classes[lab[1 + r as usize] as usize]
+                } else {
+                    classes[0]
+                }
+            })
+            .collect();
+        assert_eq!(
+            gpu.read_u32(&cls_out, 0, u64::from(rows)).unwrap(),
+            want_cls,
+            "count {count}: classes"
+        );
         assert_eq!(rel_err(&read(&gpu, &out), &wo), 0.0, "count {count}: rows");
         assert!(
             rel_err(&read(&gpu, &noisy), &wn) < TOL,
@@ -819,5 +860,72 @@ fn copy_cols_matches_reference() {
         let mut want = wide(&init);
         r::copy_cols(&p, &wide(&x), &mut want);
         assert!(rel_err(&read(&gpu, &out), &want) < TOL, "accumulate {acc}");
+    }
+}
+
+#[test]
+fn softmax_cross_entropy_forward_and_backward() {
+    let gpu = gpu();
+    let mut rng = rng();
+    for &(rows, cols) in &[(1u32, 2u32), (7, 3), (300, 10), (1001, 17)] {
+        let z = randn(&mut rng, (rows * cols) as usize + 2, 8.0);
+        let cls: Vec<u32> = (0..rows + 1).map(|i| (i * 13 + 5) % cols).collect();
+        let g = randn(&mut rng, rows as usize + 1, 1.0);
+        let (gz, gcls, gg) = (
+            gpu.upload(&z, "z").unwrap(),
+            gpu.upload(&cls, "c").unwrap(),
+            gpu.upload(&g, "g").unwrap(),
+        );
+        let out = poisoned(&gpu, rows as usize);
+        let p = CeParams {
+            rows,
+            cols,
+            z_off: 2,
+            cls_off: 1,
+            out_off: 0,
+            g_off: NONE,
+            g_scale: 1.0,
+            accumulate: 0,
+        };
+        run(
+            &gpu,
+            ("softmax_ce", "ce_fwd"),
+            Some(&p),
+            &[("z", &gz), ("cls", &gcls), ("out", &out)],
+            groups(&gpu, rows),
+        );
+        let mut want = vec![0.0; rows as usize];
+        r::ce_fwd(&p, &wide(&z), &cls, &mut want);
+        let e = rel_err(&read(&gpu, &out), &want);
+        assert!(e < TOL, "ce_fwd {rows}x{cols}: {e}");
+        for (g_off, acc) in [(NONE, 0u32), (1, 1)] {
+            let init = randn(&mut rng, (rows * cols) as usize, 1.0);
+            let dz = if acc == 1 {
+                gpu.upload(&init, "dz").unwrap()
+            } else {
+                poisoned(&gpu, (rows * cols) as usize)
+            };
+            let p = CeParams {
+                g_off,
+                g_scale: 0.5,
+                accumulate: acc,
+                ..p
+            };
+            run(
+                &gpu,
+                ("softmax_ce", "ce_bwd"),
+                Some(&p),
+                &[("z", &gz), ("cls", &gcls), ("g", &gg), ("out", &dz)],
+                groups(&gpu, rows),
+            );
+            let mut want = if acc == 1 {
+                wide(&init)
+            } else {
+                vec![0.0; (rows * cols) as usize]
+            };
+            r::ce_bwd(&p, &wide(&z), &cls, &wide(&g), &mut want);
+            let e = rel_err(&read(&gpu, &dz), &want);
+            assert!(e < TOL, "ce_bwd {rows}x{cols} g_off={g_off}: {e}");
+        }
     }
 }

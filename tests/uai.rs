@@ -1,10 +1,10 @@
-//! DAE_uai: the head's gradient reaches the encoder but not the score; without labels a step is
+//! DAE_uai and Class_uai: the head's gradient reaches the encoder but not the score; without labels a step is
 //! exactly a DAE step; the query ranks unlabelled rows and never returns a labelled one.
 
 mod common;
 
 use common::*;
-use oddity::models::{DaeUai, LabelSet, UaiConfig};
+use oddity::models::{LabelSet, UaiConfig, UaiModel};
 use oddity::nn::{Autoencoder, AutoencoderConfig, Optimizer};
 use oddity::tape::Tensor;
 use oddity_kernels::reference::top_k;
@@ -38,12 +38,12 @@ fn head_gradient_reaches_the_encoder_and_not_the_score() {
     let x = Tensor::from_slice(&gpu, &data, n, 12, "data").unwrap();
     let rows = [3u32, 17, 40, 41, 99, 150];
     let grads_with = |y: u8| {
-        let model = DaeUai::new(&gpu, UaiConfig::new(config(9))).unwrap();
+        let model = UaiModel::new(&gpu, UaiConfig::new(config(9))).unwrap();
         let mut labels = LabelSet::new(&gpu, n).unwrap();
         labels.add(&gpu, &rows.map(|r| (r, y))).unwrap();
         // Two steps: the head starts with zero weights on l, so the first step only moves the
         // head; the second shows where its loss flows.
-        model.train_plan(&x, &labels).unwrap().run(2).unwrap();
+        model.train_plan(&x, &labels, None).unwrap().run(2).unwrap();
         (model.arena.read_grads(&gpu).unwrap(), model)
     };
     let (g0, m) = grads_with(0);
@@ -89,9 +89,13 @@ fn without_labels_a_step_is_exactly_a_dae_step() {
         .map(|v| v.abs())
         .collect();
     let x = Tensor::from_slice(&gpu, &data, n, 12, "data").unwrap();
-    let model = DaeUai::new(&gpu, UaiConfig::new(config(4))).unwrap();
+    let model = UaiModel::new(&gpu, UaiConfig::new(config(4))).unwrap();
     let labels = LabelSet::new(&gpu, n).unwrap();
-    model.train_plan(&x, &labels).unwrap().run(30).unwrap();
+    model
+        .train_plan(&x, &labels, None)
+        .unwrap()
+        .run(30)
+        .unwrap();
     let mut dae = Autoencoder::new(&gpu, config(4)).unwrap();
     dae.fit(&x, 30).unwrap();
     let (pu, pd) = (
@@ -112,11 +116,11 @@ fn query_ranks_by_score_and_skips_labelled_rows() {
     let gpu = gpu();
     let (data, _) = oddity::data::synthetic_mnist(3000, 12, 0.02, 3);
     let x = Tensor::from_slice(&gpu, &data, 3000, 12, "data").unwrap();
-    let model = DaeUai::new(&gpu, UaiConfig::new(config(2))).unwrap();
+    let model = UaiModel::new(&gpu, UaiConfig::new(config(2))).unwrap();
     let mut labels = LabelSet::new(&gpu, 3000).unwrap();
     let dae = Autoencoder::new(&gpu, config(2)).unwrap();
     let want = top_k(&dae.scores(&x).unwrap(), None, 10);
-    let (plan, _, top) = model.query_plan(&x, &labels, 10).unwrap();
+    let (plan, _, top) = model.query_plan(&x, &labels, None, 10).unwrap();
     plan.run(1).unwrap();
     let got = top.read(&gpu).unwrap();
     assert_eq!(

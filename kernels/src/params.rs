@@ -107,7 +107,7 @@ params!(
     /// `gather.wgsl`: random minibatch (+ noise) and index gather.
     GatherParams {
         rows: u32, cols: u32, n_data: u32, data_off: u32, out_off: u32, noisy_off: u32,
-        idx_off: u32, seed: u32, noise_std: f32,
+        idx_off: u32, seed: u32, noise_std: f32, cls_off: u32, cls_out_off: u32,
     }
 );
 
@@ -140,11 +140,16 @@ params!(
     /// `gather.wgsl` `sample_labelled`: a minibatch from the labelled set on the GPU.
     LabelledParams {
         rows: u32, cols: u32, cap: u32, data_off: u32, out_off: u32, noisy_off: u32,
-        y_off: u32, m_off: u32, seed: u32, noise_std: f32,
+        y_off: u32, m_off: u32, seed: u32, noise_std: f32, cls_off: u32, cls_out_off: u32,
     }
 );
 
 params!(
     /// `step.wgsl` `copy_cols`: a block of columns between matrices.
     CopyColsParams { rows: u32, width: u32, x_off: u32, x_ld: u32, o_off: u32, o_ld: u32, accumulate: u32 }
+);
+
+params!(
+    /// `softmax_ce.wgsl`: per-row softmax cross-entropy and its backward.
+    CeParams { rows: u32, cols: u32, z_off: u32, cls_off: u32, out_off: u32, g_off: u32, g_scale: f32, accumulate: u32 }
 );

@@ -394,3 +394,41 @@ pub fn copy_cols(p: &CopyColsParams, x: &[f64], out: &mut [f64]) {
         }
     }
 }
+
+fn logsumexp(z: &[f64]) -> f64 {
+    let m = z.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    m + z.iter().map(|v| (v - m).exp()).sum::<f64>().ln()
+}
+
+/// `softmax_ce.wgsl::ce_fwd`.
+pub fn ce_fwd(p: &CeParams, z: &[f64], cls: &[u32], out: &mut [f64]) {
+    for i in 0..p.rows {
+        let base = (p.z_off + i * p.cols) as usize;
+        let row = &z[base..base + p.cols as usize];
+        let c = cls[(p.cls_off + i) as usize];
+        out[(p.out_off + i) as usize] = if c < p.cols {
+            logsumexp(row) - row[c as usize]
+        } else {
+            f64::NAN
+        };
+    }
+}
+
+/// `softmax_ce.wgsl::ce_bwd`.
+pub fn ce_bwd(p: &CeParams, z: &[f64], cls: &[u32], g: &[f64], out: &mut [f64]) {
+    for i in 0..p.rows {
+        let base = (p.z_off + i * p.cols) as usize;
+        let row = &z[base..base + p.cols as usize];
+        let lse = logsumexp(row);
+        let c = cls[(p.cls_off + i) as usize];
+        let mut gi = f64::from(p.g_scale);
+        if p.g_off != NONE {
+            gi *= at(g, p.g_off + i);
+        }
+        for j in 0..p.cols {
+            let o = (p.out_off + i * p.cols + j) as usize;
+            let base_v = if p.accumulate != 0 { out[o] } else { 0.0 };
+            out[o] = base_v + gi * ((row[j as usize] - lse).exp() - if j == c { 1.0 } else { 0.0 });
+        }
+    }
+}

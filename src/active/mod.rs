@@ -15,7 +15,7 @@ mod models;
 mod oracle;
 
 pub use journal::{Journal, JournalHeader, JournalRound};
-pub use models::{ActiveDae, ActiveModel, ActiveUai};
+pub use models::{ActiveModel, ActiveUai};
 pub use oracle::{Audit, FileOracle, GroundTruth, Interactive, Oracle, render};
 
 use serde::{Deserialize, Serialize};

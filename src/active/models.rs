@@ -1,15 +1,15 @@
-//! The models Algorithm 1 drives: a DAE that ranks by reconstruction error and ignores labels
-//! (the unsupervised baseline), and DAE_uai, whose head learns from them.
+//! The models Algorithm 1 drives: DAE, Class, DAE_uai and Class_uai (a [`UaiModel`] with or
+//! without its head).
 
 use crate::error::{Result, invalid};
-use crate::models::{DaeUai, LabelSet};
-use crate::nn::Autoencoder;
+use crate::gpu::GpuBuffer;
+use crate::models::{LabelSet, UaiModel};
 use crate::ops::topk::TopK;
 use crate::tape::{Plan, Tensor};
 
 /// A model that Algorithm 1 can train and query.
 pub trait ActiveModel {
-    /// The name shown in tables and journals (`dae`, `dae-uai`).
+    /// The name shown in tables and journals (`dae-uai`, `dae`, `class-uai`, `class`).
     fn name(&self) -> String;
     /// Records the training and query plans for `data` and the run's label set.
     fn prepare(&mut self, data: &Tensor, labels: &LabelSet, k: u32) -> Result<()>;
@@ -19,79 +19,39 @@ pub trait ActiveModel {
     fn query(&mut self) -> Result<Vec<(u32, f32)>>;
 }
 
-fn not_prepared() -> crate::Error {
-    invalid("active model", "prepare() must be called first")
-}
-
-fn run_query(plan: &Option<(Plan, TopK)>, gpu: &crate::Gpu) -> Result<Vec<(u32, f32)>> {
-    let (plan, top) = plan.as_ref().ok_or_else(not_prepared)?;
-    plan.run(1)?;
-    top.read(gpu)
-}
-
-/// The plain DAE under Algorithm 1.
-pub struct ActiveDae {
-    pub model: Autoencoder,
-    data: Option<Tensor>,
-    query: Option<(Plan, TopK)>,
-}
-
-impl ActiveDae {
-    pub fn new(model: Autoencoder) -> ActiveDae {
-        ActiveDae {
-            model,
-            data: None,
-            query: None,
-        }
-    }
-}
-
-impl ActiveModel for ActiveDae {
-    fn name(&self) -> String {
-        "dae".into()
-    }
-
-    fn prepare(&mut self, data: &Tensor, labels: &LabelSet, k: u32) -> Result<()> {
-        self.query = Some(self.model.query_plan(data, &labels.flags, k)?);
-        self.data = Some(data.clone());
-        Ok(())
-    }
-
-    fn train(&mut self, steps: u32) -> Result<()> {
-        let data = self.data.clone().ok_or_else(not_prepared)?;
-        self.model.fit(&data, steps)
-    }
-
-    fn query(&mut self) -> Result<Vec<(u32, f32)>> {
-        run_query(&self.query, self.model.gpu())
-    }
-}
-
-/// DAE_uai under Algorithm 1.
+/// A [`UaiModel`] under Algorithm 1, with every data row's class for the Class base.
 pub struct ActiveUai {
-    pub model: DaeUai,
+    pub model: UaiModel,
+    classes: Option<GpuBuffer>,
     train: Option<Plan>,
     query: Option<(Plan, TopK)>,
 }
 
 impl ActiveUai {
-    pub fn new(model: DaeUai) -> ActiveUai {
+    pub fn new(model: UaiModel, classes: Option<GpuBuffer>) -> ActiveUai {
         ActiveUai {
             model,
+            classes,
             train: None,
             query: None,
         }
     }
 }
 
+fn not_prepared() -> crate::Error {
+    invalid("active model", "prepare() must be called first")
+}
+
 impl ActiveModel for ActiveUai {
     fn name(&self) -> String {
-        "dae-uai".into()
+        self.model.config.name()
     }
 
     fn prepare(&mut self, data: &Tensor, labels: &LabelSet, k: u32) -> Result<()> {
-        self.train = Some(self.model.train_plan(data, labels)?);
-        let (plan, _, top) = self.model.query_plan(data, labels, k)?;
+        self.train = Some(self.model.train_plan(data, labels, self.classes.as_ref())?);
+        let (plan, _, top) = self
+            .model
+            .query_plan(data, labels, self.classes.as_ref(), k)?;
         self.query = Some((plan, top));
         Ok(())
     }
@@ -101,6 +61,8 @@ impl ActiveModel for ActiveUai {
     }
 
     fn query(&mut self) -> Result<Vec<(u32, f32)>> {
-        run_query(&self.query, self.model.gpu())
+        let (plan, top) = self.query.as_ref().ok_or_else(not_prepared)?;
+        plan.run(1)?;
+        top.read(self.model.gpu())
     }
 }

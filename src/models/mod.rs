@@ -5,4 +5,4 @@ mod labels;
 mod uai;
 
 pub use labels::LabelSet;
-pub use uai::{DaeUai, UaiConfig};
+pub use uai::{BaseKind, UaiConfig, UaiModel};

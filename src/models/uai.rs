@@ -1,24 +1,28 @@
-//! DAE_uai: a denoising autoencoder whose latent code l(x) and reconstruction error s(x) feed
-//! a logistic head, p(anomaly) = sigmoid(w . [l; s] + b) (Pimentel et al., "Deep Active
-//! Learning for Anomaly Detection"). The head's gradient reaches the encoder through l but not
-//! through s: s enters the head detached.
+//! The UAI models of "Deep Active Learning for Anomaly Detection" (Pimentel et al.): a base
+//! network gives a latent code l(x) and an anomaly score s(x); the UAI head is a logistic layer,
+//! p(anomaly) = sigmoid(w . [l; s] + b). Its gradient reaches the base network through l but
+//! not through s: s enters the head detached.
 //!
-//! Every training step is one replayed plan: a minibatch for the DAE loss and, drawn on the GPU
-//! from the labels given so far, `labelled_batch` labelled rows for the head's masked BCE. With
-//! a handful of labels every step still sees labelled rows (they are drawn with replacement),
-//! so a few labels train the head from the first round. Before any label exists the BCE mask
-//! is zero and the step is exactly a DAE step.
+//! Bases: DAE (l = enc(x + noise), s = ||x - dec(l)||^2, encoder and decoder independent) and
+//! Class (an MLP predicting each row's class; s = its cross-entropy, l = its last hidden layer).
+//! Without the head (`uai: false`) a model is the unsupervised baseline: it ranks by s(x).
+//!
+//! Every training step is one replayed plan: the base loss on a random minibatch and, with the
+//! head, `labelled_batch` rows drawn on the GPU (with replacement) from the labels given so far,
+//! for the head's masked BCE. A handful of labels therefore reach every step. Before any label
+//! exists the BCE mask is zero and the step is exactly a base-network step.
 //!
 //! The head starts at w = (0, ..., 0, 1), b = 0: its logit is s(x), so until labels arrive the
-//! ranking is the plain DAE's.
+//! ranking is the base network's.
 
 use serde::{Deserialize, Serialize};
 
 use super::LabelSet;
 use crate::error::{Result, invalid, shape};
-use crate::gpu::Gpu;
+use crate::gpu::{Gpu, GpuBuffer};
 use crate::nn::{ArenaBuilder, AutoencoderConfig, Mlp, OptimizerState, ParamArena, Slot};
 use crate::ops::Act;
+use crate::ops::data::LabelSource;
 use crate::ops::dense::DenseParams;
 use crate::ops::loss::RowError;
 use crate::ops::topk::TopK;
@@ -26,65 +30,136 @@ use crate::tape::{Plan, StepState, Tape, Tensor};
 
 const SCORE_CHUNK: u32 = 8192;
 
-/// DAE_uai's set-up: the autoencoder's, and how many labelled rows each step draws.
+/// Which base network.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BaseKind {
+    Dae,
+    /// An MLP classifier over `classes` classes.
+    Class {
+        classes: u32,
+    },
+}
+
+/// A UAI model's set-up. `ae` carries the sizes, activation, optimizer, batch, noise (DAE only)
+/// and seed for either base; for Class, `hidden` are the MLP's hidden widths (the last is l).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct UaiConfig {
     pub ae: AutoencoderConfig,
+    pub base: BaseKind,
+    /// With the UAI head (DAE_uai, Class_uai) or without (DAE, Class).
+    pub uai: bool,
     pub labelled_batch: u32,
 }
 
 impl UaiConfig {
+    /// DAE_uai with the autoencoder's settings.
     pub fn new(ae: AutoencoderConfig) -> UaiConfig {
         UaiConfig {
             labelled_batch: ae.batch.min(64),
             ae,
+            base: BaseKind::Dae,
+            uai: true,
+        }
+    }
+
+    /// Class_uai over `classes` classes.
+    pub fn class(ae: AutoencoderConfig, classes: u32) -> UaiConfig {
+        UaiConfig {
+            base: BaseKind::Class { classes },
+            ..UaiConfig::new(ae)
+        }
+    }
+
+    /// The same model without the head: the unsupervised baseline.
+    pub fn without_head(self) -> UaiConfig {
+        UaiConfig { uai: false, ..self }
+    }
+
+    /// `dae-uai`, `dae`, `class-uai` or `class`.
+    pub fn name(&self) -> String {
+        let base = match self.base {
+            BaseKind::Dae => "dae",
+            BaseKind::Class { .. } => "class",
+        };
+        if self.uai {
+            format!("{base}-uai")
+        } else {
+            base.to_string()
         }
     }
 }
 
-/// The DAE_uai model on the GPU.
-pub struct DaeUai {
+enum Base {
+    Dae { encoder: Mlp, decoder: Mlp },
+    Class { mlp: Mlp },
+}
+
+/// A UAI model (or its base alone) on the GPU.
+pub struct UaiModel {
     gpu: Gpu,
     pub config: UaiConfig,
     pub arena: ParamArena,
-    pub encoder: Mlp,
-    pub decoder: Mlp,
+    base: Base,
     pub head: Slot,
     opt: OptimizerState,
     state: StepState,
 }
 
-impl DaeUai {
-    pub fn new(gpu: &Gpu, config: UaiConfig) -> Result<DaeUai> {
+/// What the base network gives for a batch of rows.
+struct BaseOut {
+    latent: Tensor,
+    score: Tensor,
+}
+
+impl UaiModel {
+    pub fn new(gpu: &Gpu, config: UaiConfig) -> Result<UaiModel> {
         let c = &config.ae;
         if c.hidden.is_empty() || c.batch == 0 || config.labelled_batch == 0 {
             return Err(invalid(
-                "DAE_uai",
+                "UAI model",
                 "needs hidden sizes, batch > 0 and labelled batch > 0",
             ));
         }
         let mut b = ArenaBuilder::new(c.seed);
-        let mut enc_sizes = vec![c.inputs];
-        enc_sizes.extend(&c.hidden);
-        let mut enc_acts = vec![c.act; c.hidden.len()];
-        enc_acts[c.hidden.len() - 1] = Act::Identity;
-        let encoder = Mlp::new(&mut b, &enc_sizes, &enc_acts)?;
-        let dec_sizes: Vec<u32> = enc_sizes.iter().rev().copied().collect();
-        let mut dec_acts = vec![c.act; c.hidden.len()];
-        dec_acts[c.hidden.len() - 1] = c.output_act;
-        let decoder = Mlp::new(&mut b, &dec_sizes, &dec_acts)?;
-        let latent = encoder.outputs();
+        let mut sizes = vec![c.inputs];
+        sizes.extend(&c.hidden);
+        let base = match config.base {
+            BaseKind::Dae => {
+                let mut enc_acts = vec![c.act; c.hidden.len()];
+                enc_acts[c.hidden.len() - 1] = Act::Identity;
+                let encoder = Mlp::new(&mut b, &sizes, &enc_acts)?;
+                let dec_sizes: Vec<u32> = sizes.iter().rev().copied().collect();
+                let mut dec_acts = vec![c.act; c.hidden.len()];
+                dec_acts[c.hidden.len() - 1] = c.output_act;
+                let decoder = Mlp::new(&mut b, &dec_sizes, &dec_acts)?;
+                Base::Dae { encoder, decoder }
+            }
+            BaseKind::Class { classes } => {
+                if classes < 2 {
+                    return Err(invalid(
+                        "Class model",
+                        format!("needs at least two classes, got {classes}"),
+                    ));
+                }
+                sizes.push(classes);
+                let mut acts = vec![c.act; c.hidden.len() + 1];
+                acts[c.hidden.len()] = Act::Identity;
+                Base::Class {
+                    mlp: Mlp::new(&mut b, &sizes, &acts)?,
+                }
+            }
+        };
+        let latent = *c.hidden.last().unwrap_or(&1);
         let mut head_init = vec![0f32; latent as usize + 2];
         head_init[latent as usize] = 1.0;
         let head = b.fixed(latent + 2, 1, &head_init)?;
         let arena = b.upload(gpu)?;
         let opt = OptimizerState::new(gpu, c.optimizer, &arena)?;
-        Ok(DaeUai {
+        Ok(UaiModel {
             gpu: gpu.clone(),
             config,
             arena,
-            encoder,
-            decoder,
+            base,
             head,
             opt,
             state: StepState::new(gpu)?,
@@ -104,10 +179,10 @@ impl DaeUai {
         (self.config.ae.seed ^ (self.config.ae.seed >> 32)) as u32
     }
 
-    fn check(&self, data: &Tensor, labels: &LabelSet) -> Result<()> {
+    fn check(&self, data: &Tensor, labels: &LabelSet, classes: Option<&GpuBuffer>) -> Result<()> {
         if data.cols() != self.config.ae.inputs {
             return Err(shape(
-                "DAE_uai",
+                "UAI model",
                 format!(
                     "data has {} columns, the model takes {}",
                     data.cols(),
@@ -117,7 +192,7 @@ impl DaeUai {
         }
         if labels.capacity() != data.rows() {
             return Err(shape(
-                "DAE_uai",
+                "UAI model",
                 format!(
                     "the label set is for {} rows, the data has {}",
                     labels.capacity(),
@@ -125,69 +200,120 @@ impl DaeUai {
                 ),
             ));
         }
+        if matches!(self.base, Base::Class { .. }) && classes.is_none() {
+            return Err(invalid(
+                "Class model",
+                "needs every row's class (the data has none)",
+            ));
+        }
         Ok(())
     }
 
-    /// logit = head([l; detach(s)]) for rows x, with l = enc(input) and s = ||x - dec(l)||^2.
-    fn head_logit(
+    /// l(x) and s(x) for rows `input` (noisy or not) whose clean values are `clean`.
+    fn base_forward(
         &self,
         tape: &mut Tape,
         input: &Tensor,
         clean: &Tensor,
-    ) -> Result<(Tensor, Tensor, Tensor)> {
-        let l = self.encoder.forward(tape, &self.arena, input)?;
-        let recon = self.decoder.forward(tape, &self.arena, &l)?;
-        let s = tape.row_error(&recon, clean, RowError::SquaredL2)?;
-        let h = tape.concat_cols(&[(&l, true), (&s, false)])?;
-        let logit = tape.dense(
+        cls: Option<(&GpuBuffer, u32)>,
+    ) -> Result<BaseOut> {
+        match &self.base {
+            Base::Dae { encoder, decoder } => {
+                let latent = encoder.forward(tape, &self.arena, input)?;
+                let recon = decoder.forward(tape, &self.arena, &latent)?;
+                let score = tape.row_error(&recon, clean, RowError::SquaredL2)?;
+                Ok(BaseOut { latent, score })
+            }
+            Base::Class { mlp } => {
+                let (cls, off) = cls.ok_or_else(|| invalid("Class model", "no classes"))?;
+                let mut outs = mlp.forward_all(tape, &self.arena, input)?;
+                let logits = outs
+                    .pop()
+                    .ok_or_else(|| invalid("Class model", "no layers"))?;
+                let latent = outs
+                    .pop()
+                    .ok_or_else(|| invalid("Class model", "no hidden layer"))?;
+                let score = tape.softmax_ce(&logits, cls, off)?;
+                Ok(BaseOut { latent, score })
+            }
+        }
+    }
+
+    /// The head's logit on [l; detach(s)].
+    fn head_logit(&self, tape: &mut Tape, out: &BaseOut) -> Result<Tensor> {
+        let h = tape.concat_cols(&[(&out.latent, true), (&out.score, false)])?;
+        tape.dense(
             &h,
             &DenseParams::new(self.arena.param(self.head)?)?,
             Act::Identity,
-        )?;
-        Ok((logit, s, l))
+        )
     }
 
-    /// Records one training step: the DAE loss on a random minibatch plus the head's BCE on
-    /// `labelled_batch` rows drawn from `labels`.
-    pub fn train_plan(&self, data: &Tensor, labels: &LabelSet) -> Result<Plan> {
-        self.check(data, labels)?;
+    /// Records one training step: the base loss (mean s) on a random minibatch and, with the
+    /// head, its BCE on `labelled_batch` rows drawn from `labels`. `classes` holds every data
+    /// row's class (u32), needed by the Class base.
+    pub fn train_plan(
+        &self,
+        data: &Tensor,
+        labels: &LabelSet,
+        classes: Option<&GpuBuffer>,
+    ) -> Result<Plan> {
+        self.check(data, labels, classes)?;
         let c = &self.config.ae;
         let seed = self.rng_seed();
+        let noise = if matches!(self.base, Base::Dae { .. }) {
+            c.noise_std
+        } else {
+            0.0
+        };
         let mut tape = Tape::new(&self.gpu, &self.state);
         self.arena.register(&mut tape)?;
-        let batch = tape.sample_rows(data, c.batch, c.noise_std, seed)?;
+        let batch = tape.sample_rows_with(data, classes, c.batch, noise, seed)?;
         let input = batch.noisy.as_ref().unwrap_or(&batch.clean).clone();
-        let latent = self.encoder.forward(&mut tape, &self.arena, &input)?;
-        let recon = self.decoder.forward(&mut tape, &self.arena, &latent)?;
-        let err = tape.row_error(&recon, &batch.clean, RowError::SquaredL2)?;
-        let base = tape.mean(&err)?;
-        let lb = tape.sample_labelled(
-            data,
-            &labels.lab,
-            labels.capacity(),
-            self.config.labelled_batch,
-            c.noise_std,
-            seed,
+        let out = self.base_forward(
+            &mut tape,
+            &input,
+            &batch.clean,
+            batch.class.as_ref().map(|b| (b, 0)),
         )?;
-        let l_input = lb.noisy.as_ref().unwrap_or(&lb.clean).clone();
-        let (logit, _, _) = self.head_logit(&mut tape, &l_input, &lb.clean)?;
-        let bce = tape.bce_with_logits(&logit, &lb.y, Some(&lb.mask))?;
-        tape.backward_all(&[&base, &bce])?;
+        let base_loss = tape.mean(&out.score)?;
+        if !self.config.uai {
+            tape.backward(&base_loss)?;
+        } else {
+            let source = LabelSource {
+                lab: &labels.lab,
+                cap: labels.capacity(),
+                classes,
+            };
+            let lb = tape.sample_labelled(data, source, self.config.labelled_batch, noise, seed)?;
+            let l_input = lb.noisy.as_ref().unwrap_or(&lb.clean).clone();
+            let l_out = self.base_forward(
+                &mut tape,
+                &l_input,
+                &lb.clean,
+                lb.class.as_ref().map(|b| (b, 0)),
+            )?;
+            let logit = self.head_logit(&mut tape, &l_out)?;
+            let bce = tape.bce_with_logits(&logit, &lb.y, Some(&lb.mask))?;
+            tape.backward_all(&[&base_loss, &bce])?;
+        }
         self.opt.record(&mut tape, &self.arena)?;
         tape.advance()?;
         tape.finish()
     }
 
-    /// Records scoring of every row (the head's logit; higher = more anomalous), then the
-    /// selection of the k best rows not yet labelled: one plan, one submit, k pairs to read.
+    /// Records scoring of every row (the head's logit with the head, else s(x); higher = more
+    /// anomalous), then the selection of the k best rows not yet seen: one plan, one submit,
+    /// k pairs to read back.
     pub fn query_plan(
         &self,
         data: &Tensor,
         labels: &LabelSet,
+        classes: Option<&GpuBuffer>,
         k: u32,
     ) -> Result<(Plan, Tensor, TopK)> {
-        self.check(data, labels)?;
-        let scores = Tensor::new(&self.gpu, data.rows(), 1, "uai scores")?;
+        self.check(data, labels, classes)?;
+        let scores = Tensor::new(&self.gpu, data.rows(), 1, "scores")?;
         let mut tape = Tape::new(&self.gpu, &self.state);
         let mut r0 = 0;
         while r0 < data.rows() {
@@ -198,11 +324,21 @@ impl DaeUai {
                 n,
                 data.cols(),
             )?;
-            let (logit, _, _) = self.head_logit(&mut tape, &x, &x)?;
-            tape.copy(&logit, &Tensor::view(scores.buffer(), r0, n, 1)?)?;
+            let out = self.base_forward(&mut tape, &x, &x, classes.map(|c| (c, r0)))?;
+            let s = if self.config.uai {
+                self.head_logit(&mut tape, &out)?
+            } else {
+                out.score
+            };
+            tape.copy(&s, &Tensor::view(scores.buffer(), r0, n, 1)?)?;
             r0 += n;
         }
         let top = tape.top_k(&scores, Some((&labels.flags, 0)), k)?;
         Ok((tape.finish()?, scores, top))
+    }
+
+    /// The arena slots of the base network, in order (encoder then decoder, or the MLP).
+    pub fn base_slots(&self) -> std::ops::Range<usize> {
+        0..self.arena.slots.len() - 1
     }
 }

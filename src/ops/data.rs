@@ -16,15 +16,49 @@ pub struct Sample {
     pub clean: Tensor,
     /// `clean` plus noise, when noise was asked for.
     pub noisy: Option<Tensor>,
+    /// The drawn rows' classes (one u32 each), when classes were given.
+    pub class: Option<GpuBuffer>,
+}
+
+/// The class buffer to read (or a placeholder) and a fresh one for `rows` drawn classes.
+fn class_buffers(
+    gpu: &crate::Gpu,
+    data: &Tensor,
+    classes: Option<&GpuBuffer>,
+    rows: u32,
+) -> Result<(GpuBuffer, GpuBuffer)> {
+    match classes {
+        Some(c) => {
+            if c.words() < u64::from(data.rows()) {
+                return Err(invalid(
+                    "classes",
+                    format!("{} classes for {} data rows", c.words(), data.rows()),
+                ));
+            }
+            Ok((c.clone(), gpu.buffer(u64::from(rows), "drawn classes")?))
+        }
+        None => Ok((gpu.dummy(false)?, gpu.dummy(true)?)),
+    }
 }
 
 /// A minibatch drawn by [`Tape::sample_labelled`]: rows, their labels, and a mask that is 1
 /// for every row once at least one label exists (0 before).
+/// Where [`Tape::sample_labelled`] draws from: the label buffer (word 0: count; then `cap` row
+/// indices; then `cap` labels 0/1) and, optionally, every data row's class.
+#[derive(Clone, Copy)]
+pub struct LabelSource<'a> {
+    pub lab: &'a GpuBuffer,
+    pub cap: u32,
+    pub classes: Option<&'a GpuBuffer>,
+}
+
 pub struct LabelledSample {
     pub clean: Tensor,
     pub noisy: Option<Tensor>,
     pub y: Tensor,
     pub mask: Tensor,
+    /// The drawn rows' classes, when classes were given.
+    pub class: Option<GpuBuffer>,
 }
 
 struct ConcatBackward {
@@ -102,6 +136,19 @@ impl Tape {
         noise_std: f32,
         seed: u32,
     ) -> Result<Sample> {
+        self.sample_rows_with(data, None, batch, noise_std, seed)
+    }
+
+    /// [`Tape::sample_rows`], also gathering the drawn rows' classes from `classes` (one u32
+    /// per data row) into [`Sample::class`].
+    pub fn sample_rows_with(
+        &mut self,
+        data: &Tensor,
+        classes: Option<&GpuBuffer>,
+        batch: u32,
+        noise_std: f32,
+        seed: u32,
+    ) -> Result<Sample> {
         check_rows("sample_rows", data, batch)?;
         if !(noise_std >= 0.0 && noise_std.is_finite()) {
             return Err(invalid(
@@ -130,7 +177,10 @@ impl Tape {
             idx_off: 0,
             seed,
             noise_std,
+            cls_off: if classes.is_some() { 0 } else { NONE },
+            cls_out_off: 0,
         };
+        let (cls, cls_out) = class_buffers(&gpu, data, classes, batch)?;
         let state = self.state.buffer().clone();
         self.plan.dispatch(
             ("gather", "sample_rows"),
@@ -140,10 +190,16 @@ impl Tape {
                 ("state", &state),
                 ("out", clean.buffer()),
                 ("noisy", &noisy_buf),
+                ("cls", &cls),
+                ("cls_out", &cls_out),
             ],
             groups_1d(&gpu, clean.len())?,
         )?;
-        Ok(Sample { clean, noisy })
+        Ok(Sample {
+            clean,
+            noisy,
+            class: classes.map(|_| cls_out),
+        })
     }
 
     /// Rows `idx[idx_offset .. idx_offset + rows]` of `data` (u32 indices in `idx`); an index
@@ -177,6 +233,8 @@ impl Tape {
             idx_off: idx_offset,
             seed: 0,
             noise_std: 0.0,
+            cls_off: NONE,
+            cls_out_off: 0,
         };
         self.plan.dispatch(
             ("gather", "gather_rows"),
@@ -305,12 +363,12 @@ impl Tape {
     pub fn sample_labelled(
         &mut self,
         data: &Tensor,
-        lab: &GpuBuffer,
-        cap: u32,
+        source: LabelSource<'_>,
         rows: u32,
         noise_std: f32,
         seed: u32,
     ) -> Result<LabelledSample> {
+        let LabelSource { lab, cap, classes } = source;
         check_rows("sample_labelled", data, rows)?;
         if lab.words() < 1 + 2 * u64::from(cap) {
             return Err(invalid(
@@ -350,7 +408,10 @@ impl Tape {
             m_off: rows,
             seed,
             noise_std,
+            cls_off: if classes.is_some() { 0 } else { NONE },
+            cls_out_off: 0,
         };
+        let (cls, cls_out) = class_buffers(&gpu, data, classes, rows)?;
         let state = self.state.buffer().clone();
         self.plan.dispatch(
             ("gather", "sample_labelled"),
@@ -362,6 +423,8 @@ impl Tape {
                 ("noisy", &noisy_buf),
                 ("lab", lab),
                 ("ym", &ym),
+                ("cls", &cls),
+                ("cls_out", &cls_out),
             ],
             groups_1d(&gpu, clean.len())?,
         )?;
@@ -370,6 +433,7 @@ impl Tape {
             noisy,
             y: Tensor::view(&ym, 0, rows, 1)?,
             mask: Tensor::view(&ym, rows, rows, 1)?,
+            class: classes.map(|_| cls_out),
         })
     }
 }

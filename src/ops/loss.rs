@@ -1,7 +1,7 @@
 //! Losses: row-wise reconstruction error (squared L2 or MSE) and masked BCE with logits, each
 //! with its backward rule.
 
-use oddity_kernels::params::{BceParams, NONE, RowErrParams};
+use oddity_kernels::params::{BceParams, CeParams, NONE, RowErrParams};
 
 use super::groups_1d;
 use crate::error::{Result, invalid, shape};
@@ -264,6 +264,96 @@ impl Tape {
                 z: z.clone(),
                 y: y.clone(),
                 mask: mask.cloned(),
+                out: out.clone(),
+            }),
+        );
+        Ok(out)
+    }
+}
+
+struct CeBackward {
+    z: Tensor,
+    cls: GpuBuffer,
+    cls_off: u32,
+    out: Tensor,
+}
+
+impl Backward for CeBackward {
+    fn output(&self) -> &Tensor {
+        &self.out
+    }
+
+    fn backward(&self, ctx: &mut BackwardCtx<'_>, grad: Grad) -> Result<()> {
+        let Some((dz, acc)) = ctx.dest(&self.z)? else {
+            return Ok(());
+        };
+        let gpu = ctx.gpu();
+        let (g_buf, g_off, g_scale) = upstream(&gpu, &grad)?;
+        let p = CeParams {
+            rows: self.z.rows(),
+            cols: self.z.cols(),
+            z_off: self.z.offset(),
+            cls_off: self.cls_off,
+            out_off: dz.offset(),
+            g_off,
+            g_scale,
+            accumulate: u32::from(acc),
+        };
+        ctx.plan.dispatch(
+            ("softmax_ce", "ce_bwd"),
+            Some(&p),
+            &[
+                ("z", self.z.buffer()),
+                ("cls", &self.cls),
+                ("g", &g_buf),
+                ("out", dz.buffer()),
+            ],
+            groups_1d(&gpu, self.z.rows())?,
+        )
+    }
+}
+
+impl Tape {
+    /// Per-row softmax cross-entropy of `logits` (`rows x classes`) against the classes in
+    /// `cls[cls_off ..]` (one u32 per row), a `rows x 1` tensor. A class out of range gives NaN.
+    pub fn softmax_ce(&mut self, logits: &Tensor, cls: &GpuBuffer, cls_off: u32) -> Result<Tensor> {
+        if u64::from(cls_off) + u64::from(logits.rows()) > cls.words() {
+            return Err(shape(
+                "softmax_ce",
+                format!(
+                    "{} classes from {cls_off} for {} rows",
+                    cls.words(),
+                    logits.rows()
+                ),
+            ));
+        }
+        if logits.cols() < 2 {
+            return Err(shape("softmax_ce", "needs at least two classes"));
+        }
+        let out = Tensor::new(self.gpu(), logits.rows(), 1, "cross-entropy")?;
+        let p = CeParams {
+            rows: logits.rows(),
+            cols: logits.cols(),
+            z_off: logits.offset(),
+            cls_off,
+            out_off: out.offset(),
+            g_off: NONE,
+            g_scale: 1.0,
+            accumulate: 0,
+        };
+        let groups = groups_1d(self.gpu(), logits.rows())?;
+        self.plan.dispatch(
+            ("softmax_ce", "ce_fwd"),
+            Some(&p),
+            &[("z", logits.buffer()), ("cls", cls), ("out", out.buffer())],
+            groups,
+        )?;
+        self.push(
+            &[logits],
+            Box::new(CeBackward {
+                z: logits.clone(),
+                cls: cls.clone(),
+                cls_off,
                 out: out.clone(),
             }),
         );

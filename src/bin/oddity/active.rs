@@ -7,12 +7,13 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use oddity::active::{
-    ActiveConfig, ActiveDae, ActiveModel, ActiveRun, ActiveUai, FileOracle, GroundTruth,
-    Interactive, Journal, JournalHeader, Oracle,
+    ActiveConfig, ActiveModel, ActiveRun, ActiveUai, FileOracle, GroundTruth, Interactive, Journal,
+    JournalHeader, Oracle,
 };
 use oddity::data::{CsvOptions, Dataset};
-use oddity::models::{DaeUai, UaiConfig};
-use oddity::nn::{Autoencoder, AutoencoderConfig, Optimizer};
+use oddity::gpu::GpuBuffer;
+use oddity::models::{UaiConfig, UaiModel};
+use oddity::nn::{AutoencoderConfig, Optimizer};
 use oddity::{Error, Gpu};
 
 #[derive(clap::Args, Clone)]
@@ -29,7 +30,10 @@ pub struct Args {
     /// The label value that marks an anomaly (default: 1 when the labels are 0/1).
     #[arg(long)]
     pub anomaly_label: Option<String>,
-    /// Models, comma-separated: dae-uai, dae.
+    /// The CSV column the Class models predict (a categorical feature).
+    #[arg(long)]
+    pub class_col: Option<String>,
+    /// Models, comma-separated: dae-uai, dae, class-uai, class.
     #[arg(long, value_delimiter = ',', default_value = "dae-uai")]
     pub model: Vec<String>,
     /// Labels to spend (default: twice the anomalies when the data has ground truth).
@@ -89,6 +93,9 @@ fn load(a: &Args) -> oddity::Result<Dataset> {
             if let Some(v) = &a.anomaly_label {
                 opts = opts.anomaly_label(v);
             }
+            if let Some(c) = &a.class_col {
+                opts = opts.class(c);
+            }
             Ok(Dataset::from_csv(path, &opts)?)
         }
         _ => Err(Error::Invalid {
@@ -114,17 +121,41 @@ fn build(name: &str, gpu: &Gpu, data: &Dataset, a: &Args) -> oddity::Result<Box<
         optimizer: Optimizer::rmsprop(a.lr),
         ..AutoencoderConfig::dae(dim, &hidden)
     };
-    match name {
-        "dae" => Ok(Box::new(ActiveDae::new(Autoencoder::new(gpu, ae)?))),
-        "dae-uai" => Ok(Box::new(ActiveUai::new(DaeUai::new(
-            gpu,
-            UaiConfig::new(ae),
-        )?))),
-        other => Err(Error::Invalid {
+    let classes = || -> oddity::Result<(GpuBuffer, u32)> {
+        let cls = data.class.as_ref().ok_or_else(|| Error::Invalid {
             what: "model",
-            detail: format!("{other:?}; available: dae-uai, dae"),
-        }),
-    }
+            detail: format!(
+                "{name} predicts each row's class, and {} has none (for CSV data: --class-col)",
+                data.name
+            ),
+        })?;
+        let count = cls.iter().max().map_or(0, |m| m + 1);
+        Ok((gpu.upload(cls, "classes")?, count))
+    };
+    let config = match name {
+        "dae" => UaiConfig::new(ae).without_head(),
+        "dae-uai" => UaiConfig::new(ae),
+        "class" | "class-uai" => {
+            let (buf, count) = classes()?;
+            let cfg = UaiConfig::class(ae, count);
+            let cfg = if name == "class" {
+                cfg.without_head()
+            } else {
+                cfg
+            };
+            return Ok(Box::new(ActiveUai::new(
+                UaiModel::new(gpu, cfg)?,
+                Some(buf),
+            )));
+        }
+        other => {
+            return Err(Error::Invalid {
+                what: "model",
+                detail: format!("{other:?}; available: dae-uai, dae, class-uai, class"),
+            });
+        }
+    };
+    Ok(Box::new(ActiveUai::new(UaiModel::new(gpu, config)?, None)))
 }
 
 fn oracle(spec: &str) -> oddity::Result<Box<dyn Oracle>> {

@@ -22,7 +22,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Active anomaly detection (Algorithm 1 of the UAI paper).
-    Active(active::Args),
+    Active(Box<active::Args>),
     /// Adapters, features and limits.
     Info(info::Args),
     /// Throughput of the paper's DAE training step and scoring pass.
@@ -55,6 +55,7 @@ fn demo() -> oddity::Result<()> {
         data: None,
         label_col: None,
         anomaly_label: None,
+        class_col: None,
         model: vec!["dae-uai".into(), "dae".into()],
         budget: None,
         k: 5,
