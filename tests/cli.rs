@@ -1,0 +1,162 @@
+//! The `oddity active` command: its JSON line, its files, resuming from a journal, and clear
+//! errors (never a panic) for bad arguments.
+
+use std::process::Command;
+
+fn oddity(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_oddity"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+const SMALL: &[&str] = &[
+    "active",
+    "--dataset",
+    "digits0",
+    "--k",
+    "6",
+    "--budget",
+    "12",
+    "--pretrain-steps",
+    "20",
+    "--active-steps",
+    "5",
+    "--hidden",
+    "16,4",
+    "--batch",
+    "32",
+];
+
+#[test]
+fn active_json_files_and_journal_resume() {
+    let dir = std::env::temp_dir().join(format!("oddity-cli-{}", std::process::id()));
+    std::fs::remove_dir_all(&dir).ok();
+    let journal = dir.join("labels.jsonl");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut args = SMALL.to_vec();
+    let (j, o) = (
+        journal.to_str().unwrap().to_string(),
+        dir.to_str().unwrap().to_string(),
+    );
+    args.extend([
+        "--model",
+        "class-uai",
+        "--json",
+        "--journal",
+        &j,
+        "--out",
+        &o,
+    ]);
+    let (ok, stdout, stderr) = oddity(&args);
+    assert!(ok, "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    for k in [
+        "model",
+        "dataset",
+        "n",
+        "anomalies_total",
+        "budget",
+        "k",
+        "found",
+        "curve",
+        "seconds",
+        "adapter",
+    ] {
+        assert!(v.get(k).is_some(), "missing {k}: {v}");
+    }
+    assert_eq!(
+        (
+            v["model"].as_str(),
+            v["dataset"].as_str(),
+            v["n"].as_u64(),
+            v["budget"].as_u64()
+        ),
+        (Some("class-uai"), Some("digits0"), Some(1637), Some(12))
+    );
+    assert_eq!(v["curve"].as_array().unwrap().len(), 2);
+    assert!(dir.join("digits0-curve.csv").exists() && dir.join("digits0-curve.svg").exists());
+    // Resuming a finished run replays the journal and asks nothing new: the same result.
+    let (ok, again, stderr) = oddity(&args);
+    assert!(ok, "{stderr}");
+    let w: serde_json::Value = serde_json::from_str(again.lines().last().unwrap()).unwrap();
+    assert_eq!(v["curve"], w["curve"]);
+    // The same journal with another model is refused.
+    let mut other = SMALL.to_vec();
+    other.extend(["--model", "dae-uai", "--journal", &j]);
+    let (ok, _, stderr) = oddity(&other);
+    assert!(
+        !ok && stderr.contains("was written for another run"),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn bad_arguments_are_clear_errors() {
+    let cases: &[(&[&str], &str)] = &[
+        (&["active", "--dataset", "nope"], "unknown dataset \"nope\""),
+        (
+            &["active", "--dataset", "digits0", "--model", "svm"],
+            "available: dae-uai, dae, class-uai, class",
+        ),
+        (
+            &["active", "--dataset", "digits0", "--oracle", "psychic"],
+            "use truth, interactive or file:PATH",
+        ),
+        (
+            &["active", "--dataset", "digits0", "--budget", "5000"],
+            "more than the 1637 rows",
+        ),
+        (
+            &["active", "--data", "/no/such.csv", "--label-col", "y"],
+            "/no/such.csv",
+        ),
+        (&["active"], "give --dataset NAME or --data FILE.csv"),
+    ];
+    for (args, want) in cases {
+        let (ok, _, stderr) = oddity(args);
+        assert!(!ok, "{args:?} should fail");
+        assert!(stderr.contains(want), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+    let dir = std::env::temp_dir().join(format!("oddity-cli-csv-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let csv = dir.join("d.csv");
+    std::fs::write(&csv, "a,b,y\n1,2,0\n3,x,1\n").unwrap();
+    let (ok, _, stderr) = oddity(&[
+        "active",
+        "--data",
+        csv.to_str().unwrap(),
+        "--label-col",
+        "y",
+    ]);
+    assert!(!ok && stderr.contains("line 3, column \"b\""), "{stderr}");
+    let (ok, _, stderr) = oddity(&[
+        "active",
+        "--data",
+        csv.to_str().unwrap(),
+        "--label-col",
+        "y",
+        "--model",
+        "class",
+    ]);
+    assert!(!ok && stderr.contains("line 3"), "{stderr}");
+    std::fs::write(&csv, "a,b,y\n1,2,0\n3,4,1\n").unwrap();
+    let (ok, _, stderr) = oddity(&[
+        "active",
+        "--data",
+        csv.to_str().unwrap(),
+        "--label-col",
+        "y",
+        "--model",
+        "class",
+    ]);
+    assert!(!ok && stderr.contains("--class-col"), "{stderr}");
+    std::fs::remove_dir_all(&dir).ok();
+}
