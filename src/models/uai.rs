@@ -315,23 +315,14 @@ impl UaiModel {
         self.check(data, labels, classes)?;
         let scores = Tensor::new(&self.gpu, data.rows(), 1, "scores")?;
         let mut tape = Tape::new(&self.gpu, &self.state);
-        let mut r0 = 0;
-        while r0 < data.rows() {
-            let n = SCORE_CHUNK.min(data.rows() - r0);
-            let x = Tensor::view(
-                data.buffer(),
-                data.offset() + r0 * data.cols(),
-                n,
-                data.cols(),
-            )?;
+        for (r0, x) in data.row_chunks(SCORE_CHUNK)? {
             let out = self.base_forward(&mut tape, &x, &x, classes.map(|c| (c, r0)))?;
             let s = if self.config.uai {
                 self.head_logit(&mut tape, &out)?
             } else {
                 out.score
             };
-            tape.copy(&s, &Tensor::view(scores.buffer(), r0, n, 1)?)?;
-            r0 += n;
+            tape.copy(&s, &Tensor::view(scores.buffer(), r0, x.rows(), 1)?)?;
         }
         let top = tape.top_k(&scores, Some((&labels.flags, 0)), k)?;
         Ok((tape.finish()?, scores, top))

@@ -164,15 +164,8 @@ impl Autoencoder {
         let latent_dim = self.encoder.outputs();
         let scores = Tensor::new(&self.gpu, data.rows(), 1, "scores")?;
         let latents = Tensor::new(&self.gpu, data.rows(), latent_dim, "latents")?;
-        let mut r0 = 0;
-        while r0 < data.rows() {
-            let n = SCORE_CHUNK.min(data.rows() - r0);
-            let x = Tensor::view(
-                data.buffer(),
-                data.offset() + r0 * data.cols(),
-                n,
-                data.cols(),
-            )?;
+        for (r0, x) in data.row_chunks(SCORE_CHUNK)? {
+            let n = x.rows();
             let l = self.encoder.forward(tape, &self.arena, &x)?;
             let recon = self.decoder.forward(tape, &self.arena, &l)?;
             let out = Tensor::view(scores.buffer(), r0, n, 1)?;
@@ -181,7 +174,6 @@ impl Autoencoder {
                 &l,
                 &Tensor::view(latents.buffer(), r0 * latent_dim, n, latent_dim)?,
             )?;
-            r0 += n;
         }
         Ok((scores, latents))
     }

@@ -99,6 +99,21 @@ impl Tensor {
         self.offset
     }
 
+    /// Consecutive views of at most `chunk` rows each, with the index of their first row.
+    pub fn row_chunks(&self, chunk: u32) -> Result<Vec<(u32, Tensor)>> {
+        let chunk = chunk.max(1);
+        (0..self.rows.div_ceil(chunk))
+            .map(|c| {
+                let r0 = c * chunk;
+                let rows = chunk.min(self.rows - r0);
+                Ok((
+                    r0,
+                    Tensor::view(&self.buf, self.offset + r0 * self.cols, rows, self.cols)?,
+                ))
+            })
+            .collect()
+    }
+
     pub(crate) fn key(&self) -> TensorKey {
         (self.buf.id(), self.offset, self.rows, self.cols)
     }
