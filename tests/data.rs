@@ -150,3 +150,31 @@ fn built_in_digits_and_the_papers_constructions() {
             .contains("class 11 does not occur")
     );
 }
+
+#[test]
+fn x_hard_marks_a_weak_classifiers_mistakes() {
+    let gpu = oddity::Gpu::new().expect("an adapter");
+    eprintln!("adapter: {}", gpu.adapter_name());
+    let d = digits().unwrap();
+    let hard = oddity::data::construct_hard(&gpu, &d, 3).unwrap();
+    let again = oddity::data::construct_hard(&gpu, &d, 3).unwrap();
+    assert_eq!(
+        hard.anomaly, again.anomaly,
+        "same seed, same adapter: the same rows"
+    );
+    assert_eq!(
+        (hard.rows, hard.x.len()),
+        (d.rows, d.x.len()),
+        "X_hard keeps every row"
+    );
+    let rate = hard.anomalies() as f64 / hard.rows as f64;
+    eprintln!("X_hard anomaly rate {rate:.3}");
+    assert!(
+        (0.01..0.5).contains(&rate),
+        "a weak but trained classifier errs on some rows, not most: {rate}"
+    );
+    let e = oddity::data::construct_hard(&gpu, &Dataset { class: None, ..d }, 3)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("no classes"), "{e}");
+}

@@ -3,11 +3,13 @@
 
 mod builtin;
 mod csv;
+mod hard;
 mod idx;
 mod synthetic;
 
 pub use builtin::{FASHION_MNIST_DIR, construct_anomalies, digits, fashion_mnist, named};
 pub use csv::CsvOptions;
+pub use hard::construct_hard;
 pub use idx::{IdxArray, read_idx};
 pub use synthetic::synthetic_mnist;
 

@@ -18,7 +18,7 @@ use oddity::{Error, Gpu};
 
 #[derive(clap::Args, Clone)]
 pub struct Args {
-    /// A built-in dataset: digits0, digits02, fmnist0, fmnist02.
+    /// A built-in dataset: digits0, digits02, digitshard, fmnist0, fmnist02, fmnisthard.
     #[arg(long, conflicts_with = "data")]
     pub dataset: Option<String>,
     /// A CSV file with a header row.
@@ -82,8 +82,18 @@ pub struct Outcome {
     pub seconds: f64,
 }
 
-fn load(a: &Args) -> oddity::Result<Dataset> {
+fn load(gpu: &Gpu, a: &Args) -> oddity::Result<Dataset> {
     match (&a.dataset, &a.data) {
+        (Some(name), None) if name == "digitshard" || name == "fmnisthard" => {
+            let base = if name == "digitshard" {
+                oddity::data::digits()?
+            } else {
+                oddity::data::fashion_mnist()?
+            };
+            let mut d = oddity::data::construct_hard(gpu, &base, a.seed)?;
+            d.name = name.clone();
+            Ok(d)
+        }
         (Some(name), None) => Ok(oddity::data::named(name, a.seed)?),
         (None, Some(path)) => {
             let mut opts = CsvOptions::default();
@@ -179,7 +189,8 @@ fn oracle(spec: &str) -> oddity::Result<Box<dyn Oracle>> {
 
 /// Runs every model of `a` on its data; prints the table (and JSON), writes `--out`.
 pub fn run(a: &Args) -> oddity::Result<Vec<Outcome>> {
-    let data = load(a)?;
+    let gpu = Gpu::new()?;
+    let data = load(&gpu, a)?;
     let budget = match (a.budget, data.anomaly.is_some()) {
         (Some(b), _) => b,
         (None, true) => (2 * data.anomalies() as u32).max(1),
@@ -196,7 +207,6 @@ pub fn run(a: &Args) -> oddity::Result<Vec<Outcome>> {
             detail: "a journal belongs to one model's run; give one --model".into(),
         });
     }
-    let gpu = Gpu::new()?;
     let adapter = gpu.adapter_name();
     eprintln!(
         "{}: {} rows x {} features, {} anomalies; adapter {adapter}",
