@@ -4,7 +4,7 @@
 use super::{DataError, Dataset};
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
-use crate::nn::{ArenaBuilder, Mlp, Optimizer, OptimizerState};
+use crate::nn::{ArenaBuilder, Mlp, Optimizer, OptimizerState, shader_seed};
 use crate::ops::Act;
 use crate::tape::{StepState, Tape};
 
@@ -39,13 +39,7 @@ pub fn construct_hard(gpu: &Gpu, base: &Dataset, seed: u64) -> Result<Dataset> {
 
     let mut tape = Tape::new(gpu, &state);
     arena.register(&mut tape)?;
-    let batch = tape.sample_rows_with(
-        &x,
-        Some(&cls),
-        WEAK_BATCH,
-        0.0,
-        (seed ^ (seed >> 32)) as u32,
-    )?;
+    let batch = tape.sample_rows_with(&x, Some(&cls), WEAK_BATCH, 0.0, shader_seed(seed))?;
     let drawn = batch
         .class
         .ok_or_else(|| Error::Data(DataError::Request("no classes drawn".into())))?;

@@ -20,15 +20,16 @@ use serde::{Deserialize, Serialize};
 use super::LabelSet;
 use crate::error::{Result, invalid, shape};
 use crate::gpu::{Gpu, GpuBuffer};
-use crate::nn::{ArenaBuilder, AutoencoderConfig, Mlp, OptimizerState, ParamArena, Slot};
+use crate::nn::{
+    ArenaBuilder, AutoencoderConfig, Mlp, OptimizerState, ParamArena, SCORE_CHUNK, Slot,
+    shader_seed,
+};
 use crate::ops::Act;
 use crate::ops::data::LabelSource;
 use crate::ops::dense::DenseParams;
 use crate::ops::loss::RowError;
 use crate::ops::topk::TopK;
 use crate::tape::{Plan, StepState, Tape, Tensor};
-
-const SCORE_CHUNK: u32 = 8192;
 
 /// Which base network.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -121,17 +122,9 @@ impl UaiModel {
             ));
         }
         let mut b = ArenaBuilder::new(c.seed);
-        let mut sizes = vec![c.inputs];
-        sizes.extend(&c.hidden);
         let base = match config.base {
             BaseKind::Dae => {
-                let mut enc_acts = vec![c.act; c.hidden.len()];
-                enc_acts[c.hidden.len() - 1] = Act::Identity;
-                let encoder = Mlp::new(&mut b, &sizes, &enc_acts)?;
-                let dec_sizes: Vec<u32> = sizes.iter().rev().copied().collect();
-                let mut dec_acts = vec![c.act; c.hidden.len()];
-                dec_acts[c.hidden.len() - 1] = c.output_act;
-                let decoder = Mlp::new(&mut b, &dec_sizes, &dec_acts)?;
+                let (encoder, decoder) = c.encoder_decoder(&mut b)?;
                 Base::Dae { encoder, decoder }
             }
             BaseKind::Class { classes } => {
@@ -141,6 +134,8 @@ impl UaiModel {
                         format!("needs at least two classes, got {classes}"),
                     ));
                 }
+                let mut sizes = vec![c.inputs];
+                sizes.extend(&c.hidden);
                 sizes.push(classes);
                 let mut acts = vec![c.act; c.hidden.len() + 1];
                 acts[c.hidden.len()] = Act::Identity;
@@ -176,7 +171,7 @@ impl UaiModel {
 
     /// The 32-bit seed of the shaders' RNG streams.
     pub fn rng_seed(&self) -> u32 {
-        (self.config.ae.seed ^ (self.config.ae.seed >> 32)) as u32
+        shader_seed(self.config.ae.seed)
     }
 
     fn check(&self, data: &Tensor, labels: &LabelSet, classes: Option<&GpuBuffer>) -> Result<()> {

@@ -14,7 +14,12 @@ use crate::ops::topk::TopK;
 use crate::tape::{Plan, StepState, Tape, Tensor};
 
 /// Rows scored per chunk, bounding the activations a scoring plan allocates per chunk.
-const SCORE_CHUNK: u32 = 8192;
+pub const SCORE_CHUNK: u32 = 8192;
+
+/// The 32-bit seed the shaders' RNG streams use for a model seed (both halves folded in).
+pub fn shader_seed(seed: u64) -> u32 {
+    (seed ^ (seed >> 32)) as u32
+}
 
 /// An autoencoder's shape and training set-up. The paper's DAE: hidden `[256, 64, 8]`, relu,
 /// sigmoid output, noise 0.1, RMSprop 0.01, batch 256.
@@ -33,6 +38,28 @@ pub struct AutoencoderConfig {
 }
 
 impl AutoencoderConfig {
+    /// Reserves an encoder (inputs → hidden, `act`, latent layer linear) and an independent
+    /// decoder (the mirror, `output_act` last) in `arena`.
+    pub fn encoder_decoder(&self, arena: &mut ArenaBuilder) -> Result<(Mlp, Mlp)> {
+        if self.hidden.is_empty() {
+            return Err(invalid(
+                "autoencoder",
+                "needs at least one hidden (latent) size",
+            ));
+        }
+        let mut sizes = vec![self.inputs];
+        sizes.extend(&self.hidden);
+        let depth = self.hidden.len();
+        let mut enc_acts = vec![self.act; depth];
+        enc_acts[depth - 1] = Act::Identity;
+        let encoder = Mlp::new(arena, &sizes, &enc_acts)?;
+        sizes.reverse();
+        let mut dec_acts = vec![self.act; depth];
+        dec_acts[depth - 1] = self.output_act;
+        let decoder = Mlp::new(arena, &sizes, &dec_acts)?;
+        Ok((encoder, decoder))
+    }
+
     pub fn dae(inputs: u32, hidden: &[u32]) -> Self {
         AutoencoderConfig {
             inputs,
@@ -71,15 +98,7 @@ impl Autoencoder {
             return Err(invalid("batch size", "0"));
         }
         let mut b = ArenaBuilder::new(config.seed);
-        let mut enc_sizes = vec![config.inputs];
-        enc_sizes.extend(&config.hidden);
-        let mut enc_acts = vec![config.act; config.hidden.len()];
-        *enc_acts.last_mut().expect("hidden is not empty") = Act::Identity;
-        let encoder = Mlp::new(&mut b, &enc_sizes, &enc_acts)?;
-        let dec_sizes: Vec<u32> = enc_sizes.iter().rev().copied().collect();
-        let mut dec_acts = vec![config.act; config.hidden.len()];
-        *dec_acts.last_mut().expect("hidden is not empty") = config.output_act;
-        let decoder = Mlp::new(&mut b, &dec_sizes, &dec_acts)?;
+        let (encoder, decoder) = config.encoder_decoder(&mut b)?;
         let arena = b.upload(gpu)?;
         let opt = OptimizerState::new(gpu, config.optimizer, &arena)?;
         let state = StepState::new(gpu)?;
@@ -106,7 +125,7 @@ impl Autoencoder {
 
     /// The 32-bit seed the shaders' RNG streams use (minibatch rows, noise).
     pub fn rng_seed(&self) -> u32 {
-        (self.config.seed ^ (self.config.seed >> 32)) as u32
+        shader_seed(self.config.seed)
     }
 
     fn check_data(&self, data: &Tensor) -> Result<()> {

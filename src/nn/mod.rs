@@ -7,6 +7,6 @@ mod mlp;
 mod optim;
 
 pub use arena::{ArenaBuilder, ParamArena, Slot};
-pub use autoencoder::{Autoencoder, AutoencoderConfig};
+pub use autoencoder::{Autoencoder, AutoencoderConfig, SCORE_CHUNK, shader_seed};
 pub use mlp::Mlp;
 pub use optim::{Optimizer, OptimizerState};
