@@ -5,10 +5,15 @@
 //   ce_bwd: dz[i, j] (+)= g_i * (softmax(z[i, :])_j - [j == c_i]),
 //           g_i = g_scale * (g[g_off + i] when g_off != NONE)
 //   One invocation per row (classes are few); a class index >= cols gives a NaN loss.
+//   The forward computes (m - z_c) + log(1 + r) (see row_softmax), with log(1 + r) by a series
+//   when r <= 1, and the backward 1 - softmax_c as r / (1 + r) when c is the top class: a
+//   confident prediction's loss and gradient are tiny, and WGSL's log near 1 has only an
+//   absolute error bound, so the direct formulas would lose them to cancellation.
 //
 // Bindings: 0 params, 1 z, 2 cls, 3 g (bwd only, read), 4 out (read_write).
 
 #import grid
+#import math
 
 struct Params {
     rows: u32,
@@ -29,20 +34,29 @@ const NONE: u32 = 0xffffffffu;
 @group(0) @binding(3) var<storage, read> g: array<f32>;
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
 
-fn row_max(base: u32) -> f32 {
-    var m = z[base];
-    for (var j = 1u; j < p.cols; j++) {
-        m = max(m, z[base + j]);
-    }
-    return m;
+// The row's maximum logit (first index on ties) and r = sum of exp(z_j - m) over the others:
+// softmax_j = exp(z_j - m) / (1 + r), and 1 - softmax_top = r / (1 + r) without cancellation.
+struct RowSoftmax {
+    top: u32,
+    m: f32,
+    rest: f32,
 }
 
-fn row_sum_exp(base: u32, m: f32) -> f32 {
-    var s = 0.0;
-    for (var j = 0u; j < p.cols; j++) {
-        s += exp(z[base + j] - m);
+fn row_softmax(base: u32) -> RowSoftmax {
+    var top = 0u;
+    for (var j = 1u; j < p.cols; j++) {
+        if z[base + j] > z[base + top] {
+            top = j;
+        }
     }
-    return s;
+    let m = z[base + top];
+    var rest = 0.0;
+    for (var j = 0u; j < p.cols; j++) {
+        if j != top {
+            rest += exp(z[base + j] - m);
+        }
+    }
+    return RowSoftmax(top, m, rest);
 }
 
 @compute @workgroup_size(256, 1, 1)
@@ -58,8 +72,9 @@ fn ce_fwd(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: ve
         out[p.out_off + i] = bitcast<f32>(0x7fc00000u);
         return;
     }
-    let m = row_max(base);
-    out[p.out_off + i] = m + log(row_sum_exp(base, m)) - z[base + c];
+    let r = row_softmax(base);
+    let log_sum = select(log(1.0 + r.rest), log1p_unit(r.rest), r.rest <= 1.0);
+    out[p.out_off + i] = (r.m - z[base + c]) + log_sum;
 }
 
 @compute @workgroup_size(256, 1, 1)
@@ -71,15 +86,23 @@ fn ce_bwd(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: ve
     }
     let base = p.z_off + i * p.cols;
     let c = cls[p.cls_off + i];
-    let m = row_max(base);
-    let s = row_sum_exp(base, m);
+    let r = row_softmax(base);
+    let denom = 1.0 + r.rest;
     var gi = p.g_scale;
     if p.g_off != NONE {
         gi *= g[p.g_off + i];
     }
     for (var j = 0u; j < p.cols; j++) {
         let o = p.out_off + i * p.cols + j;
-        var v = gi * (exp(z[base + j] - m) / s - select(0.0, 1.0, j == c));
+        var d: f32;
+        if j == c && j == r.top {
+            d = -r.rest / denom;
+        } else if j == r.top {
+            d = 1.0 / denom;
+        } else {
+            d = exp(z[base + j] - r.m) / denom - select(0.0, 1.0, j == c);
+        }
+        var v = gi * d;
         if p.accumulate != 0u {
             v += out[o];
         }
