@@ -160,3 +160,99 @@ fn bad_arguments_are_clear_errors() {
     assert!(!ok && stderr.contains("--class-col"), "{stderr}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// `oddity repro uai`: every seed is the `oddity active` run with that seed (same data, same
+/// models, same found count); the JSON carries per-seed results, their summary and the checks.
+#[test]
+fn repro_uai_is_the_active_runs_summarised() {
+    let settings = [
+        "--k",
+        "6",
+        "--pretrain-steps",
+        "20",
+        "--active-steps",
+        "5",
+        "--hidden",
+        "16,4",
+        "--batch",
+        "32",
+    ];
+    let mut args = vec![
+        "repro",
+        "uai",
+        "--datasets",
+        "digits0",
+        "--seeds",
+        "2",
+        "--first-seed",
+        "3",
+        "--models",
+        "dae,dae-uai",
+        "--json",
+    ];
+    args.extend(settings);
+    let (ok, stdout, stderr) = oddity(&args);
+    assert!(ok, "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    let r = &v["results"][0];
+    assert_eq!(r["dataset"], "digits0");
+    assert_eq!(r["budget"], serde_json::json!([36, 36]), "{v}");
+    for (i, seed) in ["3", "4"].iter().enumerate() {
+        let mut one = vec![
+            "active",
+            "--dataset",
+            "digits0",
+            "--model",
+            "dae,dae-uai",
+            "--seed",
+            seed,
+            "--json",
+        ];
+        one.extend(settings);
+        let (ok, out, stderr) = oddity(&one);
+        assert!(ok, "{stderr}");
+        for line in out.lines().filter(|l| l.starts_with('{')) {
+            let a: serde_json::Value = serde_json::from_str(line).unwrap();
+            let m = a["model"].as_str().unwrap();
+            assert_eq!(
+                r["models"][m]["found"][i], a["found"],
+                "{m} seed {seed}: {v}"
+            );
+        }
+    }
+    for m in ["dae", "dae-uai"] {
+        let s = &r["models"][m];
+        let found: Vec<f64> = s["found"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f.as_f64().unwrap())
+            .collect();
+        assert_eq!(s["mean"].as_f64().unwrap(), (found[0] + found[1]) / 2.0);
+        assert_eq!(s["min"].as_f64().unwrap(), found[0].min(found[1]));
+        assert_eq!(s["max"].as_f64().unwrap(), found[0].max(found[1]));
+    }
+    let checks = v["checks"].as_array().unwrap();
+    assert_eq!(checks.len(), 2, "{v}");
+    assert!(checks.iter().all(|c| c["holds"].is_boolean()));
+    assert!(stdout.contains("checks:"));
+
+    for (args, want) in [
+        (
+            &["repro", "uai", "--seeds", "0"][..],
+            "seeds: must be at least 1",
+        ),
+        (
+            &["repro", "uai", "--datasets", "nope"][..],
+            "unknown dataset \"nope\"",
+        ),
+        (
+            &["repro", "uai", "--datasets", "digits0", "--models", "svm"][..],
+            "available: dae-uai, dae, class-uai, class",
+        ),
+    ] {
+        let (ok, _, stderr) = oddity(args);
+        assert!(!ok && stderr.contains(want), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}

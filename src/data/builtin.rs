@@ -165,24 +165,38 @@ pub fn fashion_mnist() -> Result<Dataset, DataError> {
     })
 }
 
-/// A function that loads a base dataset.
-type Loader = fn() -> Result<Dataset, DataError>;
+/// The base dataset of a built-in name: the digits for `digits*`, Fashion-MNIST for `fmnist*`.
+pub fn base_dataset(name: &str) -> Result<Dataset, DataError> {
+    if name.starts_with("digits") {
+        digits()
+    } else if name.starts_with("fmnist") {
+        fashion_mnist()
+    } else {
+        Err(unknown(name))
+    }
+}
+
+fn unknown(name: &str) -> DataError {
+    DataError::Request(format!(
+        "unknown dataset {name:?}; built in: digits0, digits02, digitshard, fmnist0, fmnist02, fmnisthard"
+    ))
+}
 
 /// A built-in dataset by name: `digits0`, `digits02` (the UAI paper's X_0 and X_0-2 on the
-/// shipped digits), `fmnist0`, `fmnist02` (on Fashion-MNIST when installed).
+/// shipped digits), `fmnist0`, `fmnist02` (on Fashion-MNIST when installed). X_hard needs a
+/// GPU: see [`super::construct_hard`].
 pub fn named(name: &str, seed: u64) -> Result<Dataset, DataError> {
-    let (base, classes): (Loader, &[u32]) = match name {
-        "digits0" => (digits, &[0]),
-        "digits02" => (digits, &[0, 1, 2]),
-        "fmnist0" => (fashion_mnist, &[0]),
-        "fmnist02" => (fashion_mnist, &[0, 1, 2]),
-        other => {
-            return Err(DataError::Request(format!(
-                "unknown dataset {other:?}; built in: digits0, digits02, fmnist0, fmnist02"
-            )));
-        }
+    named_from(name, &base_dataset(name)?, seed)
+}
+
+/// The construction `name` (X_0 or X_0-2) applied to `base`.
+pub fn named_from(name: &str, base: &Dataset, seed: u64) -> Result<Dataset, DataError> {
+    let classes: &[u32] = match name {
+        "digits0" | "fmnist0" => &[0],
+        "digits02" | "fmnist02" => &[0, 1, 2],
+        other => return Err(unknown(other)),
     };
-    let mut d = construct_anomalies(&base()?, classes, 0.1, seed)?;
+    let mut d = construct_anomalies(base, classes, 0.1, seed)?;
     d.name = name.to_string();
     Ok(d)
 }

@@ -1,5 +1,9 @@
 //! The UAI paper's X_hard: train a weak classifier (one small hidden layer, a few hundred
 //! steps) on the GPU to predict each row's class; the rows it gets wrong are the anomalies.
+//!
+//! The hidden layer is tanh: with 4 ReLU units, units that died at random made the anomaly
+//! share swing from 10% to 73% of the digits between seeds (seeds 0-9: 181 ... 1316 of 1797);
+//! with tanh it stays at 9-14% (160 ... 248).
 
 use super::{DataError, Dataset};
 use crate::error::{Error, Result};
@@ -31,7 +35,7 @@ pub fn construct_hard(gpu: &Gpu, base: &Dataset, seed: u64) -> Result<Dataset> {
     let mlp = Mlp::new(
         &mut b,
         &[base.cols as u32, WEAK_HIDDEN, classes],
-        &[Act::Relu, Act::Identity],
+        &[Act::Tanh, Act::Identity],
     )?;
     let arena = b.upload(gpu)?;
     let opt = OptimizerState::new(gpu, Optimizer::adam(0.01), &arena)?;

@@ -7,7 +7,9 @@ mod hard;
 mod idx;
 mod synthetic;
 
-pub use builtin::{FASHION_MNIST_DIR, construct_anomalies, digits, fashion_mnist, named};
+pub use builtin::{
+    FASHION_MNIST_DIR, base_dataset, construct_anomalies, digits, fashion_mnist, named, named_from,
+};
 pub use csv::CsvOptions;
 pub use hard::construct_hard;
 pub use idx::{IdxArray, read_idx};
@@ -74,6 +76,31 @@ impl Dataset {
         self.anomaly
             .as_ref()
             .map_or(0, |a| a.iter().filter(|&&v| v == 1).count())
+    }
+
+    /// At most `n` rows drawn at random without replacement (kept in their order), for
+    /// running a large dataset at a scale a slow adapter can carry. All rows when `n >= rows`.
+    pub fn subsample(&self, n: usize, seed: u64) -> Dataset {
+        use rand::seq::index::sample;
+        use rand::{SeedableRng, rngs::StdRng};
+        if n >= self.rows {
+            return self.clone();
+        }
+        let mut rows = sample(&mut StdRng::seed_from_u64(seed), self.rows, n).into_vec();
+        rows.sort_unstable();
+        let pick = |v: &Vec<u8>| rows.iter().map(|&r| v[r]).collect();
+        Dataset {
+            name: self.name.clone(),
+            rows: n,
+            cols: self.cols,
+            x: rows.iter().flat_map(|&r| self.row(r)).copied().collect(),
+            anomaly: self.anomaly.as_ref().map(pick),
+            class: self
+                .class
+                .as_ref()
+                .map(|c| rows.iter().map(|&r| c[r]).collect()),
+            feature_names: self.feature_names.clone(),
+        }
     }
 
     /// The features as a GPU tensor.

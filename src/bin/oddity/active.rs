@@ -21,6 +21,10 @@ pub struct Args {
     /// A built-in dataset: digits0, digits02, digitshard, fmnist0, fmnist02, fmnisthard.
     #[arg(long, conflicts_with = "data")]
     pub dataset: Option<String>,
+    /// Use at most this many rows of the data (drawn at random with --seed; for a built-in
+    /// dataset, of the base set before the anomalies are constructed).
+    #[arg(long)]
+    pub max_rows: Option<usize>,
     /// A CSV file with a header row.
     #[arg(long)]
     pub data: Option<PathBuf>,
@@ -82,19 +86,21 @@ pub struct Outcome {
     pub seconds: f64,
 }
 
-fn load(gpu: &Gpu, a: &Args) -> oddity::Result<Dataset> {
+pub fn load(gpu: &Gpu, a: &Args) -> oddity::Result<Dataset> {
     match (&a.dataset, &a.data) {
-        (Some(name), None) if name == "digitshard" || name == "fmnisthard" => {
-            let base = if name == "digitshard" {
-                oddity::data::digits()?
+        (Some(name), None) => {
+            let mut base = oddity::data::base_dataset(name)?;
+            if let Some(n) = a.max_rows {
+                base = base.subsample(n, a.seed);
+            }
+            let mut d = if name == "digitshard" || name == "fmnisthard" {
+                oddity::data::construct_hard(gpu, &base, a.seed)?
             } else {
-                oddity::data::fashion_mnist()?
+                oddity::data::named_from(name, &base, a.seed)?
             };
-            let mut d = oddity::data::construct_hard(gpu, &base, a.seed)?;
             d.name = name.clone();
             Ok(d)
         }
-        (Some(name), None) => Ok(oddity::data::named(name, a.seed)?),
         (None, Some(path)) => {
             let mut opts = CsvOptions::default();
             if let Some(c) = &a.label_col {
@@ -106,7 +112,11 @@ fn load(gpu: &Gpu, a: &Args) -> oddity::Result<Dataset> {
             if let Some(c) = &a.class_col {
                 opts = opts.class(c);
             }
-            Ok(Dataset::from_csv(path, &opts)?)
+            let d = Dataset::from_csv(path, &opts)?;
+            Ok(match a.max_rows {
+                Some(n) => d.subsample(n, a.seed),
+                None => d,
+            })
         }
         _ => Err(Error::Invalid {
             what: "data",
@@ -191,16 +201,7 @@ fn oracle(spec: &str) -> oddity::Result<Box<dyn Oracle>> {
 pub fn run(a: &Args) -> oddity::Result<Vec<Outcome>> {
     let gpu = Gpu::new()?;
     let data = load(&gpu, a)?;
-    let budget = match (a.budget, data.anomaly.is_some()) {
-        (Some(b), _) => b,
-        (None, true) => (2 * data.anomalies() as u32).max(1),
-        (None, false) => {
-            return Err(Error::Invalid {
-                what: "budget",
-                detail: "the data has no ground truth: give --budget".into(),
-            });
-        }
-    };
+    let budget = budget_for(&data, a.budget)?;
     if a.journal.is_some() && a.model.len() > 1 {
         return Err(Error::Invalid {
             what: "journal",
@@ -216,6 +217,45 @@ pub fn run(a: &Args) -> oddity::Result<Vec<Outcome>> {
         data.anomalies()
     );
     let x = data.upload(&gpu)?;
+    let outcomes = run_models(&gpu, &data, &x, a, budget, true)?;
+    print_table(&data, budget, a.k, &outcomes);
+    if let Some(dir) = &a.out {
+        write_out(dir, &data, a.k, &outcomes)?;
+    }
+    if a.json {
+        for o in &outcomes {
+            let obj = serde_json::json!({
+                "model": o.model, "dataset": data.name, "n": data.rows, "anomalies_total": data.anomalies(),
+                "budget": budget, "k": a.k, "found": o.found, "curve": o.curve, "seconds": o.seconds, "adapter": adapter,
+            });
+            println!("{obj}");
+        }
+    }
+    Ok(outcomes)
+}
+
+/// `--budget`, or twice the anomalies when the data has ground truth.
+pub fn budget_for(data: &Dataset, budget: Option<u32>) -> oddity::Result<u32> {
+    match (budget, data.anomaly.is_some()) {
+        (Some(b), _) => Ok(b),
+        (None, true) => Ok((2 * data.anomalies() as u32).max(1)),
+        (None, false) => Err(Error::Invalid {
+            what: "budget",
+            detail: "the data has no ground truth: give --budget".into(),
+        }),
+    }
+}
+
+/// Algorithm 1 for every model of `a` on `data` (already uploaded as `x`), with `a`'s oracle
+/// and journal; a progress bar on stderr when `progress` and stderr is a terminal.
+pub fn run_models(
+    gpu: &Gpu,
+    data: &Dataset,
+    x: &oddity::Tensor,
+    a: &Args,
+    budget: u32,
+    progress: bool,
+) -> oddity::Result<Vec<Outcome>> {
     let config = ActiveConfig {
         k: a.k,
         budget,
@@ -224,7 +264,7 @@ pub fn run(a: &Args) -> oddity::Result<Vec<Outcome>> {
     };
     let mut outcomes = Vec::new();
     for name in &a.model {
-        let mut model = build(name, &gpu, &data, a)?;
+        let mut model = build(name, gpu, data, a)?;
         let journal = match &a.journal {
             Some(p) => {
                 let header = JournalHeader {
@@ -244,9 +284,9 @@ pub fn run(a: &Args) -> oddity::Result<Vec<Outcome>> {
         };
         let mut oracle = oracle(&a.oracle)?;
         let start = Instant::now();
-        let mut run = ActiveRun::new(&gpu, model.as_mut(), &data, &x, config, journal)?;
+        let mut run = ActiveRun::new(gpu, model.as_mut(), data, x, config, journal)?;
         let bar = indicatif::ProgressBar::new(u64::from(budget));
-        if a.oracle == "interactive" || !std::io::stderr().is_terminal() {
+        if !progress || a.oracle == "interactive" || !std::io::stderr().is_terminal() {
             bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
         }
         bar.set_style(
@@ -258,7 +298,7 @@ pub fn run(a: &Args) -> oddity::Result<Vec<Outcome>> {
         bar.set_prefix(name.clone());
         let mut stopped = false;
         while let Some(query) = run.next_query()? {
-            let audit = oracle.audit(&data, &query)?;
+            let audit = oracle.audit(data, &query)?;
             if !audit.answers.is_empty() {
                 run.record(&audit.answers)?;
             }
@@ -283,19 +323,6 @@ pub fn run(a: &Args) -> oddity::Result<Vec<Outcome>> {
             curve: run.curve().to_vec(),
             seconds: start.elapsed().as_secs_f64(),
         });
-    }
-    print_table(&data, budget, a.k, &outcomes);
-    if let Some(dir) = &a.out {
-        write_out(dir, &data, a.k, &outcomes)?;
-    }
-    if a.json {
-        for o in &outcomes {
-            let obj = serde_json::json!({
-                "model": o.model, "dataset": data.name, "n": data.rows, "anomalies_total": data.anomalies(),
-                "budget": budget, "k": a.k, "found": o.found, "curve": o.curve, "seconds": o.seconds, "adapter": adapter,
-            });
-            println!("{obj}");
-        }
     }
     Ok(outcomes)
 }

@@ -3,6 +3,7 @@
 mod active;
 mod bench;
 mod info;
+mod repro;
 
 use std::process::ExitCode;
 
@@ -27,6 +28,9 @@ enum Command {
     Info(info::Args),
     /// Throughput of the paper's DAE training step and scoring pass.
     Bench(bench::Args),
+    /// The papers' experiments.
+    #[command(subcommand)]
+    Repro(repro::Experiment),
 }
 
 fn main() -> ExitCode {
@@ -35,6 +39,7 @@ fn main() -> ExitCode {
         Some(Command::Active(a)) => active::run(&a).map(|_| ()),
         Some(Command::Info(a)) => info::run(&a),
         Some(Command::Bench(a)) => bench::run(&a),
+        Some(Command::Repro(e)) => repro::run(&e),
         None => demo(),
     };
     match result {
@@ -53,6 +58,7 @@ fn demo() -> oddity::Result<()> {
     let args = active::Args {
         dataset: Some("digits0".into()),
         data: None,
+        max_rows: None,
         label_col: None,
         anomaly_label: None,
         class_col: None,

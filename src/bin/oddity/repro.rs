@@ -1,0 +1,285 @@
+//! `oddity repro uai`: the UAI paper's synthetic experiments (X_0, X_0-2, X_hard) at a scale the
+//! adapter can carry: anomalies found at a budget of twice the anomalies, for DAE, DAE_uai,
+//! Class and Class_uai over several seeds (mean, min, max), with the checks.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use oddity::{Error, Gpu};
+
+use crate::active;
+
+#[derive(clap::Subcommand)]
+pub enum Experiment {
+    /// "Deep Active Learning for Anomaly Detection": found-at-budget for DAE, DAE_uai, Class
+    /// and Class_uai on X_0, X_0-2 and X_hard.
+    Uai(UaiArgs),
+}
+
+#[derive(clap::Args)]
+pub struct UaiArgs {
+    /// Datasets (default: digits0, digits02, digitshard, and fmnist0, fmnist02, fmnisthard
+    /// when Fashion-MNIST is installed and the adapter is not a software one).
+    #[arg(long, value_delimiter = ',')]
+    pub datasets: Option<Vec<String>>,
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "dae,dae-uai,class,class-uai"
+    )]
+    pub models: Vec<String>,
+    /// Seeds first-seed, first-seed + 1, ...: each builds its own dataset and models.
+    #[arg(long, default_value_t = 5)]
+    pub seeds: u32,
+    #[arg(long, default_value_t = 0)]
+    pub first_seed: u64,
+    #[arg(long, default_value_t = 5)]
+    pub k: u32,
+    #[arg(long, default_value_t = 1000)]
+    pub pretrain_steps: u32,
+    #[arg(long, default_value_t = 100)]
+    pub active_steps: u32,
+    /// Encoder / classifier hidden widths (default: 256,64,8 over 256 features, else 32,16,8).
+    #[arg(long, value_delimiter = ',')]
+    pub hidden: Option<Vec<u32>>,
+    #[arg(long, default_value_t = 64)]
+    pub batch: u32,
+    #[arg(long, default_value_t = 0.01)]
+    pub lr: f32,
+    #[arg(long, default_value_t = 0.1)]
+    pub noise: f32,
+    /// Use at most this many rows of each base dataset (drawn per seed).
+    #[arg(long)]
+    pub max_rows: Option<usize>,
+    /// Exit with an error when a check fails.
+    #[arg(long)]
+    pub check: bool,
+    /// Print one JSON object as the last line.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(e: &Experiment) -> oddity::Result<()> {
+    match e {
+        Experiment::Uai(a) => uai(a),
+    }
+}
+
+/// One dataset's results: per model, found at budget for every seed.
+struct Row {
+    dataset: String,
+    anomalies: Vec<usize>,
+    budgets: Vec<u32>,
+    found: BTreeMap<String, Vec<u32>>,
+}
+
+/// Mean, min and max of found counts.
+fn stats(v: &[u32]) -> (f64, u32, u32) {
+    let mean = v.iter().map(|&x| f64::from(x)).sum::<f64>() / v.len().max(1) as f64;
+    let min = v.iter().copied().min().unwrap_or(0);
+    let max = v.iter().copied().max().unwrap_or(0);
+    (mean, min, max)
+}
+
+/// One of the checks and whether it held.
+struct Check {
+    what: String,
+    holds: bool,
+}
+
+fn checks(rows: &[Row]) -> Vec<Check> {
+    let mean = |r: &Row, m: &str| r.found.get(m).map(|v| stats(v).0);
+    let mut out = Vec::new();
+    for r in rows {
+        for (uai, base) in [("dae-uai", "dae"), ("class-uai", "class")] {
+            if let (Some(u), Some(b)) = (mean(r, uai), mean(r, base)) {
+                out.push(Check {
+                    what: format!("{}: {uai} mean {u:.1} >= {base} mean {b:.1}", r.dataset),
+                    holds: u >= b,
+                });
+            }
+        }
+        if r.dataset == "digits0" {
+            let best = ["dae-uai", "class-uai"]
+                .iter()
+                .filter_map(|m| mean(r, m).map(|v| (*m, v)))
+                .max_by(|a, b| a.1.total_cmp(&b.1));
+            if let Some((m, v)) = best {
+                let total = r.anomalies.iter().sum::<usize>() as f64 / r.anomalies.len() as f64;
+                let share = v / total.max(1.0);
+                out.push(Check {
+                    what: format!(
+                        "{}: the better UAI model ({m}) finds {:.0}% of the anomalies (>= 70%)",
+                        r.dataset,
+                        100.0 * share
+                    ),
+                    holds: share >= 0.7,
+                });
+            }
+        }
+    }
+    out
+}
+
+fn default_datasets(gpu: &Gpu) -> Vec<String> {
+    let mut d: Vec<String> = ["digits0", "digits02", "digitshard"]
+        .map(String::from)
+        .to_vec();
+    let installed = std::path::Path::new(oddity::data::FASHION_MNIST_DIR).exists();
+    let software = gpu.summary().device_type == "Cpu";
+    if installed && !software {
+        d.extend(["fmnist0", "fmnist02", "fmnisthard"].map(String::from));
+    } else if installed {
+        eprintln!(
+            "Fashion-MNIST left out on the software adapter; ask for it with --datasets fmnist0,fmnist02,fmnisthard --max-rows 6000"
+        );
+    }
+    d
+}
+
+fn uai(a: &UaiArgs) -> oddity::Result<()> {
+    if a.seeds == 0 {
+        return Err(Error::Invalid {
+            what: "seeds",
+            detail: "must be at least 1".into(),
+        });
+    }
+    let gpu = Gpu::new()?;
+    let adapter = gpu.adapter_name();
+    let datasets = a.datasets.clone().unwrap_or_else(|| default_datasets(&gpu));
+    eprintln!(
+        "repro uai: {} x {} seeds x {}; k {}, pretrain {} steps, {} per round, batch {}; adapter {adapter}",
+        datasets.join(","),
+        a.seeds,
+        a.models.join(","),
+        a.k,
+        a.pretrain_steps,
+        a.active_steps,
+        a.batch
+    );
+    let start = Instant::now();
+    let bar = indicatif::ProgressBar::new((datasets.len() * a.seeds as usize) as u64);
+    if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    let mut rows = Vec::new();
+    for name in &datasets {
+        let mut row = Row {
+            dataset: name.clone(),
+            anomalies: Vec::new(),
+            budgets: Vec::new(),
+            found: a.models.iter().map(|m| (m.clone(), Vec::new())).collect(),
+        };
+        for s in 0..u64::from(a.seeds) {
+            let args = active::Args {
+                dataset: Some(name.clone()),
+                data: None,
+                max_rows: a.max_rows,
+                label_col: None,
+                anomaly_label: None,
+                class_col: None,
+                model: a.models.clone(),
+                budget: None,
+                k: a.k,
+                pretrain_steps: a.pretrain_steps,
+                active_steps: a.active_steps,
+                hidden: a.hidden.clone(),
+                batch: a.batch,
+                lr: a.lr,
+                noise: a.noise,
+                seed: a.first_seed + s,
+                oracle: "truth".into(),
+                journal: None,
+                out: None,
+                json: false,
+            };
+            let data = active::load(&gpu, &args)?;
+            let budget = active::budget_for(&data, None)?;
+            let x = data.upload(&gpu)?;
+            bar.set_message(format!("{name} seed {}", args.seed));
+            for o in active::run_models(&gpu, &data, &x, &args, budget, false)? {
+                row.found.entry(o.model).or_default().push(o.found);
+            }
+            row.anomalies.push(data.anomalies());
+            row.budgets.push(budget);
+            bar.inc(1);
+        }
+        rows.push(row);
+    }
+    bar.finish_and_clear();
+    let seconds = start.elapsed().as_secs_f64();
+    let checks = checks(&rows);
+    print_table(a, &rows);
+    println!("checks:");
+    for c in &checks {
+        println!("  {} {}", if c.holds { "holds:" } else { "FAILS:" }, c.what);
+    }
+    println!("{seconds:.1} s on {adapter}");
+    if a.json {
+        let results: Vec<_> = rows
+            .iter()
+            .map(|r| {
+                let models: serde_json::Map<String, serde_json::Value> = r
+                    .found
+                    .iter()
+                    .map(|(m, v)| {
+                        let (mean, min, max) = stats(v);
+                        (
+                            m.clone(),
+                            serde_json::json!({"found": v, "mean": mean, "min": min, "max": max}),
+                        )
+                    })
+                    .collect();
+                serde_json::json!({
+                    "dataset": r.dataset, "anomalies_total": r.anomalies, "budget": r.budgets,
+                    "models": models,
+                })
+            })
+            .collect();
+        let checks: Vec<_> = checks
+            .iter()
+            .map(|c| serde_json::json!({"check": c.what, "holds": c.holds}))
+            .collect();
+        let obj = serde_json::json!({
+            "experiment": "uai", "adapter": adapter, "seeds": a.seeds, "first_seed": a.first_seed,
+            "k": a.k, "pretrain_steps": a.pretrain_steps, "active_steps": a.active_steps,
+            "batch": a.batch, "lr": a.lr, "noise": a.noise, "hidden": a.hidden, "max_rows": a.max_rows,
+            "results": results, "checks": checks, "seconds": seconds,
+        });
+        println!("{obj}");
+    }
+    let failed = checks.iter().filter(|c| !c.holds).count();
+    if a.check && failed > 0 {
+        return Err(Error::Invalid {
+            what: "repro uai",
+            detail: format!("{failed} of {} checks failed", checks.len()),
+        });
+    }
+    Ok(())
+}
+
+fn print_table(a: &UaiArgs, rows: &[Row]) {
+    println!(
+        "anomalies found at a budget of twice the anomalies: mean (min-max) over {} seeds",
+        a.seeds
+    );
+    print!("{:<12}{:>10}{:>8}", "dataset", "anomalies", "budget");
+    for m in &a.models {
+        print!("{m:>18}");
+    }
+    println!();
+    for r in rows {
+        let n = r.anomalies.len().max(1) as f64;
+        print!(
+            "{:<12}{:>10.1}{:>8.1}",
+            r.dataset,
+            r.anomalies.iter().sum::<usize>() as f64 / n,
+            r.budgets.iter().map(|&b| f64::from(b)).sum::<f64>() / n
+        );
+        for m in &a.models {
+            let (mean, min, max) = stats(r.found.get(m).map_or(&[][..], |v| v));
+            print!("{:>18}", format!("{mean:.1} ({min}-{max})"));
+        }
+        println!();
+    }
+}
