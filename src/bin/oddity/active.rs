@@ -46,6 +46,28 @@ pub struct Args {
     /// Rows shown per round.
     #[arg(long, default_value_t = 10)]
     pub k: u32,
+    #[command(flatten)]
+    pub train: Training,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// truth, interactive, or file:PATH.
+    #[arg(long, default_value = "truth")]
+    pub oracle: String,
+    /// Label journal: answers are appended here before use; an existing journal resumes.
+    #[arg(long)]
+    pub journal: Option<PathBuf>,
+    /// Write the curves (CSV) and a plot (SVG) here.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Print one JSON object per model; the last line is the last model's.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Training settings of Algorithm 1 and its models, shared by `oddity active` and
+/// `oddity repro uai`.
+#[derive(clap::Args, Clone)]
+pub struct Training {
     #[arg(long, default_value_t = 1000)]
     pub pretrain_steps: u32,
     #[arg(long, default_value_t = 100)]
@@ -61,20 +83,6 @@ pub struct Args {
     /// Input noise of the denoising autoencoder.
     #[arg(long, default_value_t = 0.1)]
     pub noise: f32,
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
-    /// truth, interactive, or file:PATH.
-    #[arg(long, default_value = "truth")]
-    pub oracle: String,
-    /// Label journal: answers are appended here before use; an existing journal resumes.
-    #[arg(long)]
-    pub journal: Option<PathBuf>,
-    /// Write the curves (CSV) and a plot (SVG) here.
-    #[arg(long)]
-    pub out: Option<PathBuf>,
-    /// Print one JSON object per model; the last line is the last model's.
-    #[arg(long)]
-    pub json: bool,
 }
 
 /// One model's run.
@@ -127,7 +135,7 @@ pub fn load(gpu: &Gpu, a: &Args) -> oddity::Result<Dataset> {
 
 fn build(name: &str, gpu: &Gpu, data: &Dataset, a: &Args) -> oddity::Result<Box<dyn ActiveModel>> {
     let dim = data.cols as u32;
-    let hidden = a.hidden.clone().unwrap_or_else(|| {
+    let hidden = a.train.hidden.clone().unwrap_or_else(|| {
         if dim > 256 {
             vec![256, 64, 8]
         } else {
@@ -135,10 +143,10 @@ fn build(name: &str, gpu: &Gpu, data: &Dataset, a: &Args) -> oddity::Result<Box<
         }
     });
     let ae = AutoencoderConfig {
-        batch: a.batch,
+        batch: a.train.batch,
         seed: a.seed,
-        noise_std: a.noise,
-        optimizer: Optimizer::rmsprop(a.lr),
+        noise_std: a.train.noise,
+        optimizer: Optimizer::rmsprop(a.train.lr),
         ..AutoencoderConfig::dae(dim, &hidden)
     };
     let classes = || -> oddity::Result<(GpuBuffer, u32)> {
@@ -259,8 +267,8 @@ pub fn run_models(
     let config = ActiveConfig {
         k: a.k,
         budget,
-        pretrain_steps: a.pretrain_steps,
-        active_steps: a.active_steps,
+        pretrain_steps: a.train.pretrain_steps,
+        active_steps: a.train.active_steps,
     };
     let mut outcomes = Vec::new();
     for name in &a.model {
@@ -275,8 +283,8 @@ pub fn run_models(
                     seed: a.seed,
                     k: a.k,
                     budget,
-                    pretrain_steps: a.pretrain_steps,
-                    active_steps: a.active_steps,
+                    pretrain_steps: a.train.pretrain_steps,
+                    active_steps: a.train.active_steps,
                 };
                 Some(Journal::open(p, &header)?)
             }

@@ -35,19 +35,8 @@ pub struct UaiArgs {
     pub first_seed: u64,
     #[arg(long, default_value_t = 5)]
     pub k: u32,
-    #[arg(long, default_value_t = 1000)]
-    pub pretrain_steps: u32,
-    #[arg(long, default_value_t = 100)]
-    pub active_steps: u32,
-    /// Encoder / classifier hidden widths (default: 256,64,8 over 256 features, else 32,16,8).
-    #[arg(long, value_delimiter = ',')]
-    pub hidden: Option<Vec<u32>>,
-    #[arg(long, default_value_t = 64)]
-    pub batch: u32,
-    #[arg(long, default_value_t = 0.01)]
-    pub lr: f32,
-    #[arg(long, default_value_t = 0.1)]
-    pub noise: f32,
+    #[command(flatten)]
+    pub train: active::Training,
     /// Use at most this many rows of each base dataset (drawn per seed).
     #[arg(long)]
     pub max_rows: Option<usize>,
@@ -153,9 +142,9 @@ fn uai(a: &UaiArgs) -> oddity::Result<()> {
         a.seeds,
         a.models.join(","),
         a.k,
-        a.pretrain_steps,
-        a.active_steps,
-        a.batch
+        a.train.pretrain_steps,
+        a.train.active_steps,
+        a.train.batch
     );
     let start = Instant::now();
     let bar = indicatif::ProgressBar::new((datasets.len() * a.seeds as usize) as u64);
@@ -181,12 +170,7 @@ fn uai(a: &UaiArgs) -> oddity::Result<()> {
                 model: a.models.clone(),
                 budget: None,
                 k: a.k,
-                pretrain_steps: a.pretrain_steps,
-                active_steps: a.active_steps,
-                hidden: a.hidden.clone(),
-                batch: a.batch,
-                lr: a.lr,
-                noise: a.noise,
+                train: a.train.clone(),
                 seed: a.first_seed + s,
                 oracle: "truth".into(),
                 journal: None,
@@ -242,8 +226,8 @@ fn uai(a: &UaiArgs) -> oddity::Result<()> {
             .collect();
         let obj = serde_json::json!({
             "experiment": "uai", "adapter": adapter, "seeds": a.seeds, "first_seed": a.first_seed,
-            "k": a.k, "pretrain_steps": a.pretrain_steps, "active_steps": a.active_steps,
-            "batch": a.batch, "lr": a.lr, "noise": a.noise, "hidden": a.hidden, "max_rows": a.max_rows,
+            "k": a.k, "pretrain_steps": a.train.pretrain_steps, "active_steps": a.train.active_steps,
+            "batch": a.train.batch, "lr": a.train.lr, "noise": a.train.noise, "hidden": a.train.hidden, "max_rows": a.max_rows,
             "results": results, "checks": checks, "seconds": seconds,
         });
         println!("{obj}");
