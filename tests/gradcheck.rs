@@ -382,3 +382,63 @@ fn dense_then_softmax_cross_entropy() {
     ];
     check(&gpu, "dense + softmax CE", &inputs, &build, &f);
 }
+
+#[test]
+fn head_prior_gradient_matches_finite_differences() {
+    use oddity_kernels::params::PriorParams;
+    use oddity_kernels::reference::prior_grad;
+    let gpu = gpu();
+    let mut rng = rng();
+    let (n, count, inv_var) = (11usize, 6u32, 4.0f32);
+    let theta = wide(&randn(&mut rng, n, 1.0));
+    let anchor = wide(&randn(&mut rng, n, 1.0));
+    // The prior's term in the head's mean objective: |theta - anchor|^2 inv_var / (2 count).
+    let loss = |t: &[f64]| {
+        t.iter()
+            .zip(&anchor)
+            .map(|(a, b)| (a - b) * (a - b))
+            .sum::<f64>()
+            * f64::from(inv_var)
+            / (2.0 * f64::from(count))
+    };
+    let p = PriorParams {
+        n: n as u32,
+        off: 0,
+        inv_var,
+        cap: 50,
+    };
+    let mut lab = vec![0u32; 101];
+    lab[0] = count;
+    let narrow = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
+    let (gp, ga, gl, gg) = (
+        gpu.upload(&narrow(&theta), "param").unwrap(),
+        gpu.upload(&narrow(&anchor), "anchor").unwrap(),
+        gpu.upload(&lab, "lab").unwrap(),
+        gpu.upload(&vec![0f32; n], "grad").unwrap(),
+    );
+    let mut b = oddity::tape::PlanBuilder::new(&gpu);
+    b.dispatch(
+        ("prior", "prior_grad"),
+        Some(&p),
+        &[("param", &gp), ("anchor", &ga), ("lab", &gl), ("grad", &gg)],
+        gpu.grid_1d(1).unwrap(),
+    )
+    .unwrap();
+    b.finish().unwrap().run(1).unwrap();
+    let got = gpu.read_f32(&gg, 0, n as u64).unwrap();
+    let mut rule = vec![0.0; n];
+    prior_grad(&p, &theta, &anchor, count, &mut rule);
+    let h = 1e-4;
+    for i in 0..n {
+        let (mut up, mut down) = (theta.clone(), theta.clone());
+        up[i] += h;
+        down[i] -= h;
+        let fd = (loss(&up) - loss(&down)) / (2.0 * h);
+        assert!((rule[i] - fd).abs() < 1e-6 * (1.0 + fd.abs()), "rule {i}");
+        assert!(
+            (f64::from(got[i]) - fd).abs() < 1e-4 * (1.0 + fd.abs()),
+            "kernel {i}: {} vs {fd}",
+            got[i]
+        );
+    }
+}

@@ -988,3 +988,55 @@ fn cross_entropy_stays_accurate_for_confident_predictions() {
         }
     }
 }
+
+#[test]
+fn head_prior_gradient() {
+    let gpu = gpu();
+    let mut rng = rng();
+    let (n, off, cap) = (300u32, 7u32, 40u32);
+    let total = (off + n + 5) as usize;
+    let param = randn(&mut rng, total, 1.0);
+    let anchor = randn(&mut rng, n as usize, 1.0);
+    let grad0 = randn(&mut rng, total, 1.0);
+    let (gp, ga) = (
+        gpu.upload(&param, "param").unwrap(),
+        gpu.upload(&anchor, "anchor").unwrap(),
+    );
+    // count 0: no pull; 13 labels; a count past the capacity is clamped to it.
+    for count in [0u32, 13, cap + 9] {
+        let mut lab = vec![0u32; 1 + 2 * cap as usize];
+        lab[0] = count;
+        let gl = gpu.upload(&lab, "lab").unwrap();
+        let gg = gpu.upload(&grad0, "grad").unwrap();
+        let p = PriorParams {
+            n,
+            off,
+            inv_var: 2.5,
+            cap,
+        };
+        run(
+            &gpu,
+            ("prior", "prior_grad"),
+            Some(&p),
+            &[("param", &gp), ("anchor", &ga), ("lab", &gl), ("grad", &gg)],
+            groups(&gpu, n),
+        );
+        let mut want = wide(&grad0);
+        r::prior_grad(&p, &wide(&param), &wide(&anchor), count, &mut want);
+        let got = read(&gpu, &gg);
+        assert!(rel_err(&got, &want) < TOL, "prior count={count}");
+        assert_eq!(
+            got[..off as usize],
+            grad0[..off as usize],
+            "before the slice"
+        );
+        assert_eq!(
+            got[(off + n) as usize..],
+            grad0[(off + n) as usize..],
+            "after it"
+        );
+        if count == 0 {
+            assert_eq!(got, grad0, "no labels: no pull");
+        }
+    }
+}

@@ -153,3 +153,84 @@ fn query_ranks_by_score_and_skips_labelled_rows() {
             .contains("past the 3000 rows")
     );
 }
+
+#[test]
+fn head_prior_pulls_the_head_toward_its_start() {
+    let gpu = gpu();
+    let mut rng = rng();
+    let n = 120u32;
+    let data: Vec<f32> = randn(&mut rng, (n * 12) as usize, 1.0)
+        .iter()
+        .map(|v| v.abs())
+        .collect();
+    let x = Tensor::from_slice(&gpu, &data, n, 12, "data").unwrap();
+    let given = [
+        (5u32, 1u8),
+        (9, 0),
+        (33, 1),
+        (70, 0),
+        (71, 0),
+        (119, 1),
+        (2, 0),
+    ];
+    let sd = 0.5f32;
+    // One step moves the head off its start (where the prior's pull is zero, so both models
+    // agree); the second step's gradients then differ by the prior's pull alone.
+    let run = |prior: Option<f32>| {
+        let model = UaiModel::new(
+            &gpu,
+            UaiConfig {
+                head_prior_std: prior,
+                ..UaiConfig::new(config(3))
+            },
+        )
+        .unwrap();
+        let mut labels = LabelSet::new(&gpu, n).unwrap();
+        labels.add(&gpu, &given).unwrap();
+        let plan = model.train_plan(&x, &labels, None).unwrap();
+        plan.run(1).unwrap();
+        let after_one = model.arena.read(&gpu).unwrap();
+        plan.run(1).unwrap();
+        (after_one, model.arena.read_grads(&gpu).unwrap(), model)
+    };
+    let (p_with, g_with, m) = run(Some(sd));
+    let (p_without, g_without, _) = run(None);
+    assert_eq!(p_with, p_without, "the prior does not act at the start");
+    assert_eq!(
+        slots(&m.arena, &g_with, 0, 4),
+        slots(&m.arena, &g_without, 0, 4),
+        "the prior touches only the head"
+    );
+    let h = m.head;
+    let start = [0f64, 0.0, 0.0, 1.0, 0.0];
+    let mut moved = 0.0f64;
+    for i in 0..5 {
+        let k = (h.offset + i) as usize;
+        let pull = (f64::from(p_with[k]) - start[i as usize]) / (f64::from(sd * sd) * 7.0);
+        let got = f64::from(g_with[k]) - f64::from(g_without[k]);
+        assert!(
+            (got - pull).abs() <= 1e-5 * (1.0 + pull.abs()),
+            "head {i}: gradient difference {got}, the prior's pull {pull}"
+        );
+        moved += pull.abs();
+    }
+    assert!(moved > 1e-4, "the head moved off its start: {moved}");
+}
+
+#[test]
+fn a_bad_head_prior_is_refused() {
+    let gpu = gpu();
+    for sd in [0.0f32, -1.0, f32::NAN, f32::INFINITY, 1e-30] {
+        let e = UaiModel::new(
+            &gpu,
+            UaiConfig {
+                head_prior_std: Some(sd),
+                ..UaiConfig::new(config(1))
+            },
+        )
+        .err()
+        .unwrap_or_else(|| panic!("prior sd {sd} accepted"))
+        .to_string();
+        assert!(e.contains("prior standard deviation"), "{e}");
+    }
+}

@@ -122,6 +122,11 @@ params!(
 );
 
 params!(
+    /// `prior.wgsl`: a Gaussian prior's gradient on an arena slice, over the label count.
+    PriorParams { n: u32, off: u32, inv_var: f32, cap: u32 }
+);
+
+params!(
     /// `step.wgsl` `fill`: set or add a constant.
     FillParams { n: u32, out_off: u32, value: f32, accumulate: u32 }
 );

@@ -279,6 +279,24 @@ pub fn optim_step(p: &OptimParams, grad: &[f64], step: u32, param: &mut [f64], o
     }
 }
 
+/// `prior.wgsl::prior_grad`; `lab_count` is `lab[0]`.
+pub fn prior_grad(
+    p: &PriorParams,
+    param: &[f64],
+    anchor: &[f64],
+    lab_count: u32,
+    grad: &mut [f64],
+) {
+    let count = lab_count.min(p.cap);
+    if count == 0 {
+        return;
+    }
+    for (i, a) in anchor.iter().take(p.n as usize).enumerate() {
+        let k = p.off as usize + i;
+        grad[k] += f64::from(p.inv_var) * (param[k] - a) / f64::from(count);
+    }
+}
+
 /// `step.wgsl::fill`.
 pub fn fill(p: &FillParams, out: &mut [f64]) {
     for i in 0..p.n {

@@ -5,4 +5,4 @@ mod labels;
 mod uai;
 
 pub use labels::LabelSet;
-pub use uai::{BaseKind, UaiConfig, UaiModel};
+pub use uai::{BaseKind, HEAD_PRIOR_STD, UaiConfig, UaiModel};

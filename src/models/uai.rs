@@ -13,8 +13,14 @@
 //! exists the BCE mask is zero and the step is exactly a base-network step.
 //!
 //! The head starts at w = (0, ..., 0, 1), b = 0: its logit is s(x), so until labels arrive the
-//! ranking is the base network's.
+//! ranking is the base network's. With `head_prior_std = Some(sigma)` the head is fit as MAP
+//! logistic regression under a Gaussian prior N(start, sigma^2 I): the rows the expert sees are
+//! the top-ranked ones, among which s(x) separates little, and a plain fit on them shrinks the
+//! weight on s and drops the base ranking that chose them; the prior keeps the head near that
+//! ranking until the labels outweigh it (its pull is 1 / (sigma^2 n) against the mean BCE of n
+//! labels, the same balance as the full MAP objective).
 
+use oddity_kernels::params::PriorParams;
 use serde::{Deserialize, Serialize};
 
 use super::LabelSet;
@@ -50,13 +56,20 @@ pub struct UaiConfig {
     /// With the UAI head (DAE_uai, Class_uai) or without (DAE, Class).
     pub uai: bool,
     pub labelled_batch: u32,
+    /// The standard deviation of the head's Gaussian prior around its start (None: no prior).
+    #[serde(default)]
+    pub head_prior_std: Option<f32>,
 }
+
+/// The default prior on the head: a standard normal around its start.
+pub const HEAD_PRIOR_STD: f32 = 1.0;
 
 impl UaiConfig {
     /// DAE_uai with the autoencoder's settings.
     pub fn new(ae: AutoencoderConfig) -> UaiConfig {
         UaiConfig {
             labelled_batch: ae.batch.min(64),
+            head_prior_std: Some(HEAD_PRIOR_STD),
             ae,
             base: BaseKind::Dae,
             uai: true,
@@ -102,6 +115,8 @@ pub struct UaiModel {
     pub arena: ParamArena,
     base: Base,
     pub head: Slot,
+    /// The head's starting values, the centre of its prior.
+    head_start: GpuBuffer,
     opt: OptimizerState,
     state: StepState,
 }
@@ -115,6 +130,14 @@ struct BaseOut {
 impl UaiModel {
     pub fn new(gpu: &Gpu, config: UaiConfig) -> Result<UaiModel> {
         let c = &config.ae;
+        if let Some(sd) = config.head_prior_std
+            && !(sd > 0.0 && (1.0 / (sd * sd)).is_normal())
+        {
+            return Err(invalid(
+                "UAI model",
+                format!("the head's prior standard deviation must be positive, got {sd}"),
+            ));
+        }
         if c.hidden.is_empty() || c.batch == 0 || config.labelled_batch == 0 {
             return Err(invalid(
                 "UAI model",
@@ -148,6 +171,7 @@ impl UaiModel {
         let mut head_init = vec![0f32; latent as usize + 2];
         head_init[latent as usize] = 1.0;
         let head = b.fixed(latent + 2, 1, &head_init)?;
+        let head_start = gpu.upload(&head_init, "head start")?;
         let arena = b.upload(gpu)?;
         let opt = OptimizerState::new(gpu, c.optimizer, &arena)?;
         Ok(UaiModel {
@@ -156,6 +180,7 @@ impl UaiModel {
             arena,
             base,
             head,
+            head_start,
             opt,
             state: StepState::new(gpu)?,
         })
@@ -291,10 +316,35 @@ impl UaiModel {
             let logit = self.head_logit(&mut tape, &l_out)?;
             let bce = tape.bce_with_logits(&logit, &lb.y, Some(&lb.mask))?;
             tape.backward_all(&[&base_loss, &bce])?;
+            if let Some(sd) = self.config.head_prior_std {
+                self.record_head_prior(&mut tape, labels, sd)?;
+            }
         }
         self.opt.record(&mut tape, &self.arena)?;
         tape.advance()?;
         tape.finish()
+    }
+
+    /// Adds the head prior's gradient, (theta - start) / (sd^2 n) for n labels, to the head's.
+    fn record_head_prior(&self, tape: &mut Tape, labels: &LabelSet, sd: f32) -> Result<()> {
+        let p = PriorParams {
+            n: self.head.rows * self.head.cols,
+            off: self.head.offset,
+            inv_var: 1.0 / (sd * sd),
+            cap: labels.capacity(),
+        };
+        let groups = self.gpu.grid_1d(p.n.div_ceil(256))?;
+        tape.plan.dispatch(
+            ("prior", "prior_grad"),
+            Some(&p),
+            &[
+                ("param", &self.arena.params),
+                ("anchor", &self.head_start),
+                ("lab", &labels.lab),
+                ("grad", &self.arena.grads),
+            ],
+            groups,
+        )
     }
 
     /// Records scoring of every row (the head's logit with the head, else s(x); higher = more

@@ -83,6 +83,10 @@ pub struct Training {
     /// Input noise of the denoising autoencoder.
     #[arg(long, default_value_t = 0.1)]
     pub noise: f32,
+    /// Standard deviation of the UAI head's Gaussian prior around its start (logit = s(x));
+    /// 0 fits the head without a prior.
+    #[arg(long, default_value_t = oddity::models::HEAD_PRIOR_STD)]
+    pub head_prior: f32,
 }
 
 /// One model's run.
@@ -160,12 +164,19 @@ fn build(name: &str, gpu: &Gpu, data: &Dataset, a: &Args) -> oddity::Result<Box<
         let count = cls.iter().max().map_or(0, |m| m + 1);
         Ok((gpu.upload(cls, "classes")?, count))
     };
+    let prior = (a.train.head_prior != 0.0).then_some(a.train.head_prior);
     let config = match name {
         "dae" => UaiConfig::new(ae).without_head(),
-        "dae-uai" => UaiConfig::new(ae),
+        "dae-uai" => UaiConfig {
+            head_prior_std: prior,
+            ..UaiConfig::new(ae)
+        },
         "class" | "class-uai" => {
             let (buf, count) = classes()?;
-            let cfg = UaiConfig::class(ae, count);
+            let cfg = UaiConfig {
+                head_prior_std: prior,
+                ..UaiConfig::class(ae, count)
+            };
             let cfg = if name == "class" {
                 cfg.without_head()
             } else {

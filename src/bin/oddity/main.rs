@@ -72,6 +72,7 @@ fn demo() -> oddity::Result<()> {
             batch: 64,
             lr: 0.01,
             noise: 0.1,
+            head_prior: oddity::models::HEAD_PRIOR_STD,
         },
         seed: 0,
         oracle: "truth".into(),
