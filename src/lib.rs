@@ -11,6 +11,7 @@ pub mod active;
 pub mod data;
 pub mod error;
 pub mod gpu;
+pub mod metrics;
 pub mod models;
 pub mod nn;
 pub mod ops;

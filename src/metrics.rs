@@ -1,0 +1,207 @@
+//! Detection metrics every detector reports. Scores: higher = more anomalous. Labels: 1 =
+//! anomaly (the positive class), 0 = normal. Computed on the host in f64 from the scores a
+//! detector read back.
+
+use crate::error::{Result, invalid};
+
+/// Counts and rates of a detector at one threshold (score >= threshold flags an anomaly).
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+pub struct AtThreshold {
+    pub threshold: f64,
+    pub tp: usize,
+    pub fp: usize,
+    pub tn: usize,
+    pub fn_: usize,
+    pub precision: f64,
+    pub recall: f64,
+    pub f1: f64,
+    pub f2: f64,
+    pub accuracy: f64,
+}
+
+fn check(scores: &[f32], labels: &[u8]) -> Result<(usize, usize)> {
+    if scores.len() != labels.len() {
+        return Err(invalid(
+            "metrics",
+            format!("{} scores but {} labels", scores.len(), labels.len()),
+        ));
+    }
+    if let Some(i) = scores.iter().position(|s| s.is_nan()) {
+        return Err(invalid("metrics", format!("score {i} is NaN")));
+    }
+    if let Some(i) = labels.iter().position(|&l| l > 1) {
+        return Err(invalid(
+            "metrics",
+            format!("label {i} is {}, not 0 or 1", labels[i]),
+        ));
+    }
+    let pos = labels.iter().filter(|&&l| l == 1).count();
+    Ok((pos, labels.len() - pos))
+}
+
+fn need_both(pos: usize, neg: usize, what: &str) -> Result<()> {
+    if pos == 0 || neg == 0 {
+        return Err(invalid(
+            "metrics",
+            format!(
+                "{what} needs anomalies and normal points; got {pos} anomalies and {neg} normal"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Row indices sorted by score, highest first (ties in index order).
+fn by_score_desc(scores: &[f32]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
+    order
+}
+
+/// Area under the ROC curve: the Mann-Whitney statistic, the probability that a random anomaly
+/// scores above a random normal point, ties counting one half.
+pub fn auroc(scores: &[f32], labels: &[u8]) -> Result<f64> {
+    let (pos, neg) = check(scores, labels)?;
+    need_both(pos, neg, "AUROC")?;
+    let order = by_score_desc(scores);
+    // Walk groups of equal scores from the top: each normal point in a group is beaten by the
+    // anomalies above the group and ties with those inside it.
+    let (mut above, mut wins) = (0usize, 0f64);
+    let mut i = 0;
+    while i < order.len() {
+        let mut j = i;
+        let (mut p, mut n) = (0usize, 0usize);
+        while j < order.len() && scores[order[j]] == scores[order[i]] {
+            if labels[order[j]] == 1 {
+                p += 1;
+            } else {
+                n += 1;
+            }
+            j += 1;
+        }
+        wins += n as f64 * (above as f64 + 0.5 * p as f64);
+        above += p;
+        i = j;
+    }
+    Ok(wins / (pos as f64 * neg as f64))
+}
+
+/// Average precision as scikit-learn computes it: the sum over distinct thresholds, highest
+/// first, of (recall gained) x (precision there); ties enter together.
+pub fn average_precision(scores: &[f32], labels: &[u8]) -> Result<f64> {
+    let (pos, _) = check(scores, labels)?;
+    if pos == 0 {
+        return Err(invalid(
+            "metrics",
+            "average precision needs at least one anomaly",
+        ));
+    }
+    let order = by_score_desc(scores);
+    let (mut tp, mut seen, mut ap, mut last_recall) = (0usize, 0usize, 0f64, 0f64);
+    let mut i = 0;
+    while i < order.len() {
+        let mut j = i;
+        while j < order.len() && scores[order[j]] == scores[order[i]] {
+            tp += usize::from(labels[order[j]] == 1);
+            j += 1;
+        }
+        seen += j - i;
+        let recall = tp as f64 / pos as f64;
+        ap += (recall - last_recall) * tp as f64 / seen as f64;
+        last_recall = recall;
+        i = j;
+    }
+    Ok(ap)
+}
+
+/// Counts and rates when rows scoring at least `threshold` are flagged. Precision is 0 when
+/// nothing is flagged (as scikit-learn's zero_division=0).
+pub fn at_threshold(scores: &[f32], labels: &[u8], threshold: f64) -> Result<AtThreshold> {
+    check(scores, labels)?;
+    let (mut tp, mut fp, mut tn, mut fn_) = (0, 0, 0, 0);
+    for (&s, &l) in scores.iter().zip(labels) {
+        match (f64::from(s) >= threshold, l == 1) {
+            (true, true) => tp += 1,
+            (true, false) => fp += 1,
+            (false, false) => tn += 1,
+            (false, true) => fn_ += 1,
+        }
+    }
+    let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+    let precision = ratio(tp, tp + fp);
+    let recall = ratio(tp, tp + fn_);
+    let f = |beta2: f64| {
+        let d = beta2 * precision + recall;
+        if d == 0.0 {
+            0.0
+        } else {
+            (1.0 + beta2) * precision * recall / d
+        }
+    };
+    Ok(AtThreshold {
+        threshold,
+        tp,
+        fp,
+        tn,
+        fn_,
+        precision,
+        recall,
+        f1: f(1.0),
+        f2: f(4.0),
+        accuracy: ratio(tp + tn, scores.len()),
+    })
+}
+
+/// The threshold (one of the scores) with the highest F1; of equal F1s, the highest threshold.
+pub fn best_f1_threshold(scores: &[f32], labels: &[u8]) -> Result<AtThreshold> {
+    let (pos, _) = check(scores, labels)?;
+    if pos == 0 {
+        return Err(invalid(
+            "metrics",
+            "best-F1 threshold needs at least one anomaly",
+        ));
+    }
+    let order = by_score_desc(scores);
+    let (mut tp, mut seen) = (0usize, 0usize);
+    let (mut best_f1, mut best_t) = (-1f64, f64::INFINITY);
+    let mut i = 0;
+    while i < order.len() {
+        let mut j = i;
+        while j < order.len() && scores[order[j]] == scores[order[i]] {
+            tp += usize::from(labels[order[j]] == 1);
+            j += 1;
+        }
+        seen += j - i;
+        let f1 = 2.0 * tp as f64 / (seen + pos) as f64;
+        if f1 > best_f1 {
+            best_f1 = f1;
+            best_t = f64::from(scores[order[i]]);
+        }
+        i = j;
+    }
+    at_threshold(scores, labels, best_t)
+}
+
+/// The threshold that flags a `contamination` share of the rows: the (1 - contamination)
+/// quantile of the scores, interpolated linearly (numpy's default percentile), as
+/// scikit-learn's detectors set it.
+pub fn contamination_threshold(scores: &[f32], contamination: f64) -> Result<f64> {
+    if !(0.0..=0.5).contains(&contamination) {
+        return Err(invalid(
+            "contamination",
+            format!("{contamination} is outside [0, 0.5]"),
+        ));
+    }
+    if scores.is_empty() {
+        return Err(invalid("contamination", "no scores"));
+    }
+    if let Some(i) = scores.iter().position(|s| s.is_nan()) {
+        return Err(invalid("metrics", format!("score {i} is NaN")));
+    }
+    let mut s: Vec<f64> = scores.iter().map(|&v| f64::from(v)).collect();
+    s.sort_by(f64::total_cmp);
+    let pos = (1.0 - contamination) * (s.len() - 1) as f64;
+    let lo = pos.floor() as usize;
+    let hi = (lo + 1).min(s.len() - 1);
+    Ok(s[lo] + (pos - lo as f64) * (s[hi] - s[lo]))
+}
