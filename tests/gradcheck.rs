@@ -442,3 +442,54 @@ fn head_prior_gradient_matches_finite_differences() {
         );
     }
 }
+
+#[test]
+fn abc_loss_and_gradient_at_small_and_large_errors() {
+    use oddity::ops::loss::BinaryLoss;
+    use oddity_kernels::reference::binloss_row;
+    let gpu = gpu();
+    let points = [1e-6f64, 1e-2, 1.0, 30.0, 80.0];
+    // Every point with y = 1 (normal) and y = 0 (known anomaly).
+    let l: Vec<f32> = points.iter().chain(&points).map(|&v| v as f32).collect();
+    let y: Vec<u32> = [1u32; 5].into_iter().chain([0; 5]).collect();
+    let rows = l.len() as u32;
+    for kind in [BinaryLoss::Abc, BinaryLoss::Lrc] {
+        let code = if kind == BinaryLoss::Abc { 0 } else { 1 };
+        let state = StepState::new(&gpu).unwrap();
+        let mut tape = Tape::new(&gpu, &state);
+        let t = Tensor::from_slice(&gpu, &l, rows, 1, "L").unwrap();
+        let g = Tensor::from_slice(&gpu, &vec![f32::NAN; l.len()], rows, 1, "dL").unwrap();
+        tape.param(&t, &g).unwrap();
+        let yb = gpu.upload(&y, "y").unwrap();
+        let per_row = tape.binary_loss(&t, &yb, 0, kind).unwrap();
+        let loss = tape.sum(&per_row).unwrap();
+        tape.backward(&loss).unwrap();
+        tape.finish().unwrap().run(1).unwrap();
+        let (got_l, got_g) = (per_row.read(&gpu).unwrap(), g.read(&gpu).unwrap());
+        for i in 0..l.len() {
+            let v = f64::from(l[i]);
+            let (want, rule) = binloss_row(code, v, y[i]);
+            let h = 1e-5 * v;
+            let fd =
+                (binloss_row(code, v + h, y[i]).0 - binloss_row(code, v - h, y[i]).0) / (2.0 * h);
+            let what = format!("{kind:?} L={v:e} y={}", y[i]);
+            assert!(
+                got_l[i].is_finite() && got_g[i].is_finite(),
+                "{what}: not finite"
+            );
+            assert!(
+                (rule - fd).abs() <= 1e-6 * fd.abs() + 1e-300,
+                "{what}: rule {rule} vs fd {fd}"
+            );
+            let (gl, gg) = (f64::from(got_l[i]), f64::from(got_g[i]));
+            assert!(
+                (gl - want).abs() <= 1e-5 * want.abs(),
+                "{what}: loss {gl} vs {want}"
+            );
+            assert!(
+                (gg - fd).abs() <= 1e-5 * fd.abs(),
+                "{what}: gradient {gg} vs fd {fd}"
+            );
+        }
+    }
+}

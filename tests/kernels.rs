@@ -1040,3 +1040,110 @@ fn head_prior_gradient() {
         }
     }
 }
+
+#[test]
+fn binary_losses_forward_and_backward() {
+    let gpu = gpu();
+    let mut rng = rng();
+    use rand::RngExt;
+    let rows = 517u32;
+    let (v_off, y_off, out_off, g_off) = (3u32, 5u32, 2u32, 7u32);
+    for kind in [0u32, 1, 2] {
+        // ABC's argument is an error >= 0: log-uniform over 1e-9 .. 1e2, plus exact zeros;
+        // the others any sign.
+        let v: Vec<f32> = (0..v_off + rows)
+            .map(|i| match (kind, i % 50) {
+                (0, 0) => 0.0,
+                (0, _) => 10f32.powf(rng.random_range(-9.0..2.0)),
+                _ => rng.random_range(-30.0..30.0),
+            })
+            .collect();
+        let mut y: Vec<u32> = (0..y_off + rows).map(|_| rng.random_range(0..2)).collect();
+        y[(y_off + 100) as usize] = 2; // a bad label: NaN
+        let g = randn(&mut rng, (g_off + rows) as usize, 1.0);
+        let (gv, gy, gg) = (
+            gpu.upload(&v, "v").unwrap(),
+            gpu.upload(&y, "y").unwrap(),
+            gpu.upload(&g, "g").unwrap(),
+        );
+        let n = (out_off + rows) as usize;
+        let bad = (out_off + 100) as usize;
+        let out = poisoned(&gpu, n);
+        let p = BinLossParams {
+            rows,
+            kind,
+            v_off,
+            y_off,
+            out_off,
+            g_off: NONE,
+            g_scale: 1.0,
+            accumulate: 0,
+        };
+        run(
+            &gpu,
+            ("binloss", "binloss_fwd"),
+            Some(&p),
+            &[("v", &gv), ("y", &gy), ("out", &out)],
+            groups(&gpu, rows),
+        );
+        let mut want = vec![0.0; n];
+        r::binloss_fwd(&p, &wide(&v), &y, &mut want);
+        let mut got = read(&gpu, &out);
+        assert!(got[bad].is_nan(), "kind {kind}: a bad label gives NaN");
+        assert!(want[bad].is_nan());
+        (got[bad], want[bad]) = (0.0, 0.0);
+        assert!(
+            got[out_off as usize..].iter().all(|v| v.is_finite()),
+            "kind {kind}"
+        );
+        assert!(
+            rel_err(&got[out_off as usize..], &want[out_off as usize..]) < TOL,
+            "binloss_fwd kind {kind}"
+        );
+        for acc in [0u32, 1] {
+            let init = randn(&mut rng, n, 1.0);
+            let dv = if acc == 1 {
+                gpu.upload(&init, "dv").unwrap()
+            } else {
+                poisoned(&gpu, n)
+            };
+            let p = BinLossParams {
+                g_off,
+                g_scale: 0.75,
+                accumulate: acc,
+                ..p
+            };
+            run(
+                &gpu,
+                ("binloss", "binloss_bwd"),
+                Some(&p),
+                &[("v", &gv), ("y", &gy), ("g", &gg), ("out", &dv)],
+                groups(&gpu, rows),
+            );
+            let mut want = if acc == 1 { wide(&init) } else { vec![0.0; n] };
+            r::binloss_bwd(&p, &wide(&v), &y, &wide(&g), &mut want);
+            let mut got = read(&gpu, &dv);
+            assert!(got[bad].is_nan() && want[bad].is_nan(), "kind {kind}");
+            (got[bad], want[bad]) = (0.0, 0.0);
+            assert!(
+                got[out_off as usize..].iter().all(|v| v.is_finite()),
+                "kind {kind}"
+            );
+            // Relative per element (ABC's slope spans 1e12 at the clamp to 1e-43), to the
+            // larger of the result and what was accumulated into.
+            for i in out_off as usize..n {
+                let (a, b) = (f64::from(got[i]), want[i]);
+                let held = if acc == 1 {
+                    f64::from(init[i]).abs()
+                } else {
+                    0.0
+                };
+                assert!(
+                    (a - b).abs() <= 1e-5 * b.abs().max(held) + 1e-30,
+                    "binloss_bwd kind {kind} acc {acc} row {i}: {a} vs {b} (v {})",
+                    v[i - out_off as usize + v_off as usize]
+                );
+            }
+        }
+    }
+}

@@ -122,6 +122,11 @@ params!(
 );
 
 params!(
+    /// `binloss.wgsl`: ABC / LRC / sigmoid-CE loss per row and its backward.
+    BinLossParams { rows: u32, kind: u32, v_off: u32, y_off: u32, out_off: u32, g_off: u32, g_scale: f32, accumulate: u32 }
+);
+
+params!(
     /// `prior.wgsl`: a Gaussian prior's gradient on an arena slice, over the label count.
     PriorParams { n: u32, off: u32, inv_var: f32, cap: u32 }
 );

@@ -450,3 +450,56 @@ pub fn ce_bwd(p: &CeParams, z: &[f64], cls: &[u32], g: &[f64], out: &mut [f64]) 
         }
     }
 }
+
+/// `binloss.wgsl`'s clamp of the ABC loss's argument.
+pub const BINLOSS_V_MIN: f64 = 1e-12;
+
+/// `binloss.wgsl`: (loss, d loss / d v) of one row, y = 1 normal, 0 known anomaly.
+pub fn binloss_row(kind: u32, v: f64, y: u32) -> (f64, f64) {
+    if y > 1 {
+        return (f64::NAN, f64::NAN);
+    }
+    let y = f64::from(y);
+    match kind {
+        0 => {
+            let x = v.max(BINLOSS_V_MIN);
+            // log(1 - e^-x): log(-expm1(-x)) below ln 2, log1p(-e^-x) above (no cancellation).
+            let neg_log1mexp = if x < std::f64::consts::LN_2 {
+                -(-(-x).exp_m1()).ln()
+            } else {
+                -(-(-x).exp()).ln_1p()
+            };
+            (y * x + (1.0 - y) * neg_log1mexp, y - (1.0 - y) / x.exp_m1())
+        }
+        1 => (y * v - (1.0 - y) * v, 2.0 * y - 1.0),
+        _ => {
+            let softplus = v.max(0.0) + (-v.abs()).exp().ln_1p();
+            let sig = |z: f64| 1.0 / (1.0 + (-z).exp());
+            // sigmoid(v) - (1 - y) without cancellation.
+            (softplus - (1.0 - y) * v, y * sig(v) - (1.0 - y) * sig(-v))
+        }
+    }
+}
+
+/// `binloss.wgsl::binloss_fwd`.
+pub fn binloss_fwd(p: &BinLossParams, v: &[f64], y: &[u32], out: &mut [f64]) {
+    for i in 0..p.rows {
+        out[(p.out_off + i) as usize] =
+            binloss_row(p.kind, at(v, p.v_off + i), y[(p.y_off + i) as usize]).0;
+    }
+}
+
+/// `binloss.wgsl::binloss_bwd`.
+pub fn binloss_bwd(p: &BinLossParams, v: &[f64], y: &[u32], g: &[f64], out: &mut [f64]) {
+    for i in 0..p.rows {
+        let oi = (p.out_off + i) as usize;
+        let gi = f64::from(p.g_scale)
+            * if p.g_off == NONE {
+                1.0
+            } else {
+                at(g, p.g_off + i)
+            };
+        let base = if p.accumulate != 0 { out[oi] } else { 0.0 };
+        out[oi] = base + gi * binloss_row(p.kind, at(v, p.v_off + i), y[(p.y_off + i) as usize]).1;
+    }
+}
