@@ -1,6 +1,7 @@
 //! Datasets: CSV and IDX loading, min-max scaling, one-hot encoding, the built-in 8x8 digits,
 //! the UAI paper's constructions (X_0, X_0-2), and generators for benchmarks.
 
+pub mod abc;
 mod builtin;
 mod csv;
 mod hard;

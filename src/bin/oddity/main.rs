@@ -2,6 +2,7 @@
 
 mod active;
 mod bench;
+mod fit;
 mod info;
 mod repro;
 
@@ -24,6 +25,8 @@ struct Cli {
 enum Command {
     /// Active anomaly detection (Algorithm 1 of the UAI paper).
     Active(Box<active::Args>),
+    /// Train a supervised detector (ABC, LRC and baselines) and evaluate it.
+    Fit(Box<fit::Args>),
     /// Adapters, features and limits.
     Info(info::Args),
     /// Throughput of the paper's DAE training step and scoring pass.
@@ -37,6 +40,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::Active(a)) => active::run(&a).map(|_| ()),
+        Some(Command::Fit(a)) => fit::run(&a),
         Some(Command::Info(a)) => info::run(&a),
         Some(Command::Bench(a)) => bench::run(&a),
         Some(Command::Repro(e)) => repro::run(&e),
