@@ -256,3 +256,75 @@ fn repro_uai_is_the_active_runs_summarised() {
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
     }
 }
+
+#[test]
+fn fit_prints_json_and_names_bad_arguments() {
+    let (ok, out, err) = oddity(&[
+        "fit",
+        "--model",
+        "abc-ae",
+        "--dataset",
+        "toy2d",
+        "--toy-rows",
+        "60",
+        "--max-epochs",
+        "2",
+        "--seed",
+        "4",
+        "--json",
+    ]);
+    assert!(ok, "{err}");
+    let last: serde_json::Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+    for key in [
+        "model",
+        "dataset",
+        "known_auroc",
+        "unknown_auroc",
+        "known_ap",
+        "unknown_ap",
+        "seconds",
+        "adapter",
+    ] {
+        assert!(last.get(key).is_some(), "{key} missing: {last}");
+    }
+    let auroc = last["known_auroc"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&auroc), "{auroc}");
+    for (args, want) in [
+        (
+            &["fit", "--model", "svm", "--dataset", "toy2d"][..],
+            "unknown model \"svm\"",
+        ),
+        (
+            &["fit", "--model", "dnn", "--dataset", "mnist9"][..],
+            "unknown dataset \"mnist9\"",
+        ),
+        (
+            &[
+                "fit",
+                "--model",
+                "dnn",
+                "--dataset",
+                "toy2d",
+                "--setting",
+                "4",
+            ][..],
+            "setting",
+        ),
+        (
+            &[
+                "fit",
+                "--model",
+                "dnn",
+                "--dataset",
+                "toy2d",
+                "--toy-rows",
+                "3",
+            ][..],
+            "toy rows",
+        ),
+    ] {
+        let (ok, _, err) = oddity(args);
+        assert!(!ok && err.contains(want), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}
