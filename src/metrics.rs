@@ -51,11 +51,44 @@ fn need_both(pos: usize, neg: usize, what: &str) -> Result<()> {
     Ok(())
 }
 
-/// Row indices sorted by score, highest first (ties in index order).
-fn by_score_desc(scores: &[f32]) -> Vec<usize> {
+/// A run of equal scores: the score, the anomalies in it and its size.
+struct TieGroup {
+    score: f32,
+    anomalies: usize,
+    rows: usize,
+}
+
+/// The distinct scores from the highest down, each with its anomalies and rows (ties enter
+/// together, as every threshold-based metric counts them).
+fn tie_groups(scores: &[f32], labels: &[u8]) -> Vec<TieGroup> {
     let mut order: Vec<usize> = (0..scores.len()).collect();
     order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
-    order
+    let mut groups: Vec<TieGroup> = Vec::new();
+    for i in order {
+        let anomaly = usize::from(labels[i] == 1);
+        match groups.last_mut() {
+            Some(g) if g.score == scores[i] => {
+                g.anomalies += anomaly;
+                g.rows += 1;
+            }
+            _ => groups.push(TieGroup {
+                score: scores[i],
+                anomalies: anomaly,
+                rows: 1,
+            }),
+        }
+    }
+    groups
+}
+
+fn need_anomaly(pos: usize, what: &str) -> Result<()> {
+    if pos == 0 {
+        return Err(invalid(
+            "metrics",
+            format!("{what} needs at least one anomaly"),
+        ));
+    }
+    Ok(())
 }
 
 /// Area under the ROC curve: the Mann-Whitney statistic, the probability that a random anomaly
@@ -63,25 +96,13 @@ fn by_score_desc(scores: &[f32]) -> Vec<usize> {
 pub fn auroc(scores: &[f32], labels: &[u8]) -> Result<f64> {
     let (pos, neg) = check(scores, labels)?;
     need_both(pos, neg, "AUROC")?;
-    let order = by_score_desc(scores);
-    // Walk groups of equal scores from the top: each normal point in a group is beaten by the
-    // anomalies above the group and ties with those inside it.
+    // From the top: each normal point in a group is beaten by the anomalies above the group
+    // and ties with those inside it.
     let (mut above, mut wins) = (0usize, 0f64);
-    let mut i = 0;
-    while i < order.len() {
-        let mut j = i;
-        let (mut p, mut n) = (0usize, 0usize);
-        while j < order.len() && scores[order[j]] == scores[order[i]] {
-            if labels[order[j]] == 1 {
-                p += 1;
-            } else {
-                n += 1;
-            }
-            j += 1;
-        }
-        wins += n as f64 * (above as f64 + 0.5 * p as f64);
-        above += p;
-        i = j;
+    for g in tie_groups(scores, labels) {
+        let normal = g.rows - g.anomalies;
+        wins += normal as f64 * (above as f64 + 0.5 * g.anomalies as f64);
+        above += g.anomalies;
     }
     Ok(wins / (pos as f64 * neg as f64))
 }
@@ -90,26 +111,14 @@ pub fn auroc(scores: &[f32], labels: &[u8]) -> Result<f64> {
 /// first, of (recall gained) x (precision there); ties enter together.
 pub fn average_precision(scores: &[f32], labels: &[u8]) -> Result<f64> {
     let (pos, _) = check(scores, labels)?;
-    if pos == 0 {
-        return Err(invalid(
-            "metrics",
-            "average precision needs at least one anomaly",
-        ));
-    }
-    let order = by_score_desc(scores);
+    need_anomaly(pos, "average precision")?;
     let (mut tp, mut seen, mut ap, mut last_recall) = (0usize, 0usize, 0f64, 0f64);
-    let mut i = 0;
-    while i < order.len() {
-        let mut j = i;
-        while j < order.len() && scores[order[j]] == scores[order[i]] {
-            tp += usize::from(labels[order[j]] == 1);
-            j += 1;
-        }
-        seen += j - i;
+    for g in tie_groups(scores, labels) {
+        tp += g.anomalies;
+        seen += g.rows;
         let recall = tp as f64 / pos as f64;
         ap += (recall - last_recall) * tp as f64 / seen as f64;
         last_recall = recall;
-        i = j;
     }
     Ok(ap)
 }
@@ -155,29 +164,17 @@ pub fn at_threshold(scores: &[f32], labels: &[u8], threshold: f64) -> Result<AtT
 /// The threshold (one of the scores) with the highest F1; of equal F1s, the highest threshold.
 pub fn best_f1_threshold(scores: &[f32], labels: &[u8]) -> Result<AtThreshold> {
     let (pos, _) = check(scores, labels)?;
-    if pos == 0 {
-        return Err(invalid(
-            "metrics",
-            "best-F1 threshold needs at least one anomaly",
-        ));
-    }
-    let order = by_score_desc(scores);
+    need_anomaly(pos, "best-F1 threshold")?;
     let (mut tp, mut seen) = (0usize, 0usize);
     let (mut best_f1, mut best_t) = (-1f64, f64::INFINITY);
-    let mut i = 0;
-    while i < order.len() {
-        let mut j = i;
-        while j < order.len() && scores[order[j]] == scores[order[i]] {
-            tp += usize::from(labels[order[j]] == 1);
-            j += 1;
-        }
-        seen += j - i;
+    for g in tie_groups(scores, labels) {
+        tp += g.anomalies;
+        seen += g.rows;
         let f1 = 2.0 * tp as f64 / (seen + pos) as f64;
         if f1 > best_f1 {
             best_f1 = f1;
-            best_t = f64::from(scores[order[i]]);
+            best_t = f64::from(g.score);
         }
-        i = j;
     }
     at_threshold(scores, labels, best_t)
 }
