@@ -18,7 +18,7 @@ fn dataset() -> Dataset {
         x,
         anomaly: Some(y),
         class: None,
-        feature_names: (0..16).map(|i| format!("f{i}")).collect(),
+        schema: oddity::data::Schema::numeric((0..16).map(|i| format!("f{i}")), &[(0.0, 1.0); 16]),
     }
 }
 

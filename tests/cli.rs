@@ -328,3 +328,172 @@ fn fit_prints_json_and_names_bad_arguments() {
         assert!(!err.contains("panicked"), "{err}");
     }
 }
+
+#[test]
+fn fit_on_csv_saves_a_model_that_score_reads_back() {
+    let dir = std::env::temp_dir().join(format!("oddity-cli-score-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = |name: &str, rows: std::ops::Range<u32>| {
+        let mut t = String::from("x,proto,y,label\n");
+        for i in rows {
+            let bad = i % 4 == 0;
+            let proto = ["tcp", "udp"][(i % 3 % 2) as usize];
+            let (x, y) = if bad { (5 + i % 3, 9) } else { (i % 5, i % 7) };
+            t += &format!(
+                "{x},{proto},{y},{}\n",
+                if bad { "attack" } else { "normal" }
+            );
+        }
+        let p = dir.join(name);
+        std::fs::write(&p, t).unwrap();
+        p.display().to_string()
+    };
+    let (train, test) = (file("train.csv", 0..80), file("test.csv", 80..120));
+    let model = dir.join("m.safetensors").display().to_string();
+    let scores = dir.join("s.csv").display().to_string();
+    let csv = ["--label-col", "label", "--anomaly-label", "attack"];
+    let mut args = vec![
+        "fit", "--model", "abc-ae", "--train", &train, "--test", &test,
+    ];
+    args.extend(csv);
+    args.extend(["--max-epochs", "2", "--save", &model, "--json"]);
+    let (ok, out, err) = oddity(&args);
+    assert!(ok, "{err}");
+    let fit: serde_json::Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+    assert!(
+        fit["unknown_auroc"].is_null(),
+        "a CSV split has no unknown anomalies: {fit}"
+    );
+    let mut args = vec!["score", "--model-file", &model, "--data", &test];
+    args.extend(csv);
+    args.extend(["--out", &scores, "--json"]);
+    let (ok, out, err) = oddity(&args);
+    assert!(ok, "{err}");
+    let score: serde_json::Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+    // Scoring the test file with the saved model reproduces fit's evaluation exactly.
+    assert_eq!(score["auroc"], fit["known_auroc"], "{score} vs {fit}");
+    assert_eq!(score["ap"], fit["known_ap"], "{score} vs {fit}");
+    let written = std::fs::read_to_string(&scores).unwrap();
+    assert_eq!(written.lines().count(), 41, "a header and 40 rows");
+    assert!(written.starts_with("row,score\n0,"), "{written}");
+    // Without --out the scores go to standard output.
+    let (ok, out, err) = oddity(&["score", "--model-file", &model, "--data", &train]);
+    assert!(ok, "{err}");
+    assert_eq!(out.lines().count(), 81);
+    // Bad input: named, never a panic.
+    let missing = file("missing.csv", 0..3).replace("missing.csv", "gone.csv");
+    let no_col = dir.join("nocol.csv");
+    std::fs::write(&no_col, "x,y\n1,2\n").unwrap();
+    let no_col = no_col.display().to_string();
+    for (args, want) in [
+        (
+            vec!["score", "--model-file", &model, "--data", &no_col],
+            "\"proto\"",
+        ),
+        (
+            vec!["score", "--model-file", &model, "--data", &missing],
+            "gone.csv",
+        ),
+        (
+            vec!["score", "--model-file", &train, "--data", &test],
+            "train.csv",
+        ),
+        (
+            vec![
+                "fit",
+                "--model",
+                "lrc",
+                "--train",
+                &train,
+                "--label-col",
+                "kind",
+            ],
+            "no label column \"kind\"",
+        ),
+        (
+            vec![
+                "fit",
+                "--model",
+                "lrc",
+                "--train",
+                &train,
+                "--label-col",
+                "label",
+            ],
+            "--anomaly-label",
+        ),
+        (
+            vec!["fit", "--model", "lrc", "--train", &train],
+            "--label-col",
+        ),
+        (
+            vec![
+                "fit",
+                "--model",
+                "lrc",
+                "--train",
+                &train,
+                "--label-col",
+                "label",
+                "--anomaly-label",
+                "attack",
+                "--setting",
+                "2",
+            ],
+            "built-in",
+        ),
+    ] {
+        let (ok, _, err) = oddity(&args);
+        assert!(!ok && err.contains(want), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn repro_abc_prints_the_table_the_figure5_curves_and_the_checks() {
+    let (ok, out, err) = oddity(&[
+        "repro",
+        "abc",
+        "--datasets",
+        "toy2d",
+        "--models",
+        "abc-ae,dnn",
+        "--seeds",
+        "2",
+        "--toy-rows",
+        "40",
+        "--max-epochs",
+        "2",
+        "--json",
+    ]);
+    assert!(ok, "{err}");
+    assert!(out.contains("AUROC on known anomalies") && out.contains("AUROC on unknown anomalies"));
+    let j: serde_json::Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+    let abc = &j["results"][0]["models"]["abc-ae"];
+    let per_seed = abc["unknown_auroc"]["per_seed"].as_array().unwrap();
+    assert_eq!(per_seed.len(), 2);
+    let mean = per_seed.iter().map(|v| v.as_f64().unwrap()).sum::<f64>() / 2.0;
+    assert!((abc["unknown_auroc"]["mean"].as_f64().unwrap() - mean).abs() < 1e-12);
+    // Figure 5: one curve pair per seed, a point per epoch; the DNN has none.
+    let fig = abc["figure5"].as_array().unwrap();
+    assert_eq!(fig.len(), 2);
+    let epochs = abc["epochs"][0].as_u64().unwrap() as usize;
+    assert_eq!(fig[0]["normal_error"].as_array().unwrap().len(), epochs);
+    assert_eq!(fig[0]["anomaly_error"].as_array().unwrap().len(), epochs);
+    assert!(
+        j["results"][0]["models"]["dnn"]["figure5"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    // At 40 rows the checks are run and say the scale is not the paper's.
+    let checks = j["checks"].as_array().unwrap();
+    assert_eq!(checks.len(), 3, "{j}");
+    assert!(
+        checks[0]["check"]
+            .as_str()
+            .unwrap()
+            .contains("the paper has 10000")
+    );
+}

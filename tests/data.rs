@@ -20,7 +20,7 @@ fn numeric_and_categorical_columns_scaled_and_one_hot() {
     )
     .unwrap();
     assert_eq!((d.rows, d.cols), (3, 4));
-    assert_eq!(d.feature_names, vec!["a", "kind=x", "kind=y", "b"]);
+    assert_eq!(d.feature_names(), vec!["a", "kind=x", "kind=y", "b"]);
     assert_eq!(d.row(0), &[0.0, 1.0, 0.0, 0.0]);
     assert_eq!(d.row(1), &[1.0, 0.0, 1.0, 0.0]);
     assert_eq!(d.row(2), &[0.5, 1.0, 0.0, 1.0]);
@@ -203,4 +203,54 @@ fn subsample_keeps_rows_whole_and_in_order() {
         d.rows,
         "asking for more keeps all"
     );
+}
+
+#[test]
+fn new_data_is_encoded_and_scaled_by_the_training_schema() {
+    let opts = CsvOptions::default().label("label").anomaly_label("attack");
+    let train = "a,kind,b,label\n1,x,10,normal\n3,y,10,attack\n2,x,30,normal\n";
+    let d = load(train, &opts).unwrap();
+    let schema = &d.schema;
+    let read = |text: &str, opts: &CsvOptions| {
+        Dataset::from_csv_bytes_with_schema(text.as_bytes(), "new.csv", "new", schema, opts)
+    };
+    // The training file read back through its own schema gives the same bits.
+    let same = read(train, &opts).unwrap();
+    let bits = |x: &[f32]| x.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+    assert_eq!(bits(&same.x), bits(&d.x));
+    assert_eq!(same.anomaly, d.anomaly);
+    // Columns in another order, an extra column, no label; values outside the training range
+    // scale outside [0, 1] (a's range was 1..3, b's 10..30); an unseen category is 0 in every
+    // one-hot feature.
+    let new = read(
+        "extra,b,kind,a\nq,50,z,5\nr,10,y,0\n",
+        &CsvOptions::default(),
+    )
+    .unwrap();
+    assert_eq!((new.rows, new.cols, new.anomaly.clone()), (2, 4, None));
+    assert_eq!(new.row(0), &[2.0, 0.0, 0.0, 2.0]);
+    assert_eq!(new.row(1), &[-0.5, 0.0, 1.0, 0.0]);
+    // A missing column, a bad number, a non-finite one: each named with its place.
+    let e = read("a,b\n1,2\n", &CsvOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("new.csv") && e.contains("\"kind\""), "{e}");
+    let e = read("a,kind,b\n1,x,10\n2,x,ten\n", &CsvOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("line 3") && e.contains("\"b\"") && e.contains("ten"),
+        "{e}"
+    );
+    let e = read("a,kind,b\ninf,x,10\n", &CsvOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("line 2") && e.contains("\"a\"") && e.contains("not finite"),
+        "{e}"
+    );
+    // A schema and its JSON form (as saved in model files) round-trip.
+    let json = serde_json::to_string(schema).unwrap();
+    let back: oddity::data::Schema = serde_json::from_str(&json).unwrap();
+    assert_eq!(&back, schema);
 }

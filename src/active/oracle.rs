@@ -175,7 +175,7 @@ impl<R: BufRead, W: Write> Oracle for Interactive<R, W> {
                 Some(img) => write!(self.output, "{img}").map_err(io)?,
                 None => {
                     let shown: Vec<String> = data
-                        .feature_names
+                        .feature_names()
                         .iter()
                         .zip(x)
                         .take(24)

@@ -16,7 +16,7 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{RngExt, SeedableRng};
 
-use super::{DataError, Dataset};
+use super::{DataError, Dataset, Schema, min_max_scale};
 
 /// What a test row is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,6 +36,8 @@ pub struct AbcSplit {
     pub train_y: Vec<u32>,
     pub test_x: Vec<f32>,
     pub test_kind: Vec<RowKind>,
+    /// How raw data becomes these features (kept with a trained model to score new data).
+    pub schema: Schema,
 }
 
 impl AbcSplit {
@@ -114,20 +116,12 @@ fn gauss(rng: &mut StdRng) -> f64 {
     (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
 }
 
-/// Scales both sets' columns by the training rows' min and max (test rows may fall outside).
-fn scale_by_train(split: &mut AbcSplit) {
-    let c = split.cols;
-    for j in 0..c {
-        let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
-        for v in split.train_x.iter().skip(j).step_by(c) {
-            lo = lo.min(*v);
-            hi = hi.max(*v);
-        }
-        let span = hi - lo;
-        let f = |v: &mut f32| *v = if span > 0.0 { (*v - lo) / span } else { 0.0 };
-        split.train_x.iter_mut().skip(j).step_by(c).for_each(f);
-        split.test_x.iter_mut().skip(j).step_by(c).for_each(f);
-    }
+/// Scales both sets' columns by the training rows' min and max (test rows may fall outside)
+/// and records the ranges in the split's schema, whose columns are `names`.
+fn scale_by_train(split: &mut AbcSplit, names: &[&str]) {
+    let ranges = min_max_scale(&mut split.train_x, split.cols);
+    split.schema = Schema::numeric(names.iter().map(|s| s.to_string()), &ranges);
+    split.schema.scale(&mut split.test_x);
 }
 
 /// The 2D-Toy split with `per_class` rows of each kind (10,000 in the paper).
@@ -158,8 +152,9 @@ pub fn toy2d(per_class: usize, setting: Setting, seed: u64) -> AbcSplit {
         train_y,
         test_x,
         test_kind,
+        schema: Schema::default(),
     };
-    scale_by_train(&mut s);
+    scale_by_train(&mut s, &["x", "y"]);
     s
 }
 
@@ -222,6 +217,96 @@ pub fn class_split(
         train_y: train.iter().map(|t| t.1).collect(),
         test_x: rows(&mut test.iter().map(|t| t.0)),
         test_kind: test.iter().map(|t| t.1).collect(),
+        schema: base.schema.clone(),
+    })
+}
+
+/// The share of a labelled file held out as the test set when no test file is given.
+pub const TEST_SHARE: f64 = 0.3;
+
+/// A split from data with ground truth (`anomaly`, 1 = anomaly; every anomaly is a known one,
+/// so a CSV split has no unknown anomalies). With `test` (read with `train`'s schema), its rows
+/// are the test set; without, a random `TEST_SHARE` of each class of `train` is held out.
+pub fn labelled_split(
+    train: &Dataset,
+    test: Option<&Dataset>,
+    seed: u64,
+) -> Result<AbcSplit, DataError> {
+    let truth = |d: &Dataset| -> Result<Vec<u8>, DataError> {
+        d.anomaly.clone().ok_or_else(|| {
+            DataError::Request(format!(
+                "{}: a supervised detector needs a label column",
+                d.name
+            ))
+        })
+    };
+    let y = truth(train)?;
+    if let Some(t) = test
+        && t.cols != train.cols
+    {
+        return Err(DataError::Request(format!(
+            "{}: {} features, the training data {} has {}",
+            t.name, t.cols, train.name, train.cols
+        )));
+    }
+    let (train_ix, test_rows): (Vec<usize>, Vec<(Vec<f32>, u8)>) = match test {
+        Some(t) => {
+            let ty = truth(t)?;
+            (
+                (0..train.rows).collect(),
+                (0..t.rows).map(|i| (t.row(i).to_vec(), ty[i])).collect(),
+            )
+        }
+        None => {
+            let mut rng = StdRng::seed_from_u64(seed);
+            let (mut tr, mut te) = (Vec::new(), Vec::new());
+            for class in [0u8, 1] {
+                let mut ix: Vec<usize> = (0..train.rows).filter(|&i| y[i] == class).collect();
+                ix.shuffle(&mut rng);
+                let n = ((ix.len() as f64 * TEST_SHARE).round() as usize)
+                    .max(1)
+                    .min(ix.len().saturating_sub(1));
+                if n == 0 {
+                    return Err(DataError::Request(format!(
+                        "{}: {} {} rows are too few to hold out a test set (give --test)",
+                        train.name,
+                        ix.len(),
+                        if class == 1 { "anomaly" } else { "normal" }
+                    )));
+                }
+                te.extend(ix.drain(..n));
+                tr.extend(ix);
+            }
+            tr.sort_unstable();
+            te.sort_unstable();
+            (
+                tr,
+                te.iter().map(|&i| (train.row(i).to_vec(), y[i])).collect(),
+            )
+        }
+    };
+    Ok(AbcSplit {
+        name: train.name.clone(),
+        cols: train.cols,
+        train_x: train_ix
+            .iter()
+            .flat_map(|&i| train.row(i))
+            .copied()
+            .collect(),
+        // ABC's labels: 1 = normal, 0 = known anomaly.
+        train_y: train_ix.iter().map(|&i| u32::from(y[i] == 0)).collect(),
+        test_x: test_rows.iter().flat_map(|(x, _)| x).copied().collect(),
+        test_kind: test_rows
+            .iter()
+            .map(|&(_, a)| {
+                if a == 1 {
+                    RowKind::Known
+                } else {
+                    RowKind::Normal
+                }
+            })
+            .collect(),
+        schema: train.schema.clone(),
     })
 }
 

@@ -7,7 +7,7 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{RngExt, SeedableRng};
 
-use super::{DataError, Dataset, min_max_scale};
+use super::{DataError, Dataset, Schema, min_max_scale};
 
 const DIGITS_GZ: &[u8] = include_bytes!("digits.csv.gz");
 
@@ -42,7 +42,7 @@ pub fn digits() -> Result<Dataset, DataError> {
         x.extend_from_slice(&v[..64]);
         class.push(v[64] as u32);
     }
-    min_max_scale(&mut x, 64);
+    let ranges = min_max_scale(&mut x, 64);
     let rows = class.len();
     Ok(Dataset {
         name: "digits".into(),
@@ -51,7 +51,7 @@ pub fn digits() -> Result<Dataset, DataError> {
         x,
         anomaly: None,
         class: Some(class),
-        feature_names: (0..64).map(|i| format!("pixel{i}")).collect(),
+        schema: Schema::numeric((0..64).map(|i| format!("pixel{i}")), &ranges),
     })
 }
 
@@ -120,7 +120,7 @@ pub fn construct_anomalies(
         x,
         anomaly: Some(anomaly),
         class: Some(new_class),
-        feature_names: base.feature_names.clone(),
+        schema: base.schema.clone(),
     })
 }
 
@@ -152,7 +152,7 @@ pub fn fashion_mnist() -> Result<Dataset, DataError> {
     }
     let (rows, cols) = (img.dims[0], img.dims[1] * img.dims[2]);
     let mut x = img.data;
-    min_max_scale(&mut x, cols);
+    let ranges = min_max_scale(&mut x, cols);
     let class = lab.data.iter().map(|&v| v as u32).collect();
     Ok(Dataset {
         name: "fmnist".into(),
@@ -161,7 +161,7 @@ pub fn fashion_mnist() -> Result<Dataset, DataError> {
         x,
         anomaly: None,
         class: Some(class),
-        feature_names: (0..cols).map(|i| format!("pixel{i}")).collect(),
+        schema: Schema::numeric((0..cols).map(|i| format!("pixel{i}")), &ranges),
     })
 }
 

@@ -1,12 +1,13 @@
 //! CSV loading: a header row; numeric columns as they are, non-numeric columns one-hot
-//! encoded; every feature min-max scaled to [0, 1]; an optional binary label column naming
+//! encoded; every feature min-max scaled to [0, 1] (the ranges kept in the dataset's schema, so
+//! new data can be read the same way with `from_csv_with_schema`); an optional binary label column naming
 //! which value marks an anomaly, and an optional categorical class column. Every bad value is
 //! an error that names the line and the column.
 
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 use std::path::Path;
 
-use super::{DataError, Dataset, min_max_scale};
+use super::{DataError, Dataset, Feature, Schema, min_max_scale};
 
 /// What to read from a CSV file.
 #[derive(Clone, Debug, Default)]
@@ -34,9 +35,12 @@ impl CsvOptions {
     }
 }
 
-enum Column {
-    Numeric(Vec<f64>),
-    Categorical(Vec<String>),
+/// A CSV file's header and cells, column by column (trimmed).
+struct Table {
+    path: String,
+    header: Vec<String>,
+    cells: Vec<Vec<String>>,
+    rows: usize,
 }
 
 fn parse_number(s: &str) -> Option<f64> {
@@ -47,28 +51,8 @@ fn parse_number(s: &str) -> Option<f64> {
     t.parse::<f64>().ok()
 }
 
-impl Dataset {
-    /// Loads `path`; see the module documentation.
-    pub fn from_csv(path: impl AsRef<Path>, opts: &CsvOptions) -> Result<Dataset, DataError> {
-        let path_ref = path.as_ref();
-        let p = path_ref.display().to_string();
-        let bytes = std::fs::read(path_ref).map_err(|e| DataError::Io {
-            path: p.clone(),
-            source: e,
-        })?;
-        let name = path_ref
-            .file_stem()
-            .map_or("csv".into(), |s| s.to_string_lossy().to_string());
-        Dataset::from_csv_bytes(&bytes, &p, &name, opts)
-    }
-
-    /// Loads CSV text already in memory; `path` names it in errors.
-    pub fn from_csv_bytes(
-        bytes: &[u8],
-        path: &str,
-        name: &str,
-        opts: &CsvOptions,
-    ) -> Result<Dataset, DataError> {
+impl Table {
+    fn read(bytes: &[u8], path: &str) -> Result<Table, DataError> {
         let p = path.to_string();
         if bytes.iter().all(|b| b.is_ascii_whitespace()) {
             return Err(DataError::Empty { path: p });
@@ -87,23 +71,6 @@ impl Dataset {
             .iter()
             .map(|h| h.trim().to_string())
             .collect();
-        let find =
-            |col: &Option<String>, what: &str| -> Result<Option<usize>, DataError> {
-                match col {
-                    None => Ok(None),
-                    Some(c) => header.iter().position(|h| h == c).map(Some).ok_or_else(|| {
-                        DataError::Format {
-                            path: p.clone(),
-                            detail: format!(
-                                "no {what} column {c:?}; the header has {}",
-                                header.join(", ")
-                            ),
-                        }
-                    }),
-                }
-            };
-        let label_col = find(&opts.label, "label")?;
-        let class_col = find(&opts.class, "class")?;
         let mut cells: Vec<Vec<String>> = vec![Vec::new(); header.len()];
         for (i, rec) in reader.records().enumerate() {
             let line = i as u64 + 2;
@@ -130,136 +97,246 @@ impl Dataset {
         if rows == 0 {
             return Err(DataError::Empty { path: p });
         }
-        let value_err = |j: usize, r: usize, detail: String| DataError::Value {
-            path: p.clone(),
+        Ok(Table {
+            path: p,
+            header,
+            cells,
+            rows,
+        })
+    }
+
+    /// The index of the column `col` names, if one is named; `what` says what it is for.
+    fn find(&self, col: Option<&str>, what: &str) -> Result<Option<usize>, DataError> {
+        let Some(c) = col else { return Ok(None) };
+        match self.header.iter().position(|h| h == c) {
+            Some(j) => Ok(Some(j)),
+            None => Err(DataError::Format {
+                path: self.path.clone(),
+                detail: format!(
+                    "no {what} column {c:?}; the header has {}",
+                    self.header.join(", ")
+                ),
+            }),
+        }
+    }
+
+    fn value_err(&self, j: usize, r: usize, detail: String) -> DataError {
+        DataError::Value {
+            path: self.path.clone(),
             line: r as u64 + 2,
-            column: header[j].clone(),
+            column: self.header[j].clone(),
             detail,
-        };
+        }
+    }
 
-        // Columns: numeric when the first value is a number, then every value must be one.
-        let mut columns = Vec::with_capacity(header.len());
-        for (j, col) in cells.iter().enumerate() {
-            if Some(j) == label_col || Some(j) == class_col {
-                columns.push(Column::Categorical(col.clone()));
-                continue;
-            }
-            let first = &col[0];
-            let looks_numeric = parse_number(first).is_some()
-                || first.eq_ignore_ascii_case("nan")
-                || first.to_ascii_lowercase().contains("inf")
-                || first.is_empty();
-            if looks_numeric {
-                let mut v = Vec::with_capacity(rows);
-                for (r, s) in col.iter().enumerate() {
-                    match parse_number(s) {
-                        Some(x) => v.push(x),
-                        None if s.is_empty() => {
-                            return Err(value_err(j, r, "missing value".into()));
-                        }
-                        None if s.parse::<f64>().is_ok() => {
-                            return Err(value_err(
-                                j,
-                                r,
-                                format!("{s:?} is not finite (NaN and infinities are refused)"),
-                            ));
-                        }
-                        None => {
-                            return Err(value_err(
-                                j,
-                                r,
-                                format!(
-                                    "{s:?} is not a number (the column's first value is numeric)"
-                                ),
-                            ));
-                        }
-                    }
-                }
-                columns.push(Column::Numeric(v));
-            } else {
-                if let Some(r) = col.iter().position(String::is_empty) {
-                    return Err(value_err(j, r, "missing value".into()));
-                }
-                columns.push(Column::Categorical(col.clone()));
+    /// Whether column `j` is numeric: its first value is a number (or a NaN, an infinity or a
+    /// missing value, which `number` then refuses by position).
+    fn looks_numeric(&self, j: usize) -> bool {
+        let first = &self.cells[j][0];
+        parse_number(first).is_some()
+            || first.eq_ignore_ascii_case("nan")
+            || first.to_ascii_lowercase().contains("inf")
+            || first.is_empty()
+    }
+
+    /// The number in row `r` of column `j`, or an error naming the line and column.
+    fn number(&self, j: usize, r: usize) -> Result<f64, DataError> {
+        let s = &self.cells[j][r];
+        match parse_number(s) {
+            Some(x) => Ok(x),
+            None if s.is_empty() => Err(self.value_err(j, r, "missing value".into())),
+            None if s.parse::<f64>().is_ok() => Err(self.value_err(
+                j,
+                r,
+                format!("{s:?} is not finite (NaN and infinities are refused)"),
+            )),
+            None => Err(self.value_err(
+                j,
+                r,
+                format!("{s:?} is not a number (the column is numeric)"),
+            )),
+        }
+    }
+
+    /// The anomaly labels of `opts.label`, if named.
+    fn labels(&self, opts: &CsvOptions) -> Result<Option<Vec<u8>>, DataError> {
+        match self.find(opts.label.as_deref(), "label")? {
+            None => Ok(None),
+            Some(j) => binary_labels(
+                &self.cells[j],
+                &self.header[j],
+                opts.anomaly_label.as_deref(),
+                &self.path,
+            )
+            .map(Some),
+        }
+    }
+
+    /// Row-major raw values of `features` (a one-hot feature is 1 where the column holds its
+    /// category, else 0), before scaling.
+    fn raw(&self, features: &[Feature], index: &[usize]) -> Result<Vec<f32>, DataError> {
+        let cols = features.len();
+        let mut x = vec![0f32; self.rows * cols];
+        for (k, (f, &j)) in features.iter().zip(index).enumerate() {
+            for r in 0..self.rows {
+                x[r * cols + k] = match &f.value {
+                    Some(v) => f32::from(u8::from(&self.cells[j][r] == v)),
+                    None => self.number(j, r)? as f32,
+                };
             }
         }
+        Ok(x)
+    }
+}
 
-        // Features: numeric columns, then one column per category value.
-        let mut feature_names = Vec::new();
-        let mut feats: Vec<Vec<f32>> = Vec::new();
-        for (j, c) in columns.iter().enumerate() {
+fn file_name(path: &Path) -> String {
+    path.file_stem()
+        .map_or("csv".into(), |s| s.to_string_lossy().to_string())
+}
+
+fn read_file(path: &Path) -> Result<Vec<u8>, DataError> {
+    std::fs::read(path).map_err(|e| DataError::Io {
+        path: path.display().to_string(),
+        source: e,
+    })
+}
+
+impl Dataset {
+    /// Loads `path`; see the module documentation.
+    pub fn from_csv(path: impl AsRef<Path>, opts: &CsvOptions) -> Result<Dataset, DataError> {
+        let path = path.as_ref();
+        let bytes = read_file(path)?;
+        Dataset::from_csv_bytes(&bytes, &path.display().to_string(), &file_name(path), opts)
+    }
+
+    /// Loads CSV text already in memory; `path` names it in errors.
+    pub fn from_csv_bytes(
+        bytes: &[u8],
+        path: &str,
+        name: &str,
+        opts: &CsvOptions,
+    ) -> Result<Dataset, DataError> {
+        let t = Table::read(bytes, path)?;
+        let label_col = t.find(opts.label.as_deref(), "label")?;
+        let class_col = t.find(opts.class.as_deref(), "class")?;
+        // Features: numeric columns as they are, one per category value for the others.
+        let mut features = Vec::new();
+        let mut index = Vec::new();
+        for j in 0..t.header.len() {
             if Some(j) == label_col || Some(j) == class_col {
                 continue;
             }
-            match c {
-                Column::Numeric(v) => {
-                    feature_names.push(header[j].clone());
-                    feats.push(v.iter().map(|&x| x as f32).collect());
-                }
-                Column::Categorical(v) => {
-                    let cats: BTreeMap<&str, usize> = v
-                        .iter()
-                        .map(String::as_str)
-                        .collect::<std::collections::BTreeSet<_>>()
-                        .into_iter()
-                        .enumerate()
-                        .map(|(i, s)| (s, i))
-                        .collect();
-                    for (cat, k) in &cats {
-                        feature_names.push(format!("{}={cat}", header[j]));
-                        feats.push(
-                            v.iter()
-                                .map(|s| f32::from(u8::from(cats[s.as_str()] == *k)))
-                                .collect(),
-                        );
-                    }
-                }
+            let column = t.header[j].clone();
+            if t.looks_numeric(j) {
+                features.push(Feature {
+                    column,
+                    value: None,
+                    lo: 0.0,
+                    hi: 0.0,
+                });
+                index.push(j);
+                continue;
+            }
+            if let Some(r) = t.cells[j].iter().position(String::is_empty) {
+                return Err(t.value_err(j, r, "missing value".into()));
+            }
+            let cats: BTreeSet<&String> = t.cells[j].iter().collect();
+            for cat in cats {
+                features.push(Feature {
+                    column: column.clone(),
+                    value: Some(cat.clone()),
+                    lo: 0.0,
+                    hi: 0.0,
+                });
+                index.push(j);
             }
         }
-        if feats.is_empty() {
+        if features.is_empty() {
             return Err(DataError::Format {
-                path: p,
+                path: t.path,
                 detail: "no feature columns besides the label / class".into(),
             });
         }
-        let cols = feats.len();
-        let mut x = vec![0f32; rows * cols];
-        for (j, f) in feats.iter().enumerate() {
-            for (r, v) in f.iter().enumerate() {
-                x[r * cols + j] = *v;
-            }
+        let cols = features.len();
+        let mut x = t.raw(&features, &index)?;
+        for (f, (lo, hi)) in features.iter_mut().zip(min_max_scale(&mut x, cols)) {
+            (f.lo, f.hi) = (lo, hi);
         }
-        min_max_scale(&mut x, cols);
-
-        let anomaly = match label_col {
-            None => None,
-            Some(j) => Some(binary_labels(
-                &cells[j],
-                &header[j],
-                opts.anomaly_label.as_deref(),
-                &p,
-            )?),
-        };
+        let anomaly = t.labels(opts)?;
         let class = class_col.map(|j| {
-            let cats: Vec<&str> = cells[j]
+            let cats: Vec<&String> = t.cells[j]
                 .iter()
-                .map(String::as_str)
-                .collect::<std::collections::BTreeSet<_>>()
+                .collect::<BTreeSet<_>>()
                 .into_iter()
                 .collect();
-            cells[j]
+            t.cells[j]
                 .iter()
-                .map(|s| cats.iter().position(|c| c == s).unwrap_or(0) as u32)
+                .map(|s| cats.iter().position(|c| *c == s).unwrap_or(0) as u32)
                 .collect()
         });
         Ok(Dataset {
             name: name.to_string(),
-            rows,
+            rows: t.rows,
             cols,
             x,
             anomaly,
             class,
-            feature_names,
+            schema: Schema { features },
+        })
+    }
+
+    /// Loads `path` encoded and scaled by `schema` (a trained model's), so its rows are the
+    /// inputs the model was trained on. Every column the schema names must be present (others
+    /// are ignored); a category not seen in training gives 0 in all of its one-hot features;
+    /// values may fall outside [0, 1]. `opts.label` optionally names ground truth.
+    pub fn from_csv_with_schema(
+        path: impl AsRef<Path>,
+        schema: &Schema,
+        opts: &CsvOptions,
+    ) -> Result<Dataset, DataError> {
+        let path = path.as_ref();
+        let bytes = read_file(path)?;
+        Dataset::from_csv_bytes_with_schema(
+            &bytes,
+            &path.display().to_string(),
+            &file_name(path),
+            schema,
+            opts,
+        )
+    }
+
+    /// `from_csv_with_schema` on CSV text already in memory; `path` names it in errors.
+    pub fn from_csv_bytes_with_schema(
+        bytes: &[u8],
+        path: &str,
+        name: &str,
+        schema: &Schema,
+        opts: &CsvOptions,
+    ) -> Result<Dataset, DataError> {
+        if schema.is_empty() {
+            return Err(DataError::Request(format!(
+                "{path}: the schema has no features to read"
+            )));
+        }
+        let t = Table::read(bytes, path)?;
+        let index = schema
+            .features
+            .iter()
+            .map(|f| {
+                t.find(Some(&f.column), "feature")
+                    .map(|j| j.expect("a named column"))
+            })
+            .collect::<Result<Vec<usize>, DataError>>()?;
+        let mut x = t.raw(&schema.features, &index)?;
+        schema.scale(&mut x);
+        Ok(Dataset {
+            name: name.to_string(),
+            rows: t.rows,
+            cols: schema.len(),
+            x,
+            anomaly: t.labels(opts)?,
+            class: None,
+            schema: schema.clone(),
         })
     }
 }

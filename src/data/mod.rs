@@ -1,4 +1,4 @@
-//! Datasets: CSV and IDX loading, min-max scaling, one-hot encoding, the built-in 8x8 digits,
+//! Datasets: CSV and IDX loading, min-max scaling and one-hot encoding (kept in a schema), the built-in 8x8 digits,
 //! the UAI paper's constructions (X_0, X_0-2), and generators for benchmarks.
 
 pub mod abc;
@@ -6,6 +6,7 @@ mod builtin;
 mod csv;
 mod hard;
 mod idx;
+mod schema;
 mod synthetic;
 
 pub use builtin::{
@@ -14,6 +15,7 @@ pub use builtin::{
 pub use csv::CsvOptions;
 pub use hard::construct_hard;
 pub use idx::{IdxArray, read_idx};
+pub use schema::{Feature, Schema, min_max_scale};
 pub use synthetic::synthetic_mnist;
 
 use crate::error::Result;
@@ -60,12 +62,17 @@ pub struct Dataset {
     pub anomaly: Option<Vec<u8>>,
     /// A categorical label per row (e.g. the digit), for the Class model and the constructions.
     pub class: Option<Vec<u32>>,
-    pub feature_names: Vec<String>,
+    /// Each feature's source column and scaling, to encode new data the same way.
+    pub schema: Schema,
 }
 
 impl Dataset {
     pub fn dim(&self) -> usize {
         self.cols
+    }
+
+    pub fn feature_names(&self) -> Vec<String> {
+        self.schema.names()
     }
 
     pub fn row(&self, i: usize) -> &[f32] {
@@ -100,30 +107,12 @@ impl Dataset {
                 .class
                 .as_ref()
                 .map(|c| rows.iter().map(|&r| c[r]).collect()),
-            feature_names: self.feature_names.clone(),
+            schema: self.schema.clone(),
         }
     }
 
     /// The features as a GPU tensor.
     pub fn upload(&self, gpu: &Gpu) -> Result<Tensor> {
         Tensor::from_slice(gpu, &self.x, self.rows as u32, self.cols as u32, &self.name)
-    }
-}
-
-/// Scales every column to [0, 1] in place (a constant column becomes 0).
-pub fn min_max_scale(x: &mut [f32], cols: usize) {
-    if cols == 0 {
-        return;
-    }
-    for j in 0..cols {
-        let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
-        for v in x.iter().skip(j).step_by(cols) {
-            lo = lo.min(*v);
-            hi = hi.max(*v);
-        }
-        let span = hi - lo;
-        for v in x.iter_mut().skip(j).step_by(cols) {
-            *v = if span > 0.0 { (*v - lo) / span } else { 0.0 };
-        }
     }
 }

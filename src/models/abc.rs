@@ -12,6 +12,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::super::nn::{ArenaBuilder, Mlp, Optimizer, OptimizerState, ParamArena, SCORE_CHUNK};
+use crate::data::Schema;
 use crate::error::{Result, invalid, shape};
 use crate::gpu::{Gpu, GpuBuffer};
 use crate::nn::shader_seed;
@@ -148,6 +149,9 @@ pub struct FitReport {
 pub struct Supervised {
     gpu: Gpu,
     pub config: SupervisedConfig,
+    /// How raw data becomes the model's inputs (set from the training data by
+    /// `fit_and_evaluate`, kept in the model file; empty when unknown).
+    pub schema: Schema,
     pub arena: ParamArena,
     net: Net,
     opt: OptimizerState,
@@ -192,6 +196,7 @@ impl Supervised {
         Ok(Supervised {
             gpu: gpu.clone(),
             config,
+            schema: Schema::default(),
             arena,
             net,
             opt,
@@ -386,13 +391,14 @@ impl Supervised {
     }
 }
 
-/// Known- and unknown-anomaly AUROC and AP of a detector trained on a split.
+/// Known- and unknown-anomaly AUROC and AP (normal test rows against each kind) of a detector
+/// trained on a split; None where the test set has no rows of that kind.
 #[derive(Clone, Debug, Serialize)]
 pub struct Evaluation {
-    pub known_auroc: f64,
-    pub unknown_auroc: f64,
-    pub known_ap: f64,
-    pub unknown_ap: f64,
+    pub known_auroc: Option<f64>,
+    pub unknown_auroc: Option<f64>,
+    pub known_ap: Option<f64>,
+    pub unknown_ap: Option<f64>,
     pub fit: FitReport,
 }
 
@@ -465,6 +471,7 @@ pub fn fit_and_evaluate(
         ))
     };
     let mut model = Supervised::new(gpu, config)?;
+    model.schema = split.schema.clone();
     let fit = model.fit((&tx, &ty), (&vx, &vy), track.as_ref().map(|(a, b)| (a, b)))?;
     let test = Tensor::from_slice(
         gpu,
@@ -474,11 +481,15 @@ pub fn fit_and_evaluate(
         "test",
     )?;
     let scores = model.scores(&test)?;
-    let metric = |kind: RowKind| -> Result<(f64, f64)> {
+    // A kind with no test rows (a CSV split has no unknown anomalies) has no metric.
+    let metric = |kind: RowKind| -> Result<(Option<f64>, Option<f64>)> {
         let (s, y) = split.versus(&scores, kind);
+        if !y.contains(&1) || !y.contains(&0) {
+            return Ok((None, None));
+        }
         Ok((
-            crate::metrics::auroc(&s, &y)?,
-            crate::metrics::average_precision(&s, &y)?,
+            Some(crate::metrics::auroc(&s, &y)?),
+            Some(crate::metrics::average_precision(&s, &y)?),
         ))
     };
     let (known_auroc, known_ap) = metric(RowKind::Known)?;
@@ -500,18 +511,20 @@ const FORMAT_KEY: &str = "oddity_model";
 const FORMAT: &str = "supervised/1";
 
 /// Saves the model's parameters (one f32 tensor, "params") with its architecture and training
-/// set-up (JSON) in the safetensors metadata.
+/// set-up (JSON, "config") and its input schema (JSON, "schema") in the safetensors metadata.
 pub fn save(model: &Supervised, path: &std::path::Path) -> Result<()> {
     let params = model.arena.read(&model.gpu)?;
     let bytes: &[u8] = bytemuck::cast_slice(&params);
     let view =
         safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![params.len()], bytes)
             .map_err(|e| invalid("model file", e.to_string()))?;
-    let config =
-        serde_json::to_string(&model.config).map_err(|e| invalid("model file", e.to_string()))?;
+    fn json<T: Serialize>(v: &T) -> Result<String> {
+        serde_json::to_string(v).map_err(|e| invalid("model file", e.to_string()))
+    }
     let meta = std::collections::HashMap::from([
         (FORMAT_KEY.to_string(), FORMAT.to_string()),
-        ("config".to_string(), config),
+        ("config".to_string(), json(&model.config)?),
+        ("schema".to_string(), json(&model.schema)?),
     ]);
     let out = safetensors::serialize([("params", view)], Some(meta))
         .map_err(|e| invalid("model file", e.to_string()))?;
@@ -541,6 +554,11 @@ pub fn load(gpu: &Gpu, path: &std::path::Path) -> Result<Supervised> {
     let config: SupervisedConfig =
         serde_json::from_str(meta.get("config").map_or("", String::as_str))
             .map_err(|e| bad(format!("its architecture metadata is unreadable ({e})")))?;
+    let schema: Schema = match meta.get("schema") {
+        Some(s) => serde_json::from_str(s)
+            .map_err(|e| bad(format!("its schema metadata is unreadable ({e})")))?,
+        None => Schema::default(),
+    };
     let t = st
         .tensor("params")
         .map_err(|e| bad(format!("no params tensor ({e})")))?;
@@ -552,7 +570,15 @@ pub fn load(gpu: &Gpu, path: &std::path::Path) -> Result<Supervised> {
         .chunks_exact(4)
         .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
         .collect();
-    let model = Supervised::new(gpu, config)?;
+    let mut model = Supervised::new(gpu, config)?;
+    if schema.len() != model.config.inputs as usize && !schema.is_empty() {
+        return Err(bad(format!(
+            "its schema has {} features, its architecture {} inputs",
+            schema.len(),
+            model.config.inputs
+        )));
+    }
+    model.schema = schema;
     if params.len() != model.arena.len() as usize {
         return Err(bad(format!(
             "{} parameters, its architecture has {}",

@@ -3,7 +3,8 @@
 
 use std::time::Instant;
 
-use oddity::data::abc::{AbcSplit, Setting, named_split};
+use oddity::data::abc::{AbcSplit, Setting, labelled_split, named_split};
+use oddity::data::{CsvOptions, Dataset};
 use oddity::models::abc::{Evaluation, fit_and_evaluate};
 use oddity::models::{SupervisedConfig, SupervisedKind};
 use oddity::{Error, Gpu};
@@ -13,11 +14,26 @@ pub struct Args {
     /// abc-ae, abc-dae, lrc, ae, dae or dnn.
     #[arg(long)]
     pub model: String,
-    /// toy2d, digits-abc or fmnist-abc.
+    /// A built-in split: toy2d, digits-abc or fmnist-abc.
+    #[arg(long, required_unless_present = "train", conflicts_with = "train")]
+    pub dataset: Option<String>,
+    /// A CSV file with a header and a label column (instead of --dataset): numeric columns as
+    /// they are, others one-hot encoded, all min-max scaled (the scaling is saved with the
+    /// model). Every anomaly in it counts as a known one.
+    #[arg(long, requires = "label_col")]
+    pub train: Option<std::path::PathBuf>,
+    /// A CSV test file read with the training file's encoding and scaling; without it a random
+    /// 30% of each class of --train is held out for testing.
+    #[arg(long, requires = "train")]
+    pub test: Option<std::path::PathBuf>,
+    /// The label column of --train and --test.
     #[arg(long)]
-    pub dataset: String,
-    /// The paper's setting: 1, 2 (unknown anomalies mixed into the normal training rows) or 3
-    /// (a tenth of the known anomalies).
+    pub label_col: Option<String>,
+    /// The label value that marks an anomaly (needed unless the labels are 0 and 1).
+    #[arg(long)]
+    pub anomaly_label: Option<String>,
+    /// The paper's setting for the built-in splits: 1, 2 (unknown anomalies mixed into the
+    /// normal training rows) or 3 (a tenth of the known anomalies).
     #[arg(long, default_value = "1")]
     pub setting: String,
     /// Rows of each kind for toy2d (10,000 in the paper).
@@ -78,9 +94,39 @@ pub fn evaluate(
     Ok((model, ev, start.elapsed().as_secs_f64()))
 }
 
+/// The split `a` asks for: a built-in one or one from CSV files.
+fn split_of(a: &Args) -> oddity::Result<AbcSplit> {
+    let (Some(train), None) = (&a.train, &a.dataset) else {
+        let name = a.dataset.as_deref().unwrap_or_default();
+        return split(name, &a.setting, a.toy_rows, a.seed);
+    };
+    if a.setting != "1" {
+        return Err(Error::Invalid {
+            what: "setting",
+            detail: "settings 2 and 3 are for the built-in splits, not --train".into(),
+        });
+    }
+    let opts = CsvOptions {
+        label: a.label_col.clone(),
+        anomaly_label: a.anomaly_label.clone(),
+        class: None,
+    };
+    let data = Dataset::from_csv(train, &opts)?;
+    let test = match &a.test {
+        Some(t) => Some(Dataset::from_csv_with_schema(t, &data.schema, &opts)?),
+        None => None,
+    };
+    Ok(labelled_split(&data, test.as_ref(), a.seed)?)
+}
+
+/// A metric for printing: 4 decimals, or "-" where the test set had no such rows.
+pub fn shown(v: Option<f64>) -> String {
+    v.map_or("-".into(), |v| format!("{v:.4}"))
+}
+
 pub fn run(a: &Args) -> oddity::Result<()> {
     let kind = kind(&a.model)?;
-    let split = split(&a.dataset, &a.setting, a.toy_rows, a.seed)?;
+    let split = split_of(a)?;
     let gpu = Gpu::new()?;
     let adapter = gpu.adapter_name();
     eprintln!(
@@ -93,12 +139,12 @@ pub fn run(a: &Args) -> oddity::Result<()> {
     );
     let (model, ev, seconds) = evaluate(&gpu, &split, kind, a.seed, a.max_epochs)?;
     println!(
-        "{}: known AUROC {:.4} AP {:.4}; unknown AUROC {:.4} AP {:.4}; {} epochs (best {}), {:.1} s",
+        "{}: known AUROC {} AP {}; unknown AUROC {} AP {}; {} epochs (best {}), {:.1} s",
         kind.name(),
-        ev.known_auroc,
-        ev.known_ap,
-        ev.unknown_auroc,
-        ev.unknown_ap,
+        shown(ev.known_auroc),
+        shown(ev.known_ap),
+        shown(ev.unknown_auroc),
+        shown(ev.unknown_ap),
         ev.fit.epochs,
         ev.fit.best_epoch,
         seconds

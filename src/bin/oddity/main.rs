@@ -5,6 +5,8 @@ mod bench;
 mod fit;
 mod info;
 mod repro;
+mod repro_abc;
+mod score;
 
 use std::process::ExitCode;
 
@@ -27,6 +29,8 @@ enum Command {
     Active(Box<active::Args>),
     /// Train a supervised detector (ABC, LRC and baselines) and evaluate it.
     Fit(Box<fit::Args>),
+    /// Score a CSV file with a model saved by `oddity fit --save`.
+    Score(Box<score::Args>),
     /// Adapters, features and limits.
     Info(info::Args),
     /// Throughput of the paper's DAE training step and scoring pass.
@@ -41,6 +45,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Some(Command::Active(a)) => active::run(&a).map(|_| ()),
         Some(Command::Fit(a)) => fit::run(&a),
+        Some(Command::Score(a)) => score::run(&a),
         Some(Command::Info(a)) => info::run(&a),
         Some(Command::Bench(a)) => bench::run(&a),
         Some(Command::Repro(e)) => repro::run(&e),

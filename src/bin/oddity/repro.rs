@@ -1,4 +1,4 @@
-//! `oddity repro uai`: the UAI paper's synthetic experiments (X_0, X_0-2, X_hard) at a scale the
+//! `oddity repro uai` (and the dispatch to `repro abc`): the UAI paper's synthetic experiments (X_0, X_0-2, X_hard) at a scale the
 //! adapter can carry: anomalies found at a budget of twice the anomalies, for DAE, DAE_uai,
 //! Class and Class_uai over several seeds (mean, min, max), with the checks.
 
@@ -14,6 +14,9 @@ pub enum Experiment {
     /// "Deep Active Learning for Anomaly Detection": found-at-budget for DAE, DAE_uai, Class
     /// and Class_uai on X_0, X_0-2 and X_hard.
     Uai(UaiArgs),
+    /// "Autoencoding Binary Classifiers for Supervised Anomaly Detection": known- and
+    /// unknown-anomaly AUROC of ABC, LRC, AE, DAE and DNN, and Figure 5's error curves.
+    Abc(crate::repro_abc::Args),
 }
 
 #[derive(clap::Args)]
@@ -51,6 +54,7 @@ pub struct UaiArgs {
 pub fn run(e: &Experiment) -> oddity::Result<()> {
     match e {
         Experiment::Uai(a) => uai(a),
+        Experiment::Abc(a) => crate::repro_abc::run(a),
     }
 }
 

@@ -1,0 +1,99 @@
+//! `oddity score`: scores new data with a model saved by `oddity fit --save`, without
+//! retraining. The data is encoded and scaled by the schema saved with the model.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use oddity::data::{CsvOptions, Dataset};
+use oddity::{Error, Gpu};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// A model file written by `oddity fit --save`.
+    #[arg(long)]
+    pub model_file: PathBuf,
+    /// A CSV file with a header holding the columns the model was trained on (other columns
+    /// are ignored).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// A label column of --data to report AUROC and AP against.
+    #[arg(long)]
+    pub label_col: Option<String>,
+    /// The label value that marks an anomaly (needed unless the labels are 0 and 1).
+    #[arg(long)]
+    pub anomaly_label: Option<String>,
+    /// Write the scores here as CSV (`row,score`; row 0 is the first data line) instead of to
+    /// standard output.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Print a JSON summary as the last line.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(a: &Args) -> oddity::Result<()> {
+    let start = Instant::now();
+    let gpu = Gpu::new()?;
+    let model = oddity::models::abc::load(&gpu, &a.model_file)?;
+    if model.schema.is_empty() {
+        return Err(Error::Invalid {
+            what: "model file",
+            detail: format!(
+                "{}: it records no input schema (how raw columns become its inputs), so new data cannot be encoded for it",
+                a.model_file.display()
+            ),
+        });
+    }
+    let opts = CsvOptions {
+        label: a.label_col.clone(),
+        anomaly_label: a.anomaly_label.clone(),
+        class: None,
+    };
+    let data = Dataset::from_csv_with_schema(&a.data, &model.schema, &opts)?;
+    let x = data.upload(&gpu)?;
+    let scores = model.scores(&x)?;
+    let text: String = std::iter::once("row,score\n".to_string())
+        .chain(scores.iter().enumerate().map(|(i, s)| format!("{i},{s}\n")))
+        .collect();
+    let io = |p: &std::path::Path, e: std::io::Error| Error::Invalid {
+        what: "output",
+        detail: format!("{}: {e}", p.display()),
+    };
+    match &a.out {
+        Some(p) => std::fs::write(p, text).map_err(|e| io(p, e))?,
+        None => std::io::stdout()
+            .write_all(text.as_bytes())
+            .map_err(|e| io(std::path::Path::new("stdout"), e))?,
+    }
+    let (auroc, ap) = match &data.anomaly {
+        Some(y) => (
+            Some(oddity::metrics::auroc(&scores, y)?),
+            Some(oddity::metrics::average_precision(&scores, y)?),
+        ),
+        None => (None, None),
+    };
+    let seconds = start.elapsed().as_secs_f64();
+    let kind = model.config.kind.name();
+    eprintln!(
+        "{kind}: scored {} rows of {} in {seconds:.2} s on {}{}",
+        data.rows,
+        a.data.display(),
+        gpu.adapter_name(),
+        match (auroc, ap) {
+            (Some(r), Some(p)) => format!("; AUROC {r:.4}, AP {p:.4}"),
+            _ => String::new(),
+        }
+    );
+    if a.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "model": kind, "model_file": a.model_file, "data": a.data, "rows": data.rows,
+                "auroc": auroc, "ap": ap, "out": a.out, "seconds": seconds,
+                "adapter": gpu.adapter_name(),
+            })
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,113 @@
+//! What turns a raw table into model inputs: for each feature its source column (and, for a
+//! one-hot feature, the category it marks) and the min-max range it was scaled by. A dataset
+//! carries its schema; a saved model carries the schema of its training data, so new data is
+//! encoded and scaled exactly as the training data was.
+
+use serde::{Deserialize, Serialize};
+
+/// One model input.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Feature {
+    /// The raw column it comes from.
+    pub column: String,
+    /// For a one-hot feature, the category that gives 1 (every other value gives 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    /// The training data's range: a raw value v becomes (v - lo) / (hi - lo), or 0 when
+    /// hi == lo. New data may fall outside [0, 1].
+    pub lo: f32,
+    pub hi: f32,
+}
+
+impl Feature {
+    /// The feature's name: the column, or `column=value` for a one-hot feature.
+    pub fn name(&self) -> String {
+        match &self.value {
+            Some(v) => format!("{}={v}", self.column),
+            None => self.column.clone(),
+        }
+    }
+
+    /// The scaled value of a raw value, computed as at training time (f32).
+    pub fn scale(&self, v: f32) -> f32 {
+        let span = self.hi - self.lo;
+        if span > 0.0 {
+            (v - self.lo) / span
+        } else {
+            0.0
+        }
+    }
+}
+
+/// The features of a dataset, in column order.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Schema {
+    pub features: Vec<Feature>,
+}
+
+impl Schema {
+    /// Numeric features named `columns`, with the ranges `min_max_scale` returned.
+    pub fn numeric(columns: impl IntoIterator<Item = String>, ranges: &[(f32, f32)]) -> Schema {
+        Schema {
+            features: columns
+                .into_iter()
+                .zip(ranges)
+                .map(|(column, &(lo, hi))| Feature {
+                    column,
+                    value: None,
+                    lo,
+                    hi,
+                })
+                .collect(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.features.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.features.is_empty()
+    }
+
+    pub fn names(&self) -> Vec<String> {
+        self.features.iter().map(Feature::name).collect()
+    }
+
+    /// Scales raw row-major values (one per feature) in place.
+    pub fn scale(&self, x: &mut [f32]) {
+        let c = self.len();
+        if c == 0 {
+            return;
+        }
+        for row in x.chunks_mut(c) {
+            for (v, f) in row.iter_mut().zip(&self.features) {
+                *v = f.scale(*v);
+            }
+        }
+    }
+}
+
+/// Scales every column to [0, 1] in place (a constant column becomes 0) and returns each
+/// column's (min, max).
+pub fn min_max_scale(x: &mut [f32], cols: usize) -> Vec<(f32, f32)> {
+    let mut ranges = Vec::with_capacity(cols);
+    for j in 0..cols {
+        let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
+        for v in x.iter().skip(j).step_by(cols) {
+            lo = lo.min(*v);
+            hi = hi.max(*v);
+        }
+        let f = Feature {
+            column: String::new(),
+            value: None,
+            lo,
+            hi,
+        };
+        for v in x.iter_mut().skip(j).step_by(cols) {
+            *v = f.scale(*v);
+        }
+        ranges.push((lo, hi));
+    }
+    ranges
+}
