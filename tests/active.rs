@@ -50,6 +50,7 @@ fn header() -> JournalHeader {
         budget: 20,
         pretrain_steps: 40,
         active_steps: 10,
+        training: "hidden 8,4, batch 32, lr 0.01".into(),
     }
 }
 
@@ -126,6 +127,16 @@ fn a_journal_from_another_run_is_refused() {
             && e.contains("dataset digits0"),
         "{e}"
     );
+    // The same run under another training set-up would ask other rows: refused too.
+    let other = JournalHeader {
+        training: "hidden 8,4, batch 32, lr 0.001".into(),
+        ..header()
+    };
+    let e = Journal::open(&path, &other)
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(e.contains("lr 0.01)") && e.contains("lr 0.001"), "{e}");
     std::fs::write(&path, "not json\n").unwrap();
     let e = Journal::open(&path, &header())
         .err()

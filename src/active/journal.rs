@@ -24,6 +24,11 @@ pub struct JournalHeader {
     pub budget: u32,
     pub pretrain_steps: u32,
     pub active_steps: u32,
+    /// The rest of the set-up that changes which rows are asked (widths, batch, learning rate,
+    /// noise, head prior, class column), in words. Journals written before it was recorded
+    /// read as "" and so are refused rather than resumed under another set-up.
+    #[serde(default)]
+    pub training: String,
 }
 
 /// One round: the rows shown, best first, and the answers.
@@ -126,7 +131,19 @@ impl Journal {
 
 fn describe(h: &JournalHeader) -> String {
     format!(
-        "dataset {} ({} rows), model {}, seed {}, k {}, budget {}, pretrain {}, active steps {}",
-        h.dataset, h.rows, h.model, h.seed, h.k, h.budget, h.pretrain_steps, h.active_steps
+        "dataset {} ({} rows), model {}, seed {}, k {}, budget {}, pretrain {}, active steps {}, training {}",
+        h.dataset,
+        h.rows,
+        h.model,
+        h.seed,
+        h.k,
+        h.budget,
+        h.pretrain_steps,
+        h.active_steps,
+        if h.training.is_empty() {
+            "not recorded"
+        } else {
+            &h.training
+        }
     )
 }

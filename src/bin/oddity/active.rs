@@ -267,6 +267,22 @@ pub fn budget_for(data: &Dataset, budget: Option<u32>) -> oddity::Result<u32> {
 
 /// Algorithm 1 for every model of `a` on `data` (already uploaded as `x`), with `a`'s oracle
 /// and journal; a progress bar on stderr when `progress` and stderr is a terminal.
+/// The training set-up in words, for the journal header.
+fn training_words(a: &Args) -> String {
+    let t = &a.train;
+    let hidden = t.hidden.as_ref().map_or("default".to_string(), |h| {
+        h.iter().map(u32::to_string).collect::<Vec<_>>().join(",")
+    });
+    format!(
+        "hidden {hidden}, batch {}, lr {}, noise {}, head prior {}, class column {}",
+        t.batch,
+        t.lr,
+        t.noise,
+        t.head_prior,
+        a.class_col.as_deref().unwrap_or("default")
+    )
+}
+
 pub fn run_models(
     gpu: &Gpu,
     data: &Dataset,
@@ -296,6 +312,7 @@ pub fn run_models(
                     budget,
                     pretrain_steps: a.train.pretrain_steps,
                     active_steps: a.train.active_steps,
+                    training: training_words(a),
                 };
                 Some(Journal::open(p, &header)?)
             }
