@@ -194,6 +194,14 @@ fn cli_bench_json_last_line_has_the_fields() {
             "20",
             "--repeats",
             "1",
+            "--pretrain-steps",
+            "20",
+            "--active-steps",
+            "5",
+            "--k",
+            "3",
+            "--budget",
+            "9",
         ])
         .output()
         .unwrap();
@@ -204,19 +212,24 @@ fn cli_bench_json_last_line_has_the_fields() {
     );
     let text = String::from_utf8_lossy(&out.stdout);
     let v: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert!(v["adapter"].is_string(), "{v}");
     for k in [
-        "adapter",
+        "algorithm1_s",
         "pretrain_steps_per_s",
         "dispatches_per_step",
-        "submits_per_100_steps",
-        "host_waits_per_100_steps",
+        "host_waits_per_round",
         "score_all_ms",
     ] {
-        assert!(v.get(k).is_some(), "missing {k} in {v}");
+        assert!(v[k].as_f64().is_some_and(|x| x > 0.0), "{k} in {v}");
     }
-    assert_eq!(v["submits_per_100_steps"], 1);
-    assert_eq!(v["host_waits_per_100_steps"], 0);
-    assert!(v["pretrain_steps_per_s"].as_f64().unwrap() > 0.0);
+    // Algorithm 1: 9 labels at k 3 are three rounds, each one submit of training, one of
+    // scoring and top-k, and one host wait (the top-k readback); nothing else waits.
+    assert_eq!(v["rounds"], 3, "{v}");
+    assert_eq!(v["host_waits_per_round"], 1.0, "{v}");
+    let dae = &v["dae"];
+    assert_eq!(dae["submits_per_100_steps"], 1);
+    assert_eq!(dae["host_waits_per_100_steps"], 0);
+    assert!(dae["steps_per_s"].as_f64().unwrap() > 0.0);
     let info = std::process::Command::new(env!("CARGO_BIN_EXE_oddity"))
         .args(["info", "--json"])
         .output()

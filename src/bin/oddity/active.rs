@@ -137,7 +137,12 @@ pub fn load(gpu: &Gpu, a: &Args) -> oddity::Result<Dataset> {
     }
 }
 
-fn build(name: &str, gpu: &Gpu, data: &Dataset, a: &Args) -> oddity::Result<Box<dyn ActiveModel>> {
+pub fn build(
+    name: &str,
+    gpu: &Gpu,
+    data: &Dataset,
+    a: &Args,
+) -> oddity::Result<Box<dyn ActiveModel>> {
     let dim = data.cols as u32;
     let hidden = a.train.hidden.clone().unwrap_or_else(|| {
         if dim > 256 {
