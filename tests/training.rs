@@ -200,6 +200,31 @@ fn paper_dae_step_is_at_most_24_dispatches() {
 }
 
 #[test]
+fn gpu_timestamps_time_every_kernel_of_a_step() {
+    let gpu = gpu();
+    let x = Tensor::new(&gpu, 70, 13, "data").unwrap();
+    let model = Autoencoder::new(&gpu, small_config(Optimizer::rmsprop(0.01), 2)).unwrap();
+    let plan = model.train_plan(&x).unwrap();
+    let has = gpu
+        .device()
+        .features()
+        .contains(wgpu::Features::TIMESTAMP_QUERY);
+    let times = plan.gpu_times(3).unwrap();
+    // Timestamps exactly when the adapter offers them (llvmpipe and the H100 both do).
+    assert_eq!(times.is_some(), has, "{}", gpu.adapter_name());
+    if let Some(t) = times {
+        assert_eq!(t.len(), plan.dispatches());
+        let names: Vec<String> = t.iter().map(|(k, _)| k.clone()).collect();
+        assert_eq!(names.len(), plan.kernel_names().len());
+        assert!(
+            t.iter().all(|(_, us)| us.is_finite() && *us >= 0.0),
+            "{t:?}"
+        );
+        assert!(t.iter().map(|(_, us)| us).sum::<f64>() > 0.0, "{t:?}");
+    }
+}
+
+#[test]
 fn same_seed_gives_bit_identical_parameters() {
     let gpu = gpu();
     let mut rng = rng();

@@ -17,6 +17,10 @@ pub trait ActiveModel {
     fn train(&mut self, steps: u32) -> Result<()>;
     /// Scores every row and returns the k best unlabelled (row, score), best first.
     fn query(&mut self) -> Result<Vec<(u32, f32)>>;
+    /// The recorded training step, once prepared (for profiling).
+    fn step_plan(&self) -> Option<&Plan> {
+        None
+    }
 }
 
 /// A [`UaiModel`] under Algorithm 1, with every data row's class for the Class base.
@@ -58,6 +62,10 @@ impl ActiveModel for ActiveUai {
 
     fn train(&mut self, steps: u32) -> Result<()> {
         self.train.as_ref().ok_or_else(not_prepared)?.run(steps)
+    }
+
+    fn step_plan(&self) -> Option<&Plan> {
+        self.train.as_ref()
     }
 
     fn query(&mut self) -> Result<Vec<(u32, f32)>> {

@@ -95,6 +95,8 @@ impl Gpu {
             }
             features |= f;
         }
+        // Optional: GPU timestamps for per-kernel times (`Plan::gpu_times`).
+        features |= adapter.features() & wgpu::Features::TIMESTAMP_QUERY;
         let desc = wgpu::DeviceDescriptor {
             label: Some("oddity"),
             required_features: features,

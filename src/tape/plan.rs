@@ -252,6 +252,97 @@ impl Plan {
         Ok(out)
     }
 
+    /// Each dispatch's GPU time in microseconds, from timestamp queries: one compute pass per
+    /// dispatch holding `repeats` launches of it, with timestamps written at the pass's
+    /// beginning and end, all in one submit and one wait. None when the device lacks
+    /// `TIMESTAMP_QUERY` (then [`Plan::profile`] times on the host).
+    pub fn gpu_times(&self, repeats: u32) -> Result<Option<Vec<(String, f64)>>> {
+        let dev = self.gpu.device();
+        if !dev.features().contains(wgpu::Features::TIMESTAMP_QUERY) {
+            return Ok(None);
+        }
+        let repeats = repeats.max(1);
+        let ns_per_tick = f64::from(self.gpu.queue().get_timestamp_period());
+        let mut out = Vec::with_capacity(self.dispatches.len());
+        // A query set holds at most QUERY_SET_MAX_QUERIES (4096) timestamps.
+        for chunk in self.dispatches.chunks(1024) {
+            let n = 2 * chunk.len() as u32;
+            let bytes = 8 * u64::from(n);
+            let set = dev.create_query_set(&wgpu::QuerySetDescriptor {
+                label: Some("oddity timestamps"),
+                ty: wgpu::QueryType::Timestamp,
+                count: n,
+            });
+            let buffer = |usage| {
+                dev.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some("oddity timestamps"),
+                    size: bytes,
+                    usage,
+                    mapped_at_creation: false,
+                })
+            };
+            let resolved = buffer(wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC);
+            let staging = buffer(wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST);
+            let mut enc = dev.create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("gpu times"),
+            });
+            for (i, d) in chunk.iter().enumerate() {
+                let i = i as u32;
+                let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                    label: Some("timed"),
+                    timestamp_writes: Some(wgpu::ComputePassTimestampWrites {
+                        query_set: &set,
+                        beginning_of_pass_write_index: Some(2 * i),
+                        end_of_pass_write_index: Some(2 * i + 1),
+                    }),
+                });
+                for _ in 0..repeats {
+                    pass.set_pipeline(&d.kernel.pipeline);
+                    pass.set_bind_group(0, &d.bind_group, &[]);
+                    pass.dispatch_workgroups(d.groups[0], d.groups[1], d.groups[2]);
+                }
+            }
+            enc.resolve_query_set(&set, 0..n, &resolved, 0);
+            enc.copy_buffer_to_buffer(&resolved, 0, &staging, 0, bytes);
+            self.gpu
+                .count_dispatches(chunk.len() as u64 * u64::from(repeats));
+            self.gpu.submit(enc.finish());
+            let mapped: Arc<std::sync::Mutex<Option<std::result::Result<(), String>>>> =
+                Arc::default();
+            let slot = mapped.clone();
+            staging.slice(..).map_async(wgpu::MapMode::Read, move |r| {
+                if let Ok(mut s) = slot.lock() {
+                    *s = Some(r.map_err(|e| e.to_string()));
+                }
+            });
+            self.gpu.wait()?;
+            match mapped.lock().map(|s| s.clone()) {
+                Ok(Some(Ok(()))) => {}
+                Ok(Some(Err(e))) => return Err(Error::Readback(format!("timestamps: {e}"))),
+                _ => {
+                    return Err(Error::Readback(
+                        "timestamps: the map did not complete".into(),
+                    ));
+                }
+            }
+            let ticks: Vec<u64> = staging
+                .slice(..)
+                .get_mapped_range()
+                .map_err(|e| Error::Readback(e.to_string()))?
+                .chunks_exact(8)
+                .map(|b| u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]))
+                .collect();
+            for (i, d) in chunk.iter().enumerate() {
+                let ticks = ticks[2 * i + 1].saturating_sub(ticks[2 * i]);
+                out.push((
+                    format!("{} {:?}", d.kernel.name(), d.groups),
+                    ticks as f64 * ns_per_tick / 1e3 / f64::from(repeats),
+                ));
+            }
+        }
+        Ok(Some(out))
+    }
+
     /// Replays the plan `repeats` times in one compute pass and one submit; does not wait.
     pub fn run(&self, repeats: u32) -> Result<()> {
         run_all(&self.gpu, &[(self, repeats)])

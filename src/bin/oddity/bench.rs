@@ -64,6 +64,7 @@ struct Algorithm1 {
     found: u32,
     anomalies: usize,
     query_ms: f64,
+    kernels: (Vec<(String, f64)>, &'static str),
 }
 
 /// Algorithm 1 with DAE_uai on `data` as `oddity active` runs it (RMSprop 0.01, noise 0.1, the
@@ -117,6 +118,10 @@ fn algorithm1(gpu: &Gpu, a: &Args, data: &Dataset) -> oddity::Result<Algorithm1>
         warm.query()?;
         times.push(t.elapsed().as_secs_f64() * 1e3);
     }
+    let kernels = match (a.profile, warm.step_plan()) {
+        (0, _) | (_, None) => (Vec::new(), ""),
+        (p, Some(plan)) => kernel_times(plan, p)?,
+    };
     drop(warm);
 
     let config = ActiveConfig {
@@ -156,6 +161,19 @@ fn algorithm1(gpu: &Gpu, a: &Args, data: &Dataset) -> oddity::Result<Algorithm1>
         found,
         anomalies: data.anomalies(),
         query_ms: median(times),
+        kernels,
+    })
+}
+
+/// Each kernel's time in a plan (microseconds): GPU timestamps where the device has them,
+/// else host-timed launches; with which of the two it was.
+fn kernel_times(
+    plan: &oddity::tape::Plan,
+    repeats: u32,
+) -> oddity::Result<(Vec<(String, f64)>, &'static str)> {
+    Ok(match plan.gpu_times(repeats)? {
+        Some(t) => (t, "gpu timestamps"),
+        None => (plan.profile(repeats)?, "host"),
     })
 }
 
@@ -233,9 +251,9 @@ pub fn run(a: &Args) -> oddity::Result<()> {
     let score_ms = median(times);
 
     let profile = if a.profile > 0 {
-        model.train_plan(&x)?.profile(a.profile)?
+        kernel_times(&model.train_plan(&x)?, a.profile)?
     } else {
-        Vec::new()
+        (Vec::new(), "")
     };
     drop(model);
     let alg1 = if a.budget > 0 {
@@ -268,9 +286,7 @@ pub fn run(a: &Args) -> oddity::Result<()> {
         per100.submits, per100.host_waits
     );
     println!("  score all {} rows + readback: {score_ms:.2} ms", a.rows);
-    for (k, us) in &profile {
-        println!("  {us:10.1} us  {k}");
-    }
+    print_kernels("DAE", &profile);
     if let Some(r) = &alg1 {
         println!(
             "  Algorithm 1 (DAE_uai, {} pretrain steps, {} per round, k {}, budget {}): {:.2} s; found {} of {} anomalies in {} rounds",
@@ -291,6 +307,7 @@ pub fn run(a: &Args) -> oddity::Result<()> {
             r.submits_per_round,
             r.query_ms
         );
+        print_kernels("DAE_uai", &r.kernels);
     }
     if a.json {
         // The whole job (DAE_uai under Algorithm 1) at the top level, null with --budget 0;
@@ -316,6 +333,8 @@ pub fn run(a: &Args) -> oddity::Result<()> {
             "rounds": r.map(|r| r.rounds),
             "found": r.map(|r| r.found),
             "anomalies_total": r.map(|r| r.anomalies),
+            "kernel_us": r.map(|r| kernels_json(&r.kernels.0)),
+            "kernel_timing": r.map(|r| r.kernels.1),
             "dae": {
                 "steps": a.steps,
                 "steps_per_s": steps_per_s,
@@ -323,10 +342,29 @@ pub fn run(a: &Args) -> oddity::Result<()> {
                 "submits_per_100_steps": per100.submits,
                 "host_waits_per_100_steps": per100.host_waits,
                 "score_all_ms": score_ms,
-                "kernel_us": profile.iter().map(|(k, us)| serde_json::json!({"kernel": k, "us": us})).collect::<Vec<_>>(),
+                "kernel_us": kernels_json(&profile.0),
+                "kernel_timing": profile.1,
             },
         });
         println!("{obj}");
     }
     Ok(())
+}
+
+fn print_kernels(model: &str, (times, how): &(Vec<(String, f64)>, &'static str)) {
+    if times.is_empty() {
+        return;
+    }
+    let total: f64 = times.iter().map(|t| t.1).sum();
+    println!("  {model} step kernels ({how}): {total:.1} us in all");
+    for (k, us) in times {
+        println!("  {us:10.1} us  {k}");
+    }
+}
+
+fn kernels_json(times: &[(String, f64)]) -> Vec<serde_json::Value> {
+    times
+        .iter()
+        .map(|(k, us)| serde_json::json!({"kernel": k, "us": us}))
+        .collect()
 }
