@@ -254,3 +254,54 @@ fn new_data_is_encoded_and_scaled_by_the_training_schema() {
     let back: oddity::data::Schema = serde_json::from_str(&json).unwrap();
     assert_eq!(&back, schema);
 }
+
+#[test]
+fn the_abc_digit_split_and_its_settings() {
+    use oddity::data::abc::{RowKind, Setting, named_split};
+    let d = digits().unwrap();
+    let class = d.class.as_ref().unwrap();
+    let count = |f: &dyn Fn(u32) -> bool| class.iter().filter(|&&c| f(c)).count();
+    let normal = count(&|c| c % 2 == 1);
+    let known = count(&|c| [0, 2, 6, 8].contains(&c));
+    let unknown = count(&|c| c == 4);
+    let kinds = |s: &oddity::data::abc::AbcSplit, k: RowKind| {
+        s.test_kind.iter().filter(|&&t| t == k).count()
+    };
+    let one = named_split("digits-abc", Setting::One, 3, None).unwrap();
+    assert_eq!(one.cols, 64);
+    // Half of the normal rows and of the known anomalies train; every 4 is an unknown test row.
+    assert_eq!(one.train_y.iter().filter(|&&y| y == 1).count(), normal / 2);
+    assert_eq!(one.train_y.iter().filter(|&&y| y == 0).count(), known / 2);
+    assert_eq!(kinds(&one, RowKind::Normal), normal - normal / 2);
+    assert_eq!(kinds(&one, RowKind::Known), known - known / 2);
+    assert_eq!(kinds(&one, RowKind::Unknown), unknown);
+    // Setting 2: 100 unknown anomalies join the training rows labelled normal, out of the test
+    // set; at most half of them, so the test set keeps some (the digits have 181 4s: 90).
+    let mixed = 100.min(unknown / 2);
+    assert_eq!(mixed, 90);
+    let two = named_split("digits-abc", Setting::Two, 3, None).unwrap();
+    assert_eq!(
+        two.train_y.iter().filter(|&&y| y == 1).count(),
+        normal / 2 + mixed
+    );
+    assert_eq!(kinds(&two, RowKind::Unknown), unknown - mixed);
+    // Setting 3: a tenth of the known anomalies.
+    let three = named_split("digits-abc", Setting::Three, 3, None).unwrap();
+    assert_eq!(
+        three.train_y.iter().filter(|&&y| y == 0).count(),
+        (known / 2).div_ceil(10)
+    );
+    // Another seed splits other rows; --max-rows subsamples first.
+    assert_ne!(
+        named_split("digits-abc", Setting::One, 4, None)
+            .unwrap()
+            .train_x,
+        one.train_x
+    );
+    let small = named_split("digits-abc", Setting::One, 3, Some(500)).unwrap();
+    assert_eq!(small.train_rows() + small.test_rows(), 500);
+    let e = named_split("mnist-abc", Setting::One, 3, None)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("unknown dataset \"mnist-abc\""), "{e}");
+}

@@ -39,6 +39,9 @@ pub struct Args {
     /// Rows of each kind for toy2d (10,000 in the paper).
     #[arg(long, default_value_t = 10_000)]
     pub toy_rows: usize,
+    /// Use at most this many rows of an image set (drawn per seed) before splitting.
+    #[arg(long)]
+    pub max_rows: Option<usize>,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Epochs at most (early stopping usually ends training first).
@@ -59,7 +62,13 @@ pub fn kind(name: &str) -> oddity::Result<SupervisedKind> {
     })
 }
 
-pub fn split(dataset: &str, setting: &str, toy_rows: usize, seed: u64) -> oddity::Result<AbcSplit> {
+pub fn split(
+    dataset: &str,
+    setting: &str,
+    toy_rows: usize,
+    max_rows: Option<usize>,
+    seed: u64,
+) -> oddity::Result<AbcSplit> {
     let setting = Setting::parse(setting).ok_or_else(|| Error::Invalid {
         what: "setting",
         detail: format!("{setting:?}; one of 1, 2, 3"),
@@ -73,7 +82,7 @@ pub fn split(dataset: &str, setting: &str, toy_rows: usize, seed: u64) -> oddity
         }
         return Ok(oddity::data::abc::toy2d(toy_rows, setting, seed));
     }
-    Ok(named_split(dataset, setting, seed)?)
+    Ok(named_split(dataset, setting, seed, max_rows)?)
 }
 
 /// Trains and evaluates one model on one split.
@@ -98,7 +107,7 @@ pub fn evaluate(
 fn split_of(a: &Args) -> oddity::Result<AbcSplit> {
     let (Some(train), None) = (&a.train, &a.dataset) else {
         let name = a.dataset.as_deref().unwrap_or_default();
-        return split(name, &a.setting, a.toy_rows, a.seed);
+        return split(name, &a.setting, a.toy_rows, a.max_rows, a.seed);
     };
     if a.setting != "1" {
         return Err(Error::Invalid {

@@ -35,6 +35,9 @@ pub struct Args {
     /// Rows of each kind for toy2d (10,000 in the paper).
     #[arg(long, default_value_t = 10_000)]
     pub toy_rows: usize,
+    /// Use at most this many rows of an image set (drawn per seed) before splitting.
+    #[arg(long)]
+    pub max_rows: Option<usize>,
     /// Epochs at most (early stopping usually ends training first).
     #[arg(long, default_value_t = 100)]
     pub max_epochs: u32,
@@ -156,7 +159,7 @@ pub fn run(a: &Args) -> oddity::Result<()> {
                     name.clone(),
                     setting.clone(),
                     seed,
-                    fit::split(name, setting, a.toy_rows, seed)?,
+                    fit::split(name, setting, a.toy_rows, a.max_rows, seed)?,
                 ));
             }
         }
@@ -307,7 +310,7 @@ fn json(
         .collect();
     serde_json::json!({
         "experiment": "abc", "adapter": adapter, "seeds": a.seeds, "first_seed": a.first_seed,
-        "toy_rows": a.toy_rows, "max_epochs": a.max_epochs, "results": results,
+        "toy_rows": a.toy_rows, "max_rows": a.max_rows, "max_epochs": a.max_epochs, "results": results,
         "checks": checks, "seconds": seconds,
     })
 }
