@@ -385,64 +385,38 @@ fn fit_on_csv_saves_a_model_that_score_reads_back() {
     let no_col = dir.join("nocol.csv");
     std::fs::write(&no_col, "x,y\n1,2\n").unwrap();
     let no_col = no_col.display().to_string();
+    let lrc = |extra: &[&str]| -> Vec<String> {
+        ["fit", "--model", "lrc", "--train", &train]
+            .iter()
+            .chain(extra)
+            .map(|s| s.to_string())
+            .collect()
+    };
+    let score = |model: &str, data: &str| -> Vec<String> {
+        ["score", "--model-file", model, "--data", data]
+            .map(String::from)
+            .to_vec()
+    };
     for (args, want) in [
+        (score(&model, &no_col), "\"proto\""),
+        (score(&model, &missing), "gone.csv"),
+        (score(&train, &test), "train.csv"),
+        (lrc(&["--label-col", "kind"]), "no label column \"kind\""),
+        (lrc(&["--label-col", "label"]), "--anomaly-label"),
+        (lrc(&[]), "--label-col"),
         (
-            vec!["score", "--model-file", &model, "--data", &no_col],
-            "\"proto\"",
-        ),
-        (
-            vec!["score", "--model-file", &model, "--data", &missing],
-            "gone.csv",
-        ),
-        (
-            vec!["score", "--model-file", &train, "--data", &test],
-            "train.csv",
-        ),
-        (
-            vec![
-                "fit",
-                "--model",
-                "lrc",
-                "--train",
-                &train,
-                "--label-col",
-                "kind",
-            ],
-            "no label column \"kind\"",
-        ),
-        (
-            vec![
-                "fit",
-                "--model",
-                "lrc",
-                "--train",
-                &train,
-                "--label-col",
-                "label",
-            ],
-            "--anomaly-label",
-        ),
-        (
-            vec!["fit", "--model", "lrc", "--train", &train],
-            "--label-col",
-        ),
-        (
-            vec![
-                "fit",
-                "--model",
-                "lrc",
-                "--train",
-                &train,
+            lrc(&[
                 "--label-col",
                 "label",
                 "--anomaly-label",
                 "attack",
                 "--setting",
                 "2",
-            ],
+            ]),
             "built-in",
         ),
     ] {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let (ok, _, err) = oddity(&args);
         assert!(!ok && err.contains(want), "{args:?}: {err}");
         assert!(!err.contains("panicked"), "{err}");

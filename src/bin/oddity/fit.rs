@@ -26,12 +26,8 @@ pub struct Args {
     /// 30% of each class of --train is held out for testing.
     #[arg(long, requires = "train")]
     pub test: Option<std::path::PathBuf>,
-    /// The label column of --train and --test.
-    #[arg(long)]
-    pub label_col: Option<String>,
-    /// The label value that marks an anomaly (needed unless the labels are 0 and 1).
-    #[arg(long)]
-    pub anomaly_label: Option<String>,
+    #[command(flatten)]
+    pub labels: Labels,
     /// The paper's setting for the built-in splits: 1, 2 (unknown anomalies mixed into the
     /// normal training rows) or 3 (a tenth of the known anomalies).
     #[arg(long, default_value = "1")]
@@ -53,6 +49,27 @@ pub struct Args {
     /// Print a JSON object as the last line.
     #[arg(long)]
     pub json: bool,
+}
+
+/// The label column of a CSV file and the value that marks an anomaly.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct Labels {
+    /// The CSV label column (normal / anomaly).
+    #[arg(long)]
+    pub label_col: Option<String>,
+    /// The label value that marks an anomaly (needed unless the labels are 0 and 1).
+    #[arg(long)]
+    pub anomaly_label: Option<String>,
+}
+
+impl Labels {
+    pub fn csv_options(&self) -> CsvOptions {
+        CsvOptions {
+            label: self.label_col.clone(),
+            anomaly_label: self.anomaly_label.clone(),
+            class: None,
+        }
+    }
 }
 
 pub fn kind(name: &str) -> oddity::Result<SupervisedKind> {
@@ -115,11 +132,7 @@ fn split_of(a: &Args) -> oddity::Result<AbcSplit> {
             detail: "settings 2 and 3 are for the built-in splits, not --train".into(),
         });
     }
-    let opts = CsvOptions {
-        label: a.label_col.clone(),
-        anomaly_label: a.anomaly_label.clone(),
-        class: None,
-    };
+    let opts = a.labels.csv_options();
     let data = Dataset::from_csv(train, &opts)?;
     let test = match &a.test {
         Some(t) => Some(Dataset::from_csv_with_schema(t, &data.schema, &opts)?),

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use oddity::data::{CsvOptions, Dataset};
+use oddity::data::Dataset;
 use oddity::{Error, Gpu};
 
 #[derive(clap::Args)]
@@ -17,12 +17,9 @@ pub struct Args {
     /// are ignored).
     #[arg(long)]
     pub data: PathBuf,
-    /// A label column of --data to report AUROC and AP against.
-    #[arg(long)]
-    pub label_col: Option<String>,
-    /// The label value that marks an anomaly (needed unless the labels are 0 and 1).
-    #[arg(long)]
-    pub anomaly_label: Option<String>,
+    /// With --label-col, AUROC and AP against --data's labels.
+    #[command(flatten)]
+    pub labels: crate::fit::Labels,
     /// Write the scores here as CSV (`row,score`; row 0 is the first data line) instead of to
     /// standard output.
     #[arg(long)]
@@ -45,12 +42,7 @@ pub fn run(a: &Args) -> oddity::Result<()> {
             ),
         });
     }
-    let opts = CsvOptions {
-        label: a.label_col.clone(),
-        anomaly_label: a.anomaly_label.clone(),
-        class: None,
-    };
-    let data = Dataset::from_csv_with_schema(&a.data, &model.schema, &opts)?;
+    let data = Dataset::from_csv_with_schema(&a.data, &model.schema, &a.labels.csv_options())?;
     let x = data.upload(&gpu)?;
     let scores = model.scores(&x)?;
     let text: String = std::iter::once("row,score\n".to_string())
