@@ -58,6 +58,51 @@ pub fn run(e: &Experiment) -> oddity::Result<()> {
     }
 }
 
+/// Progress of a long experiment on stderr: a bar on a terminal, else one line per finished
+/// unit (with the time so far), so a run logged to a file shows how far it got.
+pub(crate) struct Progress {
+    bar: indicatif::ProgressBar,
+    tty: bool,
+    start: Instant,
+}
+
+impl Progress {
+    pub(crate) fn new(total: u64) -> Progress {
+        let bar = indicatif::ProgressBar::new(total);
+        let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
+        if !tty {
+            bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+        }
+        Progress {
+            bar,
+            tty,
+            start: Instant::now(),
+        }
+    }
+
+    /// What runs now (shown on the bar).
+    pub(crate) fn start(&self, what: String) {
+        self.bar.set_message(what);
+    }
+
+    /// One unit finished; `line` says what it gave.
+    pub(crate) fn done(&self, line: String) {
+        self.bar.inc(1);
+        if !self.tty {
+            eprintln!(
+                "[{}/{} {:.0} s] {line}",
+                self.bar.position(),
+                self.bar.length().unwrap_or(0),
+                self.start.elapsed().as_secs_f64()
+            );
+        }
+    }
+
+    pub(crate) fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
 /// One dataset's results: per model, found at budget for every seed.
 struct Row {
     dataset: String,
@@ -151,10 +196,7 @@ fn uai(a: &UaiArgs) -> oddity::Result<()> {
         a.train.batch
     );
     let start = Instant::now();
-    let bar = indicatif::ProgressBar::new((datasets.len() * a.seeds as usize) as u64);
-    if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
-    }
+    let bar = Progress::new((datasets.len() * a.seeds as usize) as u64);
     let mut rows = Vec::new();
     for name in &datasets {
         let mut row = Row {
@@ -184,17 +226,24 @@ fn uai(a: &UaiArgs) -> oddity::Result<()> {
             let data = active::load(&gpu, &args)?;
             let budget = active::budget_for(&data, None)?;
             let x = data.upload(&gpu)?;
-            bar.set_message(format!("{name} seed {}", args.seed));
+            bar.start(format!("{name} seed {}", args.seed));
+            let mut found = Vec::new();
             for o in active::run_models(&gpu, &data, &x, &args, budget, false)? {
+                found.push(format!("{} {}", o.model, o.found));
                 row.found.entry(o.model).or_default().push(o.found);
             }
             row.anomalies.push(data.anomalies());
             row.budgets.push(budget);
-            bar.inc(1);
+            bar.done(format!(
+                "{name} seed {} ({} anomalies, budget {budget}): found {}",
+                args.seed,
+                data.anomalies(),
+                found.join(", ")
+            ));
         }
         rows.push(row);
     }
-    bar.finish_and_clear();
+    bar.finish();
     let seconds = start.elapsed().as_secs_f64();
     let checks = checks(&rows);
     print_table(a, &rows);

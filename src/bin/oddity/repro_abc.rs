@@ -174,10 +174,7 @@ pub fn run(a: &Args) -> oddity::Result<()> {
         a.max_epochs
     );
     let start = Instant::now();
-    let bar = indicatif::ProgressBar::new((jobs.len() * kinds.len()) as u64);
-    if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
-    }
+    let bar = crate::repro::Progress::new((jobs.len() * kinds.len()) as u64);
     let mut rows: Vec<Row> = Vec::new();
     for (name, setting, seed, split) in jobs {
         if !rows
@@ -192,19 +189,25 @@ pub fn run(a: &Args) -> oddity::Result<()> {
         }
         let row = rows.last_mut().expect("pushed above");
         for &kind in &kinds {
-            bar.set_message(format!(
+            bar.start(format!(
                 "{name} setting {setting} seed {seed} {}",
                 kind.name()
             ));
             let (_, ev, seconds) = fit::evaluate(&gpu, &split, kind, seed, a.max_epochs)?;
+            bar.done(format!(
+                "{name} setting {setting} seed {seed} {}: known AUROC {}, unknown {}; {} epochs, {seconds:.1} s",
+                kind.name(),
+                fit::shown(ev.known_auroc),
+                fit::shown(ev.unknown_auroc),
+                ev.fit.epochs
+            ));
             row.runs
                 .entry(kind.name().to_string())
                 .or_default()
                 .push((seed, ev, seconds));
-            bar.inc(1);
         }
     }
-    bar.finish_and_clear();
+    bar.finish();
     let seconds = start.elapsed().as_secs_f64();
     let checks = checks(&rows, a.toy_rows);
     for (title, f) in [
