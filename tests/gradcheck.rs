@@ -493,3 +493,49 @@ fn abc_loss_and_gradient_at_small_and_large_errors() {
         }
     }
 }
+
+#[test]
+fn uai_head_matches_finite_differences_and_leaves_the_score_alone() {
+    use oddity::ops::head::HeadInput;
+    let gpu = gpu();
+    let mut rng = rng();
+    // Latent rows 0..2 and 9.. are outside the head's rows: their gradient must be zero.
+    let (l_rows, h, r0, rows) = (11u32, 3u32, 2u32, 7u32);
+    let s: Vec<f32> = randn(&mut rng, l_rows as usize, 2.0);
+    let mut ym: Vec<f32> = (0..rows).map(|i| f32::from(u8::from(i % 3 == 0))).collect();
+    ym.extend((0..rows).map(|i| f32::from(u8::from(i != 4))));
+    let ym_buf = gpu.upload(&ym, "ym").unwrap();
+    let st = Tensor::from_slice(&gpu, &s, l_rows, 1, "score").unwrap();
+    let y = Tensor::view(&ym_buf, 0, rows, 1).unwrap();
+    let mask = Tensor::view(&ym_buf, rows, rows, 1).unwrap();
+    let build = move |tape: &mut Tape, t: &[Tensor]| {
+        let input = HeadInput {
+            latent: &t[0],
+            r0,
+            score: &st,
+            y: &y,
+            mask: &mask,
+        };
+        tape.uai_head(input, &DenseParams::new(t[1].clone())?)
+    };
+    let (sw, yw) = (wide(&s), wide(&ym));
+    let f = move |x: &[Vec<f64>]| {
+        let (l, w) = (&x[0], &x[1]);
+        let (h, n) = (h as usize, rows as usize);
+        let mut total = 0.0;
+        let mut count = 0.0;
+        for i in 0..n {
+            let r = r0 as usize + i;
+            let z: f64 = (0..h).map(|j| w[j] * l[r * h + j]).sum::<f64>() + w[h] * sw[r] + w[h + 1];
+            let (yi, mi) = (yw[i], yw[n + i]);
+            total += mi * (z.max(0.0) - z * yi + (-z.abs()).exp().ln_1p());
+            count += mi;
+        }
+        total / count
+    };
+    let inputs = [
+        (randn(&mut rng, (l_rows * h) as usize, 1.5), l_rows, h),
+        (randn(&mut rng, (h + 2) as usize, 1.0), h + 2, 1),
+    ];
+    check(&gpu, "uai head", &inputs, &build, &f);
+}

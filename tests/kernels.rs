@@ -1147,3 +1147,122 @@ fn binary_losses_forward_and_backward() {
         }
     }
 }
+
+#[test]
+fn uai_head_forward_and_backward() {
+    let gpu = gpu();
+    let mut rng = rng();
+    // (labelled rows, latent width, rows before them, rows after them)
+    for &(rows, h, r0, after) in &[
+        (1u32, 1u32, 0u32, 0u32),
+        (7, 8, 3, 2),
+        (64, 33, 0, 5),
+        (300, 5, 257, 1),
+        (1024, 2, 1, 0),
+    ] {
+        let l_rows = r0 + rows + after;
+        let (n, hn) = (l_rows as usize, h as usize);
+        let l: Vec<f32> = randn(&mut rng, 3 + n * hn, 1.5);
+        let s: Vec<f32> = randn(&mut rng, 2 + n, 2.0);
+        let w: Vec<f32> = randn(&mut rng, 4 + hn + 2, 1.0);
+        // y at 1, the mask after it; a row in four is masked out.
+        let mut ym = vec![f32::NAN];
+        ym.extend((0..rows).map(|i| f32::from(u8::from((i * 7919) % 3 == 0))));
+        ym.extend((0..rows).map(|i| f32::from(u8::from(i % 4 != 1))));
+        let (gl, gs, gw, gym) = (
+            gpu.upload(&l, "l").unwrap(),
+            gpu.upload(&s, "s").unwrap(),
+            gpu.upload(&w, "w").unwrap(),
+            gpu.upload(&ym, "ym").unwrap(),
+        );
+        let p = HeadParams {
+            rows,
+            h,
+            l_off: 3,
+            l_rows,
+            r0,
+            s_off: 2,
+            w_off: 4,
+            y_off: 1,
+            m_off: 1 + rows,
+            out_off: 1,
+            g_off: NONE,
+            g_scale: 1.0,
+            dw_acc: 0,
+            dl_off: NONE,
+            dl_acc: 0,
+        };
+        let out = poisoned(&gpu, 2);
+        run(
+            &gpu,
+            ("head", "head_fwd"),
+            Some(&p),
+            &[
+                ("l", &gl),
+                ("s", &gs),
+                ("w", &gw),
+                ("ym", &gym),
+                ("out", &out),
+            ],
+            [1, 1, 1],
+        );
+        let (lw, sw, ww, yw) = (wide(&l), wide(&s), wide(&w), wide(&ym));
+        let mut want = vec![0.0; 2];
+        r::head_fwd(&p, &lw, &sw, &ww, &yw, &mut want);
+        let e = rel_err(&read(&gpu, &out)[1..], &want[1..]);
+        assert!(e < TOL, "head_fwd rows={rows} h={h} r0={r0}: {e}");
+        // Backward: the upstream gradient read from g, dw and dl written and then accumulated.
+        let gg = gpu.upload(&[0.5f32, 1.5], "g").unwrap();
+        for acc in [0u32, 1] {
+            let dw0: Vec<f32> = randn(&mut rng, 1 + hn + 2, 1.0);
+            let dl0: Vec<f32> = randn(&mut rng, 2 + n * hn, 1.0);
+            let (dw, dl) = if acc == 1 {
+                (
+                    gpu.upload(&dw0, "dw").unwrap(),
+                    gpu.upload(&dl0, "dl").unwrap(),
+                )
+            } else {
+                (poisoned(&gpu, dw0.len()), poisoned(&gpu, dl0.len()))
+            };
+            let p = HeadParams {
+                out_off: 1,
+                g_off: 1,
+                g_scale: 2.0,
+                dw_acc: acc,
+                dl_off: 2,
+                dl_acc: acc,
+                ..p
+            };
+            run(
+                &gpu,
+                ("head", "head_bwd"),
+                Some(&p),
+                &[
+                    ("l", &gl),
+                    ("s", &gs),
+                    ("w", &gw),
+                    ("ym", &gym),
+                    ("g", &gg),
+                    ("out", &dw),
+                    ("dl", &dl),
+                ],
+                [1, 1, 1],
+            );
+            let (mut want_w, mut want_l) = (wide(&dw0), wide(&dl0));
+            r::head_bwd(
+                &p,
+                &lw,
+                &sw,
+                &ww,
+                &yw,
+                &[0.5, 1.5],
+                &mut want_w,
+                &mut want_l,
+            );
+            let e = rel_err(&read(&gpu, &dw)[1..], &want_w[1..]);
+            assert!(e < TOL, "head_bwd dw rows={rows} h={h} acc={acc}: {e}");
+            let e = rel_err(&read(&gpu, &dl)[2..], &want_l[2..]);
+            assert!(e < TOL, "head_bwd dl rows={rows} h={h} acc={acc}: {e}");
+        }
+    }
+}

@@ -99,6 +99,15 @@ params!(
 );
 
 params!(
+    /// `head.wgsl`: the UAI head (logistic layer on [l; s], masked mean BCE) and its gradients.
+    HeadParams {
+        rows: u32, h: u32, l_off: u32, l_rows: u32, r0: u32, s_off: u32, w_off: u32,
+        y_off: u32, m_off: u32, out_off: u32, g_off: u32, g_scale: f32, dw_acc: u32,
+        dl_off: u32, dl_acc: u32,
+    }
+);
+
+params!(
     /// `reduce.wgsl`: scale * sum of a range.
     ReduceParams { n: u32, x_off: u32, out_off: u32, scale: f32 }
 );

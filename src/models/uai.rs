@@ -33,6 +33,7 @@ use crate::nn::{
 use crate::ops::Act;
 use crate::ops::data::LabelSource;
 use crate::ops::dense::DenseParams;
+use crate::ops::head::HeadInput;
 use crate::ops::loss::RowError;
 use crate::ops::topk::TopK;
 use crate::tape::{Plan, StepState, Tape, Tensor};
@@ -313,8 +314,17 @@ impl UaiModel {
                 &lb.clean,
                 lb.class.as_ref().map(|b| (b, 0)),
             )?;
-            let logit = self.head_logit(&mut tape, &l_out)?;
-            let bce = tape.bce_with_logits(&logit, &lb.y, Some(&lb.mask))?;
+            // Logit, BCE and every gradient of the head in two dispatches.
+            let bce = tape.uai_head(
+                HeadInput {
+                    latent: &l_out.latent,
+                    r0: 0,
+                    score: &l_out.score,
+                    y: &lb.y,
+                    mask: &lb.mask,
+                },
+                &DenseParams::new(self.arena.param(self.head)?)?,
+            )?;
             tape.backward_all(&[&base_loss, &bce])?;
             if let Some(sd) = self.config.head_prior_std {
                 self.record_head_prior(&mut tape, labels, sd)?;

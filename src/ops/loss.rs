@@ -18,7 +18,7 @@ pub enum RowError {
 }
 
 /// The upstream gradient as a kernel operand: (buffer, offset or NONE, scale).
-fn upstream(gpu: &Gpu, grad: &Grad) -> Result<(GpuBuffer, u32, f32)> {
+pub(crate) fn upstream(gpu: &Gpu, grad: &Grad) -> Result<(GpuBuffer, u32, f32)> {
     Ok(match grad {
         Grad::Const(c) => (gpu.dummy(false)?, NONE, *c),
         Grad::Buf(t) => (t.buffer().clone(), t.offset(), 1.0),

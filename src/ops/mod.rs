@@ -3,6 +3,7 @@
 
 pub mod data;
 pub mod dense;
+pub mod head;
 pub mod loss;
 pub mod reduce;
 pub mod topk;

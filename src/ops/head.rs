@@ -1,0 +1,185 @@
+//! The UAI head as one op (`head.wgsl`): a logistic layer on [l; detach(s)] over some rows of a
+//! latent tensor, its masked mean BCE, and in the backward pass the head's gradient and the
+//! latent's in one dispatch. Equal to `concat_cols` + `dense` + `bce_with_logits`, in two
+//! dispatches instead of eight.
+
+use oddity_kernels::params::{HeadParams, NONE};
+
+use super::dense::DenseParams;
+use super::loss::upstream;
+use crate::error::{Result, invalid, shape};
+use crate::gpu::GpuBuffer;
+use crate::tape::{Backward, BackwardCtx, Grad, Tape, Tensor};
+
+/// Rows one head op can take (its workgroup keeps a coefficient per row).
+pub const HEAD_MAX_ROWS: u32 = 1024;
+
+/// Where the head reads its rows and labels.
+pub struct HeadInput<'a> {
+    /// `l_rows x h` latent rows; the head reads rows `r0 .. r0 + y.rows()`.
+    pub latent: &'a Tensor,
+    pub r0: u32,
+    /// One score per latent row (`l_rows x 1`), detached: it gets no gradient.
+    pub score: &'a Tensor,
+    /// Targets (1 anomaly, 0 normal) and the mask of rows that count, `rows x 1` each, views of
+    /// one buffer (as `sample_labelled` makes them).
+    pub y: &'a Tensor,
+    pub mask: &'a Tensor,
+}
+
+struct HeadBackward {
+    latent: Tensor,
+    score: Tensor,
+    w: Tensor,
+    ym: GpuBuffer,
+    p: HeadParams,
+    out: Tensor,
+}
+
+impl Backward for HeadBackward {
+    fn output(&self) -> &Tensor {
+        &self.out
+    }
+
+    fn backward(&self, ctx: &mut BackwardCtx<'_>, grad: Grad) -> Result<()> {
+        let gpu = ctx.gpu();
+        let dl = ctx.dest(&self.latent)?;
+        let dw = match ctx.dest(&self.w)? {
+            Some(d) => d,
+            // A frozen head still needs somewhere to put its gradient.
+            None if dl.is_some() => (Tensor::new(&gpu, self.w.rows(), 1, "head grad")?, false),
+            None => return Ok(()),
+        };
+        let (g_buf, g_off, g_scale) = upstream(&gpu, &grad)?;
+        let dl_buf = match &dl {
+            Some((t, _)) => t.buffer().clone(),
+            None => gpu.dummy(true)?,
+        };
+        let p = HeadParams {
+            out_off: dw.0.offset(),
+            g_off,
+            g_scale,
+            dw_acc: u32::from(dw.1),
+            dl_off: dl.as_ref().map_or(NONE, |(t, _)| t.offset()),
+            dl_acc: u32::from(dl.as_ref().is_some_and(|d| d.1)),
+            ..self.p
+        };
+        ctx.plan.dispatch(
+            ("head", "head_bwd"),
+            Some(&p),
+            &[
+                ("l", self.latent.buffer()),
+                ("s", self.score.buffer()),
+                ("w", self.w.buffer()),
+                ("ym", &self.ym),
+                ("g", &g_buf),
+                ("out", dw.0.buffer()),
+                ("dl", &dl_buf),
+            ],
+            [1, 1, 1],
+        )
+    }
+}
+
+impl Tape {
+    /// The UAI head's masked mean BCE (a 1x1 tensor) on rows `r0 ..` of `input.latent`; see
+    /// the module documentation. `head` is a dense layer of h + 1 inputs and one output.
+    pub fn uai_head(&mut self, input: HeadInput<'_>, head: &DenseParams) -> Result<Tensor> {
+        let HeadInput {
+            latent,
+            r0,
+            score,
+            y,
+            mask,
+        } = input;
+        let rows = y.rows();
+        let h = latent.cols();
+        let bad = |detail: String| Err(shape("uai_head", detail));
+        if rows == 0 || rows > HEAD_MAX_ROWS {
+            return Err(invalid(
+                "uai_head",
+                format!("{rows} labelled rows (1 to {HEAD_MAX_ROWS})"),
+            ));
+        }
+        if head.inputs != h + 1 || head.outputs != 1 {
+            return bad(format!(
+                "a head of {} inputs and {} outputs on a latent of {h} columns (needs {} and 1)",
+                head.inputs,
+                head.outputs,
+                h + 1
+            ));
+        }
+        if u64::from(r0) + u64::from(rows) > u64::from(latent.rows()) {
+            return bad(format!(
+                "rows {r0}..{} of a {}-row latent",
+                u64::from(r0) + u64::from(rows),
+                latent.rows()
+            ));
+        }
+        if (score.rows(), score.cols()) != (latent.rows(), 1) {
+            return bad(format!(
+                "a {}x{} score for a {}-row latent (needs one score per row)",
+                score.rows(),
+                score.cols(),
+                latent.rows()
+            ));
+        }
+        if y.cols() != 1 || (mask.rows(), mask.cols()) != (rows, 1) {
+            return bad(format!(
+                "targets {}x{} and mask {}x{} (need {rows}x1 each)",
+                y.rows(),
+                y.cols(),
+                mask.rows(),
+                mask.cols()
+            ));
+        }
+        if y.buffer().id() != mask.buffer().id() {
+            return Err(invalid(
+                "uai_head",
+                "targets and mask must be views of one buffer",
+            ));
+        }
+        let out = Tensor::new(self.gpu(), 1, 1, "head bce")?;
+        let p = HeadParams {
+            rows,
+            h,
+            l_off: latent.offset(),
+            l_rows: latent.rows(),
+            r0,
+            s_off: score.offset(),
+            w_off: head.param.offset(),
+            y_off: y.offset(),
+            m_off: mask.offset(),
+            out_off: out.offset(),
+            g_off: NONE,
+            g_scale: 1.0,
+            dw_acc: 0,
+            dl_off: NONE,
+            dl_acc: 0,
+        };
+        self.plan.dispatch(
+            ("head", "head_fwd"),
+            Some(&p),
+            &[
+                ("l", latent.buffer()),
+                ("s", score.buffer()),
+                ("w", head.param.buffer()),
+                ("ym", y.buffer()),
+                ("out", out.buffer()),
+            ],
+            [1, 1, 1],
+        )?;
+        self.push(
+            &[latent, &head.param],
+            Box::new(HeadBackward {
+                latent: latent.clone(),
+                score: score.clone(),
+                w: head.param.clone(),
+                ym: y.buffer().clone(),
+                p,
+                out: out.clone(),
+            }),
+        );
+        Ok(out)
+    }
+}
