@@ -11,6 +11,7 @@
 // Bindings: 0 params, 1 z, 2 y, 3 mask, 4 g (bwd only, read), 5 out (read_write).
 
 #import math
+#import wgsum
 
 struct Params {
     rows: u32,
@@ -32,26 +33,12 @@ const NONE: u32 = 0xffffffffu;
 @group(0) @binding(4) var<storage, read> g: array<f32>;
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;
 
-var<workgroup> partial: array<f32, 256>;
 
 fn weight(i: u32) -> f32 {
     if p.mask_off == NONE {
         return 1.0;
     }
     return mask[p.mask_off + i];
-}
-
-fn reduce_partial(lid: u32) -> f32 {
-    workgroupBarrier();
-    for (var w = 128u; w > 0u; w >>= 1u) {
-        if lid < w {
-            partial[lid] += partial[lid + w];
-        }
-        workgroupBarrier();
-    }
-    let total = partial[0];
-    workgroupBarrier();
-    return total;
 }
 
 fn mask_count(lid: u32) -> f32 {

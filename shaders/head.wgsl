@@ -19,6 +19,7 @@
 // 6 out / dw (read_write), 7 dl (read_write).
 
 #import math
+#import wgsum
 
 struct Params {
     rows: u32,
@@ -50,21 +51,7 @@ const MAX_ROWS: u32 = 1024u;
 @group(0) @binding(6) var<storage, read_write> out: array<f32>;
 @group(0) @binding(7) var<storage, read_write> dl: array<f32>;
 
-var<workgroup> partial: array<f32, 256>;
 var<workgroup> coef: array<f32, MAX_ROWS>;
-
-fn reduce_partial(lid: u32) -> f32 {
-    workgroupBarrier();
-    for (var k = 128u; k > 0u; k >>= 1u) {
-        if lid < k {
-            partial[lid] += partial[lid + k];
-        }
-        workgroupBarrier();
-    }
-    let total = partial[0];
-    workgroupBarrier();
-    return total;
-}
 
 fn mask_count(lid: u32) -> f32 {
     var c = 0.0;
