@@ -56,8 +56,7 @@ fn bce_fwd(@builtin(local_invocation_index) lid: u32) {
     var s = 0.0;
     for (var i = lid; i < p.rows; i += 256u) {
         let zi = z[p.z_off + i];
-        let l = max(zi, 0.0) - zi * y[p.y_off + i] + log1p_unit(exp(-abs(zi)));
-        s += weight(i) * l;
+        s += weight(i) * bce_loss(zi, y[p.y_off + i]);
     }
     partial[lid] = s;
     let total = reduce_partial(lid);
@@ -75,8 +74,7 @@ fn bce_bwd(@builtin(local_invocation_index) lid: u32) {
     }
     for (var i = lid; i < p.rows; i += 256u) {
         let zi = z[p.z_off + i];
-        let yi = y[p.y_off + i];
-        let diff = (1.0 - yi) * sigmoid(zi) - yi * sigmoid(-zi);
+        let diff = bce_slope(zi, y[p.y_off + i]);
         var v = gs * weight(i) * diff / count;
         if p.accumulate != 0u {
             v += out[p.out_off + i];

@@ -87,9 +87,7 @@ fn head_fwd(@builtin(local_invocation_index) lid: u32) {
     let count = mask_count(lid);
     var acc = 0.0;
     for (var i = lid; i < p.rows; i += 256u) {
-        let z = logit(i);
-        let loss = max(z, 0.0) - z * ym[p.y_off + i] + log1p_unit(exp(-abs(z)));
-        acc += ym[p.m_off + i] * loss;
+        acc += ym[p.m_off + i] * bce_loss(logit(i), ym[p.y_off + i]);
     }
     partial[lid] = acc;
     let total = reduce_partial(lid);
@@ -106,10 +104,7 @@ fn head_bwd(@builtin(local_invocation_index) lid: u32) {
         gs *= g[p.g_off];
     }
     for (var i = lid; i < p.rows; i += 256u) {
-        let z = logit(i);
-        let y = ym[p.y_off + i];
-        // sigmoid(z) - y without cancellation when the prediction is confident.
-        let diff = (1.0 - y) * sigmoid(z) - y * sigmoid(-z);
+        let diff = bce_slope(logit(i), ym[p.y_off + i]);
         coef[i] = gs * ym[p.m_off + i] * diff / count;
     }
     workgroupBarrier();

@@ -49,3 +49,15 @@ fn expm1(x: f32) -> f32 {
 fn softplus(z: f32) -> f32 {
     return max(z, 0.0) + log1p_unit(exp(-abs(z)));
 }
+
+// Binary cross-entropy of logit z against target y in [0, 1], for any z without overflow:
+// max(z, 0) - z y + log(1 + e^-|z|).
+fn bce_loss(z: f32, y: f32) -> f32 {
+    return max(z, 0.0) - z * y + log1p_unit(exp(-abs(z)));
+}
+
+// d bce_loss / dz = sigmoid(z) - y, written as (1 - y) s(z) - y s(-z) so it keeps f32
+// relative precision when the prediction is confident (no cancellation).
+fn bce_slope(z: f32, y: f32) -> f32 {
+    return (1.0 - y) * sigmoid(z) - y * sigmoid(-z);
+}
