@@ -49,17 +49,6 @@ impl AbcSplit {
         self.test_kind.len()
     }
 
-    /// The training rows labelled normal (y = 1), for the baselines trained on normal data.
-    pub fn normal_train_x(&self) -> Vec<f32> {
-        self.train_y
-            .iter()
-            .enumerate()
-            .filter(|&(_, &y)| y == 1)
-            .flat_map(|(i, _)| &self.train_x[i * self.cols..(i + 1) * self.cols])
-            .copied()
-            .collect()
-    }
-
     /// Test scores and anomaly labels (1 = anomaly) for normal rows against one kind.
     pub fn versus(&self, scores: &[f32], kind: RowKind) -> (Vec<f32>, Vec<u8>) {
         self.test_kind

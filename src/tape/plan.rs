@@ -187,6 +187,22 @@ struct Dispatch {
     groups: [u32; 3],
 }
 
+impl Dispatch {
+    /// "shader::entry [x, y, z]", as profiles print it.
+    fn label(&self) -> String {
+        format!("{} {:?}", self.kernel.name(), self.groups)
+    }
+
+    /// Encodes this dispatch `repeats` times into `pass` (not counted: callers count).
+    fn encode(&self, pass: &mut wgpu::ComputePass<'_>, repeats: u32) {
+        for _ in 0..repeats {
+            pass.set_pipeline(&self.kernel.pipeline);
+            pass.set_bind_group(0, &self.bind_group, &[]);
+            pass.dispatch_workgroups(self.groups[0], self.groups[1], self.groups[2]);
+        }
+    }
+}
+
 /// A recorded list of dispatches, ready to replay.
 pub struct Plan {
     gpu: Gpu,
@@ -208,9 +224,7 @@ impl Plan {
     fn record(&self, pass: &mut wgpu::ComputePass<'_>, repeats: u32) {
         for _ in 0..repeats {
             for d in &self.dispatches {
-                pass.set_pipeline(&d.kernel.pipeline);
-                pass.set_bind_group(0, &d.bind_group, &[]);
-                pass.dispatch_workgroups(d.groups[0], d.groups[1], d.groups[2]);
+                d.encode(pass, 1);
             }
         }
         self.gpu
@@ -235,17 +249,13 @@ impl Plan {
                     label: Some("profile"),
                     timestamp_writes: None,
                 });
-                for _ in 0..repeats {
-                    pass.set_pipeline(&d.kernel.pipeline);
-                    pass.set_bind_group(0, &d.bind_group, &[]);
-                    pass.dispatch_workgroups(d.groups[0], d.groups[1], d.groups[2]);
-                }
+                d.encode(&mut pass, repeats);
             }
             self.gpu.count_dispatches(u64::from(repeats));
             self.gpu.submit(enc.finish());
             self.gpu.wait()?;
             out.push((
-                format!("{} {:?}", d.kernel.name(), d.groups),
+                d.label(),
                 t.elapsed().as_secs_f64() * 1e6 / f64::from(repeats.max(1)),
             ));
         }
@@ -254,7 +264,7 @@ impl Plan {
 
     /// Each dispatch's GPU time in microseconds, from timestamp queries: one compute pass per
     /// dispatch holding `repeats` launches of it, with timestamps written at the pass's
-    /// beginning and end, all in one submit and one wait. None when the device lacks
+    /// beginning and end, in one submit and one readback. None when the device lacks
     /// `TIMESTAMP_QUERY` (then [`Plan::profile`] times on the host).
     pub fn gpu_times(&self, repeats: u32) -> Result<Option<Vec<(String, f64)>>> {
         let dev = self.gpu.device();
@@ -267,22 +277,19 @@ impl Plan {
         // A query set holds at most QUERY_SET_MAX_QUERIES (4096) timestamps.
         for chunk in self.dispatches.chunks(1024) {
             let n = 2 * chunk.len() as u32;
-            let bytes = 8 * u64::from(n);
             let set = dev.create_query_set(&wgpu::QuerySetDescriptor {
                 label: Some("oddity timestamps"),
                 ty: wgpu::QueryType::Timestamp,
                 count: n,
             });
-            let buffer = |usage| {
-                dev.create_buffer(&wgpu::BufferDescriptor {
-                    label: Some("oddity timestamps"),
-                    size: bytes,
-                    usage,
-                    mapped_at_creation: false,
-                })
-            };
-            let resolved = buffer(wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC);
-            let staging = buffer(wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST);
+            let resolved = dev.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("oddity timestamps"),
+                size: 8 * u64::from(n),
+                usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
+                mapped_at_creation: false,
+            });
+            // Two u32 words per timestamp, read back through the usual readback path.
+            let words = self.gpu.buffer(2 * u64::from(n), "timestamps")?;
             let mut enc = dev.create_command_encoder(&wgpu::CommandEncoderDescriptor {
                 label: Some("gpu times"),
             });
@@ -296,46 +303,23 @@ impl Plan {
                         end_of_pass_write_index: Some(2 * i + 1),
                     }),
                 });
-                for _ in 0..repeats {
-                    pass.set_pipeline(&d.kernel.pipeline);
-                    pass.set_bind_group(0, &d.bind_group, &[]);
-                    pass.dispatch_workgroups(d.groups[0], d.groups[1], d.groups[2]);
-                }
+                d.encode(&mut pass, repeats);
             }
             enc.resolve_query_set(&set, 0..n, &resolved, 0);
-            enc.copy_buffer_to_buffer(&resolved, 0, &staging, 0, bytes);
+            enc.copy_buffer_to_buffer(&resolved, 0, words.raw(), 0, 8 * u64::from(n));
             self.gpu
                 .count_dispatches(chunk.len() as u64 * u64::from(repeats));
             self.gpu.submit(enc.finish());
-            let mapped: Arc<std::sync::Mutex<Option<std::result::Result<(), String>>>> =
-                Arc::default();
-            let slot = mapped.clone();
-            staging.slice(..).map_async(wgpu::MapMode::Read, move |r| {
-                if let Ok(mut s) = slot.lock() {
-                    *s = Some(r.map_err(|e| e.to_string()));
-                }
-            });
-            self.gpu.wait()?;
-            match mapped.lock().map(|s| s.clone()) {
-                Ok(Some(Ok(()))) => {}
-                Ok(Some(Err(e))) => return Err(Error::Readback(format!("timestamps: {e}"))),
-                _ => {
-                    return Err(Error::Readback(
-                        "timestamps: the map did not complete".into(),
-                    ));
-                }
-            }
-            let ticks: Vec<u64> = staging
-                .slice(..)
-                .get_mapped_range()
-                .map_err(|e| Error::Readback(e.to_string()))?
-                .chunks_exact(8)
-                .map(|b| u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]))
+            let ticks: Vec<u64> = self
+                .gpu
+                .read_u32(&words, 0, 2 * u64::from(n))?
+                .chunks_exact(2)
+                .map(|w| u64::from(w[0]) | (u64::from(w[1]) << 32))
                 .collect();
             for (i, d) in chunk.iter().enumerate() {
                 let ticks = ticks[2 * i + 1].saturating_sub(ticks[2 * i]);
                 out.push((
-                    format!("{} {:?}", d.kernel.name(), d.groups),
+                    d.label(),
                     ticks as f64 * ns_per_tick / 1e3 / f64::from(repeats),
                 ));
             }
