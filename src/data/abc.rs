@@ -299,27 +299,60 @@ pub fn labelled_split(
     })
 }
 
-/// A built-in split by name: `toy2d`, `digits-abc`, `fmnist-abc`. `max_rows` draws at most that
-/// many rows of an image set (per seed) before splitting, for slow adapters.
+/// Where a built-in split's rows come from: generated per seed (2D-Toy) or an image set,
+/// loaded once and split per seed.
+pub enum AbcSource {
+    Toy { per_class: usize },
+    Images { name: String, base: Dataset },
+}
+
+impl AbcSource {
+    /// `toy2d` (with `toy_rows` of each kind), `digits-abc` or `fmnist-abc`.
+    pub fn named(name: &str, toy_rows: usize) -> Result<AbcSource, DataError> {
+        let base = match name {
+            "toy2d" => {
+                return Ok(AbcSource::Toy {
+                    per_class: toy_rows,
+                });
+            }
+            "digits-abc" => super::digits()?,
+            "fmnist-abc" => super::fashion_mnist()?,
+            other => {
+                return Err(DataError::Request(format!(
+                    "unknown dataset {other:?} for a supervised detector; built in: toy2d, digits-abc, fmnist-abc"
+                )));
+            }
+        };
+        Ok(AbcSource::Images {
+            name: name.to_string(),
+            base,
+        })
+    }
+
+    /// The split for one setting and seed. `max_rows` draws at most that many rows of an
+    /// image set (per seed) before splitting, for slow adapters.
+    pub fn split(
+        &self,
+        setting: Setting,
+        seed: u64,
+        max_rows: Option<usize>,
+    ) -> Result<AbcSplit, DataError> {
+        match self {
+            AbcSource::Toy { per_class } => Ok(toy2d(*per_class, setting, seed)),
+            AbcSource::Images { name, base } => match max_rows {
+                Some(n) => class_split(&base.subsample(n, seed), name, setting, seed),
+                None => class_split(base, name, setting, seed),
+            },
+        }
+    }
+}
+
+/// A built-in split by name (2D-Toy at the paper's 10,000 of each kind); see [`AbcSource`].
 pub fn named_split(
     name: &str,
     setting: Setting,
     seed: u64,
     max_rows: Option<usize>,
 ) -> Result<AbcSplit, DataError> {
-    let base = match name {
-        "toy2d" => return Ok(toy2d(10_000, setting, seed)),
-        "digits-abc" => super::digits()?,
-        "fmnist-abc" => super::fashion_mnist()?,
-        other => {
-            return Err(DataError::Request(format!(
-                "unknown dataset {other:?} for a supervised detector; built in: toy2d, digits-abc, fmnist-abc"
-            )));
-        }
-    };
-    let base = match max_rows {
-        Some(n) => base.subsample(n, seed),
-        None => base,
-    };
-    class_split(&base, name, setting, seed)
+    AbcSource::named(name, 10_000)?.split(setting, seed, max_rows)
 }

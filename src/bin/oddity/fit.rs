@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use oddity::data::abc::{AbcSplit, Setting, labelled_split, named_split};
+use oddity::data::abc::{AbcSource, AbcSplit, Setting, labelled_split};
 use oddity::data::{CsvOptions, Dataset};
 use oddity::models::abc::{Evaluation, fit_and_evaluate};
 use oddity::models::{SupervisedConfig, SupervisedKind};
@@ -79,27 +79,22 @@ pub fn kind(name: &str) -> oddity::Result<SupervisedKind> {
     })
 }
 
-pub fn split(
-    dataset: &str,
-    setting: &str,
-    toy_rows: usize,
-    max_rows: Option<usize>,
-    seed: u64,
-) -> oddity::Result<AbcSplit> {
-    let setting = Setting::parse(setting).ok_or_else(|| Error::Invalid {
+pub fn setting(s: &str) -> oddity::Result<Setting> {
+    Setting::parse(s).ok_or_else(|| Error::Invalid {
         what: "setting",
-        detail: format!("{setting:?}; one of 1, 2, 3"),
-    })?;
-    if dataset == "toy2d" {
-        if toy_rows < 10 {
-            return Err(Error::Invalid {
-                what: "toy rows",
-                detail: format!("{toy_rows}; at least 10"),
-            });
-        }
-        return Ok(oddity::data::abc::toy2d(toy_rows, setting, seed));
+        detail: format!("{s:?}; one of 1, 2, 3"),
+    })
+}
+
+/// A built-in source; for toy2d, `toy_rows` of each kind.
+pub fn source(dataset: &str, toy_rows: usize) -> oddity::Result<AbcSource> {
+    if dataset == "toy2d" && toy_rows < 10 {
+        return Err(Error::Invalid {
+            what: "toy rows",
+            detail: format!("{toy_rows}; at least 10"),
+        });
     }
-    Ok(named_split(dataset, setting, seed, max_rows)?)
+    Ok(AbcSource::named(dataset, toy_rows)?)
 }
 
 /// Trains and evaluates one model on one split.
@@ -124,7 +119,8 @@ pub fn evaluate(
 fn split_of(a: &Args) -> oddity::Result<AbcSplit> {
     let (Some(train), None) = (&a.train, &a.dataset) else {
         let name = a.dataset.as_deref().unwrap_or_default();
-        return split(name, &a.setting, a.toy_rows, a.max_rows, a.seed);
+        let setting = setting(&a.setting)?;
+        return Ok(source(name, a.toy_rows)?.split(setting, a.seed, a.max_rows)?);
     };
     if a.setting != "1" {
         return Err(Error::Invalid {

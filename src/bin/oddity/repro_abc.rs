@@ -128,7 +128,7 @@ fn default_datasets(gpu: &Gpu) -> Vec<String> {
         d.push("fmnist-abc".into());
     } else if installed {
         eprintln!(
-            "Fashion-MNIST left out on the software adapter; ask for it with --datasets fmnist-abc"
+            "Fashion-MNIST left out on the software adapter; ask for it with --datasets fmnist-abc --max-rows 6000"
         );
     }
     d
@@ -149,18 +149,22 @@ pub fn run(a: &Args) -> oddity::Result<()> {
     let gpu = Gpu::new()?;
     let adapter = gpu.adapter_name();
     let datasets = a.datasets.clone().unwrap_or_else(|| default_datasets(&gpu));
-    // Every split is built before any training, so a bad name or setting fails at once.
+    // Names, settings and data are checked (and each image set loaded once) before any
+    // training; the splits are made one seed at a time.
+    let settings = a
+        .settings
+        .iter()
+        .map(|s| fit::setting(s).map(|v| (s.clone(), v)))
+        .collect::<oddity::Result<Vec<_>>>()?;
+    let sources = datasets
+        .iter()
+        .map(|d| fit::source(d, a.toy_rows).map(|v| (d.clone(), v)))
+        .collect::<oddity::Result<Vec<_>>>()?;
     let mut jobs = Vec::new();
-    for name in &datasets {
-        for setting in &a.settings {
+    for (name, source) in &sources {
+        for (setting, value) in &settings {
             for s in 0..u64::from(a.seeds) {
-                let seed = a.first_seed + s;
-                jobs.push((
-                    name.clone(),
-                    setting.clone(),
-                    seed,
-                    fit::split(name, setting, a.toy_rows, a.max_rows, seed)?,
-                ));
+                jobs.push((name, source, setting, *value, a.first_seed + s));
             }
         }
     }
@@ -176,10 +180,11 @@ pub fn run(a: &Args) -> oddity::Result<()> {
     let start = Instant::now();
     let bar = crate::repro::Progress::new((jobs.len() * kinds.len()) as u64);
     let mut rows: Vec<Row> = Vec::new();
-    for (name, setting, seed, split) in jobs {
+    for (name, source, setting, value, seed) in jobs {
+        let split = source.split(value, seed, a.max_rows)?;
         if !rows
             .last()
-            .is_some_and(|r| r.dataset == name && r.setting == setting)
+            .is_some_and(|r| &r.dataset == name && &r.setting == setting)
         {
             rows.push(Row {
                 dataset: name.clone(),
