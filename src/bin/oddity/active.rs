@@ -89,6 +89,57 @@ pub struct Training {
     pub head_prior: f32,
 }
 
+impl Training {
+    /// A set-up with the command line's defaults for learning rate (0.01), noise (0.1) and
+    /// head prior.
+    pub fn with(
+        pretrain_steps: u32,
+        active_steps: u32,
+        hidden: Option<Vec<u32>>,
+        batch: u32,
+    ) -> Training {
+        Training {
+            pretrain_steps,
+            active_steps,
+            hidden,
+            batch,
+            lr: 0.01,
+            noise: 0.1,
+            head_prior: oddity::models::HEAD_PRIOR_STD,
+        }
+    }
+}
+
+impl Args {
+    /// A run with the ground truth as the oracle, the budget from the data, no files, journal
+    /// or JSON: what the demo, `repro uai` and `bench` start from.
+    pub fn ground_truth(
+        dataset: Option<String>,
+        model: Vec<String>,
+        k: u32,
+        train: Training,
+        seed: u64,
+    ) -> Args {
+        Args {
+            dataset,
+            data: None,
+            max_rows: None,
+            label_col: None,
+            anomaly_label: None,
+            class_col: None,
+            model,
+            budget: None,
+            k,
+            train,
+            seed,
+            oracle: "truth".into(),
+            journal: None,
+            out: None,
+            json: false,
+        }
+    }
+}
+
 /// One model's run.
 pub struct Outcome {
     pub model: String,

@@ -73,30 +73,15 @@ struct Algorithm1 {
 /// then runs the whole algorithm under the clock.
 fn algorithm1(gpu: &Gpu, a: &Args, data: &Dataset) -> oddity::Result<Algorithm1> {
     use oddity::active::{ActiveConfig, ActiveRun, GroundTruth, Oracle};
+    let train = crate::active::Training::with(
+        a.pretrain_steps,
+        a.active_steps,
+        Some(a.hidden.clone()),
+        a.batch,
+    );
     let args = crate::active::Args {
-        dataset: None,
-        data: None,
-        max_rows: None,
-        label_col: None,
-        anomaly_label: None,
-        class_col: None,
-        model: vec!["dae-uai".into()],
         budget: Some(a.budget),
-        k: a.k,
-        train: crate::active::Training {
-            pretrain_steps: a.pretrain_steps,
-            active_steps: a.active_steps,
-            hidden: Some(a.hidden.clone()),
-            batch: a.batch,
-            lr: 0.01,
-            noise: 0.1,
-            head_prior: oddity::models::HEAD_PRIOR_STD,
-        },
-        seed: a.seed,
-        oracle: "truth".into(),
-        journal: None,
-        out: None,
-        json: false,
+        ..crate::active::Args::ground_truth(None, vec!["dae-uai".into()], a.k, train, a.seed)
     };
     let x = data.upload(gpu)?;
     let labels = oddity::models::LabelSet::new(gpu, data.rows as u32)?;

@@ -65,29 +65,14 @@ fn main() -> ExitCode {
 /// found-vs-budget table, and the plot in `oddity-out/`. Sized for the software adapter.
 fn demo() -> oddity::Result<()> {
     let args = active::Args {
-        dataset: Some("digits0".into()),
-        data: None,
-        max_rows: None,
-        label_col: None,
-        anomaly_label: None,
-        class_col: None,
-        model: vec!["dae-uai".into(), "dae".into()],
-        budget: None,
-        k: 5,
-        train: active::Training {
-            pretrain_steps: 500,
-            active_steps: 50,
-            hidden: None,
-            batch: 64,
-            lr: 0.01,
-            noise: 0.1,
-            head_prior: oddity::models::HEAD_PRIOR_STD,
-        },
-        seed: 0,
-        oracle: "truth".into(),
-        journal: None,
         out: Some("oddity-out".into()),
-        json: false,
+        ..active::Args::ground_truth(
+            Some("digits0".into()),
+            vec!["dae-uai".into(), "dae".into()],
+            5,
+            active::Training::with(500, 50, None, 64),
+            0,
+        )
     };
     active::run(&args).map(|_| ())
 }

@@ -207,21 +207,14 @@ fn uai(a: &UaiArgs) -> oddity::Result<()> {
         };
         for s in 0..u64::from(a.seeds) {
             let args = active::Args {
-                dataset: Some(name.clone()),
-                data: None,
                 max_rows: a.max_rows,
-                label_col: None,
-                anomaly_label: None,
-                class_col: None,
-                model: a.models.clone(),
-                budget: None,
-                k: a.k,
-                train: a.train.clone(),
-                seed: a.first_seed + s,
-                oracle: "truth".into(),
-                journal: None,
-                out: None,
-                json: false,
+                ..active::Args::ground_truth(
+                    Some(name.clone()),
+                    a.models.clone(),
+                    a.k,
+                    a.train.clone(),
+                    a.first_seed + s,
+                )
             };
             let data = active::load(&gpu, &args)?;
             let budget = active::budget_for(&data, None)?;
