@@ -77,14 +77,22 @@ fn gather_rows(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw
     out[p.out_off + e] = v;
 }
 
-// sample_labelled: `rows` rows drawn (with replacement) from the labelled set kept on the GPU:
+// sample_labelled: `batch` random rows (as sample_rows, same draws and noise) followed by `rows`
+// rows drawn (with replacement) from the labelled set kept on the GPU, in one tensor, so one
+// forward pass serves a base loss on the first rows and the head on the rest:
 //   lab[0] = count; lab[1 + r] = row index of labelled point r; lab[1 + cap + r] = its label.
-//   r_i = rng_u32(seed, step, TAG_LABELLED, i) % count; out / noisy as in sample_rows;
-//   ym[y_off + i] = label, ym[m_off + i] = 1 (0 for every row while count == 0, the rows then
-//   being row 0 of the data, so a plan recorded before any label still runs).
-//   With cls_off != NONE the drawn rows' classes go to cls_out[cls_out_off + i].
+//   Output row i < batch: data row rng_u32(seed, step, TAG_BATCH, i) % n_data, noise
+//     (TAG_NOISE, i * cols + j), exactly sample_rows' row i.
+//   Output row batch + t (t < rows): labelled point r_t = rng_u32(seed, step, TAG_LABELLED, t)
+//     % count, noise (TAG_LABELLED_NOISE, t * cols + j); ym[y_off + t] = its label,
+//     ym[m_off + t] = 1 (0 for every t while count == 0, the rows then being row 0 of the data,
+//     so a plan recorded before any label still runs).
+//   ym[c_off] = f32(count) when c_off != NONE (the label count, for the head's prior).
+//   With cls_off != NONE every output row's class goes to cls_out[cls_out_off + i].
 // Bindings: 8 lp (params), 1 data, 2 state, 3 out, 4 noisy, 6 lab, 9 cls (read), 7 ym, 10 cls_out.
 struct LabelledParams {
+    batch: u32,
+    n_data: u32,
     rows: u32,
     cols: u32,
     cap: u32,
@@ -93,6 +101,7 @@ struct LabelledParams {
     noisy_off: u32,
     y_off: u32,
     m_off: u32,
+    c_off: u32,
     seed: u32,
     noise_std: f32,
     cls_off: u32,
@@ -110,7 +119,7 @@ const TAG_LABELLED_NOISE: u32 = 4u;
 fn sample_labelled(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                    @builtin(local_invocation_index) lid: u32) {
     let e = grid_index(wg, nwg, lid);
-    if e >= lp.rows * lp.cols {
+    if e >= (lp.batch + lp.rows) * lp.cols {
         return;
     }
     let step = state[0];
@@ -118,22 +127,34 @@ fn sample_labelled(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups
     let i = e / lp.cols;
     let j = e % lp.cols;
     var row = 0u;
-    var y = 0.0;
-    if count > 0u {
-        let r = rng_u32(lp.seed, step, TAG_LABELLED, i) % count;
-        row = lab[1u + r];
-        y = f32(lab[1u + lp.cap + r]);
+    var tag = TAG_NOISE;
+    var k = e;
+    if i < lp.batch {
+        row = rng_u32(lp.seed, step, TAG_BATCH, i) % lp.n_data;
+    } else {
+        let t = i - lp.batch;
+        tag = TAG_LABELLED_NOISE;
+        k = e - lp.batch * lp.cols;
+        var y = 0.0;
+        if count > 0u {
+            let r = rng_u32(lp.seed, step, TAG_LABELLED, t) % count;
+            row = lab[1u + r];
+            y = f32(lab[1u + lp.cap + r]);
+        }
+        if j == 0u {
+            ym[lp.y_off + t] = y;
+            ym[lp.m_off + t] = select(0.0, 1.0, count > 0u);
+        }
     }
     let v = data[lp.data_off + row * lp.cols + j];
     out[lp.out_off + e] = v;
     if lp.noisy_off != NONE {
-        noisy[lp.noisy_off + e] = v + lp.noise_std * rng_gauss(lp.seed, step, TAG_LABELLED_NOISE, e);
+        noisy[lp.noisy_off + e] = v + lp.noise_std * rng_gauss(lp.seed, step, tag, k);
     }
-    if j == 0u {
-        ym[lp.y_off + i] = y;
-        ym[lp.m_off + i] = select(0.0, 1.0, count > 0u);
-        if lp.cls_off != NONE {
-            cls_out[lp.cls_out_off + i] = cls[lp.cls_off + row];
-        }
+    if j == 0u && lp.cls_off != NONE {
+        cls_out[lp.cls_out_off + i] = cls[lp.cls_off + row];
+    }
+    if e == 0u && lp.c_off != NONE {
+        ym[lp.c_off] = f32(count);
     }
 }

@@ -6,18 +6,27 @@
 //          (w: the head's h + 1 weights then its bias, at w_off; l: l_rows x h at l_off;
 //           s: one score per latent row at s_off, detached: it gets no gradient)
 //   head_fwd: out[out_off] = sum_i m_i bce(z_i, y_i) / max(1, sum_i m_i)   (as bce.wgsl)
+//                            + inv_var |w - w0|^2 / (2 n)   (the prior, when inv_var > 0, n > 0)
 //   head_bwd: c_i = g m_i (sigmoid(z_i) - y_i) / max(1, sum_i m_i)
 //             dw[j] (+)= sum_i c_i l[r0 + i, j],  dw[h] (+)= sum_i c_i s[r0 + i],
 //             dw[h + 1] (+)= sum_i c_i            (dw = out at out_off; dw_acc says (+)=)
+//             dw[k] += g inv_var (w[k] - w0[k]) / n   (the prior's gradient)
 //             dl[dl_off + r * h + j] (+)= c_{r - r0} w[j] for r0 <= r < r0 + rows, else 0,
 //             over all l_rows rows (so the rows outside the head's get a defined zero);
 //             no dl when dl_off == NONE.
 //            g = g_scale * (g[g_off] when g_off != NONE)
-// One workgroup of 256 threads (fixed-order sums); rows <= 1024 (the labelled minibatch).
+//   One workgroup of 256 threads (fixed-order sums); rows <= 1024 (the labelled minibatch).
+//   The prior is a Gaussian N(w0, I / inv_var) around the head's start w0 (1 on s, 0 on every
+//   latent weight and the bias: the logit starts as s) for n = ym[c_off] labels, as MAP
+//   logistic regression whose objective is sum_i bce_i + |w - w0|^2 inv_var / 2, divided by n
+//   to match the mean BCE. No prior when inv_var == 0 or n == 0 (no labels: a base step).
+//   head_score: out[out_off + i] = z_i for every i < rows (scoring: any number of rows, one
+//             invocation each, 2-D grid; no labels, no gradient).
 //
-// Bindings: 0 params, 1 l, 2 s, 3 w, 4 ym (y at y_off, the mask at m_off), 5 g (read),
+// Bindings: 0 params, 1 l, 2 s, 3 w, 4 ym (y at y_off, the mask at m_off, the count at c_off), 5 g (read),
 // 6 out / dw (read_write), 7 dl (read_write).
 
+#import grid
 #import math
 #import wgsum
 
@@ -37,6 +46,8 @@ struct Params {
     dw_acc: u32,
     dl_off: u32,
     dl_acc: u32,
+    inv_var: f32,
+    c_off: u32,
 }
 
 const NONE: u32 = 0xffffffffu;
@@ -74,12 +85,34 @@ fn feature(k: u32, i: u32) -> f32 {
     return 1.0;
 }
 
+// The label count the prior is divided by; 0 when the prior does not act.
+fn prior_count() -> f32 {
+    if p.inv_var == 0.0 {
+        return 0.0;
+    }
+    return max(0.0, ym[p.c_off]);
+}
+
+// The head's start: the logit starts as s.
+fn start(k: u32) -> f32 {
+    return select(0.0, 1.0, k == p.h);
+}
+
 fn logit(i: u32) -> f32 {
     var z = 0.0;
     for (var k = 0u; k < p.h + 2u; k++) {
         z = fma(w[p.w_off + k], feature(k, i), z);
     }
     return z;
+}
+
+@compute @workgroup_size(256, 1, 1)
+fn head_score(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+              @builtin(local_invocation_index) lid: u32) {
+    let i = grid_index(wg, nwg, lid);
+    if i < p.rows {
+        out[p.out_off + i] = logit(i);
+    }
 }
 
 @compute @workgroup_size(256, 1, 1)
@@ -91,8 +124,20 @@ fn head_fwd(@builtin(local_invocation_index) lid: u32) {
     }
     partial[lid] = acc;
     let total = reduce_partial(lid);
+    let n = prior_count();
+    var sq = 0.0;
+    for (var k = lid; k < p.h + 2u; k += 256u) {
+        let d = w[p.w_off + k] - start(k);
+        sq = fma(d, d, sq);
+    }
+    partial[lid] = sq;
+    let sq_total = reduce_partial(lid);
     if lid == 0u {
-        out[p.out_off] = total / count;
+        var loss = total / count;
+        if n > 0.0 {
+            loss += 0.5 * p.inv_var * sq_total / n;
+        }
+        out[p.out_off] = loss;
     }
 }
 
@@ -108,6 +153,7 @@ fn head_bwd(@builtin(local_invocation_index) lid: u32) {
         coef[i] = gs * ym[p.m_off + i] * diff / count;
     }
     workgroupBarrier();
+    let n = prior_count();
     for (var k = lid; k < p.h + 2u; k += 256u) {
         var acc = 0.0;
         for (var i = 0u; i < p.rows; i++) {
@@ -116,6 +162,9 @@ fn head_bwd(@builtin(local_invocation_index) lid: u32) {
         let o = p.out_off + k;
         if p.dw_acc != 0u {
             acc += out[o];
+        }
+        if n > 0.0 {
+            acc += gs * (p.inv_var * (w[p.w_off + k] - start(k)) / n);
         }
         out[o] = acc;
     }

@@ -2,10 +2,15 @@
 //
 //   rowerr_fwd: out[i] = c * sum_j (pred[i, j] - tgt[i, j])^2,   c = 1 (squared L2) or 1/cols (MSE)
 //     one workgroup of 64 threads per row (2-D grid over rows), fixed-order tree reduction.
+//     With d_off != NONE it also writes the gradient of g_scale * sum_{i < d_rows} out[i] (the
+//     mean over the first d_rows rows when g_scale = 1 / d_rows) in the same pass:
+//       dpred[d_off + i * cols + j] = g_scale * 2c * (pred[i, j] - tgt[i, j])  for i < d_rows,
+//                                   = 0                                        for i >= d_rows,
+//     so a loss's backward costs no dispatch of its own (rows past d_rows: scores only).
 //   rowerr_bwd: dpred[i, j] (+)= g_i * 2c * (pred[i, j] - tgt[i, j]),
 //     g_i = g_scale * (g[g_off + i] when g_off != NONE, else 1); tgt is data: no gradient.
 //
-// Bindings: 0 params, 1 pred, 2 tgt, 3 g (bwd only, read), 4 out (read_write).
+// Bindings: 0 params, 1 pred, 2 tgt, 3 g (bwd only, read), 4 out, 5 dpred (fwd only) (read_write).
 
 #import grid
 
@@ -19,6 +24,8 @@ struct Params {
     g_off: u32,
     g_scale: f32,
     accumulate: u32,
+    d_off: u32,
+    d_rows: u32,
 }
 
 const NONE: u32 = 0xffffffffu;
@@ -28,6 +35,7 @@ const NONE: u32 = 0xffffffffu;
 @group(0) @binding(2) var<storage, read> tgt: array<f32>;
 @group(0) @binding(3) var<storage, read> g: array<f32>;
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
+@group(0) @binding(5) var<storage, read_write> dpred: array<f32>;
 
 var<workgroup> partial: array<f32, 64>;
 
@@ -41,9 +49,15 @@ fn rowerr_fwd(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg
     let row = wg.y * nwg.x + wg.x;
     var s = 0.0;
     if row < p.rows {
+        let with_grad = p.d_off != NONE;
+        let in_loss = row < p.d_rows;
         for (var j = lid; j < p.cols; j += 64u) {
-            let d = pred[p.pred_off + row * p.cols + j] - tgt[p.target_off + row * p.cols + j];
+            let e = row * p.cols + j;
+            let d = pred[p.pred_off + e] - tgt[p.target_off + e];
             s = fma(d, d, s);
+            if with_grad {
+                dpred[p.d_off + e] = select(0.0, p.g_scale * 2.0 * scale() * d, in_loss);
+            }
         }
     }
     partial[lid] = s;

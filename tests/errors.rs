@@ -186,8 +186,9 @@ fn cli_bench_json_last_line_has_the_fields() {
             "300",
             "--dim",
             "16",
+            // The paper's depth (three encoder layers, an independent decoder), small widths.
             "--hidden",
-            "8,4",
+            "8,6,4",
             "--batch",
             "32",
             "--steps",
@@ -226,7 +227,12 @@ fn cli_bench_json_last_line_has_the_fields() {
     // scoring and top-k, and one host wait (the top-k readback); nothing else waits.
     assert_eq!(v["rounds"], 3, "{v}");
     assert_eq!(v["host_waits_per_round"], 1.0, "{v}");
+    // The target for a DAE_uai step of this depth: at most 24 dispatches (sampling,
+    // 6 forward GEMMs, the row errors with their gradient, the mean, the head forward and
+    // backward, 11 backward GEMMs, the optimizer, the step counter).
+    assert_eq!(v["dispatches_per_step"], 24.0, "{v}");
     let dae = &v["dae"];
+    assert_eq!(dae["dispatches_per_step"], 22.0, "{v}");
     assert_eq!(dae["submits_per_100_steps"], 1);
     assert_eq!(dae["host_waits_per_100_steps"], 0);
     assert!(dae["steps_per_s"].as_f64().unwrap() > 0.0);

@@ -13,7 +13,8 @@ use oddity::tape::{StepState, Tape, Tensor};
 use oddity_kernels::reference::{act_apply, rng_gauss};
 
 type Build = dyn Fn(&mut Tape, &[Tensor]) -> oddity::Result<Tensor>;
-type Forward = dyn Fn(&[Vec<f64>]) -> f64;
+type BuildAll<'a> = dyn Fn(&mut Tape, &[Tensor]) -> oddity::Result<Vec<Tensor>> + 'a;
+type Forward<'a> = dyn Fn(&[Vec<f64>]) -> f64 + 'a;
 
 /// Checks d loss / d (each input) from the tape against finite differences of `f64_loss`.
 fn check(
@@ -21,7 +22,18 @@ fn check(
     name: &str,
     inputs: &[(Vec<f32>, u32, u32)],
     build: &Build,
-    f64_loss: &Forward,
+    f64_loss: &Forward<'_>,
+) {
+    check_all(gpu, name, inputs, &|t, x| Ok(vec![build(t, x)?]), f64_loss);
+}
+
+/// [`check`] for a loss that is the sum of the terms `build` returns (one backward over all).
+fn check_all(
+    gpu: &Gpu,
+    name: &str,
+    inputs: &[(Vec<f32>, u32, u32)],
+    build: &BuildAll<'_>,
+    f64_loss: &Forward<'_>,
 ) {
     let state = StepState::new(gpu).unwrap();
     let mut tape = Tape::new(gpu, &state);
@@ -34,11 +46,12 @@ fn check(
         tensors.push(t);
         grads.push(g);
     }
-    let loss = build(&mut tape, &tensors).unwrap();
-    tape.backward(&loss).unwrap();
+    let losses = build(&mut tape, &tensors).unwrap();
+    tape.backward_all(&losses.iter().collect::<Vec<_>>())
+        .unwrap();
     tape.finish().unwrap().run(1).unwrap();
     let x: Vec<Vec<f64>> = inputs.iter().map(|(v, _, _)| wide(v)).collect();
-    let got_loss = loss.read(gpu).unwrap()[0];
+    let got_loss: f32 = losses.iter().map(|l| l.read(gpu).unwrap()[0]).sum();
     let want_loss = f64_loss(&x);
     assert!(
         (f64::from(got_loss) - want_loss).abs() <= 1e-5 * want_loss.abs().max(1.0),
@@ -384,66 +397,6 @@ fn dense_then_softmax_cross_entropy() {
 }
 
 #[test]
-fn head_prior_gradient_matches_finite_differences() {
-    use oddity_kernels::params::PriorParams;
-    use oddity_kernels::reference::prior_grad;
-    let gpu = gpu();
-    let mut rng = rng();
-    let (n, count, inv_var) = (11usize, 6u32, 4.0f32);
-    let theta = wide(&randn(&mut rng, n, 1.0));
-    let anchor = wide(&randn(&mut rng, n, 1.0));
-    // The prior's term in the head's mean objective: |theta - anchor|^2 inv_var / (2 count).
-    let loss = |t: &[f64]| {
-        t.iter()
-            .zip(&anchor)
-            .map(|(a, b)| (a - b) * (a - b))
-            .sum::<f64>()
-            * f64::from(inv_var)
-            / (2.0 * f64::from(count))
-    };
-    let p = PriorParams {
-        n: n as u32,
-        off: 0,
-        inv_var,
-        cap: 50,
-    };
-    let mut lab = vec![0u32; 101];
-    lab[0] = count;
-    let narrow = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
-    let (gp, ga, gl, gg) = (
-        gpu.upload(&narrow(&theta), "param").unwrap(),
-        gpu.upload(&narrow(&anchor), "anchor").unwrap(),
-        gpu.upload(&lab, "lab").unwrap(),
-        gpu.upload(&vec![0f32; n], "grad").unwrap(),
-    );
-    let mut b = oddity::tape::PlanBuilder::new(&gpu);
-    b.dispatch(
-        ("prior", "prior_grad"),
-        Some(&p),
-        &[("param", &gp), ("anchor", &ga), ("lab", &gl), ("grad", &gg)],
-        gpu.grid_1d(1).unwrap(),
-    )
-    .unwrap();
-    b.finish().unwrap().run(1).unwrap();
-    let got = gpu.read_f32(&gg, 0, n as u64).unwrap();
-    let mut rule = vec![0.0; n];
-    prior_grad(&p, &theta, &anchor, count, &mut rule);
-    let h = 1e-4;
-    for i in 0..n {
-        let (mut up, mut down) = (theta.clone(), theta.clone());
-        up[i] += h;
-        down[i] -= h;
-        let fd = (loss(&up) - loss(&down)) / (2.0 * h);
-        assert!((rule[i] - fd).abs() < 1e-6 * (1.0 + fd.abs()), "rule {i}");
-        assert!(
-            (f64::from(got[i]) - fd).abs() < 1e-4 * (1.0 + fd.abs()),
-            "kernel {i}: {} vs {fd}",
-            got[i]
-        );
-    }
-}
-
-#[test]
 fn abc_loss_and_gradient_at_small_and_large_errors() {
     use oddity::ops::loss::BinaryLoss;
     use oddity_kernels::reference::binloss_row;
@@ -502,40 +455,152 @@ fn uai_head_matches_finite_differences_and_leaves_the_score_alone() {
     // Latent rows 0..2 and 9.. are outside the head's rows: their gradient must be zero.
     let (l_rows, h, r0, rows) = (11u32, 3u32, 2u32, 7u32);
     let s: Vec<f32> = randn(&mut rng, l_rows as usize, 2.0);
-    let mut ym: Vec<f32> = (0..rows).map(|i| f32::from(u8::from(i % 3 == 0))).collect();
-    ym.extend((0..rows).map(|i| f32::from(u8::from(i != 4))));
-    let ym_buf = gpu.upload(&ym, "ym").unwrap();
-    let st = Tensor::from_slice(&gpu, &s, l_rows, 1, "score").unwrap();
-    let y = Tensor::view(&ym_buf, 0, rows, 1).unwrap();
-    let mask = Tensor::view(&ym_buf, rows, rows, 1).unwrap();
-    let build = move |tape: &mut Tape, t: &[Tensor]| {
-        let input = HeadInput {
-            latent: &t[0],
-            r0,
-            score: &st,
-            y: &y,
-            mask: &mask,
+    // Without the prior, then with it (inverse variance 2.5, 6 labels so far).
+    for prior in [None, Some((2.5f32, 6.0f32))] {
+        let mut ym: Vec<f32> = (0..rows).map(|i| f32::from(u8::from(i % 3 == 0))).collect();
+        ym.extend((0..rows).map(|i| f32::from(u8::from(i != 4))));
+        ym.push(prior.map_or(0.0, |(_, n)| n));
+        let ym_buf = gpu.upload(&ym, "ym").unwrap();
+        let st = Tensor::from_slice(&gpu, &s, l_rows, 1, "score").unwrap();
+        let y = Tensor::view(&ym_buf, 0, rows, 1).unwrap();
+        let mask = Tensor::view(&ym_buf, rows, rows, 1).unwrap();
+        let count = Tensor::view(&ym_buf, 2 * rows, 1, 1).unwrap();
+        let build = move |tape: &mut Tape, t: &[Tensor]| {
+            let input = HeadInput {
+                latent: &t[0],
+                r0,
+                score: &st,
+                y: &y,
+                mask: &mask,
+                prior: prior.map(|(v, _)| (v, &count)),
+            };
+            tape.uai_head(input, &DenseParams::new(t[1].clone())?)
         };
-        tape.uai_head(input, &DenseParams::new(t[1].clone())?)
-    };
-    let (sw, yw) = (wide(&s), wide(&ym));
-    let f = move |x: &[Vec<f64>]| {
-        let (l, w) = (&x[0], &x[1]);
-        let (h, n) = (h as usize, rows as usize);
-        let mut total = 0.0;
-        let mut count = 0.0;
-        for i in 0..n {
-            let r = r0 as usize + i;
-            let z: f64 = (0..h).map(|j| w[j] * l[r * h + j]).sum::<f64>() + w[h] * sw[r] + w[h + 1];
-            let (yi, mi) = (yw[i], yw[n + i]);
-            total += mi * (z.max(0.0) - z * yi + (-z.abs()).exp().ln_1p());
-            count += mi;
-        }
-        total / count
-    };
+        let (sw, yw) = (wide(&s), wide(&ym));
+        let f = move |x: &[Vec<f64>]| {
+            let (l, w) = (&x[0], &x[1]);
+            let (h, n) = (h as usize, rows as usize);
+            let mut total = 0.0;
+            let mut count = 0.0;
+            for i in 0..n {
+                let r = r0 as usize + i;
+                let z: f64 =
+                    (0..h).map(|j| w[j] * l[r * h + j]).sum::<f64>() + w[h] * sw[r] + w[h + 1];
+                let (yi, mi) = (yw[i], yw[n + i]);
+                total += mi * (z.max(0.0) - z * yi + (-z.abs()).exp().ln_1p());
+                count += mi;
+            }
+            // The prior: |w - start|^2 inv_var / (2 labels), start = 1 on s, 0 elsewhere.
+            let pull = prior.map_or(0.0, |(inv_var, labels)| {
+                let sq: f64 = (0..h + 2)
+                    .map(|k| (w[k] - if k == h { 1.0 } else { 0.0 }).powi(2))
+                    .sum();
+                0.5 * f64::from(inv_var) * sq / f64::from(labels)
+            });
+            total / count + pull
+        };
+        let inputs = [
+            (randn(&mut rng, (l_rows * h) as usize, 1.5), l_rows, h),
+            (randn(&mut rng, (h + 2) as usize, 1.0), h + 2, 1),
+        ];
+        check(
+            &gpu,
+            &format!("uai head, prior {prior:?}"),
+            &inputs,
+            &build,
+            &f,
+        );
+    }
+}
+
+/// The losses whose gradient is written in their forward pass (`row_error_mean`,
+/// `softmax_ce_mean`): the mean over the first rows only, after a dense layer, as the only
+/// loss (the gradient buffer is adopted), counted twice (scaled in) and beside another loss
+/// on the same tensor (added to its gradient).
+#[test]
+fn mean_of_first_rows_losses_match_finite_differences() {
+    let gpu = gpu();
+    let mut rng = rng();
+    let (rows, loss_rows, k, n) = (7u32, 4u32, 3u32, 5u32);
+    let target = randn(&mut rng, (rows * n) as usize, 1.0);
+    let tg = Tensor::from_slice(&gpu, &target, rows, n, "target").unwrap();
+    let tw = wide(&target);
+    let cls: Vec<u32> = (0..rows).map(|i| (i * 2) % n).collect();
+    let gc = gpu.upload(&cls, "classes").unwrap();
     let inputs = [
-        (randn(&mut rng, (l_rows * h) as usize, 1.5), l_rows, h),
-        (randn(&mut rng, (h + 2) as usize, 1.0), h + 2, 1),
+        (randn(&mut rng, (rows * k) as usize, 1.0), rows, k),
+        (randn(&mut rng, ((k + 1) * n) as usize, 1.0), k + 1, n),
     ];
-    check(&gpu, "uai head", &inputs, &build, &f);
+    let layer = |x: &[Vec<f64>]| {
+        dense_fwd(
+            Layer::new(k as usize, n as usize, 3, 0.0),
+            &x[0],
+            rows as usize,
+            &x[1],
+        )
+    };
+    for (kind, mse) in [(RowError::SquaredL2, false), (RowError::Mse, true)] {
+        for how in ["alone", "twice", "beside a sum"] {
+            let tg = tg.clone();
+            let build = move |tape: &mut Tape, t: &[Tensor]| {
+                let y = tape.dense(&t[0], &DenseParams::new(t[1].clone())?, Act::Tanh)?;
+                let (_, loss) = tape.row_error_mean(&y, &tg, kind, loss_rows)?;
+                Ok(match how {
+                    "alone" => vec![loss],
+                    "twice" => vec![loss.clone(), loss],
+                    _ => vec![loss, tape.sum(&y)?],
+                })
+            };
+            let tw = tw.clone();
+            let f = move |x: &[Vec<f64>]| {
+                let y = layer(x);
+                let e = row_err(&y, &tw, n as usize, mse);
+                let mean = e[..loss_rows as usize].iter().sum::<f64>() / f64::from(loss_rows);
+                match how {
+                    "alone" => mean,
+                    "twice" => 2.0 * mean,
+                    _ => mean + y.iter().sum::<f64>(),
+                }
+            };
+            check_all(
+                &gpu,
+                &format!("row_error_mean {kind:?} {how}"),
+                &inputs,
+                &build,
+                &f,
+            );
+        }
+    }
+    for how in ["alone", "twice", "beside a sum"] {
+        let gc = gc.clone();
+        let build = move |tape: &mut Tape, t: &[Tensor]| {
+            let z = tape.dense(&t[0], &DenseParams::new(t[1].clone())?, Act::Tanh)?;
+            let (_, loss) = tape.softmax_ce_mean(&z, &gc, 0, loss_rows)?;
+            Ok(match how {
+                "alone" => vec![loss],
+                "twice" => vec![loss.clone(), loss],
+                _ => vec![loss, tape.sum(&z)?],
+            })
+        };
+        let cls = cls.clone();
+        let f = move |x: &[Vec<f64>]| {
+            let z = layer(x);
+            let ce: f64 = z
+                .chunks(n as usize)
+                .zip(&cls)
+                .take(loss_rows as usize)
+                .map(|(row, &ci)| {
+                    let m = row.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                    m + row.iter().map(|v| (v - m).exp()).sum::<f64>().ln() - row[ci as usize]
+                })
+                .sum();
+            let mean = ce / f64::from(loss_rows);
+            match how {
+                "alone" => mean,
+                "twice" => 2.0 * mean,
+                _ => mean + z.iter().sum::<f64>(),
+            }
+        };
+        check_all(&gpu, &format!("softmax_ce_mean {how}"), &inputs, &build, &f);
+    }
 }

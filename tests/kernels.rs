@@ -224,7 +224,51 @@ fn row_error_forward_and_backward() {
                 gpu.upload(&tgt, "t").unwrap(),
                 gpu.upload(&g, "g").unwrap(),
             );
-            let out = poisoned(&gpu, rows as usize + 3);
+            // Without the gradient, then with it for the first d_rows rows (the rest 0).
+            for d_rows in [None, Some(rows.div_ceil(3)), Some(rows)] {
+                let out = poisoned(&gpu, rows as usize + 3);
+                let dpred = poisoned(&gpu, n + 1);
+                let p = RowErrParams {
+                    rows,
+                    cols,
+                    pred_off: 2,
+                    target_off: 5,
+                    out_off: 3,
+                    mse,
+                    g_off: NONE,
+                    g_scale: d_rows.map_or(1.0, |d| 1.0 / d as f32),
+                    accumulate: 0,
+                    d_off: d_rows.map_or(NONE, |_| 1),
+                    d_rows: d_rows.unwrap_or(0),
+                };
+                run(
+                    &gpu,
+                    ("rowerr", "rowerr_fwd"),
+                    Some(&p),
+                    &[
+                        ("pred", &gp),
+                        ("tgt", &gt),
+                        ("out", &out),
+                        ("dpred", &dpred),
+                    ],
+                    gpu.grid_1d(rows).unwrap(),
+                );
+                let mut want = vec![0.0; rows as usize + 3];
+                let mut want_d = vec![f64::NAN; n + 1];
+                r::rowerr_fwd(&p, &wide(&pred), &wide(&tgt), &mut want, &mut want_d);
+                let e = rel_err(&read(&gpu, &out)[3..], &want[3..]);
+                assert!(e < TOL, "rowerr_fwd {rows}x{cols} mse={mse}: {e}");
+                let got_d = read(&gpu, &dpred);
+                if let Some(d) = d_rows {
+                    let e = rel_err(&got_d[1..], &want_d[1..]);
+                    assert!(e < TOL, "rowerr_fwd gradient {rows}x{cols} {d_rows:?}: {e}");
+                    assert!(got_d[0].is_nan(), "wrote before the gradient");
+                    let rest = &got_d[1 + (d * cols) as usize..];
+                    assert!(rest.iter().all(|v| *v == 0.0), "rows past d_rows not 0");
+                } else {
+                    assert!(got_d.iter().all(|v| v.is_nan()), "wrote a gradient unasked");
+                }
+            }
             let p = RowErrParams {
                 rows,
                 cols,
@@ -235,18 +279,9 @@ fn row_error_forward_and_backward() {
                 g_off: NONE,
                 g_scale: 1.0,
                 accumulate: 0,
+                d_off: NONE,
+                d_rows: 0,
             };
-            run(
-                &gpu,
-                ("rowerr", "rowerr_fwd"),
-                Some(&p),
-                &[("pred", &gp), ("tgt", &gt), ("out", &out)],
-                gpu.grid_1d(rows).unwrap(),
-            );
-            let mut want = vec![0.0; rows as usize + 3];
-            r::rowerr_fwd(&p, &wide(&pred), &wide(&tgt), &mut want);
-            let e = rel_err(&read(&gpu, &out)[3..], &want[3..]);
-            assert!(e < TOL, "rowerr_fwd {rows}x{cols} mse={mse}: {e}");
             for (g_off, acc) in [(NONE, 0u32), (1, 1)] {
                 let init = randn(&mut rng, n, 1.0);
                 let out = if acc == 1 {
@@ -745,13 +780,22 @@ fn bce_stays_accurate_for_confident_predictions() {
 fn sample_labelled_matches_reference() {
     let gpu = gpu();
     let mut rng = rng();
-    let (n, cols, rows, cap) = (29u32, 7u32, 45u32, 29u32);
+    let (n, cols, cap) = (29u32, 7u32, 29u32);
     let data = randn(&mut rng, (n * cols) as usize + 2, 1.0);
     let gd = gpu.upload(&data, "d").unwrap();
-    for count in [0u32, 1, 5] {
+    let classes: Vec<u32> = (0..n).map(|i| i % 3).collect();
+    let gc = gpu.upload(&classes, "classes").unwrap();
+    // (random rows first, labelled rows, labels so far); a count past the capacity is clamped.
+    for (batch, rows, count) in [
+        (0u32, 45u32, 0u32),
+        (0, 45, 5),
+        (11, 45, 1),
+        (37, 3, 5),
+        (5, 9, 40),
+    ] {
         let mut lab = vec![0u32; 1 + 2 * cap as usize];
         lab[0] = count;
-        for r in 0..count as usize {
+        for r in 0..count.min(cap) as usize {
             lab[1 + r] = (r as u32 * 7 + 3) % n;
             lab[1 + cap as usize + r] = (r % 2) as u32;
         }
@@ -759,13 +803,17 @@ fn sample_labelled_matches_reference() {
             gpu.upload(&lab, "lab").unwrap(),
             gpu.upload(&[6u32, 0, 0, 0], "s").unwrap(),
         );
-        let len = (rows * cols) as usize;
+        let total = batch + rows;
+        let len = (total * cols) as usize;
+        let ym_len = 2 * rows as usize + 2;
         let (out, noisy, ym) = (
             poisoned(&gpu, len),
             poisoned(&gpu, len),
-            poisoned(&gpu, 2 * rows as usize),
+            poisoned(&gpu, ym_len),
         );
         let p = LabelledParams {
+            batch,
+            n_data: n,
             rows,
             cols,
             cap,
@@ -774,15 +822,14 @@ fn sample_labelled_matches_reference() {
             noisy_off: 0,
             y_off: 0,
             m_off: rows,
+            c_off: 2 * rows + 1,
             seed: 5,
             noise_std: 0.2,
             cls_off: 0,
             cls_out_off: 0,
         };
-        let classes: Vec<u32> = (0..n).map(|i| i % 3).collect();
-        let gc = gpu.upload(&classes, "classes").unwrap();
         let cls_out = gpu
-            .upload(&vec![u32::MAX; rows as usize], "cls out")
+            .upload(&vec![u32::MAX; total as usize], "cls out")
             .unwrap();
         run(
             &gpu,
@@ -798,36 +845,53 @@ fn sample_labelled_matches_reference() {
                 ("cls", &gc),
                 ("cls_out", &cls_out),
             ],
-            groups(&gpu, rows * cols),
+            groups(&gpu, total * cols),
         );
-        let (mut wo, mut wn, mut wy) =
-            (vec![0.0; len], vec![0.0; len], vec![0.0; 2 * rows as usize]);
+        let what = format!("batch {batch}, rows {rows}, count {count}");
+        let (mut wo, mut wn, mut wy) = (vec![0.0; len], vec![0.0; len], vec![f64::NAN; ym_len]);
         let picks = r::sample_labelled(&p, &wide(&data), &lab, 6, &mut wo, &mut wn, &mut wy);
-        let want_cls: Vec<u32> = picks
-            .iter()
-            .map(|&r| {
-                if count > 0 {
-                    classes[lab[1 + r as usize] as usize]
-                } else {
-                    classes[0]
-                }
-            })
-            .collect();
+        let want_cls: Vec<u32> = picks.iter().map(|&r| classes[r as usize]).collect();
         assert_eq!(
-            gpu.read_u32(&cls_out, 0, u64::from(rows)).unwrap(),
+            gpu.read_u32(&cls_out, 0, u64::from(total)).unwrap(),
             want_cls,
-            "count {count}: classes"
+            "{what}: classes"
         );
-        assert_eq!(rel_err(&read(&gpu, &out), &wo), 0.0, "count {count}: rows");
+        assert_eq!(rel_err(&read(&gpu, &out), &wo), 0.0, "{what}: rows");
+        assert!(rel_err(&read(&gpu, &noisy), &wn) < TOL, "{what}: noise");
+        let got_ym = read(&gpu, &ym);
         assert!(
-            rel_err(&read(&gpu, &noisy), &wn) < TOL,
-            "count {count}: noise"
+            got_ym[2 * rows as usize].is_nan(),
+            "{what}: wrote past the mask"
         );
+        let keep: Vec<usize> = (0..ym_len).filter(|&i| i != 2 * rows as usize).collect();
+        let pick = |v: &[f32]| keep.iter().map(|&i| v[i]).collect::<Vec<f32>>();
+        let want_ym: Vec<f64> = keep.iter().map(|&i| wy[i]).collect();
         assert_eq!(
-            rel_err(&read(&gpu, &ym), &wy),
+            rel_err(&pick(&got_ym), &want_ym),
             0.0,
-            "count {count}: labels and mask"
+            "{what}: labels, mask and count"
         );
+        // The first `batch` rows are exactly sample_rows' rows and noise.
+        if batch > 0 {
+            let g = GatherParams {
+                rows: batch,
+                cols,
+                n_data: n,
+                data_off: 2,
+                out_off: 0,
+                noisy_off: 0,
+                idx_off: 0,
+                seed: 5,
+                noise_std: 0.2,
+                cls_off: NONE,
+                cls_out_off: 0,
+            };
+            let b = (batch * cols) as usize;
+            let (mut ro, mut rn) = (vec![0.0; b], vec![0.0; b]);
+            r::sample_rows(&g, &wide(&data), 6, &mut ro, &mut rn);
+            assert_eq!(wo[..b], ro[..], "{what}: the random rows");
+            assert_eq!(wn[..b], rn[..], "{what}: their noise");
+        }
     }
 }
 
@@ -876,7 +940,46 @@ fn softmax_cross_entropy_forward_and_backward() {
             gpu.upload(&cls, "c").unwrap(),
             gpu.upload(&g, "g").unwrap(),
         );
-        let out = poisoned(&gpu, rows as usize);
+        // Without the gradient, then with it for the first d_rows rows (the rest 0).
+        let n = (rows * cols) as usize;
+        for d_rows in [None, Some(rows.div_ceil(2)), Some(rows)] {
+            let out = poisoned(&gpu, rows as usize);
+            let dz = poisoned(&gpu, n + 3);
+            let p = CeParams {
+                rows,
+                cols,
+                z_off: 2,
+                cls_off: 1,
+                out_off: 0,
+                g_off: NONE,
+                g_scale: d_rows.map_or(1.0, |d| 1.0 / d as f32),
+                accumulate: 0,
+                d_off: d_rows.map_or(NONE, |_| 3),
+                d_rows: d_rows.unwrap_or(0),
+            };
+            run(
+                &gpu,
+                ("softmax_ce", "ce_fwd"),
+                Some(&p),
+                &[("z", &gz), ("cls", &gcls), ("out", &out), ("dz", &dz)],
+                groups(&gpu, rows),
+            );
+            let mut want = vec![0.0; rows as usize];
+            let mut want_d = vec![f64::NAN; n + 3];
+            r::ce_fwd(&p, &wide(&z), &cls, &mut want, &mut want_d);
+            let e = rel_err(&read(&gpu, &out), &want);
+            assert!(e < TOL, "ce_fwd {rows}x{cols}: {e}");
+            let got_d = read(&gpu, &dz);
+            if let Some(d) = d_rows {
+                let e = rel_err(&got_d[3..], &want_d[3..]);
+                assert!(e < TOL, "ce_fwd gradient {rows}x{cols} {d_rows:?}: {e}");
+                assert!(got_d[..3].iter().all(|v| v.is_nan()), "wrote before it");
+                let rest = &got_d[3 + (d * cols) as usize..];
+                assert!(rest.iter().all(|v| *v == 0.0), "rows past d_rows not 0");
+            } else {
+                assert!(got_d.iter().all(|v| v.is_nan()), "wrote a gradient unasked");
+            }
+        }
         let p = CeParams {
             rows,
             cols,
@@ -886,18 +989,9 @@ fn softmax_cross_entropy_forward_and_backward() {
             g_off: NONE,
             g_scale: 1.0,
             accumulate: 0,
+            d_off: NONE,
+            d_rows: 0,
         };
-        run(
-            &gpu,
-            ("softmax_ce", "ce_fwd"),
-            Some(&p),
-            &[("z", &gz), ("cls", &gcls), ("out", &out)],
-            groups(&gpu, rows),
-        );
-        let mut want = vec![0.0; rows as usize];
-        r::ce_fwd(&p, &wide(&z), &cls, &mut want);
-        let e = rel_err(&read(&gpu, &out), &want);
-        assert!(e < TOL, "ce_fwd {rows}x{cols}: {e}");
         for (g_off, acc) in [(NONE, 0u32), (1, 1)] {
             let init = randn(&mut rng, (rows * cols) as usize, 1.0);
             let dz = if acc == 1 {
@@ -951,12 +1045,14 @@ fn cross_entropy_stays_accurate_for_confident_predictions() {
                 g_off: NONE,
                 g_scale: 1.0,
                 accumulate: 0,
+                d_off: NONE,
+                d_rows: 0,
             };
             run(
                 &gpu,
                 ("softmax_ce", "ce_fwd"),
                 Some(&p),
-                &[("z", &gz), ("cls", &gc), ("out", &out)],
+                &[("z", &gz), ("cls", &gc), ("out", &out), ("dz", &unused)],
                 [1, 1, 1],
             );
             run(
@@ -967,7 +1063,7 @@ fn cross_entropy_stays_accurate_for_confident_predictions() {
                 [1, 1, 1],
             );
             let (mut wl, mut wd) = (vec![0.0], vec![0.0; 3]);
-            r::ce_fwd(&p, &wide(&z), &[c], &mut wl);
+            r::ce_fwd(&p, &wide(&z), &[c], &mut wl, &mut []);
             r::ce_bwd(&p, &wide(&z), &[c], &[], &mut wd);
             // Entries below 1e-6 come from exp() of a large negative argument, which WGSL
             // bounds only loosely (lavapipe: 1.3% off at exp(-30)); cancellation would give an
@@ -985,58 +1081,6 @@ fn cross_entropy_stays_accurate_for_confident_predictions() {
                     "gap {gap} class {c}: grad {got_d:?} want {wd:?}"
                 );
             }
-        }
-    }
-}
-
-#[test]
-fn head_prior_gradient() {
-    let gpu = gpu();
-    let mut rng = rng();
-    let (n, off, cap) = (300u32, 7u32, 40u32);
-    let total = (off + n + 5) as usize;
-    let param = randn(&mut rng, total, 1.0);
-    let anchor = randn(&mut rng, n as usize, 1.0);
-    let grad0 = randn(&mut rng, total, 1.0);
-    let (gp, ga) = (
-        gpu.upload(&param, "param").unwrap(),
-        gpu.upload(&anchor, "anchor").unwrap(),
-    );
-    // count 0: no pull; 13 labels; a count past the capacity is clamped to it.
-    for count in [0u32, 13, cap + 9] {
-        let mut lab = vec![0u32; 1 + 2 * cap as usize];
-        lab[0] = count;
-        let gl = gpu.upload(&lab, "lab").unwrap();
-        let gg = gpu.upload(&grad0, "grad").unwrap();
-        let p = PriorParams {
-            n,
-            off,
-            inv_var: 2.5,
-            cap,
-        };
-        run(
-            &gpu,
-            ("prior", "prior_grad"),
-            Some(&p),
-            &[("param", &gp), ("anchor", &ga), ("lab", &gl), ("grad", &gg)],
-            groups(&gpu, n),
-        );
-        let mut want = wide(&grad0);
-        r::prior_grad(&p, &wide(&param), &wide(&anchor), count, &mut want);
-        let got = read(&gpu, &gg);
-        assert!(rel_err(&got, &want) < TOL, "prior count={count}");
-        assert_eq!(
-            got[..off as usize],
-            grad0[..off as usize],
-            "before the slice"
-        );
-        assert_eq!(
-            got[(off + n) as usize..],
-            grad0[(off + n) as usize..],
-            "after it"
-        );
-        if count == 0 {
-            assert_eq!(got, grad0, "no labels: no pull");
         }
     }
 }
@@ -1169,100 +1213,170 @@ fn uai_head_forward_and_backward() {
         let mut ym = vec![f32::NAN];
         ym.extend((0..rows).map(|i| f32::from(u8::from((i * 7919) % 3 == 0))));
         ym.extend((0..rows).map(|i| f32::from(u8::from(i % 4 != 1))));
+        ym.push(f32::NAN); // the label count, set per case
         let (gl, gs, gw, gym) = (
             gpu.upload(&l, "l").unwrap(),
             gpu.upload(&s, "s").unwrap(),
             gpu.upload(&w, "w").unwrap(),
             gpu.upload(&ym, "ym").unwrap(),
         );
-        let p = HeadParams {
-            rows,
-            h,
-            l_off: 3,
-            l_rows,
-            r0,
-            s_off: 2,
-            w_off: 4,
-            y_off: 1,
-            m_off: 1 + rows,
-            out_off: 1,
-            g_off: NONE,
-            g_scale: 1.0,
-            dw_acc: 0,
-            dl_off: NONE,
-            dl_acc: 0,
-        };
-        let out = poisoned(&gpu, 2);
-        run(
-            &gpu,
-            ("head", "head_fwd"),
-            Some(&p),
-            &[
-                ("l", &gl),
-                ("s", &gs),
-                ("w", &gw),
-                ("ym", &gym),
-                ("out", &out),
-            ],
-            [1, 1, 1],
-        );
-        let (lw, sw, ww, yw) = (wide(&l), wide(&s), wide(&w), wide(&ym));
-        let mut want = vec![0.0; 2];
-        r::head_fwd(&p, &lw, &sw, &ww, &yw, &mut want);
-        let e = rel_err(&read(&gpu, &out)[1..], &want[1..]);
-        assert!(e < TOL, "head_fwd rows={rows} h={h} r0={r0}: {e}");
-        // Backward: the upstream gradient read from g, dw and dl written and then accumulated.
-        let gg = gpu.upload(&[0.5f32, 1.5], "g").unwrap();
-        for acc in [0u32, 1] {
-            let dw0: Vec<f32> = randn(&mut rng, 1 + hn + 2, 1.0);
-            let dl0: Vec<f32> = randn(&mut rng, 2 + n * hn, 1.0);
-            let (dw, dl) = if acc == 1 {
-                (
-                    gpu.upload(&dw0, "dw").unwrap(),
-                    gpu.upload(&dl0, "dl").unwrap(),
-                )
-            } else {
-                (poisoned(&gpu, dw0.len()), poisoned(&gpu, dl0.len()))
-            };
+        // No prior; the prior with 13 labels; the prior before any label (it must not act).
+        for (inv_var, count) in [(0.0f32, 5.0f32), (2.5, 13.0), (2.5, 0.0)] {
+            gpu.write(&gym, 1 + 2 * u64::from(rows), &[count]).unwrap();
+            let mut ym = ym.clone();
+            ym[1 + 2 * rows as usize] = count;
             let p = HeadParams {
+                rows,
+                h,
+                l_off: 3,
+                l_rows,
+                r0,
+                s_off: 2,
+                w_off: 4,
+                y_off: 1,
+                m_off: 1 + rows,
                 out_off: 1,
-                g_off: 1,
-                g_scale: 2.0,
-                dw_acc: acc,
-                dl_off: 2,
-                dl_acc: acc,
-                ..p
+                g_off: NONE,
+                g_scale: 1.0,
+                dw_acc: 0,
+                dl_off: NONE,
+                dl_acc: 0,
+                inv_var,
+                c_off: 1 + 2 * rows,
             };
+            let out = poisoned(&gpu, 2);
             run(
                 &gpu,
-                ("head", "head_bwd"),
+                ("head", "head_fwd"),
                 Some(&p),
                 &[
                     ("l", &gl),
                     ("s", &gs),
                     ("w", &gw),
                     ("ym", &gym),
-                    ("g", &gg),
-                    ("out", &dw),
-                    ("dl", &dl),
+                    ("out", &out),
                 ],
                 [1, 1, 1],
             );
-            let (mut want_w, mut want_l) = (wide(&dw0), wide(&dl0));
-            r::head_bwd(
-                &p,
-                &lw,
-                &sw,
-                &ww,
-                &yw,
-                &[0.5, 1.5],
-                &mut want_w,
-                &mut want_l,
+            let (lw, sw, ww, yw) = (wide(&l), wide(&s), wide(&w), wide(&ym));
+            let mut want = vec![0.0; 2];
+            r::head_fwd(&p, &lw, &sw, &ww, &yw, &mut want);
+            let e = rel_err(&read(&gpu, &out)[1..], &want[1..]);
+            assert!(
+                e < TOL,
+                "head_fwd rows={rows} h={h} r0={r0} prior {inv_var}/{count}: {e}"
             );
-            let e = rel_err(&read(&gpu, &dw)[1..], &want_w[1..]);
-            assert!(e < TOL, "head_bwd dw rows={rows} h={h} acc={acc}: {e}");
-            let e = rel_err(&read(&gpu, &dl)[2..], &want_l[2..]);
-            assert!(e < TOL, "head_bwd dl rows={rows} h={h} acc={acc}: {e}");
+            // Backward: the upstream gradient read from g, dw and dl written and then accumulated.
+            let gg = gpu.upload(&[0.5f32, 1.5], "g").unwrap();
+            for acc in [0u32, 1] {
+                let dw0: Vec<f32> = randn(&mut rng, 1 + hn + 2, 1.0);
+                let dl0: Vec<f32> = randn(&mut rng, 2 + n * hn, 1.0);
+                let (dw, dl) = if acc == 1 {
+                    (
+                        gpu.upload(&dw0, "dw").unwrap(),
+                        gpu.upload(&dl0, "dl").unwrap(),
+                    )
+                } else {
+                    (poisoned(&gpu, dw0.len()), poisoned(&gpu, dl0.len()))
+                };
+                let p = HeadParams {
+                    out_off: 1,
+                    g_off: 1,
+                    g_scale: 2.0,
+                    dw_acc: acc,
+                    dl_off: 2,
+                    dl_acc: acc,
+                    ..p
+                };
+                run(
+                    &gpu,
+                    ("head", "head_bwd"),
+                    Some(&p),
+                    &[
+                        ("l", &gl),
+                        ("s", &gs),
+                        ("w", &gw),
+                        ("ym", &gym),
+                        ("g", &gg),
+                        ("out", &dw),
+                        ("dl", &dl),
+                    ],
+                    [1, 1, 1],
+                );
+                let (mut want_w, mut want_l) = (wide(&dw0), wide(&dl0));
+                r::head_bwd(
+                    &p,
+                    &lw,
+                    &sw,
+                    &ww,
+                    &yw,
+                    &[0.5, 1.5],
+                    &mut want_w,
+                    &mut want_l,
+                );
+                let e = rel_err(&read(&gpu, &dw)[1..], &want_w[1..]);
+                assert!(
+                    e < TOL,
+                    "head_bwd dw rows={rows} h={h} acc={acc} prior {inv_var}/{count}: {e}"
+                );
+                let e = rel_err(&read(&gpu, &dl)[2..], &want_l[2..]);
+                assert!(
+                    e < TOL,
+                    "head_bwd dl rows={rows} h={h} acc={acc} prior {inv_var}/{count}: {e}"
+                );
+            }
         }
+    }
+}
+
+#[test]
+fn uai_head_scores_every_row() {
+    let gpu = gpu();
+    let mut rng = rng();
+    // One row, just under and past one workgroup, and many workgroups.
+    for &(rows, h) in &[(1u32, 1u32), (255, 8), (257, 3), (70001, 2)] {
+        let (n, hn) = (rows as usize, h as usize);
+        let l: Vec<f32> = randn(&mut rng, 3 + n * hn, 1.5);
+        let s: Vec<f32> = randn(&mut rng, 2 + n, 2.0);
+        let w: Vec<f32> = randn(&mut rng, 4 + hn + 2, 1.0);
+        let (gl, gs, gw) = (
+            gpu.upload(&l, "l").unwrap(),
+            gpu.upload(&s, "s").unwrap(),
+            gpu.upload(&w, "w").unwrap(),
+        );
+        let out = poisoned(&gpu, n + 6);
+        let p = HeadParams {
+            rows,
+            h,
+            l_off: 3,
+            l_rows: rows,
+            r0: 0,
+            s_off: 2,
+            w_off: 4,
+            y_off: 0,
+            m_off: 0,
+            out_off: 5,
+            g_off: NONE,
+            g_scale: 1.0,
+            dw_acc: 0,
+            dl_off: NONE,
+            dl_acc: 0,
+            inv_var: 0.0,
+            c_off: 0,
+        };
+        run(
+            &gpu,
+            ("head", "head_score"),
+            Some(&p),
+            &[("l", &gl), ("s", &gs), ("w", &gw), ("out", &out)],
+            groups(&gpu, rows),
+        );
+        let mut want = vec![0.0; n + 6];
+        r::head_score(&p, &wide(&l), &wide(&s), &wide(&w), &mut want);
+        let got = read(&gpu, &out);
+        assert!(got[..5].iter().all(|v| v.is_nan()), "wrote before out_off");
+        assert!(got[5 + n].is_nan(), "wrote past the rows");
+        let e = rel_err(&got[5..5 + n], &want[5..5 + n]);
+        assert!(e < TOL, "head_score rows={rows} h={h}: {e}");
     }
 }

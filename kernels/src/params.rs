@@ -83,10 +83,11 @@ impl GemmParams {
 }
 
 params!(
-    /// `rowerr.wgsl`: row-wise squared L2 / MSE and its backward.
+    /// `rowerr.wgsl`: row-wise squared L2 / MSE and its backward; the forward pass can also
+    /// write the gradient of the mean over the first `d_rows` rows (at `d_off`, NONE: not).
     RowErrParams {
         rows: u32, cols: u32, pred_off: u32, target_off: u32, out_off: u32, mse: u32,
-        g_off: u32, g_scale: f32, accumulate: u32,
+        g_off: u32, g_scale: f32, accumulate: u32, d_off: u32, d_rows: u32,
     }
 );
 
@@ -103,7 +104,7 @@ params!(
     HeadParams {
         rows: u32, h: u32, l_off: u32, l_rows: u32, r0: u32, s_off: u32, w_off: u32,
         y_off: u32, m_off: u32, out_off: u32, g_off: u32, g_scale: f32, dw_acc: u32,
-        dl_off: u32, dl_acc: u32,
+        dl_off: u32, dl_acc: u32, inv_var: f32, c_off: u32,
     }
 );
 
@@ -136,11 +137,6 @@ params!(
 );
 
 params!(
-    /// `prior.wgsl`: a Gaussian prior's gradient on an arena slice, over the label count.
-    PriorParams { n: u32, off: u32, inv_var: f32, cap: u32 }
-);
-
-params!(
     /// `step.wgsl` `fill`: set or add a constant.
     FillParams { n: u32, out_off: u32, value: f32, accumulate: u32 }
 );
@@ -156,10 +152,12 @@ params!(
 );
 
 params!(
-    /// `gather.wgsl` `sample_labelled`: a minibatch from the labelled set on the GPU.
+    /// `gather.wgsl` `sample_labelled`: `batch` random rows then `rows` rows from the labelled
+    /// set on the GPU, in one tensor.
     LabelledParams {
-        rows: u32, cols: u32, cap: u32, data_off: u32, out_off: u32, noisy_off: u32,
-        y_off: u32, m_off: u32, seed: u32, noise_std: f32, cls_off: u32, cls_out_off: u32,
+        batch: u32, n_data: u32, rows: u32, cols: u32, cap: u32, data_off: u32, out_off: u32,
+        noisy_off: u32, y_off: u32, m_off: u32, c_off: u32, seed: u32, noise_std: f32,
+        cls_off: u32, cls_out_off: u32,
     }
 );
 
@@ -170,5 +168,10 @@ params!(
 
 params!(
     /// `softmax_ce.wgsl`: per-row softmax cross-entropy and its backward.
-    CeParams { rows: u32, cols: u32, z_off: u32, cls_off: u32, out_off: u32, g_off: u32, g_scale: f32, accumulate: u32 }
+    /// The forward pass can also write the gradient of the mean over the first `d_rows` rows
+    /// (at `d_off`, NONE: not).
+    CeParams {
+        rows: u32, cols: u32, z_off: u32, cls_off: u32, out_off: u32, g_off: u32, g_scale: f32,
+        accumulate: u32, d_off: u32, d_rows: u32,
+    }
 );

@@ -122,14 +122,28 @@ fn rowerr_scale(p: &RowErrParams) -> f64 {
     }
 }
 
-/// `rowerr.wgsl::rowerr_fwd`.
-pub fn rowerr_fwd(p: &RowErrParams, pred: &[f64], target: &[f64], out: &mut [f64]) {
+/// `rowerr.wgsl::rowerr_fwd`; with `d_off != NONE` also the gradient of `g_scale` times the
+/// sum of the first `d_rows` rows' errors into `dpred` (0 for the other rows).
+pub fn rowerr_fwd(
+    p: &RowErrParams,
+    pred: &[f64],
+    target: &[f64],
+    out: &mut [f64],
+    dpred: &mut [f64],
+) {
     for i in 0..p.rows {
         let mut s = 0.0;
         for j in 0..p.cols {
-            let d =
-                at(pred, p.pred_off + i * p.cols + j) - at(target, p.target_off + i * p.cols + j);
+            let e = i * p.cols + j;
+            let d = at(pred, p.pred_off + e) - at(target, p.target_off + e);
             s += d * d;
+            if p.d_off != NONE {
+                dpred[(p.d_off + e) as usize] = if i < p.d_rows {
+                    f64::from(p.g_scale) * 2.0 * rowerr_scale(p) * d
+                } else {
+                    0.0
+                };
+            }
         }
         out[(p.out_off + i) as usize] = s * rowerr_scale(p);
     }
@@ -222,6 +236,26 @@ fn head_count(p: &HeadParams, ym: &[f64]) -> f64 {
         .max(1.0)
 }
 
+/// The head's start, the centre of its prior: 1 on s, 0 elsewhere.
+fn head_start(p: &HeadParams, k: u32) -> f64 {
+    if k == p.h { 1.0 } else { 0.0 }
+}
+
+/// The label count the head's prior is divided by; None when the prior does not act.
+fn prior_count(p: &HeadParams, ym: &[f64]) -> Option<f64> {
+    if p.inv_var == 0.0 {
+        return None;
+    }
+    Some(at(ym, p.c_off)).filter(|n| *n > 0.0)
+}
+
+/// `head.wgsl::head_score`: every row's logit.
+pub fn head_score(p: &HeadParams, l: &[f64], s: &[f64], w: &[f64], out: &mut [f64]) {
+    for i in 0..p.rows {
+        out[(p.out_off + i) as usize] = head_logit(p, l, s, w, i);
+    }
+}
+
 /// `head.wgsl::head_fwd`.
 pub fn head_fwd(p: &HeadParams, l: &[f64], s: &[f64], w: &[f64], ym: &[f64], out: &mut [f64]) {
     let mut acc = 0.0;
@@ -230,7 +264,14 @@ pub fn head_fwd(p: &HeadParams, l: &[f64], s: &[f64], w: &[f64], ym: &[f64], out
         let loss = z.max(0.0) - z * at(ym, p.y_off + i) + (-z.abs()).exp().ln_1p();
         acc += at(ym, p.m_off + i) * loss;
     }
-    out[p.out_off as usize] = acc / head_count(p, ym);
+    let mut loss = acc / head_count(p, ym);
+    if let Some(n) = prior_count(p, ym) {
+        let sq: f64 = (0..p.h + 2)
+            .map(|k| (at(w, p.w_off + k) - head_start(p, k)).powi(2))
+            .sum();
+        loss += 0.5 * f64::from(p.inv_var) * sq / n;
+    }
+    out[p.out_off as usize] = loss;
 }
 
 /// `head.wgsl::head_bwd`: the head's gradient into `dw` (at `out_off`) and the latent's into
@@ -264,6 +305,9 @@ pub fn head_bwd(
         let o = (p.out_off + k) as usize;
         if p.dw_acc != 0 {
             v += dw[o];
+        }
+        if let Some(n) = prior_count(p, ym) {
+            v += gs * f64::from(p.inv_var) * (at(w, p.w_off + k) - head_start(p, k)) / n;
         }
         dw[o] = v;
     }
@@ -367,24 +411,6 @@ pub fn optim_step(p: &OptimParams, grad: &[f64], step: u32, param: &mut [f64], o
     }
 }
 
-/// `prior.wgsl::prior_grad`; `lab_count` is `lab[0]`.
-pub fn prior_grad(
-    p: &PriorParams,
-    param: &[f64],
-    anchor: &[f64],
-    lab_count: u32,
-    grad: &mut [f64],
-) {
-    let count = lab_count.min(p.cap);
-    if count == 0 {
-        return;
-    }
-    for (i, a) in anchor.iter().take(p.n as usize).enumerate() {
-        let k = p.off as usize + i;
-        grad[k] += f64::from(p.inv_var) * (param[k] - a) / f64::from(count);
-    }
-}
-
 /// `step.wgsl::fill`.
 pub fn fill(p: &FillParams, out: &mut [f64]) {
     for i in 0..p.n {
@@ -445,7 +471,9 @@ pub fn top_k(scores: &[f32], mask: Option<&[u32]>, k: usize) -> Vec<(u32, f32)> 
 pub const TAG_LABELLED: u32 = 3;
 pub const TAG_LABELLED_NOISE: u32 = 4;
 
-/// `gather.wgsl::sample_labelled`; `lab` as the shader reads it. Returns the drawn positions.
+/// `gather.wgsl::sample_labelled`: fills `out`, `noisy` (`batch + rows` rows each) and `ym`;
+/// returns each output row's data row.
+#[allow(clippy::too_many_arguments)]
 pub fn sample_labelled(
     p: &LabelledParams,
     data: &[f64],
@@ -456,19 +484,12 @@ pub fn sample_labelled(
     ym: &mut [f64],
 ) -> Vec<u32> {
     let count = lab[0].min(p.cap);
-    let picks: Vec<u32> = (0..p.rows)
-        .map(|i| {
-            if count > 0 {
-                rng_u32(p.seed, step, TAG_LABELLED, i) % count
-            } else {
-                0
-            }
-        })
+    let mut picks: Vec<u32> = (0..p.batch)
+        .map(|i| rng_u32(p.seed, step, TAG_BATCH, i) % p.n_data)
         .collect();
-    for e in 0..p.rows * p.cols {
-        let (i, j) = (e / p.cols, e % p.cols);
-        let r = picks[i as usize];
+    for t in 0..p.rows {
         let (row, y) = if count > 0 {
+            let r = rng_u32(p.seed, step, TAG_LABELLED, t) % count;
             (
                 lab[(1 + r) as usize],
                 f64::from(lab[(1 + p.cap + r) as usize]),
@@ -476,16 +497,26 @@ pub fn sample_labelled(
         } else {
             (0, 0.0)
         };
-        let v = at(data, p.data_off + row * p.cols + j);
+        picks.push(row);
+        ym[(p.y_off + t) as usize] = y;
+        ym[(p.m_off + t) as usize] = if count > 0 { 1.0 } else { 0.0 };
+    }
+    for e in 0..(p.batch + p.rows) * p.cols {
+        let (i, j) = (e / p.cols, e % p.cols);
+        let v = at(data, p.data_off + picks[i as usize] * p.cols + j);
         out[(p.out_off + e) as usize] = v;
         if p.noisy_off != NONE {
+            let (tag, k) = if i < p.batch {
+                (TAG_NOISE, e)
+            } else {
+                (TAG_LABELLED_NOISE, e - p.batch * p.cols)
+            };
             noisy[(p.noisy_off + e) as usize] =
-                v + f64::from(p.noise_std) * rng_gauss(p.seed, step, TAG_LABELLED_NOISE, e);
+                v + f64::from(p.noise_std) * rng_gauss(p.seed, step, tag, k);
         }
-        if j == 0 {
-            ym[(p.y_off + i) as usize] = y;
-            ym[(p.m_off + i) as usize] = if count > 0 { 1.0 } else { 0.0 };
-        }
+    }
+    if p.c_off != NONE {
+        ym[p.c_off as usize] = f64::from(count);
     }
     picks
 }
@@ -507,7 +538,9 @@ fn logsumexp(z: &[f64]) -> f64 {
 }
 
 /// `softmax_ce.wgsl::ce_fwd`.
-pub fn ce_fwd(p: &CeParams, z: &[f64], cls: &[u32], out: &mut [f64]) {
+/// With `d_off != NONE` also the gradient of `g_scale` times the sum of the first `d_rows`
+/// rows' losses into `dz` (0 for the other rows).
+pub fn ce_fwd(p: &CeParams, z: &[f64], cls: &[u32], out: &mut [f64], dz: &mut [f64]) {
     for i in 0..p.rows {
         let base = (p.z_off + i * p.cols) as usize;
         let row = &z[base..base + p.cols as usize];
@@ -517,7 +550,21 @@ pub fn ce_fwd(p: &CeParams, z: &[f64], cls: &[u32], out: &mut [f64]) {
         } else {
             f64::NAN
         };
+        if p.d_off != NONE {
+            for j in 0..p.cols {
+                dz[(p.d_off + i * p.cols + j) as usize] = if i < p.d_rows {
+                    f64::from(p.g_scale) * ce_slope(row, c, j)
+                } else {
+                    0.0
+                };
+            }
+        }
     }
+}
+
+/// d CE / d z_j = softmax_j - [j == c].
+fn ce_slope(row: &[f64], c: u32, j: u32) -> f64 {
+    (row[j as usize] - logsumexp(row)).exp() - if j == c { 1.0 } else { 0.0 }
 }
 
 /// `softmax_ce.wgsl::ce_bwd`.
@@ -525,7 +572,6 @@ pub fn ce_bwd(p: &CeParams, z: &[f64], cls: &[u32], g: &[f64], out: &mut [f64]) 
     for i in 0..p.rows {
         let base = (p.z_off + i * p.cols) as usize;
         let row = &z[base..base + p.cols as usize];
-        let lse = logsumexp(row);
         let c = cls[(p.cls_off + i) as usize];
         let mut gi = f64::from(p.g_scale);
         if p.g_off != NONE {
@@ -534,7 +580,7 @@ pub fn ce_bwd(p: &CeParams, z: &[f64], cls: &[u32], g: &[f64], out: &mut [f64]) 
         for j in 0..p.cols {
             let o = (p.out_off + i * p.cols + j) as usize;
             let base_v = if p.accumulate != 0 { out[o] } else { 0.0 };
-            out[o] = base_v + gi * ((row[j as usize] - lse).exp() - if j == c { 1.0 } else { 0.0 });
+            out[o] = base_v + gi * ce_slope(row, c, j);
         }
     }
 }

@@ -9,8 +9,11 @@
 //!
 //! Every training step is one replayed plan: the base loss on a random minibatch and, with the
 //! head, `labelled_batch` rows drawn on the GPU (with replacement) from the labels given so far,
-//! for the head's masked BCE. A handful of labels therefore reach every step. Before any label
-//! exists the BCE mask is zero and the step is exactly a base-network step.
+//! for the head's masked BCE. A handful of labels therefore reach every step. Both row sets go
+//! through the base network as one tensor (minibatch first): one forward pass gives the base
+//! loss (the mean score of the minibatch rows) and the labelled rows' l and s; the base loss's
+//! gradient is written for the minibatch rows only, so the labelled rows' s stays detached.
+//! Before any label exists the BCE mask is zero and the step is exactly a base-network step.
 //!
 //! The head starts at w = (0, ..., 0, 1), b = 0: its logit is s(x), so until labels arrive the
 //! ranking is the base network's. With `head_prior_std = Some(sigma)` the head is fit as MAP
@@ -20,7 +23,6 @@
 //! ranking until the labels outweigh it (its pull is 1 / (sigma^2 n) against the mean BCE of n
 //! labels, the same balance as the full MAP objective).
 
-use oddity_kernels::params::PriorParams;
 use serde::{Deserialize, Serialize};
 
 use super::LabelSet;
@@ -116,8 +118,6 @@ pub struct UaiModel {
     pub arena: ParamArena,
     base: Base,
     pub head: Slot,
-    /// The head's starting values, the centre of its prior.
-    head_start: GpuBuffer,
     opt: OptimizerState,
     state: StepState,
 }
@@ -125,7 +125,10 @@ pub struct UaiModel {
 /// What the base network gives for a batch of rows.
 struct BaseOut {
     latent: Tensor,
+    /// s(x) per row: detached when `loss` is there.
     score: Tensor,
+    /// The mean score of the first rows, when asked for (training).
+    loss: Option<Tensor>,
 }
 
 impl UaiModel {
@@ -169,10 +172,10 @@ impl UaiModel {
             }
         };
         let latent = *c.hidden.last().unwrap_or(&1);
+        // The start `head.wgsl` centres the prior on: the logit starts as s.
         let mut head_init = vec![0f32; latent as usize + 2];
         head_init[latent as usize] = 1.0;
         let head = b.fixed(latent + 2, 1, &head_init)?;
-        let head_start = gpu.upload(&head_init, "head start")?;
         let arena = b.upload(gpu)?;
         let opt = OptimizerState::new(gpu, c.optimizer, &arena)?;
         Ok(UaiModel {
@@ -181,7 +184,6 @@ impl UaiModel {
             arena,
             base,
             head,
-            head_start,
             opt,
             state: StepState::new(gpu)?,
         })
@@ -230,20 +232,33 @@ impl UaiModel {
         Ok(())
     }
 
-    /// l(x) and s(x) for rows `input` (noisy or not) whose clean values are `clean`.
+    /// l(x) and s(x) for rows `input` (noisy or not) whose clean values are `clean`; with
+    /// `loss_rows`, also the base loss: the mean s of the first `loss_rows` rows, the only rows
+    /// its gradient reaches (s itself is then detached).
     fn base_forward(
         &self,
         tape: &mut Tape,
         input: &Tensor,
         clean: &Tensor,
         cls: Option<(&GpuBuffer, u32)>,
+        loss_rows: Option<u32>,
     ) -> Result<BaseOut> {
         match &self.base {
             Base::Dae { encoder, decoder } => {
                 let latent = encoder.forward(tape, &self.arena, input)?;
                 let recon = decoder.forward(tape, &self.arena, &latent)?;
-                let score = tape.row_error(&recon, clean, RowError::SquaredL2)?;
-                Ok(BaseOut { latent, score })
+                let (score, loss) = match loss_rows {
+                    Some(n) => {
+                        let (s, l) = tape.row_error_mean(&recon, clean, RowError::SquaredL2, n)?;
+                        (s, Some(l))
+                    }
+                    None => (tape.row_error(&recon, clean, RowError::SquaredL2)?, None),
+                };
+                Ok(BaseOut {
+                    latent,
+                    score,
+                    loss,
+                })
             }
             Base::Class { mlp } => {
                 let (cls, off) = cls.ok_or_else(|| invalid("Class model", "no classes"))?;
@@ -254,25 +269,26 @@ impl UaiModel {
                 let latent = outs
                     .pop()
                     .ok_or_else(|| invalid("Class model", "no hidden layer"))?;
-                let score = tape.softmax_ce(&logits, cls, off)?;
-                Ok(BaseOut { latent, score })
+                let (score, loss) = match loss_rows {
+                    Some(n) => {
+                        let (s, l) = tape.softmax_ce_mean(&logits, cls, off, n)?;
+                        (s, Some(l))
+                    }
+                    None => (tape.softmax_ce(&logits, cls, off)?, None),
+                };
+                Ok(BaseOut {
+                    latent,
+                    score,
+                    loss,
+                })
             }
         }
     }
 
-    /// The head's logit on [l; detach(s)].
-    fn head_logit(&self, tape: &mut Tape, out: &BaseOut) -> Result<Tensor> {
-        let h = tape.concat_cols(&[(&out.latent, true), (&out.score, false)])?;
-        tape.dense(
-            &h,
-            &DenseParams::new(self.arena.param(self.head)?)?,
-            Act::Identity,
-        )
-    }
-
     /// Records one training step: the base loss (mean s) on a random minibatch and, with the
-    /// head, its BCE on `labelled_batch` rows drawn from `labels`. `classes` holds every data
-    /// row's class (u32), needed by the Class base.
+    /// head, its BCE (and prior) on `labelled_batch` rows drawn from `labels`, both in one pass
+    /// (see the module documentation). `classes` holds every data row's class (u32), needed
+    /// by the Class base.
     pub fn train_plan(
         &self,
         data: &Tensor,
@@ -289,72 +305,50 @@ impl UaiModel {
         };
         let mut tape = Tape::new(&self.gpu, &self.state);
         self.arena.register(&mut tape)?;
-        let batch = tape.sample_rows_with(data, classes, c.batch, noise, seed)?;
-        let input = batch.noisy.as_ref().unwrap_or(&batch.clean).clone();
-        let out = self.base_forward(
-            &mut tape,
-            &input,
-            &batch.clean,
-            batch.class.as_ref().map(|b| (b, 0)),
-        )?;
-        let base_loss = tape.mean(&out.score)?;
+        let no_loss = || invalid("UAI model", "the base network gave no loss");
         if !self.config.uai {
-            tape.backward(&base_loss)?;
+            let batch = tape.sample_rows_with(data, classes, c.batch, noise, seed)?;
+            let input = batch.noisy.as_ref().unwrap_or(&batch.clean).clone();
+            let cls = batch.class.as_ref().map(|b| (b, 0));
+            let out = self.base_forward(&mut tape, &input, &batch.clean, cls, Some(c.batch))?;
+            tape.backward(&out.loss.ok_or_else(no_loss)?)?;
         } else {
             let source = LabelSource {
                 lab: &labels.lab,
                 cap: labels.capacity(),
                 classes,
             };
-            let lb = tape.sample_labelled(data, source, self.config.labelled_batch, noise, seed)?;
-            let l_input = lb.noisy.as_ref().unwrap_or(&lb.clean).clone();
-            let l_out = self.base_forward(
-                &mut tape,
-                &l_input,
-                &lb.clean,
-                lb.class.as_ref().map(|b| (b, 0)),
+            let lb = tape.sample_labelled(
+                data,
+                source,
+                c.batch,
+                self.config.labelled_batch,
+                noise,
+                seed,
             )?;
-            // Logit, BCE and every gradient of the head in two dispatches.
+            let input = lb.noisy.as_ref().unwrap_or(&lb.clean).clone();
+            let cls = lb.class.as_ref().map(|b| (b, 0));
+            let out = self.base_forward(&mut tape, &input, &lb.clean, cls, Some(c.batch))?;
+            // Logit, BCE, prior and every gradient of the head in two dispatches.
             let bce = tape.uai_head(
                 HeadInput {
-                    latent: &l_out.latent,
-                    r0: 0,
-                    score: &l_out.score,
+                    latent: &out.latent,
+                    r0: c.batch,
+                    score: &out.score,
                     y: &lb.y,
                     mask: &lb.mask,
+                    prior: self
+                        .config
+                        .head_prior_std
+                        .map(|sd| (1.0 / (sd * sd), &lb.count)),
                 },
                 &DenseParams::new(self.arena.param(self.head)?)?,
             )?;
-            tape.backward_all(&[&base_loss, &bce])?;
-            if let Some(sd) = self.config.head_prior_std {
-                self.record_head_prior(&mut tape, labels, sd)?;
-            }
+            tape.backward_all(&[&out.loss.ok_or_else(no_loss)?, &bce])?;
         }
         self.opt.record(&mut tape, &self.arena)?;
         tape.advance()?;
         tape.finish()
-    }
-
-    /// Adds the head prior's gradient, (theta - start) / (sd^2 n) for n labels, to the head's.
-    fn record_head_prior(&self, tape: &mut Tape, labels: &LabelSet, sd: f32) -> Result<()> {
-        let p = PriorParams {
-            n: self.head.rows * self.head.cols,
-            off: self.head.offset,
-            inv_var: 1.0 / (sd * sd),
-            cap: labels.capacity(),
-        };
-        let groups = self.gpu.grid_1d(p.n.div_ceil(256))?;
-        tape.plan.dispatch(
-            ("prior", "prior_grad"),
-            Some(&p),
-            &[
-                ("param", &self.arena.params),
-                ("anchor", &self.head_start),
-                ("lab", &labels.lab),
-                ("grad", &self.arena.grads),
-            ],
-            groups,
-        )
     }
 
     /// Records scoring of every row (the head's logit with the head, else s(x); higher = more
@@ -370,14 +364,15 @@ impl UaiModel {
         self.check(data, labels, classes)?;
         let scores = Tensor::new(&self.gpu, data.rows(), 1, "scores")?;
         let mut tape = Tape::new(&self.gpu, &self.state);
+        let head = DenseParams::new(self.arena.param(self.head)?)?;
         for (r0, x) in data.row_chunks(SCORE_CHUNK)? {
-            let out = self.base_forward(&mut tape, &x, &x, classes.map(|c| (c, r0)))?;
-            let s = if self.config.uai {
-                self.head_logit(&mut tape, &out)?
+            let out = self.base_forward(&mut tape, &x, &x, classes.map(|c| (c, r0)), None)?;
+            let dst = Tensor::view(scores.buffer(), r0, x.rows(), 1)?;
+            if self.config.uai {
+                tape.uai_head_scores(&out.latent, &out.score, &head, &dst)?;
             } else {
-                out.score
-            };
-            tape.copy(&s, &Tensor::view(scores.buffer(), r0, x.rows(), 1)?)?;
+                tape.copy(&out.score, &dst)?;
+            }
         }
         let top = tape.top_k(&scores, Some((&labels.flags, 0)), k)?;
         Ok((tape.finish()?, scores, top))

@@ -156,8 +156,8 @@ impl Autoencoder {
         let input = batch.noisy.as_ref().unwrap_or(&batch.clean).clone();
         let latent = self.encoder.forward(&mut tape, &self.arena, &input)?;
         let recon = self.decoder.forward(&mut tape, &self.arena, &latent)?;
-        let err = tape.row_error(&recon, &batch.clean, RowError::SquaredL2)?;
-        let loss = tape.mean(&err)?;
+        let rows = batch.clean.rows();
+        let (_, loss) = tape.row_error_mean(&recon, &batch.clean, RowError::SquaredL2, rows)?;
         tape.backward(&loss)?;
         self.opt.record(&mut tape, &self.arena)?;
         tape.advance()?;

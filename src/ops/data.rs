@@ -41,8 +41,6 @@ fn class_buffers(
     }
 }
 
-/// A minibatch drawn by [`Tape::sample_labelled`]: rows, their labels, and a mask that is 1
-/// for every row once at least one label exists (0 before).
 /// Where [`Tape::sample_labelled`] draws from: the label buffer (word 0: count; then `cap` row
 /// indices; then `cap` labels 0/1) and, optionally, every data row's class.
 #[derive(Clone, Copy)]
@@ -52,12 +50,18 @@ pub struct LabelSource<'a> {
     pub classes: Option<&'a GpuBuffer>,
 }
 
+/// What [`Tape::sample_labelled`] draws: `batch` random rows then `rows` labelled ones, in
+/// one tensor; the labelled rows' targets and a mask that is 1 for every one of them once at
+/// least one label exists (0 before); the label count.
 pub struct LabelledSample {
+    /// `(batch + rows) x cols`: the random rows first.
     pub clean: Tensor,
     pub noisy: Option<Tensor>,
+    /// `rows x 1` each, views of one buffer, as is `count` (1x1, as f32).
     pub y: Tensor,
     pub mask: Tensor,
-    /// The drawn rows' classes, when classes were given.
+    pub count: Tensor,
+    /// Every drawn row's class, when classes were given.
     pub class: Option<GpuBuffer>,
 }
 
@@ -126,6 +130,16 @@ fn check_rows(op: &'static str, data: &Tensor, rows: u32) -> Result<()> {
     Ok(())
 }
 
+fn check_noise(noise_std: f32) -> Result<()> {
+    if !(noise_std >= 0.0 && noise_std.is_finite()) {
+        return Err(invalid(
+            "noise std",
+            format!("{noise_std} (must be finite and >= 0)"),
+        ));
+    }
+    Ok(())
+}
+
 impl Tape {
     /// `batch` rows drawn uniformly with replacement from `data` on the GPU, and a noisy copy
     /// (`+ noise_std * N(0, 1)`) when `noise_std > 0`. New rows every step of a replayed plan.
@@ -150,12 +164,7 @@ impl Tape {
         seed: u32,
     ) -> Result<Sample> {
         check_rows("sample_rows", data, batch)?;
-        if !(noise_std >= 0.0 && noise_std.is_finite()) {
-            return Err(invalid(
-                "noise std",
-                format!("{noise_std} (must be finite and >= 0)"),
-            ));
-        }
+        check_noise(noise_std)?;
         let gpu = self.gpu().clone();
         let clean = Tensor::new(&gpu, batch, data.cols(), "batch")?;
         let noisy = if noise_std > 0.0 {
@@ -357,19 +366,22 @@ impl Tape {
         Ok(out)
     }
 
-    /// `rows` rows drawn on the GPU from the labelled set in `lab` (word 0: count; then `cap`
-    /// row indices; then `cap` labels 0/1), with noise like [`Tape::sample_rows`]. The set may
-    /// grow between replays: the count is read on the GPU every step.
+    /// `batch` rows drawn like [`Tape::sample_rows`] (the same rows and noise) followed by
+    /// `rows` rows drawn on the GPU from the labelled set in `source`, in one tensor, so one
+    /// forward pass serves both. The set may grow between replays: the count is read on the
+    /// GPU every step.
     pub fn sample_labelled(
         &mut self,
         data: &Tensor,
         source: LabelSource<'_>,
+        batch: u32,
         rows: u32,
         noise_std: f32,
         seed: u32,
     ) -> Result<LabelledSample> {
         let LabelSource { lab, cap, classes } = source;
         check_rows("sample_labelled", data, rows)?;
+        check_noise(noise_std)?;
         if lab.words() < 1 + 2 * u64::from(cap) {
             return Err(invalid(
                 "sample_labelled",
@@ -380,12 +392,15 @@ impl Tape {
                 ),
             ));
         }
+        let total = batch
+            .checked_add(rows)
+            .ok_or_else(|| invalid("sample_labelled", "too many rows"))?;
         let gpu = self.gpu().clone();
-        let clean = Tensor::new(&gpu, rows, data.cols(), "labelled batch")?;
+        let clean = Tensor::new(&gpu, total, data.cols(), "labelled batch")?;
         let noisy = if noise_std > 0.0 {
             Some(Tensor::new(
                 &gpu,
-                rows,
+                total,
                 data.cols(),
                 "noisy labelled batch",
             )?)
@@ -396,8 +411,10 @@ impl Tape {
             .as_ref()
             .map(|t| t.buffer().clone())
             .unwrap_or(gpu.dummy(true)?);
-        let ym = gpu.buffer(2 * u64::from(rows), "labels and mask")?;
+        let ym = gpu.buffer(2 * u64::from(rows) + 1, "labels, mask and count")?;
         let p = LabelledParams {
+            batch,
+            n_data: data.rows(),
             rows,
             cols: data.cols(),
             cap,
@@ -406,12 +423,13 @@ impl Tape {
             noisy_off: noisy.as_ref().map_or(NONE, |t| t.offset()),
             y_off: 0,
             m_off: rows,
+            c_off: 2 * rows,
             seed,
             noise_std,
             cls_off: if classes.is_some() { 0 } else { NONE },
             cls_out_off: 0,
         };
-        let (cls, cls_out) = class_buffers(&gpu, data, classes, rows)?;
+        let (cls, cls_out) = class_buffers(&gpu, data, classes, total)?;
         let state = self.state.buffer().clone();
         self.plan.dispatch(
             ("gather", "sample_labelled"),
@@ -433,6 +451,7 @@ impl Tape {
             noisy,
             y: Tensor::view(&ym, 0, rows, 1)?,
             mask: Tensor::view(&ym, rows, rows, 1)?,
+            count: Tensor::view(&ym, 2 * rows, 1, 1)?,
             class: classes.map(|_| cls_out),
         })
     }

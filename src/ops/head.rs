@@ -1,7 +1,7 @@
 //! The UAI head as one op (`head.wgsl`): a logistic layer on [l; detach(s)] over some rows of a
 //! latent tensor, its masked mean BCE, and in the backward pass the head's gradient and the
-//! latent's in one dispatch. Equal to `concat_cols` + `dense` + `bce_with_logits`, in two
-//! dispatches instead of eight.
+//! latent's in one dispatch. Equal to `concat_cols` + `dense` + `bce_with_logits` (and, with
+//! the prior, its gradient kernel), in two dispatches instead of nine.
 
 use oddity_kernels::params::{HeadParams, NONE};
 
@@ -25,6 +25,11 @@ pub struct HeadInput<'a> {
     /// one buffer (as `sample_labelled` makes them).
     pub y: &'a Tensor,
     pub mask: &'a Tensor,
+    /// The head's Gaussian prior around its start (1 on s, 0 elsewhere): its inverse variance
+    /// and the label count (1x1, a view of the targets' buffer, as `sample_labelled` writes
+    /// it). The op's loss is then the mean BCE plus |w - start|^2 inv_var / (2 count): MAP
+    /// logistic regression divided by the count. No prior while the count is 0.
+    pub prior: Option<(f32, &'a Tensor)>,
 }
 
 struct HeadBackward {
@@ -91,6 +96,7 @@ impl Tape {
             score,
             y,
             mask,
+            prior,
         } = input;
         let rows = y.rows();
         let h = latent.cols();
@@ -133,11 +139,28 @@ impl Tape {
                 mask.cols()
             ));
         }
-        if y.buffer().id() != mask.buffer().id() {
+        if y.buffer().id() != mask.buffer().id()
+            || prior.is_some_and(|(_, c)| c.buffer().id() != y.buffer().id())
+        {
             return Err(invalid(
                 "uai_head",
-                "targets and mask must be views of one buffer",
+                "targets, mask and label count must be views of one buffer",
             ));
+        }
+        if let Some((inv_var, count)) = prior {
+            if !(inv_var > 0.0 && inv_var.is_finite()) {
+                return Err(invalid(
+                    "uai_head",
+                    format!("the prior's inverse variance must be positive, got {inv_var}"),
+                ));
+            }
+            if count.len() != 1 {
+                return bad(format!(
+                    "a {}x{} label count (needs 1x1)",
+                    count.rows(),
+                    count.cols()
+                ));
+            }
         }
         let out = Tensor::new(self.gpu(), 1, 1, "head bce")?;
         let p = HeadParams {
@@ -156,6 +179,8 @@ impl Tape {
             dw_acc: 0,
             dl_off: NONE,
             dl_acc: 0,
+            inv_var: prior.map_or(0.0, |(v, _)| v),
+            c_off: prior.map_or(0, |(_, c)| c.offset()),
         };
         self.plan.dispatch(
             ("head", "head_fwd"),
@@ -181,5 +206,70 @@ impl Tape {
             }),
         );
         Ok(out)
+    }
+
+    /// The head's logit for every row of `latent` (`rows x h`) and `score` (`rows x 1`) into
+    /// `out` (`rows x 1`, e.g. a slice of a dataset-wide score vector), in one dispatch: the
+    /// query's ranking. Records no backward rule.
+    pub fn uai_head_scores(
+        &mut self,
+        latent: &Tensor,
+        score: &Tensor,
+        head: &DenseParams,
+        out: &Tensor,
+    ) -> Result<()> {
+        let (rows, h) = (latent.rows(), latent.cols());
+        if head.inputs != h + 1 || head.outputs != 1 {
+            return Err(shape(
+                "uai_head_scores",
+                format!(
+                    "a head of {} inputs and {} outputs on a latent of {h} columns",
+                    head.inputs, head.outputs
+                ),
+            ));
+        }
+        for (what, t) in [("score", score), ("output", out)] {
+            if (t.rows(), t.cols()) != (rows, 1) {
+                return Err(shape(
+                    "uai_head_scores",
+                    format!(
+                        "a {}x{} {what} for a {rows}-row latent (needs {rows}x1)",
+                        t.rows(),
+                        t.cols()
+                    ),
+                ));
+            }
+        }
+        let p = HeadParams {
+            rows,
+            h,
+            l_off: latent.offset(),
+            l_rows: rows,
+            r0: 0,
+            s_off: score.offset(),
+            w_off: head.param.offset(),
+            y_off: 0,
+            m_off: 0,
+            out_off: out.offset(),
+            g_off: NONE,
+            g_scale: 1.0,
+            dw_acc: 0,
+            dl_off: NONE,
+            dl_acc: 0,
+            inv_var: 0.0,
+            c_off: 0,
+        };
+        let groups = self.gpu().grid_1d(rows.div_ceil(256))?;
+        self.plan.dispatch(
+            ("head", "head_score"),
+            Some(&p),
+            &[
+                ("l", latent.buffer()),
+                ("s", score.buffer()),
+                ("w", head.param.buffer()),
+                ("out", out.buffer()),
+            ],
+            groups,
+        )
     }
 }

@@ -1,7 +1,9 @@
 //! Losses: row-wise reconstruction error (squared L2 or MSE), masked BCE with logits, softmax
 //! cross-entropy, and the supervised binary losses of the ABC paper, each with its backward rule.
 
-use oddity_kernels::params::{BceParams, BinLossParams, CeParams, NONE, RowErrParams};
+use oddity_kernels::params::{
+    BceParams, BinLossParams, CeParams, NONE, ReduceParams, RowErrParams,
+};
 
 use super::groups_1d;
 use crate::error::{Result, invalid, shape};
@@ -53,6 +55,8 @@ impl Backward for RowErrBackward {
             g_off,
             g_scale,
             accumulate: u32::from(acc),
+            d_off: NONE,
+            d_rows: 0,
         };
         let groups = groups_1d(&gpu, self.pred.len())?;
         ctx.plan.dispatch(
@@ -66,6 +70,32 @@ impl Backward for RowErrBackward {
             ],
             groups,
         )
+    }
+}
+
+/// The backward rule of a loss whose gradient with respect to `x` was written in its forward
+/// pass: for the seed gradient 1 that buffer becomes `x`'s gradient (no dispatch); any other
+/// constant scales it in.
+struct PrecomputedBackward {
+    x: Tensor,
+    grad: Tensor,
+    out: Tensor,
+}
+
+impl Backward for PrecomputedBackward {
+    fn output(&self) -> &Tensor {
+        &self.out
+    }
+
+    fn backward(&self, ctx: &mut BackwardCtx<'_>, grad: Grad) -> Result<()> {
+        match grad {
+            Grad::Const(c) if c == 1.0 && ctx.adopt(&self.x, &self.grad) => Ok(()),
+            Grad::Const(c) => ctx.add_scaled(&self.x, &self.grad, c),
+            Grad::Buf(_) => Err(invalid(
+                "backward",
+                "a mean loss must end the loss (its gradient is a constant)",
+            )),
+        }
     }
 }
 
@@ -131,6 +161,63 @@ impl Tape {
     /// Per-row reconstruction error of `pred` against `target` (data: it gets no gradient),
     /// a `rows x 1` tensor.
     pub fn row_error(&mut self, pred: &Tensor, target: &Tensor, kind: RowError) -> Result<Tensor> {
+        self.check_row_error(pred, target)?;
+        let out = Tensor::new(self.gpu(), pred.rows(), 1, "row error")?;
+        self.record_row_error(pred, target, kind, &out, None)?;
+        self.push(
+            &[pred],
+            Box::new(RowErrBackward {
+                pred: pred.clone(),
+                target: target.clone(),
+                kind,
+                out: out.clone(),
+            }),
+        );
+        Ok(out)
+    }
+
+    /// Per-row reconstruction errors of every row (`rows x 1`, detached: no gradient flows back
+    /// through them) and the mean error of the first `loss_rows` rows (1x1), the loss. The
+    /// loss's gradient is written in the same pass as the errors, so when it ends the loss (seed
+    /// gradient 1) its backward records no dispatch. The rows past `loss_rows` are scored only:
+    /// one forward pass serves a minibatch's loss and other rows' scores.
+    pub fn row_error_mean(
+        &mut self,
+        pred: &Tensor,
+        target: &Tensor,
+        kind: RowError,
+        loss_rows: u32,
+    ) -> Result<(Tensor, Tensor)> {
+        self.check_row_error(pred, target)?;
+        check_loss_rows("row_error_mean", pred, loss_rows)?;
+        let scores = Tensor::new(self.gpu(), pred.rows(), 1, "row error")?;
+        let grad = self.loss_grad(pred)?;
+        self.record_row_error(
+            pred,
+            target,
+            kind,
+            &scores,
+            grad.as_ref().map(|g| (g, loss_rows)),
+        )?;
+        let loss = self.mean_of_first(&scores, loss_rows, pred, grad)?;
+        Ok((scores, loss))
+    }
+
+    /// Per-row reconstruction error written into `out` (a `rows x 1` view, e.g. a slice of
+    /// a dataset-wide score vector). For scoring: it records no backward rule.
+    pub fn row_error_into(
+        &mut self,
+        pred: &Tensor,
+        target: &Tensor,
+        kind: RowError,
+        out: &Tensor,
+    ) -> Result<()> {
+        self.check_row_error(pred, target)?;
+        column("row_error", "output", out, pred.rows())?;
+        self.record_row_error(pred, target, kind, out, None)
+    }
+
+    fn check_row_error(&self, pred: &Tensor, target: &Tensor) -> Result<()> {
         if (pred.rows(), pred.cols()) != (target.rows(), target.cols()) {
             return Err(shape(
                 "row_error",
@@ -149,52 +236,20 @@ impl Tape {
                 "the target is treated as data and must not need a gradient",
             ));
         }
-        let out = Tensor::new(self.gpu(), pred.rows(), 1, "row error")?;
-        self.record_row_error(pred, target, kind, &out)?;
-        self.push(
-            &[pred],
-            Box::new(RowErrBackward {
-                pred: pred.clone(),
-                target: target.clone(),
-                kind,
-                out: out.clone(),
-            }),
-        );
-        Ok(out)
+        Ok(())
     }
 
-    /// Per-row reconstruction error written into `out` (a `rows x 1` view, e.g. a slice of
-    /// a dataset-wide score vector). For scoring: it records no backward rule.
-    pub fn row_error_into(
-        &mut self,
-        pred: &Tensor,
-        target: &Tensor,
-        kind: RowError,
-        out: &Tensor,
-    ) -> Result<()> {
-        if (pred.rows(), pred.cols()) != (target.rows(), target.cols()) {
-            return Err(shape(
-                "row_error",
-                format!(
-                    "prediction {}x{} vs target {}x{}",
-                    pred.rows(),
-                    pred.cols(),
-                    target.rows(),
-                    target.cols()
-                ),
-            ));
-        }
-        column("row_error", "output", out, pred.rows())?;
-        self.record_row_error(pred, target, kind, out)
-    }
-
+    /// The row errors into `out`; with `grad = (dpred, d_rows)` also the gradient of the mean
+    /// error of the first `d_rows` rows into `dpred`.
     fn record_row_error(
         &mut self,
         pred: &Tensor,
         target: &Tensor,
         kind: RowError,
         out: &Tensor,
+        grad: Option<(&Tensor, u32)>,
     ) -> Result<()> {
+        let gpu = self.gpu().clone();
         let p = RowErrParams {
             rows: pred.rows(),
             cols: pred.cols(),
@@ -203,10 +258,16 @@ impl Tape {
             out_off: out.offset(),
             mse: u32::from(kind == RowError::Mse),
             g_off: NONE,
-            g_scale: 1.0,
+            g_scale: grad.map_or(1.0, |(_, rows)| 1.0 / rows as f32),
             accumulate: 0,
+            d_off: grad.map_or(NONE, |(g, _)| g.offset()),
+            d_rows: grad.map_or(0, |(_, rows)| rows),
         };
-        let groups = self.gpu().grid_1d(pred.rows())?;
+        let dpred = match grad {
+            Some((g, _)) => g.buffer().clone(),
+            None => gpu.dummy(true)?,
+        };
+        let groups = gpu.grid_1d(pred.rows())?;
         self.plan.dispatch(
             ("rowerr", "rowerr_fwd"),
             Some(&p),
@@ -214,6 +275,7 @@ impl Tape {
                 ("pred", pred.buffer()),
                 ("tgt", target.buffer()),
                 ("out", out.buffer()),
+                ("dpred", &dpred),
             ],
             groups,
         )
@@ -298,6 +360,8 @@ impl Backward for CeBackward {
             g_off,
             g_scale,
             accumulate: u32::from(acc),
+            d_off: NONE,
+            d_rows: 0,
         };
         ctx.plan.dispatch(
             ("softmax_ce", "ce_bwd"),
@@ -317,6 +381,44 @@ impl Tape {
     /// Per-row softmax cross-entropy of `logits` (`rows x classes`) against the classes in
     /// `cls[cls_off ..]` (one u32 per row), a `rows x 1` tensor. A class out of range gives NaN.
     pub fn softmax_ce(&mut self, logits: &Tensor, cls: &GpuBuffer, cls_off: u32) -> Result<Tensor> {
+        let out = self.record_softmax_ce(logits, cls, cls_off, None)?;
+        self.push(
+            &[logits],
+            Box::new(CeBackward {
+                z: logits.clone(),
+                cls: cls.clone(),
+                cls_off,
+                out: out.clone(),
+            }),
+        );
+        Ok(out)
+    }
+
+    /// Per-row cross-entropies of every row (detached) and their mean over the first
+    /// `loss_rows` rows, the loss, its gradient written in the same pass: the
+    /// [`Tape::row_error_mean`] of a classifier.
+    pub fn softmax_ce_mean(
+        &mut self,
+        logits: &Tensor,
+        cls: &GpuBuffer,
+        cls_off: u32,
+        loss_rows: u32,
+    ) -> Result<(Tensor, Tensor)> {
+        check_loss_rows("softmax_ce_mean", logits, loss_rows)?;
+        let grad = self.loss_grad(logits)?;
+        let scores =
+            self.record_softmax_ce(logits, cls, cls_off, grad.as_ref().map(|g| (g, loss_rows)))?;
+        let loss = self.mean_of_first(&scores, loss_rows, logits, grad)?;
+        Ok((scores, loss))
+    }
+
+    fn record_softmax_ce(
+        &mut self,
+        logits: &Tensor,
+        cls: &GpuBuffer,
+        cls_off: u32,
+        grad: Option<(&Tensor, u32)>,
+    ) -> Result<Tensor> {
         if u64::from(cls_off) + u64::from(logits.rows()) > cls.words() {
             return Err(shape(
                 "softmax_ce",
@@ -330,7 +432,8 @@ impl Tape {
         if logits.cols() < 2 {
             return Err(shape("softmax_ce", "needs at least two classes"));
         }
-        let out = Tensor::new(self.gpu(), logits.rows(), 1, "cross-entropy")?;
+        let gpu = self.gpu().clone();
+        let out = Tensor::new(&gpu, logits.rows(), 1, "cross-entropy")?;
         let p = CeParams {
             rows: logits.rows(),
             cols: logits.cols(),
@@ -338,27 +441,81 @@ impl Tape {
             cls_off,
             out_off: out.offset(),
             g_off: NONE,
-            g_scale: 1.0,
+            g_scale: grad.map_or(1.0, |(_, rows)| 1.0 / rows as f32),
             accumulate: 0,
+            d_off: grad.map_or(NONE, |(g, _)| g.offset()),
+            d_rows: grad.map_or(0, |(_, rows)| rows),
         };
-        let groups = groups_1d(self.gpu(), logits.rows())?;
+        let dz = match grad {
+            Some((g, _)) => g.buffer().clone(),
+            None => gpu.dummy(true)?,
+        };
         self.plan.dispatch(
             ("softmax_ce", "ce_fwd"),
             Some(&p),
-            &[("z", logits.buffer()), ("cls", cls), ("out", out.buffer())],
-            groups,
+            &[
+                ("z", logits.buffer()),
+                ("cls", cls),
+                ("out", out.buffer()),
+                ("dz", &dz),
+            ],
+            groups_1d(&gpu, logits.rows())?,
         )?;
-        self.push(
-            &[logits],
-            Box::new(CeBackward {
-                z: logits.clone(),
-                cls: cls.clone(),
-                cls_off,
-                out: out.clone(),
-            }),
-        );
         Ok(out)
     }
+
+    /// A buffer for the gradient of a loss with respect to `x`, written in its forward pass;
+    /// None when `x` needs no gradient.
+    fn loss_grad(&self, x: &Tensor) -> Result<Option<Tensor>> {
+        self.needs_grad(x)
+            .then(|| Tensor::new(self.gpu(), x.rows(), x.cols(), "loss grad"))
+            .transpose()
+    }
+
+    /// The mean of the first `rows` of `scores` (1x1), the loss whose gradient with respect to
+    /// `x` its forward pass wrote to `grad`.
+    fn mean_of_first(
+        &mut self,
+        scores: &Tensor,
+        rows: u32,
+        x: &Tensor,
+        grad: Option<Tensor>,
+    ) -> Result<Tensor> {
+        let loss = Tensor::new(self.gpu(), 1, 1, "mean loss")?;
+        let p = ReduceParams {
+            n: rows,
+            x_off: scores.offset(),
+            out_off: loss.offset(),
+            scale: 1.0 / rows as f32,
+        };
+        self.plan.dispatch(
+            ("reduce", "reduce_sum"),
+            Some(&p),
+            &[("x", scores.buffer()), ("out", loss.buffer())],
+            [1, 1, 1],
+        )?;
+        if let Some(grad) = grad {
+            self.push(
+                &[x],
+                Box::new(PrecomputedBackward {
+                    x: x.clone(),
+                    grad,
+                    out: loss.clone(),
+                }),
+            );
+        }
+        Ok(loss)
+    }
+}
+
+fn check_loss_rows(op: &'static str, x: &Tensor, loss_rows: u32) -> Result<()> {
+    if loss_rows == 0 || loss_rows > x.rows() {
+        return Err(invalid(
+            op,
+            format!("a loss over {loss_rows} of {} rows (1 to {0})", x.rows()),
+        ));
+    }
+    Ok(())
 }
 
 /// A supervised binary loss per row, labels y = 1 normal, 0 known anomaly (`binloss.wgsl`).

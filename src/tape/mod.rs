@@ -245,26 +245,43 @@ impl BackwardCtx<'_> {
     pub fn pass_through(&mut self, t: &Tensor, g: Grad) -> Result<()> {
         match g {
             Grad::Const(c) => self.add_const(t, c),
-            Grad::Buf(src) => {
-                let Some((dst, accumulate)) = self.dest(t)? else {
-                    return Ok(());
-                };
-                let p = AxpyParams {
-                    n: dst.len(),
-                    x_off: src.offset,
-                    out_off: dst.offset,
-                    a: 1.0,
-                    accumulate: u32::from(accumulate),
-                };
-                let groups = self.plan.gpu().grid_1d(dst.len().div_ceil(256))?;
-                self.plan.dispatch(
-                    ("step", "axpy"),
-                    Some(&p),
-                    &[("x", &src.buf), ("out", &dst.buf)],
-                    groups,
-                )
-            }
+            Grad::Buf(src) => self.add_scaled(t, &src, 1.0),
         }
+    }
+
+    /// Adds `a * src` (shaped like `t`) to `t`'s gradient.
+    pub fn add_scaled(&mut self, t: &Tensor, src: &Tensor, a: f32) -> Result<()> {
+        let Some((dst, accumulate)) = self.dest(t)? else {
+            return Ok(());
+        };
+        let p = AxpyParams {
+            n: dst.len(),
+            x_off: src.offset,
+            out_off: dst.offset,
+            a,
+            accumulate: u32::from(accumulate),
+        };
+        let groups = self.plan.gpu().grid_1d(dst.len().div_ceil(256))?;
+        self.plan.dispatch(
+            ("step", "axpy"),
+            Some(&p),
+            &[("x", &src.buf), ("out", &dst.buf)],
+            groups,
+        )
+    }
+
+    /// Makes `buf` (shaped like `t`, written by the forward pass) `t`'s gradient without a
+    /// dispatch, when `t` is not a parameter and has no gradient yet; false (nothing done)
+    /// otherwise, and the caller adds it in. True, too, when `t` needs no gradient.
+    pub fn adopt(&mut self, t: &Tensor, buf: &Tensor) -> bool {
+        if !self.needs_grad.contains(&t.key()) {
+            return true;
+        }
+        if self.grads.contains_key(&t.key()) || self.param_grad(t).is_some() {
+            return false;
+        }
+        self.grads.insert(t.key(), Grad::Buf(buf.clone()));
+        true
     }
 
     /// A buffer holding gradient `g` for a tensor shaped like `like`.
