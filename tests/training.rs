@@ -7,7 +7,7 @@ use common::*;
 use oddity::Gpu;
 use oddity::nn::{Autoencoder, AutoencoderConfig, Optimizer};
 use oddity::ops::Act;
-use oddity::tape::Tensor;
+use oddity::tape::{StepState, Tape, Tensor};
 use oddity_kernels::reference::{TAG_BATCH, TAG_NOISE, optim_step, rng_gauss, rng_u32};
 
 struct RefLayer {
@@ -335,4 +335,76 @@ fn trained_dae_scores_anomalies_higher() {
         mean(&after, 1) > 2.0 * mean(&after, 0),
         "anomalies reconstruct worse than normal points"
     );
+}
+
+/// The pipeline cache file: written after kernels are built, loaded by the next device, and a
+/// damaged file ignored (kernels still build and compute right); an unwritable place is an
+/// error from `save_pipeline_cache`, not a panic.
+#[test]
+fn pipeline_cache_is_written_reloaded_and_survives_damage() {
+    use oddity::gpu::GpuOptions;
+    let dir = std::env::temp_dir().join(format!("oddity-pc-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let options = GpuOptions {
+        pipeline_cache_dir: Some(dir.clone()),
+    };
+    let supported = gpu()
+        .summary()
+        .features
+        .iter()
+        .any(|f| f == "PIPELINE_CACHE");
+    let x: Vec<f32> = (0..300).map(|i| (i as f32 * 0.37).sin()).collect();
+    let sum_on = |g: &Gpu| {
+        let state = StepState::new(g).unwrap();
+        let mut tape = Tape::new(g, &state);
+        let t = Tensor::from_slice(g, &x, 30, 10, "x").unwrap();
+        let s = tape.sum(&t).unwrap();
+        tape.finish().unwrap().run(1).unwrap();
+        s.read(g).unwrap()[0]
+    };
+    let want: f32 = x.iter().sum();
+    let g = Gpu::with_options(&options).unwrap();
+    let Some(status) = g.pipeline_cache() else {
+        assert!(
+            !supported,
+            "the adapter has PIPELINE_CACHE but no cache was opened"
+        );
+        return;
+    };
+    assert!(!status.loaded, "a fresh directory has no cache");
+    assert!((sum_on(&g) - want).abs() < 1e-3);
+    drop(g);
+    let bytes = std::fs::read(&status.path).expect("the cache is written when the device drops");
+    assert_eq!(&bytes[..8], b"oddityPC");
+    let g = Gpu::with_options(&options).unwrap();
+    assert!(
+        g.pipeline_cache().unwrap().loaded,
+        "the next device loads it"
+    );
+    assert!((sum_on(&g) - want).abs() < 1e-3);
+    drop(g);
+    // A flipped bit in the payload: ignored, and the kernels still build.
+    let mut bad = bytes.clone();
+    let last = bad.len() - 1;
+    bad[last] ^= 0x40;
+    std::fs::write(&status.path, &bad).unwrap();
+    let g = Gpu::with_options(&options).unwrap();
+    assert!(
+        !g.pipeline_cache().unwrap().loaded,
+        "a damaged cache is not loaded"
+    );
+    assert!((sum_on(&g) - want).abs() < 1e-3);
+    drop(g);
+    // A file where the directory should be: saving fails with a message, nothing panics.
+    let blocked = dir.join("not-a-dir");
+    std::fs::write(&blocked, b"x").unwrap();
+    let g = Gpu::with_options(&GpuOptions {
+        pipeline_cache_dir: Some(blocked),
+    })
+    .unwrap();
+    assert!((sum_on(&g) - want).abs() < 1e-3);
+    let e = g.save_pipeline_cache().unwrap_err().to_string();
+    assert!(e.contains("pipeline cache"), "{e}");
+    drop(g);
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -97,9 +97,10 @@ impl Kernel {
                 zero_initialize_workgroup_memory: false,
                 ..Default::default()
             },
-            cache: None,
+            cache: gpu.pipeline_cache_handle(),
         });
         gpu.check()?;
+        gpu.built_pipeline();
         Ok(Kernel {
             shader,
             entry: ep,

@@ -5,6 +5,7 @@
 
 pub mod adapter;
 mod buffer;
+mod cache;
 mod kernel;
 
 use std::collections::HashMap;
@@ -13,6 +14,7 @@ use std::sync::{Arc, Mutex};
 
 pub use adapter::AdapterSummary;
 pub use buffer::{GpuBuffer, PendingRead};
+pub use cache::{CacheStatus, GpuOptions};
 pub use kernel::Kernel;
 
 use crate::error::{Error, Result};
@@ -54,6 +56,16 @@ struct Inner {
     next_buffer_id: AtomicU64,
     dummy_read: Mutex<Option<GpuBuffer>>,
     dummy_write: Mutex<Option<GpuBuffer>>,
+    pipeline_cache: Option<cache::PipelineCacheFile>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Best effort: a cache that cannot be written only costs the next run its compile time.
+        if let Some(c) = &self.pipeline_cache {
+            let _ = c.save();
+        }
+    }
 }
 
 /// A device and queue with oddity's kernels. Cloning is cheap and shares everything.
@@ -74,8 +86,14 @@ impl std::fmt::Debug for Gpu {
 
 impl Gpu {
     /// Opens a device on the adapter chosen by [`adapter::choose`] (environment variables
-    /// `WGPU_BACKEND`, `WGPU_ADAPTER_NAME`, `WGPU_POWER_PREF`; a discrete GPU first).
+    /// `WGPU_BACKEND`, `WGPU_ADAPTER_NAME`, `WGPU_POWER_PREF`; a discrete GPU first), with the
+    /// pipeline cache [`GpuOptions::from_env`] names.
     pub fn new() -> Result<Gpu> {
+        Gpu::with_options(&GpuOptions::from_env())
+    }
+
+    /// [`Gpu::new`] with `options`.
+    pub fn with_options(options: &GpuOptions) -> Result<Gpu> {
         // One thread at a time: the NVIDIA 580 Vulkan driver was seen to hang when a dozen
         // threads each created an instance and device at once (test binaries do exactly that).
         static CREATE: Mutex<()> = Mutex::new(());
@@ -97,6 +115,13 @@ impl Gpu {
         }
         // Optional: GPU timestamps for per-kernel times (`Plan::gpu_times`).
         features |= adapter.features() & wgpu::Features::TIMESTAMP_QUERY;
+        let cache_dir = options
+            .pipeline_cache_dir
+            .as_deref()
+            .filter(|_| adapter.features().contains(wgpu::Features::PIPELINE_CACHE));
+        if cache_dir.is_some() {
+            features |= wgpu::Features::PIPELINE_CACHE;
+        }
         let desc = wgpu::DeviceDescriptor {
             label: Some("oddity"),
             required_features: features,
@@ -109,7 +134,8 @@ impl Gpu {
                 message: e.to_string(),
             }
         })?;
-        let gpu = Gpu::build(&adapter, device, queue);
+        let cache = cache_dir.and_then(|d| cache::PipelineCacheFile::open(&device, &info, d));
+        let gpu = Gpu::build(&adapter, device, queue, cache);
         let errors = gpu.inner.errors.clone();
         gpu.inner
             .device
@@ -125,10 +151,15 @@ impl Gpu {
     /// that already has them). The application keeps its own uncaptured-error handler; oddity
     /// checks shapes and limits itself before anything reaches the device.
     pub fn from_wgpu(adapter: &wgpu::Adapter, device: &wgpu::Device, queue: &wgpu::Queue) -> Gpu {
-        Gpu::build(adapter, device.clone(), queue.clone())
+        Gpu::build(adapter, device.clone(), queue.clone(), None)
     }
 
-    fn build(adapter: &wgpu::Adapter, device: wgpu::Device, queue: wgpu::Queue) -> Gpu {
+    fn build(
+        adapter: &wgpu::Adapter,
+        device: wgpu::Device,
+        queue: wgpu::Queue,
+        pipeline_cache: Option<cache::PipelineCacheFile>,
+    ) -> Gpu {
         let limits = device.limits();
         Gpu {
             inner: Arc::new(Inner {
@@ -142,6 +173,7 @@ impl Gpu {
                 next_buffer_id: AtomicU64::new(1),
                 dummy_read: Mutex::new(None),
                 dummy_write: Mutex::new(None),
+                pipeline_cache,
             }),
         }
     }
@@ -222,6 +254,33 @@ impl Gpu {
         let all = errs.join("\n");
         errs.clear();
         Err(Error::Wgpu(all))
+    }
+
+    /// The pipeline cache file and whether it was loaded; None without one (no directory, a
+    /// backend or adapter without `PIPELINE_CACHE`, or an application's device).
+    pub fn pipeline_cache(&self) -> Option<CacheStatus> {
+        self.inner.pipeline_cache.as_ref().map(|c| c.status())
+    }
+
+    /// Writes the pipeline cache now if kernels were built since it was loaded or last saved
+    /// (it is also written when the last clone of this `Gpu` drops). Returns whether it wrote.
+    pub fn save_pipeline_cache(&self) -> Result<bool> {
+        match &self.inner.pipeline_cache {
+            Some(c) => c
+                .save()
+                .map_err(|e| Error::Wgpu(format!("writing the pipeline cache: {e}"))),
+            None => Ok(false),
+        }
+    }
+
+    pub(crate) fn pipeline_cache_handle(&self) -> Option<&wgpu::PipelineCache> {
+        self.inner.pipeline_cache.as_ref().map(|c| &c.cache)
+    }
+
+    pub(crate) fn built_pipeline(&self) {
+        if let Some(c) = &self.inner.pipeline_cache {
+            c.built_pipeline();
+        }
     }
 
     /// The compute pipeline for `shader`'s entry point `entry`, built on first use.

@@ -18,11 +18,13 @@ pub fn run(args: &Args) -> oddity::Result<()> {
         .map(AdapterSummary::of)
         .collect();
     let chosen = adapter::choose(&instance).map(|a| a.get_info().name);
+    let cache = oddity::gpu::GpuOptions::from_env().pipeline_cache_dir;
     if args.json {
         let obj = serde_json::json!({
             "adapters": all,
             "chosen": chosen.as_ref().ok(),
             "error": chosen.as_ref().err().map(|e| e.to_string()),
+            "pipeline_cache_dir": cache,
         });
         println!("{obj}");
     } else {
@@ -46,6 +48,13 @@ pub fn run(args: &Args) -> oddity::Result<()> {
         match &chosen {
             Ok(name) => println!("chosen: {name}"),
             Err(e) => println!("chosen: none ({e})"),
+        }
+        match &cache {
+            Some(d) => println!(
+                "pipeline cache: {} (where the adapter keeps one; ODDITY_PIPELINE_CACHE=off: none)",
+                d.display()
+            ),
+            None => println!("pipeline cache: none (ODDITY_PIPELINE_CACHE names a directory)"),
         }
     }
     chosen.map(|_| ())
