@@ -231,6 +231,9 @@ fn cli_bench_json_last_line_has_the_fields() {
     // 6 forward GEMMs, the row errors with their gradient, the mean, the head forward and
     // backward, 11 backward GEMMs, the optimizer, the step counter).
     assert_eq!(v["dispatches_per_step"], 24.0, "{v}");
+    // One query: the rows fit one chunk, so 6 GEMMs, the row errors, the head's scores and
+    // one top-k pass (300 rows).
+    assert_eq!(v["dispatches_per_query"], 9, "{v}");
     let dae = &v["dae"];
     assert_eq!(dae["dispatches_per_step"], 22.0, "{v}");
     assert_eq!(dae["submits_per_100_steps"], 1);

@@ -11,7 +11,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::super::nn::{ArenaBuilder, Mlp, Optimizer, OptimizerState, ParamArena, SCORE_CHUNK};
+use super::super::nn::{ArenaBuilder, Mlp, Optimizer, OptimizerState, ParamArena, score_chunk};
 use crate::data::Schema;
 use crate::error::{Result, invalid, shape};
 use crate::gpu::{Gpu, GpuBuffer};
@@ -231,6 +231,14 @@ impl Supervised {
     }
 
     /// Each row's value: the mean squared reconstruction error, or the DNN's logit.
+    /// Rows per scoring chunk ([`score_chunk`]).
+    fn score_chunk(&self) -> u32 {
+        match &self.net {
+            Net::Ae { encoder, decoder } => score_chunk(&self.gpu, &[encoder, decoder]),
+            Net::Dnn { mlp } => score_chunk(&self.gpu, &[mlp]),
+        }
+    }
+
     fn value(&self, tape: &mut Tape, input: &Tensor, clean: &Tensor) -> Result<Tensor> {
         match &self.net {
             Net::Ae { encoder, decoder } => {
@@ -281,7 +289,7 @@ impl Supervised {
         self.check(x, y)?;
         let mut tape = Tape::new(&self.gpu, &self.state);
         let all = Tensor::new(&self.gpu, x.rows(), 1, "row losses")?;
-        for (r0, chunk) in x.row_chunks(SCORE_CHUNK)? {
+        for (r0, chunk) in x.row_chunks(self.score_chunk())? {
             let v = self.value(&mut tape, &chunk, &chunk)?;
             let l = match y {
                 Some(y) => self.row_loss(&mut tape, &v, Some((y, r0)))?,
@@ -298,7 +306,7 @@ impl Supervised {
         self.check(x, None)?;
         let mut tape = Tape::new(&self.gpu, &self.state);
         let out = Tensor::new(&self.gpu, x.rows(), 1, "values")?;
-        for (r0, chunk) in x.row_chunks(SCORE_CHUNK)? {
+        for (r0, chunk) in x.row_chunks(self.score_chunk())? {
             let v = self.value(&mut tape, &chunk, &chunk)?;
             tape.copy(&v, &Tensor::view(out.buffer(), r0, chunk.rows(), 1)?)?;
         }

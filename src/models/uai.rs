@@ -29,7 +29,7 @@ use super::LabelSet;
 use crate::error::{Result, invalid, shape};
 use crate::gpu::{Gpu, GpuBuffer};
 use crate::nn::{
-    ArenaBuilder, AutoencoderConfig, Mlp, OptimizerState, ParamArena, SCORE_CHUNK, Slot,
+    ArenaBuilder, AutoencoderConfig, Mlp, OptimizerState, ParamArena, Slot, score_chunk,
     shader_seed,
 };
 use crate::ops::Act;
@@ -365,7 +365,11 @@ impl UaiModel {
         let scores = Tensor::new(&self.gpu, data.rows(), 1, "scores")?;
         let mut tape = Tape::new(&self.gpu, &self.state);
         let head = DenseParams::new(self.arena.param(self.head)?)?;
-        for (r0, x) in data.row_chunks(SCORE_CHUNK)? {
+        let chunk = match &self.base {
+            Base::Dae { encoder, decoder } => score_chunk(&self.gpu, &[encoder, decoder]),
+            Base::Class { mlp } => score_chunk(&self.gpu, &[mlp]),
+        };
+        for (r0, x) in data.row_chunks(chunk)? {
             let out = self.base_forward(&mut tape, &x, &x, classes.map(|c| (c, r0)), None)?;
             let dst = Tensor::view(scores.buffer(), r0, x.rows(), 1)?;
             if self.config.uai {

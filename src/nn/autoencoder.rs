@@ -13,9 +13,6 @@ use crate::ops::loss::RowError;
 use crate::ops::topk::TopK;
 use crate::tape::{Plan, StepState, Tape, Tensor};
 
-/// Rows scored per chunk, bounding the activations a scoring plan allocates per chunk.
-pub const SCORE_CHUNK: u32 = 8192;
-
 /// The 32-bit seed the shaders' RNG streams use for a model seed (both halves folded in).
 pub fn shader_seed(seed: u64) -> u32 {
     (seed ^ (seed >> 32)) as u32
@@ -183,7 +180,8 @@ impl Autoencoder {
         let latent_dim = self.encoder.outputs();
         let scores = Tensor::new(&self.gpu, data.rows(), 1, "scores")?;
         let latents = Tensor::new(&self.gpu, data.rows(), latent_dim, "latents")?;
-        for (r0, x) in data.row_chunks(SCORE_CHUNK)? {
+        let chunk = super::score_chunk(&self.gpu, &[&self.encoder, &self.decoder]);
+        for (r0, x) in data.row_chunks(chunk)? {
             let n = x.rows();
             let l = self.encoder.forward(tape, &self.arena, &x)?;
             let recon = self.decoder.forward(tape, &self.arena, &l)?;

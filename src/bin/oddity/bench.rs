@@ -64,6 +64,7 @@ struct Algorithm1 {
     found: u32,
     anomalies: usize,
     query_ms: f64,
+    dispatches_per_query: u64,
     kernels: (Vec<(String, f64)>, &'static str),
 }
 
@@ -98,10 +99,12 @@ fn algorithm1(gpu: &Gpu, a: &Args, data: &Dataset) -> oddity::Result<Algorithm1>
     gpu.wait()?;
     let pretrain_steps_per_s = f64::from(a.pretrain_steps.max(1)) / t.elapsed().as_secs_f64();
     let mut times = Vec::new();
-    for _ in 0..a.repeats {
-        let t = Instant::now();
+    let mut dispatches_per_query = 0;
+    for _ in 0..a.repeats.max(1) {
+        let (t, c0) = (Instant::now(), gpu.counters());
         warm.query()?;
         times.push(t.elapsed().as_secs_f64() * 1e3);
+        dispatches_per_query = (gpu.counters() - c0).dispatches;
     }
     let kernels = match (a.profile, warm.step_plan()) {
         (0, _) | (_, None) => (Vec::new(), ""),
@@ -146,6 +149,7 @@ fn algorithm1(gpu: &Gpu, a: &Args, data: &Dataset) -> oddity::Result<Algorithm1>
         found,
         anomalies: data.anomalies(),
         query_ms: median(times),
+        dispatches_per_query,
         kernels,
     })
 }
@@ -285,12 +289,13 @@ pub fn run(a: &Args) -> oddity::Result<()> {
             r.rounds
         );
         println!(
-            "    DAE_uai: {:.1} pretrain steps/s, {} dispatches/step; per round {} host waits, {} submits; one query (score all + top-k + readback) {:.2} ms",
+            "    DAE_uai: {:.1} pretrain steps/s, {} dispatches/step; per round {} host waits, {} submits; one query (score all + top-k + readback) {:.2} ms, {} dispatches",
             r.pretrain_steps_per_s,
             r.dispatches_per_step,
             r.host_waits_per_round,
             r.submits_per_round,
-            r.query_ms
+            r.query_ms,
+            r.dispatches_per_query
         );
         print_kernels("DAE_uai", &r.kernels);
     }
@@ -312,6 +317,7 @@ pub fn run(a: &Args) -> oddity::Result<()> {
             "algorithm1_s": r.map(|r| r.seconds),
             "pretrain_steps_per_s": r.map(|r| r.pretrain_steps_per_s),
             "score_all_ms": r.map(|r| r.query_ms),
+            "dispatches_per_query": r.map(|r| r.dispatches_per_query),
             "dispatches_per_step": r.map(|r| r.dispatches_per_step),
             "host_waits_per_round": r.map(|r| r.host_waits_per_round),
             "submits_per_round": r.map(|r| r.submits_per_round),
