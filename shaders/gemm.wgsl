@@ -15,6 +15,10 @@
 // workgroup memory, each thread accumulating a 2x2 register block (rows ty + 16i, cols tx + 16j,
 // so workgroup reads are broadcast or consecutive) held in vectors, not arrays. Tails are masked, every shape is valid.
 // (32x32 rather than 64x64: small-batch shapes such as 256x784x256 get 4x more workgroups.)
+// gemm_wide: the same product with a 64x64 tile per workgroup and a 4x4 block per thread, for
+// shapes with workgroups to spare (scoring every row): 4x the FMAs per workgroup-memory read.
+// Both entry points add the K terms in the same order (ascending k, one fma each), so they give
+// bit-identical results; the choice between them is speed only.
 
 #import act
 
@@ -150,4 +154,74 @@ fn store(m: u32, n: u32, acc: f32) {
         v += c[ci];
     }
     c[ci] = v;
+}
+
+const WM: u32 = 64u;
+const WN: u32 = 64u;
+
+var<workgroup> a_wide: array<f32, 1024>; // [BK][WM]
+var<workgroup> b_wide: array<f32, 1024>; // [BK][WN]
+
+// Row m of C, columns n0 + 16j for the four lanes of `acc`.
+fn store4(m: u32, n0: u32, acc: vec4<f32>) {
+    store(m, n0, acc.x);
+    store(m, n0 + 16u, acc.y);
+    store(m, n0 + 32u, acc.z);
+    store(m, n0 + 48u, acc.w);
+}
+
+@compute @workgroup_size(16, 16, 1)
+fn gemm_wide(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>) {
+    let tx = lid3.x;
+    let ty = lid3.y;
+    let lid = ty * 16u + tx;
+    let m0 = wg.y * WM;
+    let n0 = wg.x * WN;
+    // The 4x4 block: rows ty + 16i (one vector each), columns tx + 16j (the lanes).
+    var acc0 = vec4<f32>(0.0);
+    var acc1 = vec4<f32>(0.0);
+    var acc2 = vec4<f32>(0.0);
+    var acc3 = vec4<f32>(0.0);
+    let a_k_fast = p.a_cs == 1u;
+    let b_n_fast = p.b_cs == 1u;
+    for (var k0 = 0u; k0 < p.k; k0 += BK) {
+        for (var r = 0u; r < 4u; r++) {
+            let e = lid + 256u * r;
+            var mm: u32;
+            var kk: u32;
+            if a_k_fast {
+                mm = e / BK;
+                kk = e % BK;
+            } else {
+                mm = e % WM;
+                kk = e / WM;
+            }
+            a_wide[kk * WM + mm] = load_a(m0 + mm, k0 + kk);
+            var kb: u32;
+            var nb: u32;
+            if b_n_fast {
+                kb = e / WN;
+                nb = e % WN;
+            } else {
+                kb = e % BK;
+                nb = e / BK;
+            }
+            b_wide[kb * WN + nb] = load_b(k0 + kb, n0 + nb);
+        }
+        workgroupBarrier();
+        for (var kk = 0u; kk < BK; kk++) {
+            let row = kk * WN + tx;
+            let bv = vec4<f32>(b_wide[row], b_wide[row + 16u], b_wide[row + 32u], b_wide[row + 48u]);
+            let col = kk * WM + ty;
+            acc0 = fma(vec4<f32>(a_wide[col]), bv, acc0);
+            acc1 = fma(vec4<f32>(a_wide[col + 16u]), bv, acc1);
+            acc2 = fma(vec4<f32>(a_wide[col + 32u]), bv, acc2);
+            acc3 = fma(vec4<f32>(a_wide[col + 48u]), bv, acc3);
+        }
+        workgroupBarrier();
+    }
+    store4(m0 + ty, n0 + tx, acc0);
+    store4(m0 + ty + 16u, n0 + tx, acc1);
+    store4(m0 + ty + 32u, n0 + tx, acc2);
+    store4(m0 + ty + 48u, n0 + tx, acc3);
 }

@@ -6,7 +6,7 @@ mod common;
 use common::*;
 use oddity::Gpu;
 use oddity::gpu::GpuBuffer;
-use oddity::ops::dense::GEMM_TILE;
+use oddity::ops::dense::{GEMM_TILE, GEMM_WIDE_TILE, gemm_kernel};
 use oddity::tape::PlanBuilder;
 use oddity_kernels::params::*;
 use oddity_kernels::reference as r;
@@ -64,24 +64,6 @@ fn check_gemm(
         gpu.upload(&b, "b").unwrap(),
         gpu.upload(&b_aux, "ba").unwrap(),
     );
-    let gc = if p.accumulate != 0 {
-        gpu.upload(&c0, "c").unwrap()
-    } else {
-        poisoned(gpu, c_len)
-    };
-    run(
-        gpu,
-        ("gemm", "gemm"),
-        Some(&p),
-        &[
-            ("a", &ga),
-            ("a_aux", &gaa),
-            ("b", &gb),
-            ("b_aux", &gba),
-            ("c", &gc),
-        ],
-        [p.n.div_ceil(GEMM_TILE), p.m.div_ceil(GEMM_TILE), 1],
-    );
     let mut want = if p.accumulate != 0 {
         wide(&c0)
     } else {
@@ -95,12 +77,62 @@ fn check_gemm(
         &wide(&b_aux),
         &mut want,
     );
-    let got = read(gpu, &gc);
-    // Compare the region the kernel owns (rows of C), skipping any prefix before c_off.
-    let s = p.c_off as usize;
-    let e = rel_err(&got[s..], &want[s..]);
-    eprintln!("gemm {label} {}x{}x{}: rel err {e:.2e}", p.m, p.n, p.k);
-    assert!(e < TOL, "gemm {label} {}x{}x{}: rel err {e}", p.m, p.n, p.k);
+    // Both tilings, each against the reference, and bit-identical to each other (they add the
+    // K terms in the same order, so choosing one by shape never changes a result).
+    let mut results = Vec::new();
+    for (entry, tile) in [("gemm", GEMM_TILE), ("gemm_wide", GEMM_WIDE_TILE)] {
+        let gc = if p.accumulate != 0 {
+            gpu.upload(&c0, "c").unwrap()
+        } else {
+            poisoned(gpu, c_len)
+        };
+        run(
+            gpu,
+            ("gemm", entry),
+            Some(&p),
+            &[
+                ("a", &ga),
+                ("a_aux", &gaa),
+                ("b", &gb),
+                ("b_aux", &gba),
+                ("c", &gc),
+            ],
+            [p.n.div_ceil(tile), p.m.div_ceil(tile), 1],
+        );
+        let got = read(gpu, &gc);
+        // Compare the region the kernel owns (rows of C), skipping any prefix before c_off.
+        let s = p.c_off as usize;
+        let e = rel_err(&got[s..], &want[s..]);
+        eprintln!("{entry} {label} {}x{}x{}: rel err {e:.2e}", p.m, p.n, p.k);
+        assert!(
+            e < TOL,
+            "{entry} {label} {}x{}x{}: rel err {e}",
+            p.m,
+            p.n,
+            p.k
+        );
+        results.push(got.iter().map(|v| v.to_bits()).collect::<Vec<u32>>());
+    }
+    assert!(
+        results[0] == results[1],
+        "gemm and gemm_wide differ at {label} {}x{}x{}",
+        p.m,
+        p.n,
+        p.k
+    );
+}
+
+#[test]
+fn gemm_tiling_follows_the_grid_size() {
+    // The training step's products keep 32x32 tiles; scoring every row takes 64x64 ones.
+    for (m, n) in [(256, 784), (320, 256), (784, 256), (1, 1), (8192, 8)] {
+        assert_eq!(gemm_kernel(m, n).0, "gemm", "{m}x{n}");
+    }
+    for (m, n) in [(60000, 256), (60000, 8), (60000, 784), (8192, 256)] {
+        let (entry, grid) = gemm_kernel(m, n);
+        assert_eq!(entry, "gemm_wide", "{m}x{n}");
+        assert_eq!(grid, [n.div_ceil(64), m.div_ceil(64), 1]);
+    }
 }
 
 const SHAPES: &[(u32, u32, u32)] = &[

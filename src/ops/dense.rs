@@ -11,6 +11,26 @@ use crate::tape::{Backward, BackwardCtx, Grad, PlanBuilder, Tape, Tensor};
 /// Rows and columns of C one `gemm` workgroup computes (BM = BN in `gemm.wgsl`).
 pub const GEMM_TILE: u32 = 32;
 
+/// The same for `gemm_wide` (WM = WN).
+pub const GEMM_WIDE_TILE: u32 = 64;
+
+/// `gemm_wide` is chosen once its grid has at least this many workgroups: a product that
+/// fills the GPU several times over even with 64x64 tiles (scoring 60000 rows), while the
+/// training step's small products (256 or 320 rows) keep the 32x32 tiles' 4x more
+/// workgroups. The two kernels give bit-identical results.
+pub const GEMM_WIDE_MIN_GROUPS: u64 = 512;
+
+/// The GEMM entry point and grid for an `m x n` product.
+pub fn gemm_kernel(m: u32, n: u32) -> (&'static str, [u32; 3]) {
+    let grid = |tile: u32| [n.div_ceil(tile).max(1), m.div_ceil(tile).max(1), 1];
+    let wide = grid(GEMM_WIDE_TILE);
+    if u64::from(wide[0]) * u64::from(wide[1]) >= GEMM_WIDE_MIN_GROUPS {
+        ("gemm_wide", wide)
+    } else {
+        ("gemm", grid(GEMM_TILE))
+    }
+}
+
 /// A dense layer's parameters: a view of `(inputs + 1) x outputs` words in a parameter arena,
 /// the weights W (`inputs x outputs`, row-major) followed by the bias row.
 #[derive(Clone, Debug)]
@@ -52,13 +72,9 @@ pub(crate) fn gemm(
         .map(|t| t.buffer().clone())
         .unwrap_or_else(|| ra.clone());
     let b_aux = b_aux.map(|t| t.buffer().clone()).unwrap_or(ra);
-    let groups = [
-        p.n.div_ceil(GEMM_TILE).max(1),
-        p.m.div_ceil(GEMM_TILE).max(1),
-        1,
-    ];
+    let (entry, groups) = gemm_kernel(p.m, p.n);
     plan.dispatch(
-        ("gemm", "gemm"),
+        ("gemm", entry),
         Some(p),
         &[
             ("a", a.buffer()),
