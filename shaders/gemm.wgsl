@@ -88,6 +88,16 @@ fn load_b(k: u32, n: u32) -> f32 {
     return v;
 }
 
+// Where element e of a tile load goes: (x, y) = (row or column within the tile's `width`,
+// position along K < BK). With `k_fast` consecutive e walk along K, else along the width, so
+// neighbouring threads read neighbouring words of the operand's contiguous dimension.
+fn tile_slot(e: u32, k_fast: bool, width: u32) -> vec2<u32> {
+    if k_fast {
+        return vec2<u32>(e / BK, e % BK);
+    }
+    return vec2<u32>(e % width, e / width);
+}
+
 @compute @workgroup_size(16, 16, 1)
 fn gemm(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>) {
     let tx = lid3.x;
@@ -105,26 +115,10 @@ fn gemm(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
     for (var k0 = 0u; k0 < p.k; k0 += BK) {
         for (var r = 0u; r < 2u; r++) {
             let e = lid + 256u * r;
-            var mm: u32;
-            var kk: u32;
-            if a_k_fast {
-                mm = e / BK;
-                kk = e % BK;
-            } else {
-                mm = e % BM;
-                kk = e / BM;
-            }
-            a_tile[kk * BM + mm] = load_a(m0 + mm, k0 + kk);
-            var kb: u32;
-            var nb: u32;
-            if b_n_fast {
-                kb = e / BN;
-                nb = e % BN;
-            } else {
-                kb = e % BK;
-                nb = e / BK;
-            }
-            b_tile[kb * BN + nb] = load_b(k0 + kb, n0 + nb);
+            let a_at = tile_slot(e, a_k_fast, BM);
+            a_tile[a_at.y * BM + a_at.x] = load_a(m0 + a_at.x, k0 + a_at.y);
+            let b_at = tile_slot(e, !b_n_fast, BN);
+            b_tile[b_at.y * BN + b_at.x] = load_b(k0 + b_at.y, n0 + b_at.x);
         }
         workgroupBarrier();
         for (var kk = 0u; kk < BK; kk++) {
@@ -187,26 +181,10 @@ fn gemm_wide(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id)
     for (var k0 = 0u; k0 < p.k; k0 += BK) {
         for (var r = 0u; r < 4u; r++) {
             let e = lid + 256u * r;
-            var mm: u32;
-            var kk: u32;
-            if a_k_fast {
-                mm = e / BK;
-                kk = e % BK;
-            } else {
-                mm = e % WM;
-                kk = e / WM;
-            }
-            a_wide[kk * WM + mm] = load_a(m0 + mm, k0 + kk);
-            var kb: u32;
-            var nb: u32;
-            if b_n_fast {
-                kb = e / WN;
-                nb = e % WN;
-            } else {
-                kb = e % BK;
-                nb = e / BK;
-            }
-            b_wide[kb * WN + nb] = load_b(k0 + kb, n0 + nb);
+            let a_at = tile_slot(e, a_k_fast, WM);
+            a_wide[a_at.y * WM + a_at.x] = load_a(m0 + a_at.x, k0 + a_at.y);
+            let b_at = tile_slot(e, !b_n_fast, WN);
+            b_wide[b_at.y * WN + b_at.x] = load_b(k0 + b_at.y, n0 + b_at.x);
         }
         workgroupBarrier();
         for (var kk = 0u; kk < BK; kk++) {
