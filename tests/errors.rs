@@ -52,6 +52,22 @@ fn shape_mismatches_are_errors_at_plan_build() {
         Act::LeakyRelu(-1.0),
     ));
     assert!(m.contains("slope must be positive"), "{m}");
+    // The query's head scores: a head that does not fit the latent, a score or an output
+    // that is not one per row.
+    let (l, s) = (x.clone(), Tensor::new(&gpu, 4, 1, "s").unwrap());
+    let head = DenseParams::new(Tensor::new(&gpu, 5, 1, "head").unwrap()).unwrap();
+    let m = msg(tape.uai_head_scores(&l, &s, &w, &s));
+    assert!(
+        m.contains("uai_head_scores") && m.contains("5 inputs and 2 outputs"),
+        "{m}"
+    );
+    let m = msg(tape.uai_head_scores(&l, &b, &head, &s));
+    assert!(
+        m.contains("4x2 score") && m.contains("one score per row"),
+        "{m}"
+    );
+    let m = msg(tape.uai_head_scores(&l, &s, &head, &Tensor::new(&gpu, 3, 1, "o").unwrap()));
+    assert!(m.contains("3x1 output") && m.contains("needs 4x1"), "{m}");
     assert_eq!(
         tape.dispatches(),
         0,

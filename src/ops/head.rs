@@ -99,7 +99,6 @@ impl Tape {
             prior,
         } = input;
         let rows = y.rows();
-        let h = latent.cols();
         let bad = |detail: String| Err(shape("uai_head", detail));
         if rows == 0 || rows > HEAD_MAX_ROWS {
             return Err(invalid(
@@ -107,26 +106,11 @@ impl Tape {
                 format!("{rows} labelled rows (1 to {HEAD_MAX_ROWS})"),
             ));
         }
-        if head.inputs != h + 1 || head.outputs != 1 {
-            return bad(format!(
-                "a head of {} inputs and {} outputs on a latent of {h} columns (needs {} and 1)",
-                head.inputs,
-                head.outputs,
-                h + 1
-            ));
-        }
+        let base = head_params("uai_head", latent, score, head)?;
         if u64::from(r0) + u64::from(rows) > u64::from(latent.rows()) {
             return bad(format!(
                 "rows {r0}..{} of a {}-row latent",
                 u64::from(r0) + u64::from(rows),
-                latent.rows()
-            ));
-        }
-        if (score.rows(), score.cols()) != (latent.rows(), 1) {
-            return bad(format!(
-                "a {}x{} score for a {}-row latent (needs one score per row)",
-                score.rows(),
-                score.cols(),
                 latent.rows()
             ));
         }
@@ -165,22 +149,13 @@ impl Tape {
         let out = Tensor::new(self.gpu(), 1, 1, "head bce")?;
         let p = HeadParams {
             rows,
-            h,
-            l_off: latent.offset(),
-            l_rows: latent.rows(),
             r0,
-            s_off: score.offset(),
-            w_off: head.param.offset(),
             y_off: y.offset(),
             m_off: mask.offset(),
             out_off: out.offset(),
-            g_off: NONE,
-            g_scale: 1.0,
-            dw_acc: 0,
-            dl_off: NONE,
-            dl_acc: 0,
             inv_var: prior.map_or(0.0, |(v, _)| v),
             c_off: prior.map_or(0, |(_, c)| c.offset()),
+            ..base
         };
         self.plan.dispatch(
             ("head", "head_fwd"),
@@ -218,46 +193,21 @@ impl Tape {
         head: &DenseParams,
         out: &Tensor,
     ) -> Result<()> {
-        let (rows, h) = (latent.rows(), latent.cols());
-        if head.inputs != h + 1 || head.outputs != 1 {
+        let base = head_params("uai_head_scores", latent, score, head)?;
+        let rows = latent.rows();
+        if (out.rows(), out.cols()) != (rows, 1) {
             return Err(shape(
                 "uai_head_scores",
                 format!(
-                    "a head of {} inputs and {} outputs on a latent of {h} columns",
-                    head.inputs, head.outputs
+                    "a {}x{} output for a {rows}-row latent (needs {rows}x1)",
+                    out.rows(),
+                    out.cols()
                 ),
             ));
         }
-        for (what, t) in [("score", score), ("output", out)] {
-            if (t.rows(), t.cols()) != (rows, 1) {
-                return Err(shape(
-                    "uai_head_scores",
-                    format!(
-                        "a {}x{} {what} for a {rows}-row latent (needs {rows}x1)",
-                        t.rows(),
-                        t.cols()
-                    ),
-                ));
-            }
-        }
         let p = HeadParams {
-            rows,
-            h,
-            l_off: latent.offset(),
-            l_rows: rows,
-            r0: 0,
-            s_off: score.offset(),
-            w_off: head.param.offset(),
-            y_off: 0,
-            m_off: 0,
             out_off: out.offset(),
-            g_off: NONE,
-            g_scale: 1.0,
-            dw_acc: 0,
-            dl_off: NONE,
-            dl_acc: 0,
-            inv_var: 0.0,
-            c_off: 0,
+            ..base
         };
         let groups = self.gpu().grid_1d(rows.div_ceil(256))?;
         self.plan.dispatch(
@@ -272,4 +222,56 @@ impl Tape {
             groups,
         )
     }
+}
+
+/// The parameters every head kernel shares, for a head on `latent` (`rows x h`) with one
+/// score per latent row: all rows from row 0, no labels, no gradient, no prior. Refuses a
+/// head that is not `h + 1` inputs and one output, or a score that is not one per row.
+fn head_params(
+    op: &'static str,
+    latent: &Tensor,
+    score: &Tensor,
+    head: &DenseParams,
+) -> Result<HeadParams> {
+    let (rows, h) = (latent.rows(), latent.cols());
+    if head.inputs != h + 1 || head.outputs != 1 {
+        return Err(shape(
+            op,
+            format!(
+                "a head of {} inputs and {} outputs on a latent of {h} columns (needs {} and 1)",
+                head.inputs,
+                head.outputs,
+                h + 1
+            ),
+        ));
+    }
+    if (score.rows(), score.cols()) != (rows, 1) {
+        return Err(shape(
+            op,
+            format!(
+                "a {}x{} score for a {rows}-row latent (needs one score per row)",
+                score.rows(),
+                score.cols()
+            ),
+        ));
+    }
+    Ok(HeadParams {
+        rows,
+        h,
+        l_off: latent.offset(),
+        l_rows: rows,
+        r0: 0,
+        s_off: score.offset(),
+        w_off: head.param.offset(),
+        y_off: 0,
+        m_off: 0,
+        out_off: 0,
+        g_off: NONE,
+        g_scale: 1.0,
+        dw_acc: 0,
+        dl_off: NONE,
+        dl_acc: 0,
+        inv_var: 0.0,
+        c_off: 0,
+    })
 }
