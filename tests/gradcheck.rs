@@ -1,6 +1,7 @@
 //! Finite-difference checks of every backward rule: the GPU's gradients (from the tape's
 //! backward pass) against central differences of an f64 forward written with plain loops.
-//! Gradient buffers are poisoned with NaN first, so an unwritten gradient fails.
+//! Gradient buffers are poisoned with NaN first, so an unwritten gradient fails, and each plan
+//! is replayed twice, so a scratch buffer that relies on being new fails too.
 
 mod common;
 
@@ -49,7 +50,9 @@ fn check_all(
     let losses = build(&mut tape, &tensors).unwrap();
     tape.backward_all(&losses.iter().collect::<Vec<_>>())
         .unwrap();
-    tape.finish().unwrap().run(1).unwrap();
+    // Twice: what one replay leaves in a scratch buffer must not leak into the next (wgpu
+    // zero-fills new buffers, so one replay alone would not show an unwritten row).
+    tape.finish().unwrap().run(2).unwrap();
     let x: Vec<Vec<f64>> = inputs.iter().map(|(v, _, _)| wide(v)).collect();
     let got_loss: f32 = losses.iter().map(|l| l.read(gpu).unwrap()[0]).sum();
     let want_loss = f64_loss(&x);
@@ -603,4 +606,111 @@ fn mean_of_first_rows_losses_match_finite_differences() {
         };
         check_all(&gpu, &format!("softmax_ce_mean {how}"), &inputs, &build, &f);
     }
+}
+
+/// A loss over the first rows leaves every gradient below it zero past those rows: the dense
+/// layers then do only those rows' work and leave the rest unwritten (`backward_leading`).
+/// Checked through two layers, two branches covering different rows (in both orders), beside
+/// a sum recorded before and after the layer, and into an op that needs the zeros written
+/// (concat), against finite differences with every gradient poisoned.
+#[test]
+fn gradients_zero_past_the_loss_rows_reach_every_consumer() {
+    let gpu = gpu();
+    let mut rng = rng();
+    let (rows, k, m, n, k2) = (7usize, 3usize, 4usize, 5usize, 2usize);
+    let target = randn(&mut rng, rows * n, 1.0);
+    let tg = Tensor::from_slice(&gpu, &target, rows as u32, n as u32, "target").unwrap();
+    let tw = wide(&target);
+    let detached = randn(&mut rng, rows * k2, 1.0);
+    let dt = Tensor::from_slice(&gpu, &detached, rows as u32, k2 as u32, "detached").unwrap();
+    let dw = wide(&detached);
+    let mut input = |r: usize, c: usize| (randn(&mut rng, r * c, 1.0), r as u32, c as u32);
+    let x = input(rows, k);
+    let w1 = input(k + 1, m);
+    let w2 = input(m + 1, n);
+    let w3 = input(m + 1, n);
+    let xc = input(rows, m - k2);
+    let tanh = |kk: usize, nn: usize| Layer::new(kk, nn, 3, 0.0);
+    let mean_err =
+        |y: &[f64], r: usize| row_err(y, &tw, n, false)[..r].iter().sum::<f64>() / r as f64;
+    for case in [
+        "chain",
+        "branches 2 then 5",
+        "branches 5 then 2",
+        "sum after",
+        "sum before",
+    ] {
+        let (tg, r1, r2) = (tg.clone(), 3u32, 5u32);
+        let (ra, rb) = if case == "branches 5 then 2" {
+            (r2, 2)
+        } else {
+            (2, r2)
+        };
+        let build = move |tape: &mut Tape, t: &[Tensor]| {
+            let dense = |tape: &mut Tape, x: &Tensor, w: &Tensor| {
+                tape.dense(x, &DenseParams::new(w.clone())?, Act::Tanh)
+            };
+            let h = dense(tape, &t[0], &t[1])?;
+            let before = if case == "sum before" {
+                Some(tape.sum(&h)?)
+            } else {
+                None
+            };
+            let y = dense(tape, &h, &t[2])?;
+            Ok(match case {
+                "chain" => vec![tape.row_error_mean(&y, &tg, RowError::SquaredL2, r1)?.1],
+                "sum after" | "sum before" => {
+                    let l = tape.row_error_mean(&y, &tg, RowError::SquaredL2, r1)?.1;
+                    let s = match before {
+                        Some(s) => s,
+                        None => tape.sum(&h)?,
+                    };
+                    vec![l, s]
+                }
+                _ => {
+                    let y2 = dense(tape, &h, &t[3])?;
+                    let la = tape.row_error_mean(&y, &tg, RowError::SquaredL2, ra)?.1;
+                    let lb = tape.row_error_mean(&y2, &tg, RowError::SquaredL2, rb)?.1;
+                    vec![la, lb]
+                }
+            })
+        };
+        let f = move |p: &[Vec<f64>]| {
+            let h = dense_fwd(tanh(k, m), &p[0], rows, &p[1]);
+            let y = dense_fwd(tanh(m, n), &h, rows, &p[2]);
+            match case {
+                "chain" => mean_err(&y, r1 as usize),
+                "sum after" | "sum before" => mean_err(&y, r1 as usize) + h.iter().sum::<f64>(),
+                _ => {
+                    let y2 = dense_fwd(tanh(m, n), &h, rows, &p[3]);
+                    mean_err(&y, ra as usize) + mean_err(&y2, rb as usize)
+                }
+            }
+        };
+        let mut inputs = vec![x.clone(), w1.clone(), w2.clone()];
+        if case.starts_with("branches") {
+            inputs.push(w3.clone());
+        }
+        check_all(&gpu, &format!("leading rows: {case}"), &inputs, &build, &f);
+    }
+    let build = move |tape: &mut Tape, t: &[Tensor]| {
+        let h = tape.concat_cols(&[(&t[0], true), (&dt, false)])?;
+        let y = tape.dense(&h, &DenseParams::new(t[1].clone())?, Act::Tanh)?;
+        Ok(vec![
+            tape.row_error_mean(&y, &tg, RowError::SquaredL2, 3)?.1,
+        ])
+    };
+    let f = move |p: &[Vec<f64>]| {
+        let h: Vec<f64> = (0..rows)
+            .flat_map(|r| {
+                let own = &p[0][r * (m - k2)..(r + 1) * (m - k2)];
+                own.iter()
+                    .chain(&dw[r * k2..(r + 1) * k2])
+                    .copied()
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        mean_err(&dense_fwd(tanh(m, n), &h, rows, &p[1]), 3)
+    };
+    check_all(&gpu, "leading rows: into concat", &[xc, w2], &build, &f);
 }

@@ -175,16 +175,28 @@ impl Backward for DenseBackward {
 
     fn backward(&self, ctx: &mut BackwardCtx<'_>, grad: Grad) -> Result<()> {
         let dy = ctx.materialize(grad, &self.y)?;
+        self.backward_leading(ctx, &dy, dy.rows()).map(|_| ())
+    }
+
+    /// With dy zero from row `rows` on, dW sums over the first `rows` rows only and dx gets
+    /// only its first `rows` rows (the rest of dx is zero too).
+    fn backward_leading(&self, ctx: &mut BackwardCtx<'_>, dy: &Tensor, rows: u32) -> Result<bool> {
         let aux = (self.act != Act::Identity).then_some(&self.y);
         if let Some((dw, acc)) = ctx.dest(&self.w.param)? {
-            let p = grad_w_params(&self.x, &self.w, self.act, &self.y, &dy, &dw, acc);
-            gemm(ctx.plan, &p, &self.x, None, &dy, aux, &dw)?;
+            let p = GemmParams {
+                k: rows,
+                ..grad_w_params(&self.x, &self.w, self.act, &self.y, dy, &dw, acc)
+            };
+            gemm(ctx.plan, &p, &self.x, None, dy, aux, &dw)?;
         }
-        if let Some((dx, acc)) = ctx.dest(&self.x)? {
-            let p = grad_x_params(&self.w, self.act, &self.y, &dy, &dx, acc);
-            gemm(ctx.plan, &p, &dy, aux, &self.w.param, None, &dx)?;
+        if let Some((dx, acc)) = ctx.dest_leading(&self.x, rows)? {
+            let p = GemmParams {
+                m: rows,
+                ..grad_x_params(&self.w, self.act, &self.y, dy, &dx, acc)
+            };
+            gemm(ctx.plan, &p, dy, aux, &self.w.param, None, &dx)?;
         }
-        Ok(())
+        Ok(true)
     }
 }
 

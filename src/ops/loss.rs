@@ -80,6 +80,8 @@ impl Backward for RowErrBackward {
 struct PrecomputedBackward {
     x: Tensor,
     grad: Tensor,
+    /// The rows the loss covers: `grad` is zero past them.
+    rows: u32,
     out: Tensor,
 }
 
@@ -90,7 +92,7 @@ impl Backward for PrecomputedBackward {
 
     fn backward(&self, ctx: &mut BackwardCtx<'_>, grad: Grad) -> Result<()> {
         match grad {
-            Grad::Const(c) if c == 1.0 && ctx.adopt(&self.x, &self.grad) => Ok(()),
+            Grad::Const(c) if c == 1.0 && ctx.adopt(&self.x, &self.grad, self.rows) => Ok(()),
             Grad::Const(c) => ctx.add_scaled(&self.x, &self.grad, c),
             Grad::Buf(_) => Err(invalid(
                 "backward",
@@ -501,6 +503,7 @@ impl Tape {
                 Box::new(PrecomputedBackward {
                     x: x.clone(),
                     grad,
+                    rows,
                     out: loss.clone(),
                 }),
             );

@@ -5,6 +5,11 @@
 //!
 //! A gradient is either a buffer or a constant ([`Grad::Const`]): the gradient of a mean is
 //! the same number for every element, so it costs no dispatch until a consumer needs a buffer.
+//!
+//! A buffer may also be known to be zero past its first rows (a loss over the first rows of a
+//! batch, and every dense layer below it): the rows past them are then never written, and a
+//! rule that can use it ([`Backward::backward_leading`]) does only the leading rows' work;
+//! every other rule gets the rows zeroed first.
 
 mod plan;
 mod tensor;
@@ -31,6 +36,18 @@ pub enum Grad {
 pub(crate) trait Backward {
     fn output(&self) -> &Tensor;
     fn backward(&self, ctx: &mut BackwardCtx<'_>, grad: Grad) -> Result<()>;
+
+    /// The same for a gradient `grad` whose rows from `rows` on are zero and unwritten; false
+    /// (nothing done) when the rule cannot use that, and the walk zeroes them and calls
+    /// [`Backward::backward`].
+    fn backward_leading(
+        &self,
+        _ctx: &mut BackwardCtx<'_>,
+        _grad: &Tensor,
+        _rows: u32,
+    ) -> Result<bool> {
+        Ok(false)
+    }
 }
 
 /// The step counter on the GPU (RNG stream, Adam's t), advanced by the `advance` kernel.
@@ -143,6 +160,7 @@ impl Tape {
         let mut ctx = BackwardCtx {
             plan: &mut self.plan,
             grads: HashMap::new(),
+            leading: HashMap::new(),
             needs_grad: &self.needs_grad,
             params: &self.params,
         };
@@ -150,9 +168,17 @@ impl Tape {
             ctx.add_const(loss, 1.0)?;
         }
         for node in nodes.iter().rev() {
-            if let Some(g) = ctx.grads.remove(&node.output().key()) {
-                node.backward(&mut ctx, g)?;
+            let key = node.output().key();
+            let Some(g) = ctx.grads.remove(&key) else {
+                continue;
+            };
+            if let (Some(rows), Grad::Buf(b)) = (ctx.leading.remove(&key), &g) {
+                if node.backward_leading(&mut ctx, b, rows)? {
+                    continue;
+                }
+                ctx.zero_rows(b, rows, b.rows)?;
             }
+            node.backward(&mut ctx, g)?;
         }
         for (p, g) in &self.params {
             match ctx.grads.get(&p.key()).cloned() {
@@ -182,6 +208,8 @@ impl Tape {
 pub(crate) struct BackwardCtx<'a> {
     pub plan: &'a mut PlanBuilder,
     grads: HashMap<TensorKey, Grad>,
+    /// Gradient buffers whose rows from this one on are zero and not written.
+    leading: HashMap<TensorKey, u32>,
     needs_grad: &'a HashSet<TensorKey>,
     params: &'a [(Tensor, Tensor)],
 }
@@ -205,7 +233,12 @@ impl BackwardCtx<'_> {
             return Ok(None);
         }
         match self.grads.get(&t.key()).cloned() {
-            Some(Grad::Buf(b)) => Ok(Some((b, true))),
+            Some(Grad::Buf(b)) => {
+                if let Some(rows) = self.leading.remove(&t.key()) {
+                    self.zero_rows(&b, rows, b.rows)?;
+                }
+                Ok(Some((b, true)))
+            }
             prior => {
                 let buf = match self.param_grad(t) {
                     Some(g) => g,
@@ -219,6 +252,46 @@ impl BackwardCtx<'_> {
                 };
                 self.grads.insert(t.key(), Grad::Buf(buf.clone()));
                 Ok(Some((buf, accumulate)))
+            }
+        }
+    }
+
+    /// Where to add a gradient that is zero from row `rows` on, and whether to add to what
+    /// is there; the caller writes (or adds) the first `rows` rows only. A new buffer is then
+    /// recorded as zero past them, unwritten; a parameter's first gradient, or one that was a
+    /// constant, gets the rest zeroed or kept. `None` when `t` needs no gradient.
+    pub fn dest_leading(&mut self, t: &Tensor, rows: u32) -> Result<Option<(Tensor, bool)>> {
+        let key = t.key();
+        if !self.needs_grad.contains(&key) {
+            return Ok(None);
+        }
+        if rows >= t.rows {
+            return self.dest(t);
+        }
+        match (self.grads.get(&key).cloned(), self.param_grad(t)) {
+            (Some(Grad::Buf(b)), _) => {
+                if let Some(&done) = self.leading.get(&key)
+                    && done < rows
+                {
+                    self.zero_rows(&b, done, rows)?;
+                    self.leading.insert(key, rows);
+                }
+                Ok(Some((b, true)))
+            }
+            (None, None) => {
+                let b = Tensor::new(self.plan.gpu(), t.rows, t.cols, "grad")?;
+                self.grads.insert(key, Grad::Buf(b.clone()));
+                self.leading.insert(key, rows);
+                Ok(Some((b, false)))
+            }
+            _ => {
+                let Some((b, acc)) = self.dest(t)? else {
+                    return Ok(None);
+                };
+                if !acc {
+                    self.zero_rows(&b, rows, t.rows)?;
+                }
+                Ok(Some((b, acc)))
             }
         }
     }
@@ -237,7 +310,12 @@ impl BackwardCtx<'_> {
                 self.grads.insert(t.key(), Grad::Const(c0 + c));
                 Ok(())
             }
-            Some(Grad::Buf(b)) => self.fill(&b, c, true),
+            Some(Grad::Buf(b)) => {
+                if let Some(rows) = self.leading.remove(&t.key()) {
+                    self.zero_rows(&b, rows, b.rows)?;
+                }
+                self.fill(&b, c, true)
+            }
         }
     }
 
@@ -270,10 +348,11 @@ impl BackwardCtx<'_> {
         )
     }
 
-    /// Makes `buf` (shaped like `t`, written by the forward pass) `t`'s gradient without a
-    /// dispatch, when `t` is not a parameter and has no gradient yet; false (nothing done)
-    /// otherwise, and the caller adds it in. True, too, when `t` needs no gradient.
-    pub fn adopt(&mut self, t: &Tensor, buf: &Tensor) -> bool {
+    /// Makes `buf` (shaped like `t`, written by the forward pass, zero from row `rows` on)
+    /// `t`'s gradient without a dispatch, when `t` is not a parameter and has no gradient yet;
+    /// false (nothing done) otherwise, and the caller adds it in. True, too, when `t` needs no
+    /// gradient.
+    pub fn adopt(&mut self, t: &Tensor, buf: &Tensor, rows: u32) -> bool {
         if !self.needs_grad.contains(&t.key()) {
             return true;
         }
@@ -281,7 +360,19 @@ impl BackwardCtx<'_> {
             return false;
         }
         self.grads.insert(t.key(), Grad::Buf(buf.clone()));
+        if rows < t.rows {
+            self.leading.insert(t.key(), rows);
+        }
         true
+    }
+
+    /// Zeroes rows `from .. to` of `t`.
+    fn zero_rows(&mut self, t: &Tensor, from: u32, to: u32) -> Result<()> {
+        if from >= to {
+            return Ok(());
+        }
+        let rows = Tensor::view(&t.buf, t.offset + from * t.cols, to - from, t.cols)?;
+        self.fill(&rows, 0.0, false)
     }
 
     /// A buffer holding gradient `g` for a tensor shaped like `like`.
