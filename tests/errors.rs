@@ -170,6 +170,43 @@ fn bad_model_settings_and_data_are_errors() {
     assert!(matches!(gpu.buffer(huge, "huge"), Err(Error::Limit { .. })));
 }
 
+/// A dataset stored as f16 goes only where a kernel reads f16; anything else is a clear error
+/// when recorded, as are values f16 cannot hold and writes into it.
+#[test]
+fn f16_data_is_refused_where_it_cannot_be_read() {
+    let gpu = gpu();
+    let x16 = Tensor::from_slice_f16(&gpu, &[0.5; 12], 4, 3, "pixels").unwrap();
+    let state = StepState::new(&gpu).unwrap();
+    let mut tape = Tape::new(&gpu, &state);
+    let m = msg(tape.gauss_noise(&x16, 0.1, 1, 0));
+    assert!(m.contains("f16") && m.contains("noise"), "{m}");
+    let dst = Tensor::new(&gpu, 4, 3, "dst").unwrap();
+    let m = msg(tape.copy(&x16, &dst));
+    assert!(m.contains("f16"), "{m}");
+    let m = msg(x16.write(&gpu, &[0.0; 12]));
+    assert!(m.contains("f16"), "{m}");
+    let mut data = oddity::data::Dataset {
+        name: "big".into(),
+        rows: 2,
+        cols: 3,
+        x: vec![0.0, 1.0, 2.0, 3.0, 70000.0, 5.0],
+        anomaly: None,
+        class: None,
+        schema: oddity::data::Schema::numeric(["a", "b", "c"].map(String::from), &[(0.0, 1.0); 3]),
+    };
+    let m = msg(data.upload_as(&gpu, oddity::data::Precision::F16));
+    assert!(
+        m.contains("big") && m.contains("row 1 column 1") && m.contains("70000"),
+        "{m}"
+    );
+    data.x[4] = 4.0;
+    assert!(
+        data.upload_as(&gpu, oddity::data::Precision::F16)
+            .unwrap()
+            .is_half()
+    );
+}
+
 #[test]
 fn cli_reports_a_missing_adapter_without_panicking() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_oddity"))
@@ -194,67 +231,73 @@ fn cli_reports_a_missing_adapter_without_panicking() {
 
 #[test]
 fn cli_bench_json_last_line_has_the_fields() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_oddity"))
-        .args([
-            "bench",
-            "--json",
-            "--rows",
-            "300",
-            "--dim",
-            "16",
-            // The paper's depth (three encoder layers, an independent decoder), small widths.
-            "--hidden",
-            "8,6,4",
-            "--batch",
-            "32",
-            "--steps",
-            "20",
-            "--repeats",
-            "1",
-            "--pretrain-steps",
-            "20",
-            "--active-steps",
-            "5",
-            "--k",
-            "3",
-            "--budget",
-            "9",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8_lossy(&out.stdout);
-    let v: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
-    assert!(v["adapter"].is_string(), "{v}");
-    for k in [
-        "algorithm1_s",
-        "pretrain_steps_per_s",
-        "dispatches_per_step",
-        "host_waits_per_round",
-        "score_all_ms",
-    ] {
-        assert!(v[k].as_f64().is_some_and(|x| x > 0.0), "{k} in {v}");
+    // The dataset stored as f32 and as f16: the same counts either way.
+    for precision in ["f32", "f16"] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_oddity"))
+            .args([
+                "bench",
+                "--precision",
+                precision,
+                "--json",
+                "--rows",
+                "300",
+                "--dim",
+                "16",
+                // The paper's depth (three encoder layers, an independent decoder), small widths.
+                "--hidden",
+                "8,6,4",
+                "--batch",
+                "32",
+                "--steps",
+                "20",
+                "--repeats",
+                "1",
+                "--pretrain-steps",
+                "20",
+                "--active-steps",
+                "5",
+                "--k",
+                "3",
+                "--budget",
+                "9",
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8_lossy(&out.stdout);
+        let v: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+        assert!(v["adapter"].is_string(), "{v}");
+        assert_eq!(v["precision"], precision, "{v}");
+        for k in [
+            "algorithm1_s",
+            "pretrain_steps_per_s",
+            "dispatches_per_step",
+            "host_waits_per_round",
+            "score_all_ms",
+        ] {
+            assert!(v[k].as_f64().is_some_and(|x| x > 0.0), "{k} in {v}");
+        }
+        // Algorithm 1: 9 labels at k 3 are three rounds, each one submit of training, one of
+        // scoring and top-k, and one host wait (the top-k readback); nothing else waits.
+        assert_eq!(v["rounds"], 3, "{v}");
+        assert_eq!(v["host_waits_per_round"], 1.0, "{v}");
+        // The target for a DAE_uai step of this depth: at most 24 dispatches (sampling,
+        // 6 forward GEMMs, the row errors with their gradient, the mean, the head forward and
+        // backward, 11 backward GEMMs, the optimizer, the step counter).
+        assert_eq!(v["dispatches_per_step"], 24.0, "{v}");
+        // One query: the rows fit one chunk, so 6 GEMMs, the row errors, the head's scores and
+        // one top-k pass (300 rows).
+        assert_eq!(v["dispatches_per_query"], 9, "{v}");
+        let dae = &v["dae"];
+        assert_eq!(dae["dispatches_per_step"], 22.0, "{v}");
+        assert_eq!(dae["submits_per_100_steps"], 1);
+        assert_eq!(dae["host_waits_per_100_steps"], 0);
+        assert!(dae["steps_per_s"].as_f64().unwrap() > 0.0);
     }
-    // Algorithm 1: 9 labels at k 3 are three rounds, each one submit of training, one of
-    // scoring and top-k, and one host wait (the top-k readback); nothing else waits.
-    assert_eq!(v["rounds"], 3, "{v}");
-    assert_eq!(v["host_waits_per_round"], 1.0, "{v}");
-    // The target for a DAE_uai step of this depth: at most 24 dispatches (sampling,
-    // 6 forward GEMMs, the row errors with their gradient, the mean, the head forward and
-    // backward, 11 backward GEMMs, the optimizer, the step counter).
-    assert_eq!(v["dispatches_per_step"], 24.0, "{v}");
-    // One query: the rows fit one chunk, so 6 GEMMs, the row errors, the head's scores and
-    // one top-k pass (300 rows).
-    assert_eq!(v["dispatches_per_query"], 9, "{v}");
-    let dae = &v["dae"];
-    assert_eq!(dae["dispatches_per_step"], 22.0, "{v}");
-    assert_eq!(dae["submits_per_100_steps"], 1);
-    assert_eq!(dae["host_waits_per_100_steps"], 0);
-    assert!(dae["steps_per_s"].as_f64().unwrap() > 0.0);
     let info = std::process::Command::new(env!("CARGO_BIN_EXE_oddity"))
         .args(["info", "--json"])
         .output()

@@ -29,6 +29,26 @@ fn run(
     b.finish().unwrap().run(1).unwrap();
 }
 
+/// `v` stored as the kernels' f16 bindings read it (`half`), or as f32; with the values the
+/// kernel sees (rounded to f16 or not), for the reference.
+fn stored(gpu: &Gpu, v: &[f32], half: bool) -> (GpuBuffer, Vec<f32>) {
+    if half {
+        let seen = v.iter().map(|&x| half::f16::from_f32(x).to_f32()).collect();
+        (gpu.upload_f16(v, "f16 data").unwrap(), seen)
+    } else {
+        (gpu.upload(v, "data").unwrap(), v.to_vec())
+    }
+}
+
+/// The shader and data binding for f32 or f16 data.
+fn storage(
+    half: bool,
+    f32: (&'static str, &'static str),
+    f16: (&'static str, &'static str),
+) -> (&'static str, &'static str) {
+    if half { f16 } else { f32 }
+}
+
 fn read(gpu: &Gpu, b: &GpuBuffer) -> Vec<f32> {
     gpu.read_f32(b, 0, b.words()).unwrap()
 }
@@ -37,7 +57,8 @@ fn groups(gpu: &Gpu, n: u32) -> [u32; 3] {
     gpu.grid_1d(n.div_ceil(256)).unwrap()
 }
 
-/// Runs one GEMM on random operands (with leading padding so offsets matter) and compares.
+/// Runs one GEMM on random operands (with leading padding so offsets matter) and compares,
+/// with A stored as f32 (`gemm`) and as f16 (`gemm16`, against the reference on the rounded A).
 fn check_gemm(
     gpu: &Gpu,
     rng: &mut rand::rngs::StdRng,
@@ -58,68 +79,74 @@ fn check_gemm(
         .collect();
     let c_len = (p.c_off + p.m * p.ldc) as usize;
     let c0 = randn(rng, c_len, 1.0);
-    let (ga, gaa, gb, gba) = (
-        gpu.upload(&a, "a").unwrap(),
+    let (gaa, gb, gba) = (
         gpu.upload(&a_aux, "aa").unwrap(),
         gpu.upload(&b, "b").unwrap(),
         gpu.upload(&b_aux, "ba").unwrap(),
     );
-    let mut want = if p.accumulate != 0 {
-        wide(&c0)
-    } else {
-        vec![0.0; c_len]
-    };
-    r::gemm(
-        &p,
-        &wide(&a),
-        &wide(&a_aux),
-        &wide(&b),
-        &wide(&b_aux),
-        &mut want,
-    );
-    // Both tilings, each against the reference, and bit-identical to each other (they add the
-    // K terms in the same order, so choosing one by shape never changes a result).
-    let mut results = Vec::new();
-    for (entry, tile) in [("gemm", GEMM_TILE), ("gemm_wide", GEMM_WIDE_TILE)] {
-        let gc = if p.accumulate != 0 {
-            gpu.upload(&c0, "c").unwrap()
+    for half in [false, true] {
+        let (ga, a_seen) = stored(gpu, &a, half);
+        let (shader, a_name) = storage(half, ("gemm", "a"), ("gemm16", "a16"));
+        let mut want = if p.accumulate != 0 {
+            wide(&c0)
         } else {
-            poisoned(gpu, c_len)
+            vec![0.0; c_len]
         };
-        run(
-            gpu,
-            ("gemm", entry),
-            Some(&p),
-            &[
-                ("a", &ga),
-                ("a_aux", &gaa),
-                ("b", &gb),
-                ("b_aux", &gba),
-                ("c", &gc),
-            ],
-            [p.n.div_ceil(tile), p.m.div_ceil(tile), 1],
+        r::gemm(
+            &p,
+            &wide(&a_seen),
+            &wide(&a_aux),
+            &wide(&b),
+            &wide(&b_aux),
+            &mut want,
         );
-        let got = read(gpu, &gc);
-        // Compare the region the kernel owns (rows of C), skipping any prefix before c_off.
-        let s = p.c_off as usize;
-        let e = rel_err(&got[s..], &want[s..]);
-        eprintln!("{entry} {label} {}x{}x{}: rel err {e:.2e}", p.m, p.n, p.k);
+        // Both tilings, each against the reference, and bit-identical to each other (they add
+        // the K terms in the same order, so choosing one by shape never changes a result).
+        let mut results = Vec::new();
+        for (entry, tile) in [("gemm", GEMM_TILE), ("gemm_wide", GEMM_WIDE_TILE)] {
+            let gc = if p.accumulate != 0 {
+                gpu.upload(&c0, "c").unwrap()
+            } else {
+                poisoned(gpu, c_len)
+            };
+            run(
+                gpu,
+                (shader, entry),
+                Some(&p),
+                &[
+                    (a_name, &ga),
+                    ("a_aux", &gaa),
+                    ("b", &gb),
+                    ("b_aux", &gba),
+                    ("c", &gc),
+                ],
+                [p.n.div_ceil(tile), p.m.div_ceil(tile), 1],
+            );
+            let got = read(gpu, &gc);
+            // Compare the region the kernel owns (rows of C), skipping any prefix before c_off.
+            let s = p.c_off as usize;
+            let e = rel_err(&got[s..], &want[s..]);
+            eprintln!(
+                "{shader}::{entry} {label} {}x{}x{}: rel err {e:.2e}",
+                p.m, p.n, p.k
+            );
+            assert!(
+                e < TOL,
+                "{shader}::{entry} {label} {}x{}x{}: rel err {e}",
+                p.m,
+                p.n,
+                p.k
+            );
+            results.push(got.iter().map(|v| v.to_bits()).collect::<Vec<u32>>());
+        }
         assert!(
-            e < TOL,
-            "{entry} {label} {}x{}x{}: rel err {e}",
+            results[0] == results[1],
+            "{shader}: gemm and gemm_wide differ at {label} {}x{}x{}",
             p.m,
             p.n,
             p.k
         );
-        results.push(got.iter().map(|v| v.to_bits()).collect::<Vec<u32>>());
     }
-    assert!(
-        results[0] == results[1],
-        "gemm and gemm_wide differ at {label} {}x{}x{}",
-        p.m,
-        p.n,
-        p.k
-    );
 }
 
 #[test]
@@ -244,16 +271,18 @@ fn row_error_forward_and_backward() {
     let gpu = gpu();
     let mut rng = rng();
     for &(rows, cols) in &[(1u32, 1u32), (3, 7), (257, 785), (1000, 3)] {
-        for mse in [0u32, 1] {
+        // The target stored as f32 (`rowerr`) and as f16 (`rowerr16`: a dataset kept in half).
+        for (mse, half) in [(0u32, false), (1, false), (0, true), (1, true)] {
+            let (shader, tgt_name) = storage(half, ("rowerr", "tgt"), ("rowerr16", "tgt16"));
             let n = (rows * cols) as usize;
             let (pred, tgt, g) = (
                 randn(&mut rng, n + 2, 1.0),
                 randn(&mut rng, n + 5, 1.0),
                 randn(&mut rng, rows as usize + 1, 1.0),
             );
-            let (gp, gt, gg) = (
+            let (gt, tgt) = stored(&gpu, &tgt, half);
+            let (gp, gg) = (
                 gpu.upload(&pred, "p").unwrap(),
-                gpu.upload(&tgt, "t").unwrap(),
                 gpu.upload(&g, "g").unwrap(),
             );
             // Without the gradient, then with it for the first d_rows rows (the rest 0).
@@ -275,11 +304,11 @@ fn row_error_forward_and_backward() {
                 };
                 run(
                     &gpu,
-                    ("rowerr", "rowerr_fwd"),
+                    (shader, "rowerr_fwd"),
                     Some(&p),
                     &[
                         ("pred", &gp),
-                        ("tgt", &gt),
+                        (tgt_name, &gt),
                         ("out", &out),
                         ("dpred", &dpred),
                     ],
@@ -289,7 +318,7 @@ fn row_error_forward_and_backward() {
                 let mut want_d = vec![f64::NAN; n + 1];
                 r::rowerr_fwd(&p, &wide(&pred), &wide(&tgt), &mut want, &mut want_d);
                 let e = rel_err(&read(&gpu, &out)[3..], &want[3..]);
-                assert!(e < TOL, "rowerr_fwd {rows}x{cols} mse={mse}: {e}");
+                assert!(e < TOL, "{shader}::rowerr_fwd {rows}x{cols} mse={mse}: {e}");
                 let got_d = read(&gpu, &dpred);
                 if let Some(d) = d_rows {
                     let e = rel_err(&got_d[1..], &want_d[1..]);
@@ -330,9 +359,9 @@ fn row_error_forward_and_backward() {
                 };
                 run(
                     &gpu,
-                    ("rowerr", "rowerr_bwd"),
+                    (shader, "rowerr_bwd"),
                     Some(&p),
-                    &[("pred", &gp), ("tgt", &gt), ("g", &gg), ("out", &out)],
+                    &[("pred", &gp), (tgt_name, &gt), ("g", &gg), ("out", &out)],
                     groups(&gpu, rows * cols),
                 );
                 let mut want = if acc == 1 { wide(&init) } else { vec![0.0; n] };
@@ -340,7 +369,7 @@ fn row_error_forward_and_backward() {
                 let e = rel_err(&read(&gpu, &out), &want);
                 assert!(
                     e < TOL,
-                    "rowerr_bwd {rows}x{cols} mse={mse} g_off={g_off}: {e}"
+                    "{shader}::rowerr_bwd {rows}x{cols} mse={mse} g_off={g_off}: {e}"
                 );
             }
         }
@@ -463,10 +492,18 @@ fn sample_rows_with_noise_matches_reference_rng() {
     let mut rng = rng();
     let (n_data, cols, rows) = (37u32, 13u32, 101u32);
     let data = randn(&mut rng, (n_data * cols) as usize + 3, 1.0);
-    let gd = gpu.upload(&data, "d").unwrap();
     let classes: Vec<u32> = (0..=n_data).map(|i| (i * 7) % 10).collect();
     let gc = gpu.upload(&classes, "classes").unwrap();
-    for step in [0u32, 1, 12345] {
+    // The data stored as f32 (`gather`) and as f16 (`gather16`): the rows come out widened.
+    for (step, half) in [
+        (0u32, false),
+        (1, false),
+        (12345, false),
+        (0, true),
+        (12345, true),
+    ] {
+        let (gd, data) = stored(&gpu, &data, half);
+        let (shader, data_name) = storage(half, ("gather", "data"), ("gather16", "data16"));
         let state = gpu.upload(&[step, 0, 0, 0], "state").unwrap();
         let cls_out = gpu
             .upload(&vec![u32::MAX; rows as usize], "cls out")
@@ -490,10 +527,10 @@ fn sample_rows_with_noise_matches_reference_rng() {
         };
         run(
             &gpu,
-            ("gather", "sample_rows"),
+            (shader, "sample_rows"),
             Some(&p),
             &[
-                ("data", &gd),
+                (data_name, &gd),
                 ("state", &state),
                 ("out", &out),
                 ("noisy", &noisy),
@@ -538,48 +575,49 @@ fn gather_rows_by_index_with_out_of_range_as_nan() {
     let (n_data, cols) = (50u32, 9u32);
     let data = randn(&mut rng, (n_data * cols) as usize, 1.0);
     let idx: Vec<u32> = vec![99, 3, 49, 0, 17, 17, n_data, 5];
-    let (gd, gi) = (
-        gpu.upload(&data, "d").unwrap(),
-        gpu.upload(&idx, "i").unwrap(),
-    );
-    let rows = 7;
-    let out = poisoned(&gpu, (rows * cols) as usize);
-    let p = GatherParams {
-        rows,
-        cols,
-        n_data,
-        data_off: 0,
-        out_off: 0,
-        noisy_off: NONE,
-        idx_off: 1,
-        seed: 0,
-        noise_std: 0.0,
-        cls_off: NONE,
-        cls_out_off: 0,
-    };
-    run(
-        &gpu,
-        ("gather", "gather_rows"),
-        Some(&p),
-        &[("data", &gd), ("idx", &gi), ("out", &out)],
-        groups(&gpu, rows * cols),
-    );
-    let mut want = vec![0.0; (rows * cols) as usize];
-    r::gather_rows(&p, &wide(&data), &idx, &mut want);
-    let got = read(&gpu, &out);
-    let split = (5 * cols) as usize;
-    assert_eq!(rel_err(&got[..split], &want[..split]), 0.0);
-    assert!(
-        got[split..split + cols as usize].iter().all(|v| v.is_nan()),
-        "index past the data gives NaN"
-    );
-    assert_eq!(
-        rel_err(
-            &got[split + cols as usize..],
-            &want[split + cols as usize..]
-        ),
-        0.0
-    );
+    let gi = gpu.upload(&idx, "i").unwrap();
+    for half in [false, true] {
+        let (gd, data) = stored(&gpu, &data, half);
+        let (shader, data_name) = storage(half, ("gather", "data"), ("gather16", "data16"));
+        let rows = 7;
+        let out = poisoned(&gpu, (rows * cols) as usize);
+        let p = GatherParams {
+            rows,
+            cols,
+            n_data,
+            data_off: 0,
+            out_off: 0,
+            noisy_off: NONE,
+            idx_off: 1,
+            seed: 0,
+            noise_std: 0.0,
+            cls_off: NONE,
+            cls_out_off: 0,
+        };
+        run(
+            &gpu,
+            (shader, "gather_rows"),
+            Some(&p),
+            &[(data_name, &gd), ("idx", &gi), ("out", &out)],
+            groups(&gpu, rows * cols),
+        );
+        let mut want = vec![0.0; (rows * cols) as usize];
+        r::gather_rows(&p, &wide(&data), &idx, &mut want);
+        let got = read(&gpu, &out);
+        let split = (5 * cols) as usize;
+        assert_eq!(rel_err(&got[..split], &want[..split]), 0.0);
+        assert!(
+            got[split..split + cols as usize].iter().all(|v| v.is_nan()),
+            "index past the data gives NaN"
+        );
+        assert_eq!(
+            rel_err(
+                &got[split + cols as usize..],
+                &want[split + cols as usize..]
+            ),
+            0.0
+        );
+    }
 }
 
 #[test]
@@ -813,18 +851,21 @@ fn sample_labelled_matches_reference() {
     let gpu = gpu();
     let mut rng = rng();
     let (n, cols, cap) = (29u32, 7u32, 29u32);
-    let data = randn(&mut rng, (n * cols) as usize + 2, 1.0);
-    let gd = gpu.upload(&data, "d").unwrap();
+    let data32 = randn(&mut rng, (n * cols) as usize + 2, 1.0);
     let classes: Vec<u32> = (0..n).map(|i| i % 3).collect();
     let gc = gpu.upload(&classes, "classes").unwrap();
     // (random rows first, labelled rows, labels so far); a count past the capacity is clamped.
-    for (batch, rows, count) in [
+    // Each with the data stored as f32 (`gather`) and as f16 (`gather16`).
+    let cases = [
         (0u32, 45u32, 0u32),
         (0, 45, 5),
         (11, 45, 1),
         (37, 3, 5),
         (5, 9, 40),
-    ] {
+    ];
+    for ((batch, rows, count), half) in cases.iter().flat_map(|&c| [(c, false), (c, true)]) {
+        let (gd, data) = stored(&gpu, &data32, half);
+        let (shader, data_name) = storage(half, ("gather", "data"), ("gather16", "data16"));
         let mut lab = vec![0u32; 1 + 2 * cap as usize];
         lab[0] = count;
         for r in 0..count.min(cap) as usize {
@@ -865,10 +906,10 @@ fn sample_labelled_matches_reference() {
             .unwrap();
         run(
             &gpu,
-            ("gather", "sample_labelled"),
+            (shader, "sample_labelled"),
             Some(&p),
             &[
-                ("data", &gd),
+                (data_name, &gd),
                 ("state", &state),
                 ("out", &out),
                 ("noisy", &noisy),
@@ -879,7 +920,7 @@ fn sample_labelled_matches_reference() {
             ],
             groups(&gpu, total * cols),
         );
-        let what = format!("batch {batch}, rows {rows}, count {count}");
+        let what = format!("{shader}: batch {batch}, rows {rows}, count {count}");
         let (mut wo, mut wn, mut wy) = (vec![0.0; len], vec![0.0; len], vec![f64::NAN; ym_len]);
         let picks = r::sample_labelled(&p, &wide(&data), &lab, 6, &mut wo, &mut wn, &mut wy);
         let want_cls: Vec<u32> = picks.iter().map(|&r| classes[r as usize]).collect();

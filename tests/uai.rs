@@ -234,3 +234,63 @@ fn a_bad_head_prior_is_refused() {
         assert!(e.contains("prior standard deviation"), "{e}");
     }
 }
+
+/// A dataset stored as f16 gives exactly what its values rounded to f16 give stored as f32:
+/// training (the sampler), scoring (the first layer's GEMM and the reconstruction target) and
+/// the top-k, for DAE_uai and Class_uai with labels. So f16 storage changes a result only
+/// through the rounding of the data (its effect on detection is measured in BENCHMARKS.md).
+#[test]
+fn f16_data_gives_exactly_its_rounded_values_in_f32() {
+    let gpu = gpu();
+    let mut rng = rng();
+    let (n, cols) = (301u32, 12u32);
+    let data: Vec<f32> = randn(&mut rng, (n * cols) as usize, 1.0)
+        .iter()
+        .map(|v| v.abs())
+        .collect();
+    let rounded: Vec<f32> = data
+        .iter()
+        .map(|&v| half::f16::from_f32(v).to_f32())
+        .collect();
+    assert_ne!(data, rounded, "the data has digits f16 drops");
+    let x16 = Tensor::from_slice_f16(&gpu, &data, n, cols, "f16 data").unwrap();
+    let x32 = Tensor::from_slice(&gpu, &rounded, n, cols, "rounded data").unwrap();
+    assert!(x16.is_half() && !x32.is_half());
+    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    assert_eq!(
+        bits(&x16.read(&gpu).unwrap()),
+        bits(&rounded),
+        "reads back widened"
+    );
+    let odd = Tensor::view(x16.buffer(), 7, 5, 3).unwrap();
+    assert_eq!(
+        bits(&odd.read(&gpu).unwrap()),
+        bits(&rounded[7..22]),
+        "a view at an odd element"
+    );
+    let classes: Vec<u32> = (0..n).map(|i| i % 4).collect();
+    let cls = gpu.upload(&classes, "classes").unwrap();
+    for uai in [UaiConfig::new(config(3)), UaiConfig::class(config(3), 4)] {
+        let name = uai.name();
+        let cls = matches!(uai.base, oddity::models::BaseKind::Class { .. }).then_some(&cls);
+        let run = |x: &Tensor| {
+            let model = UaiModel::new(&gpu, uai.clone()).unwrap();
+            let mut labels = LabelSet::new(&gpu, n).unwrap();
+            labels.add(&gpu, &[(4, 1), (77, 0), (300, 1)]).unwrap();
+            model.train_plan(x, &labels, cls).unwrap().run(5).unwrap();
+            let (plan, scores, top) = model.query_plan(x, &labels, cls, 9).unwrap();
+            plan.run(1).unwrap();
+            let params = model.arena.read(&gpu).unwrap();
+            (
+                bits(&params),
+                bits(&scores.read(&gpu).unwrap()),
+                top.read(&gpu).unwrap(),
+            )
+        };
+        let (p16, s16, t16) = run(&x16);
+        let (p32, s32, t32) = run(&x32);
+        assert_eq!(p16, p32, "{name}: parameters after 5 steps");
+        assert_eq!(s16, s32, "{name}: every row's score");
+        assert_eq!(t16, t32, "{name}: the top 9");
+    }
+}

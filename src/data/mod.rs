@@ -113,6 +113,53 @@ impl Dataset {
 
     /// The features as a GPU tensor.
     pub fn upload(&self, gpu: &Gpu) -> Result<Tensor> {
-        Tensor::from_slice(gpu, &self.x, self.rows as u32, self.cols as u32, &self.name)
+        self.upload_as(gpu, Precision::F32)
     }
+
+    /// The features as a GPU tensor stored at `precision`.
+    pub fn upload_as(&self, gpu: &Gpu, precision: Precision) -> Result<Tensor> {
+        let (rows, cols) = (self.rows as u32, self.cols as u32);
+        match precision {
+            Precision::F32 => Tensor::from_slice(gpu, &self.x, rows, cols, &self.name),
+            Precision::F16 => {
+                let max = f32::from(half::f16::MAX);
+                if let Some(i) = self.x.iter().position(|v| v.abs() > max) {
+                    return Err(crate::error::invalid(
+                        "f16 data",
+                        format!(
+                            "{}: row {} column {} is {}, past f16's largest value {max}; \
+                             store it as f32, or scale the column",
+                            self.name,
+                            i / self.cols.max(1),
+                            i % self.cols.max(1),
+                            self.x[i]
+                        ),
+                    ));
+                }
+                Tensor::from_slice_f16(gpu, &self.x, rows, cols, &self.name)
+            }
+        }
+    }
+}
+
+/// How a dataset is stored on the GPU. f16 halves its memory and what each pass over it reads
+/// (scoring every row reads the whole dataset twice for a DAE: the first layer and the
+/// reconstruction target); the values are rounded to f16 (about 3 significant digits, a
+/// largest finite value of 65504), and every computation on them stays f32. The UAI models and
+/// the autoencoders take either; a kernel that cannot read f16 refuses it when recorded.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    clap::ValueEnum,
+)]
+pub enum Precision {
+    #[default]
+    F32,
+    F16,
 }

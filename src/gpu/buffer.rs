@@ -13,9 +13,12 @@ struct BufferInner {
     buffer: wgpu::Buffer,
     words: u64,
     id: u64,
+    half: bool,
 }
 
-/// A storage buffer of 32-bit words. Cloning shares it; `id` identifies it.
+/// A storage buffer of 32-bit words. Cloning shares it; `id` identifies it. A buffer made by
+/// [`Gpu::upload_f16`] holds f16 values two per word and binds only where a kernel declares an
+/// f16 binding (its name ends in `16`); every other buffer binds only elsewhere.
 #[derive(Clone)]
 pub struct GpuBuffer {
     inner: Arc<BufferInner>,
@@ -25,8 +28,10 @@ impl std::fmt::Debug for GpuBuffer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "GpuBuffer(#{}, {} words)",
-            self.inner.id, self.inner.words
+            "GpuBuffer(#{}, {} words{})",
+            self.inner.id,
+            self.inner.words,
+            if self.inner.half { " of f16 pairs" } else { "" }
         )
     }
 }
@@ -50,12 +55,26 @@ impl GpuBuffer {
     pub fn id(&self) -> u64 {
         self.inner.id
     }
+
+    /// True when the buffer holds f16 values, two per word.
+    pub fn is_half(&self) -> bool {
+        self.inner.half
+    }
+
+    /// Length in elements: words, or twice that for f16.
+    pub fn elements(&self) -> u64 {
+        self.inner.words * if self.inner.half { 2 } else { 1 }
+    }
 }
 
 impl Gpu {
     /// A storage buffer of `words` 32-bit words (at least one), refused past the adapter's
     /// storage-binding limit.
     pub fn buffer(&self, words: u64, label: &str) -> Result<GpuBuffer> {
+        self.new_buffer(words, label, false)
+    }
+
+    fn new_buffer(&self, words: u64, label: &str, half: bool) -> Result<GpuBuffer> {
         let words = words.max(1);
         let bytes = words * 4;
         let limit = self
@@ -78,7 +97,12 @@ impl Gpu {
         });
         let id = self.inner.next_buffer_id.fetch_add(1, Ordering::Relaxed);
         Ok(GpuBuffer {
-            inner: Arc::new(BufferInner { buffer, words, id }),
+            inner: Arc::new(BufferInner {
+                buffer,
+                words,
+                id,
+                half,
+            }),
         })
     }
 
@@ -87,6 +111,24 @@ impl Gpu {
         let bytes: &[u8] = bytemuck::cast_slice(data);
         let buf = self.buffer((bytes.len() as u64).div_ceil(4), label)?;
         self.write(&buf, 0, data)?;
+        Ok(buf)
+    }
+
+    /// A buffer holding `data` rounded to f16 (to nearest, ties to even; past f16's range,
+    /// infinite), packed two per word, element i in the low half of word i / 2 when i is even:
+    /// half the bytes for kernels with an f16 binding to read. An odd count leaves the last
+    /// high half zero.
+    pub fn upload_f16(&self, data: &[f32], label: &str) -> Result<GpuBuffer> {
+        let words: Vec<u32> = data
+            .chunks(2)
+            .map(|pair| {
+                let lo = half::f16::from_f32(pair[0]).to_bits();
+                let hi = pair.get(1).map_or(0, |&v| half::f16::from_f32(v).to_bits());
+                u32::from(lo) | (u32::from(hi) << 16)
+            })
+            .collect();
+        let buf = self.new_buffer(words.len() as u64, label, true)?;
+        self.write(&buf, 0, &words)?;
         Ok(buf)
     }
 

@@ -6,7 +6,7 @@ use oddity_kernels::params::{
     AxpyParams, CopyColsParams, GatherParams, LabelledParams, NONE, NoiseParams,
 };
 
-use super::groups_1d;
+use super::{by_storage, groups_1d};
 use crate::error::{Result, invalid};
 use crate::gpu::GpuBuffer;
 use crate::tape::{Backward, BackwardCtx, Grad, Tape, Tensor};
@@ -191,11 +191,12 @@ impl Tape {
         };
         let (cls, cls_out) = class_buffers(&gpu, data, classes, batch)?;
         let state = self.state.buffer().clone();
+        let (shader, data_binding) = by_storage(data, ("gather", "data"), ("gather16", "data16"));
         self.plan.dispatch(
-            ("gather", "sample_rows"),
+            (shader, "sample_rows"),
             Some(&p),
             &[
-                ("data", data.buffer()),
+                (data_binding, data.buffer()),
                 ("state", &state),
                 ("out", clean.buffer()),
                 ("noisy", &noisy_buf),
@@ -245,10 +246,15 @@ impl Tape {
             cls_off: NONE,
             cls_out_off: 0,
         };
+        let (shader, data_binding) = by_storage(data, ("gather", "data"), ("gather16", "data16"));
         self.plan.dispatch(
-            ("gather", "gather_rows"),
+            (shader, "gather_rows"),
             Some(&p),
-            &[("data", data.buffer()), ("idx", idx), ("out", out.buffer())],
+            &[
+                (data_binding, data.buffer()),
+                ("idx", idx),
+                ("out", out.buffer()),
+            ],
             groups_1d(&gpu, out.len())?,
         )?;
         Ok(out)
@@ -431,11 +437,12 @@ impl Tape {
         };
         let (cls, cls_out) = class_buffers(&gpu, data, classes, total)?;
         let state = self.state.buffer().clone();
+        let (shader, data_binding) = by_storage(data, ("gather", "data"), ("gather16", "data16"));
         self.plan.dispatch(
-            ("gather", "sample_labelled"),
+            (shader, "sample_labelled"),
             Some(&p),
             &[
-                ("data", data.buffer()),
+                (data_binding, data.buffer()),
                 ("state", &state),
                 ("out", clean.buffer()),
                 ("noisy", &noisy_buf),

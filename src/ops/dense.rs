@@ -73,11 +73,12 @@ pub(crate) fn gemm(
         .unwrap_or_else(|| ra.clone());
     let b_aux = b_aux.map(|t| t.buffer().clone()).unwrap_or(ra);
     let (entry, groups) = gemm_kernel(p.m, p.n);
+    let (shader, a_binding) = super::by_storage(a, ("gemm", "a"), ("gemm16", "a16"));
     plan.dispatch(
-        ("gemm", entry),
+        (shader, entry),
         Some(p),
         &[
-            ("a", a.buffer()),
+            (a_binding, a.buffer()),
             ("a_aux", &a_aux),
             ("b", b.buffer()),
             ("b_aux", &b_aux),

@@ -4,7 +4,7 @@
 
 use oddity_kernels::params::{BceParams, CeParams, NONE, ReduceParams, RowErrParams};
 
-use super::groups_1d;
+use super::{by_storage, groups_1d};
 use crate::error::{Result, invalid, shape};
 use crate::gpu::{Gpu, GpuBuffer};
 use crate::tape::{Backward, BackwardCtx, Grad, Tape, Tensor};
@@ -60,12 +60,13 @@ impl Backward for RowErrBackward {
             d_rows: 0,
         };
         let groups = groups_1d(&gpu, self.pred.len())?;
+        let (shader, tgt) = by_storage(&self.target, ("rowerr", "tgt"), ("rowerr16", "tgt16"));
         ctx.plan.dispatch(
-            ("rowerr", "rowerr_bwd"),
+            (shader, "rowerr_bwd"),
             Some(&p),
             &[
                 ("pred", self.pred.buffer()),
-                ("tgt", self.target.buffer()),
+                (tgt, self.target.buffer()),
                 ("g", &g_buf),
                 ("out", dp.buffer()),
             ],
@@ -271,12 +272,13 @@ impl Tape {
             None => gpu.dummy(true)?,
         };
         let groups = gpu.grid_1d(pred.rows())?;
+        let (shader, tgt) = by_storage(target, ("rowerr", "tgt"), ("rowerr16", "tgt16"));
         self.plan.dispatch(
-            ("rowerr", "rowerr_fwd"),
+            (shader, "rowerr_fwd"),
             Some(&p),
             &[
                 ("pred", pred.buffer()),
-                ("tgt", target.buffer()),
+                (tgt, target.buffer()),
                 ("out", out.buffer()),
                 ("dpred", &dpred),
             ],

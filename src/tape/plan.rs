@@ -72,6 +72,18 @@ impl PlanBuilder {
                 .iter()
                 .find(|(n, _)| *n == b.name)
                 .ok_or_else(|| err(format!("no buffer for binding {}", b.name)))?;
+            // f16 data binds only where the kernel declares it (a name ending in 16).
+            if buf.is_half() != b.name.ends_with("16") {
+                return Err(err(if buf.is_half() {
+                    format!(
+                        "binding {} takes f32 words, and {buf:?} holds f16 data (this kernel \
+                         cannot read a dataset stored as f16)",
+                        b.name
+                    )
+                } else {
+                    format!("binding {} takes f16 data, and {buf:?} holds f32", b.name)
+                }));
+            }
             bound.push((b.binding, b.kind, (*buf).clone()));
         }
         if let Some((n, _)) = buffers

@@ -4,7 +4,10 @@ use crate::error::{Result, invalid};
 use crate::gpu::{Gpu, GpuBuffer};
 
 /// A `rows x cols` row-major f32 matrix at word `offset` of a buffer. Parameters are views into
-/// a model's parameter arena; activations own their buffer.
+/// a model's parameter arena; activations own their buffer. A dataset may instead be stored as
+/// f16 ([`Tensor::from_slice_f16`]): offsets then count f16 elements, and only the kernels with
+/// an f16 binding (the GEMM's A, the row error's target, the row samplers) take it; any other
+/// use is refused when recorded.
 #[derive(Clone, Debug)]
 pub struct Tensor {
     pub(crate) buf: GpuBuffer,
@@ -58,10 +61,41 @@ impl Tensor {
         })
     }
 
-    /// A view of `rows x cols` words at `offset` of `buf`, checked against its length.
+    /// A `rows x cols` tensor of `data` rounded to f16 and stored two per word (see
+    /// [`Gpu::upload_f16`]): half the memory and half the bytes each read of it costs.
+    pub fn from_slice_f16(
+        gpu: &Gpu,
+        data: &[f32],
+        rows: u32,
+        cols: u32,
+        label: &str,
+    ) -> Result<Tensor> {
+        if data.len() as u64 != u64::from(words(rows, cols)?) {
+            return Err(invalid(
+                "tensor data",
+                format!(
+                    "{label}: {} values for a {rows} x {cols} tensor",
+                    data.len()
+                ),
+            ));
+        }
+        Ok(Tensor {
+            buf: gpu.upload_f16(data, label)?,
+            offset: 0,
+            rows,
+            cols,
+        })
+    }
+
+    /// True when the tensor is stored as f16.
+    pub fn is_half(&self) -> bool {
+        self.buf.is_half()
+    }
+
+    /// A view of `rows x cols` elements at `offset` of `buf`, checked against its length.
     pub fn view(buf: &GpuBuffer, offset: u32, rows: u32, cols: u32) -> Result<Tensor> {
         let end = u64::from(offset) + u64::from(words(rows, cols)?);
-        if end > buf.words() {
+        if end > buf.elements() {
             return Err(invalid(
                 "tensor view",
                 format!("{rows} x {cols} at word {offset} passes the end of {buf:?}"),
@@ -118,13 +152,31 @@ impl Tensor {
         (self.buf.id(), self.offset, self.rows, self.cols)
     }
 
-    /// Reads the tensor back (blocking: one submit, one host wait).
+    /// Reads the tensor back (blocking: one submit, one host wait); f16 comes back widened.
     pub fn read(&self, gpu: &Gpu) -> Result<Vec<f32>> {
-        gpu.read_f32(&self.buf, u64::from(self.offset), u64::from(self.len()))
+        if !self.is_half() {
+            return gpu.read_f32(&self.buf, u64::from(self.offset), u64::from(self.len()));
+        }
+        let (first, n) = (u64::from(self.offset), u64::from(self.len()));
+        let w0 = first / 2;
+        let words = gpu.read_u32(&self.buf, w0, (first + n).div_ceil(2) - w0)?;
+        Ok((first..first + n)
+            .map(|i| {
+                let w = words[(i / 2 - w0) as usize];
+                let bits = if i % 2 == 0 { w & 0xffff } else { w >> 16 };
+                half::f16::from_bits(bits as u16).to_f32()
+            })
+            .collect())
     }
 
     /// Overwrites the tensor's values (queued before the next submit).
     pub fn write(&self, gpu: &Gpu, data: &[f32]) -> Result<()> {
+        if self.is_half() {
+            return Err(invalid(
+                "tensor write",
+                "the tensor is stored as f16; upload it again instead",
+            ));
+        }
         if data.len() != self.len() as usize {
             return Err(invalid(
                 "tensor write",

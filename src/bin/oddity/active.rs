@@ -87,6 +87,10 @@ pub struct Training {
     /// 0 fits the head without a prior.
     #[arg(long, default_value_t = oddity::models::HEAD_PRIOR_STD)]
     pub head_prior: f32,
+    /// How the dataset is stored on the GPU: f16 halves what scoring reads (values rounded
+    /// to f16; all arithmetic stays f32).
+    #[arg(long, value_enum, default_value = "f32")]
+    pub precision: oddity::data::Precision,
 }
 
 impl Training {
@@ -106,6 +110,7 @@ impl Training {
             lr: 0.01,
             noise: 0.1,
             head_prior: oddity::models::HEAD_PRIOR_STD,
+            precision: oddity::data::Precision::F32,
         }
     }
 }
@@ -291,7 +296,7 @@ pub fn run(a: &Args) -> oddity::Result<Vec<Outcome>> {
         data.cols,
         data.anomalies()
     );
-    let x = data.upload(&gpu)?;
+    let x = data.upload_as(&gpu, a.train.precision)?;
     let outcomes = run_models(&gpu, &data, &x, a, budget, true)?;
     print_table(&data, budget, a.k, &outcomes);
     if let Some(dir) = &a.out {

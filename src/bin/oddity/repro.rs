@@ -218,7 +218,7 @@ fn uai(a: &UaiArgs) -> oddity::Result<()> {
             };
             let data = active::load(&gpu, &args)?;
             let budget = active::budget_for(&data, None)?;
-            let x = data.upload(&gpu)?;
+            let x = data.upload_as(&gpu, args.train.precision)?;
             bar.start(format!("{name} seed {}", args.seed));
             let mut found = Vec::new();
             for o in active::run_models(&gpu, &data, &x, &args, budget, false)? {
