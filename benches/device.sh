@@ -9,7 +9,8 @@
 #
 # Runs oddity's bench (the paper's configuration: 60000 x 784, DAE_uai 784-256-64-8, batch 256,
 # 5000 pretrain steps, k 10, 100 steps per round, budget 1000) and torch_uai.py alternately,
-# ROUNDS times each (default 2), and writes every JSON line to $OUT (or ./oddity-device).
+# ROUNDS times each (default 2), with the dataset stored as f32 and then as f16, and writes
+# every JSON line to $OUT (or ./oddity-device).
 # `oddity bench` flags can be added after the script's name, e.g. `sh benches/device.sh --profile 1`.
 set -e
 . .gl/activate.sh
@@ -21,8 +22,10 @@ nvidia-smi --query-gpu=name,driver_version,clocks.max.sm,memory.total --format=c
 "$bin" info --json > "$out/info.json" 2> "$out/info.err"
 i=1
 while [ "$i" -le "${ROUNDS:-2}" ]; do
-    "$bin" bench --json "$@" > "$out/oddity-$i.txt" 2> "$out/oddity-$i.err"
-    tail -n 1 "$out/oddity-$i.txt"
+    for p in f32 f16; do
+        "$bin" bench --json --precision "$p" "$@" > "$out/oddity-$p-$i.txt" 2> "$out/oddity-$p-$i.err"
+        tail -n 1 "$out/oddity-$p-$i.txt"
+    done
     python3 .bench/torch_uai.py > "$out/torch-$i.json" 2> "$out/torch-$i.err"
     cat "$out/torch-$i.json"
     i=$((i + 1))

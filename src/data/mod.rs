@@ -158,6 +158,7 @@ impl Dataset {
     serde::Deserialize,
     clap::ValueEnum,
 )]
+#[serde(rename_all = "lowercase")]
 pub enum Precision {
     #[default]
     F32,

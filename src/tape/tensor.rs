@@ -44,21 +44,7 @@ impl Tensor {
         cols: u32,
         label: &str,
     ) -> Result<Tensor> {
-        if data.len() as u64 != u64::from(words(rows, cols)?) {
-            return Err(invalid(
-                "tensor data",
-                format!(
-                    "{label}: {} values for a {rows} x {cols} tensor",
-                    data.len()
-                ),
-            ));
-        }
-        Ok(Tensor {
-            buf: gpu.upload(data, label)?,
-            offset: 0,
-            rows,
-            cols,
-        })
+        Tensor::uploaded(gpu, data, rows, cols, label, false)
     }
 
     /// A `rows x cols` tensor of `data` rounded to f16 and stored two per word (see
@@ -70,6 +56,17 @@ impl Tensor {
         cols: u32,
         label: &str,
     ) -> Result<Tensor> {
+        Tensor::uploaded(gpu, data, rows, cols, label, true)
+    }
+
+    fn uploaded(
+        gpu: &Gpu,
+        data: &[f32],
+        rows: u32,
+        cols: u32,
+        label: &str,
+        half: bool,
+    ) -> Result<Tensor> {
         if data.len() as u64 != u64::from(words(rows, cols)?) {
             return Err(invalid(
                 "tensor data",
@@ -79,8 +76,13 @@ impl Tensor {
                 ),
             ));
         }
+        let buf = if half {
+            gpu.upload_f16(data, label)?
+        } else {
+            gpu.upload(data, label)?
+        };
         Ok(Tensor {
-            buf: gpu.upload_f16(data, label)?,
+            buf,
             offset: 0,
             rows,
             cols,

@@ -307,6 +307,7 @@ pub fn run(a: &Args) -> oddity::Result<Vec<Outcome>> {
             let obj = serde_json::json!({
                 "model": o.model, "dataset": data.name, "n": data.rows, "anomalies_total": data.anomalies(),
                 "budget": budget, "k": a.k, "found": o.found, "curve": o.curve, "seconds": o.seconds, "adapter": adapter,
+                "precision": a.train.precision,
             });
             println!("{obj}");
         }

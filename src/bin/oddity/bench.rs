@@ -8,9 +8,9 @@
 
 use std::time::Instant;
 
+use oddity::Gpu;
 use oddity::data::{Dataset, Precision, Schema};
 use oddity::nn::{Autoencoder, AutoencoderConfig};
-use oddity::Gpu;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -321,7 +321,7 @@ pub fn run(a: &Args) -> oddity::Result<()> {
             "active_steps": a.active_steps,
             "k": a.k,
             "budget": a.budget,
-            "precision": format!("{:?}", a.precision).to_lowercase(),
+            "precision": a.precision,
             "algorithm1_s": r.map(|r| r.seconds),
             "pretrain_steps_per_s": r.map(|r| r.pretrain_steps_per_s),
             "score_all_ms": r.map(|r| r.query_ms),

@@ -274,6 +274,7 @@ fn uai(a: &UaiArgs) -> oddity::Result<()> {
             "experiment": "uai", "adapter": adapter, "seeds": a.seeds, "first_seed": a.first_seed,
             "k": a.k, "pretrain_steps": a.train.pretrain_steps, "active_steps": a.train.active_steps,
             "batch": a.train.batch, "lr": a.train.lr, "noise": a.train.noise, "head_prior": a.train.head_prior, "hidden": a.train.hidden, "max_rows": a.max_rows,
+            "precision": a.train.precision,
             "results": results, "checks": checks, "seconds": seconds,
         });
         println!("{obj}");
