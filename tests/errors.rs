@@ -199,6 +199,8 @@ fn f16_data_is_refused_where_it_cannot_be_read() {
         m.contains("big") && m.contains("row 1 column 1") && m.contains("70000"),
         "{m}"
     );
+    let m = msg(Tensor::from_slice_f16(&gpu, &[1.0, -1e5], 1, 2, "direct"));
+    assert!(m.contains("direct") && m.contains("row 0 column 1"), "{m}");
     data.x[4] = 4.0;
     assert!(
         data.upload_as(&gpu, oddity::data::Precision::F16)

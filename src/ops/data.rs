@@ -130,6 +130,11 @@ fn check_rows(op: &'static str, data: &Tensor, rows: u32) -> Result<()> {
     Ok(())
 }
 
+/// The gather shader and its data binding for `data` as it is stored.
+fn gather_kernel(data: &Tensor) -> (&'static str, &'static str) {
+    by_storage(data, ("gather", "data"), ("gather16", "data16"))
+}
+
 fn check_noise(noise_std: f32) -> Result<()> {
     if !(noise_std >= 0.0 && noise_std.is_finite()) {
         return Err(invalid(
@@ -191,7 +196,7 @@ impl Tape {
         };
         let (cls, cls_out) = class_buffers(&gpu, data, classes, batch)?;
         let state = self.state.buffer().clone();
-        let (shader, data_binding) = by_storage(data, ("gather", "data"), ("gather16", "data16"));
+        let (shader, data_binding) = gather_kernel(data);
         self.plan.dispatch(
             (shader, "sample_rows"),
             Some(&p),
@@ -246,7 +251,7 @@ impl Tape {
             cls_off: NONE,
             cls_out_off: 0,
         };
-        let (shader, data_binding) = by_storage(data, ("gather", "data"), ("gather16", "data16"));
+        let (shader, data_binding) = gather_kernel(data);
         self.plan.dispatch(
             (shader, "gather_rows"),
             Some(&p),
@@ -437,7 +442,7 @@ impl Tape {
         };
         let (cls, cls_out) = class_buffers(&gpu, data, classes, total)?;
         let state = self.state.buffer().clone();
-        let (shader, data_binding) = by_storage(data, ("gather", "data"), ("gather16", "data16"));
+        let (shader, data_binding) = gather_kernel(data);
         self.plan.dispatch(
             (shader, "sample_labelled"),
             Some(&p),

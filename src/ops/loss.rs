@@ -60,7 +60,7 @@ impl Backward for RowErrBackward {
             d_rows: 0,
         };
         let groups = groups_1d(&gpu, self.pred.len())?;
-        let (shader, tgt) = by_storage(&self.target, ("rowerr", "tgt"), ("rowerr16", "tgt16"));
+        let (shader, tgt) = rowerr_kernel(&self.target);
         ctx.plan.dispatch(
             (shader, "rowerr_bwd"),
             Some(&p),
@@ -272,7 +272,7 @@ impl Tape {
             None => gpu.dummy(true)?,
         };
         let groups = gpu.grid_1d(pred.rows())?;
-        let (shader, tgt) = by_storage(target, ("rowerr", "tgt"), ("rowerr16", "tgt16"));
+        let (shader, tgt) = rowerr_kernel(target);
         self.plan.dispatch(
             (shader, "rowerr_fwd"),
             Some(&p),
@@ -512,6 +512,11 @@ impl Tape {
         }
         Ok(loss)
     }
+}
+
+/// The row-error shader and its target binding for `target` as it is stored.
+fn rowerr_kernel(target: &Tensor) -> (&'static str, &'static str) {
+    by_storage(target, ("rowerr", "tgt"), ("rowerr16", "tgt16"))
 }
 
 fn check_loss_rows(op: &'static str, x: &Tensor, loss_rows: u32) -> Result<()> {

@@ -310,12 +310,11 @@ impl BackwardCtx<'_> {
                 self.grads.insert(t.key(), Grad::Const(c0 + c));
                 Ok(())
             }
-            Some(Grad::Buf(b)) => {
-                if let Some(rows) = self.leading.remove(&t.key()) {
-                    self.zero_rows(&b, rows, b.rows)?;
-                }
-                self.fill(&b, c, true)
-            }
+            // `dest` zeroes any unwritten rows first.
+            Some(Grad::Buf(_)) => match self.dest(t)? {
+                Some((b, _)) => self.fill(&b, c, true),
+                None => Ok(()),
+            },
         }
     }
 

@@ -48,7 +48,8 @@ impl Tensor {
     }
 
     /// A `rows x cols` tensor of `data` rounded to f16 and stored two per word (see
-    /// [`Gpu::upload_f16`]): half the memory and half the bytes each read of it costs.
+    /// [`Gpu::upload_f16`]): half the memory and half the bytes each read of it costs. A value
+    /// past f16's range (65504) is refused with its row and column.
     pub fn from_slice_f16(
         gpu: &Gpu,
         data: &[f32],
@@ -77,6 +78,19 @@ impl Tensor {
             ));
         }
         let buf = if half {
+            let max = f32::from(half::f16::MAX);
+            if let Some(i) = data.iter().position(|v| v.abs() > max) {
+                return Err(invalid(
+                    "f16 data",
+                    format!(
+                        "{label}: row {} column {} is {}, past f16's largest value {max}; \
+                         store it as f32, or scale the column",
+                        i / cols as usize,
+                        i % cols as usize,
+                        data[i]
+                    ),
+                ));
+            }
             gpu.upload_f16(data, label)?
         } else {
             gpu.upload(data, label)?
@@ -100,7 +114,7 @@ impl Tensor {
         if end > buf.elements() {
             return Err(invalid(
                 "tensor view",
-                format!("{rows} x {cols} at word {offset} passes the end of {buf:?}"),
+                format!("{rows} x {cols} at element {offset} passes the end of {buf:?}"),
             ));
         }
         Ok(Tensor {
