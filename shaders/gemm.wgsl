@@ -20,6 +20,11 @@
 // shapes with workgroups to spare (scoring every row): 4x the FMAs per workgroup-memory read.
 // Both entry points add the K terms in the same order (ascending k, one fma each), so they give
 // bit-identical results; the choice between them is speed only.
+// gemm_sliced: the 32x32 tile with K split four ways inside the workgroup (256 threads in four
+// slices, each a 4x4 block per thread), for few tiles and a long K; the slices' sums are added
+// in a fixed order at the end, so its results are deterministic but round differently.
+// gemm_huge: a 128x128 tile and an 8x8 block per thread, for products with thousands of tiles;
+// bit-identical to gemm and gemm_wide.
 
 #import act
 #import gemm_body

@@ -6,7 +6,9 @@ mod common;
 use common::*;
 use oddity::Gpu;
 use oddity::gpu::GpuBuffer;
-use oddity::ops::dense::{GEMM_TILE, GEMM_WIDE_TILE, gemm_kernel};
+use oddity::ops::dense::{
+    GEMM_HUGE_TILE, GEMM_SLICED_MIN_K, GEMM_TILE, GEMM_WIDE_TILE, GemmPolicy, gemm_kernel,
+};
 use oddity::tape::PlanBuilder;
 use oddity_kernels::params::*;
 use oddity_kernels::reference as r;
@@ -100,10 +102,16 @@ fn check_gemm(
             &wide(&b_aux),
             &mut want,
         );
-        // Both tilings, each against the reference, and bit-identical to each other (they add
-        // the K terms in the same order, so choosing one by shape never changes a result).
+        // Every entry point against the reference. The three tilings are bit-identical to each
+        // other (they add the K terms in the same order, so choosing one by shape never changes
+        // a result); sliced K adds them in another order.
         let mut results = Vec::new();
-        for (entry, tile) in [("gemm", GEMM_TILE), ("gemm_wide", GEMM_WIDE_TILE)] {
+        for (entry, tile) in [
+            ("gemm", GEMM_TILE),
+            ("gemm_wide", GEMM_WIDE_TILE),
+            ("gemm_huge", GEMM_HUGE_TILE),
+            ("gemm_sliced", GEMM_TILE),
+        ] {
             let gc = if p.accumulate != 0 {
                 gpu.upload(&c0, "c").unwrap()
             } else {
@@ -140,8 +148,8 @@ fn check_gemm(
             results.push(got.iter().map(|v| v.to_bits()).collect::<Vec<u32>>());
         }
         assert!(
-            results[0] == results[1],
-            "{shader}: gemm and gemm_wide differ at {label} {}x{}x{}",
+            results[0] == results[1] && results[0] == results[2],
+            "{shader}: gemm, gemm_wide and gemm_huge differ at {label} {}x{}x{}",
             p.m,
             p.n,
             p.k
@@ -151,14 +159,37 @@ fn check_gemm(
 
 #[test]
 fn gemm_tiling_follows_the_grid_size() {
-    // The training step's products keep 32x32 tiles; scoring every row takes 64x64 ones.
-    for (m, n) in [(256, 784), (320, 256), (784, 256), (1, 1), (8192, 8)] {
-        assert_eq!(gemm_kernel(m, n).0, "gemm", "{m}x{n}");
+    use GemmPolicy::{Auto, Tiled};
+    // The training step's products keep 32x32 tiles, sliced K from K = 128 (Auto only).
+    for (m, n, k) in [
+        (256, 784, 256),
+        (320, 256, 784),
+        (784, 256, 320),
+        (257, 9, 128),
+    ] {
+        assert_eq!(gemm_kernel(m, n, k, Auto).0, "gemm_sliced", "{m}x{n}x{k}");
+        assert_eq!(gemm_kernel(m, n, k, Tiled).0, "gemm", "{m}x{n}x{k}");
+        assert_eq!(gemm_kernel(m, n, k, Auto).1, gemm_kernel(m, n, k, Tiled).1);
     }
-    for (m, n) in [(60000, 256), (60000, 8), (60000, 784), (8192, 256)] {
-        let (entry, grid) = gemm_kernel(m, n);
-        assert_eq!(entry, "gemm_wide", "{m}x{n}");
-        assert_eq!(grid, [n.div_ceil(64), m.div_ceil(64), 1]);
+    for (m, n, k) in [(1, 1, 1), (8192, 8, 64), (256, 784, GEMM_SLICED_MIN_K - 1)] {
+        for policy in [Auto, Tiled] {
+            assert_eq!(gemm_kernel(m, n, k, policy).0, "gemm", "{m}x{n}x{k}");
+        }
+    }
+    // Scoring every row: 128x128 tiles where even they give 512 workgroups (Auto), else 64x64.
+    for (m, n, auto) in [
+        (60000, 256, "gemm_huge"),
+        (60000, 784, "gemm_huge"),
+        (60000, 8, "gemm_wide"),
+        (60000, 64, "gemm_wide"),
+        (8192, 256, "gemm_wide"),
+    ] {
+        for (policy, want) in [(Auto, auto), (Tiled, "gemm_wide")] {
+            let (entry, grid) = gemm_kernel(m, n, 784, policy);
+            let tile = if entry == "gemm_huge" { 128 } else { 64 };
+            assert_eq!(entry, want, "{m}x{n} {policy:?}");
+            assert_eq!(grid, [n.div_ceil(tile), m.div_ceil(tile), 1]);
+        }
     }
 }
 
@@ -168,6 +199,7 @@ const SHAPES: &[(u32, u32, u32)] = &[
     (65, 17, 130),
     (257, 785, 129),
     (256, 784, 256),
+    (37, 45, 801),
 ];
 
 #[test]

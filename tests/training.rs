@@ -111,15 +111,25 @@ fn small_config(optimizer: Optimizer, seed: u64) -> AutoencoderConfig {
 }
 
 fn check_against_reference(gpu: &Gpu, optimizer: Optimizer) {
+    check_config_against_reference(gpu, optimizer, small_config);
+}
+
+/// `steps` of the model `config` gives against the f64 reference, on random data.
+fn check_config_against_reference(
+    gpu: &Gpu,
+    optimizer: Optimizer,
+    config: fn(Optimizer, u64) -> AutoencoderConfig,
+) {
     let mut rng = rng();
     let n_data = 53u32;
-    let data: Vec<f32> = randn(&mut rng, (n_data * 13) as usize, 1.0)
+    let d = config(optimizer, 0).inputs;
+    let data: Vec<f32> = randn(&mut rng, (n_data * d) as usize, 1.0)
         .iter()
         .map(|v| v.abs())
         .collect();
-    let x = Tensor::from_slice(gpu, &data, n_data, 13, "data").unwrap();
+    let x = Tensor::from_slice(gpu, &data, n_data, d, "data").unwrap();
     let seed = rand::RngExt::random::<u64>(&mut rng);
-    let mut model = Autoencoder::new(gpu, small_config(optimizer, seed)).unwrap();
+    let mut model = Autoencoder::new(gpu, config(optimizer, seed)).unwrap();
     let mut params = wide(&model.arena.read(gpu).unwrap());
     let mut opt = vec![0.0; 2 * params.len()];
     let steps = 20;
@@ -133,7 +143,7 @@ fn check_against_reference(gpu: &Gpu, optimizer: Optimizer) {
     let moved = rel_err64(
         &params,
         &wide(
-            &Autoencoder::new(gpu, small_config(optimizer, seed))
+            &Autoencoder::new(gpu, config(optimizer, seed))
                 .unwrap()
                 .arena
                 .read(gpu)
@@ -166,6 +176,36 @@ fn dae_steps_match_f64_reference_rmsprop_and_momentum() {
     let gpu = gpu();
     check_against_reference(&gpu, Optimizer::rmsprop(1e-3));
     check_against_reference(&gpu, Optimizer::momentum(0.05));
+}
+
+/// Wide enough for sliced K: the first layer's forward has K = 150 and every dW K = 130 rows.
+fn sliced_config(optimizer: Optimizer, seed: u64) -> AutoencoderConfig {
+    AutoencoderConfig {
+        batch: 130,
+        seed,
+        optimizer,
+        ..AutoencoderConfig::dae(150, &[20, 5])
+    }
+}
+
+#[test]
+fn dae_steps_match_f64_reference_under_both_gemm_policies() {
+    use oddity::ops::dense::GemmPolicy;
+    for (policy, sliced) in [(GemmPolicy::Auto, true), (GemmPolicy::Tiled, false)] {
+        // A device of its own: the policy is a device setting, and the other tests share one.
+        let gpu = own_gpu();
+        gpu.set_gemm_policy(policy);
+        let x = Tensor::new(&gpu, 53, 150, "data").unwrap();
+        let names = Autoencoder::new(&gpu, sliced_config(Optimizer::sgd(0.1), 1))
+            .unwrap()
+            .train_plan(&x)
+            .unwrap()
+            .kernel_names();
+        let uses = names.iter().filter(|k| k.contains("gemm_sliced")).count();
+        eprintln!("{policy:?}: {uses} sliced products in {names:?}");
+        assert_eq!(uses > 0, sliced, "{policy:?}: {names:?}");
+        check_config_against_reference(&gpu, Optimizer::sgd(0.1), sliced_config);
+    }
 }
 
 #[test]
@@ -347,6 +387,7 @@ fn pipeline_cache_is_written_reloaded_and_survives_damage() {
     let _ = std::fs::remove_dir_all(&dir);
     let options = GpuOptions {
         pipeline_cache_dir: Some(dir.clone()),
+        ..GpuOptions::default()
     };
     let supported = gpu()
         .summary()
@@ -400,6 +441,7 @@ fn pipeline_cache_is_written_reloaded_and_survives_damage() {
     std::fs::write(&blocked, b"x").unwrap();
     let g = Gpu::with_options(&GpuOptions {
         pipeline_cache_dir: Some(blocked),
+        ..GpuOptions::default()
     })
     .unwrap();
     assert!((sum_on(&g) - want).abs() < 1e-3);

@@ -20,6 +20,8 @@ const HEADER: usize = 24;
 pub struct GpuOptions {
     /// The directory of the pipeline cache file; None: no cache.
     pub pipeline_cache_dir: Option<PathBuf>,
+    /// Which GEMM kernels plans use (also `Gpu::set_gemm_policy`).
+    pub gemm: crate::ops::dense::GemmPolicy,
 }
 
 impl GpuOptions {
@@ -36,6 +38,7 @@ impl GpuOptions {
         };
         GpuOptions {
             pipeline_cache_dir: dir,
+            ..GpuOptions::default()
         }
     }
 }

@@ -18,6 +18,7 @@ pub use cache::{CacheStatus, GpuOptions};
 pub use kernel::Kernel;
 
 use crate::error::{Error, Result};
+use crate::ops::dense::GemmPolicy;
 
 /// Counts of what reached the device, for tests and benchmarks.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -57,6 +58,7 @@ struct Inner {
     dummy_read: Mutex<Option<GpuBuffer>>,
     dummy_write: Mutex<Option<GpuBuffer>>,
     pipeline_cache: Option<cache::PipelineCacheFile>,
+    gemm: Mutex<GemmPolicy>,
 }
 
 impl Drop for Inner {
@@ -136,6 +138,7 @@ impl Gpu {
         })?;
         let cache = cache_dir.and_then(|d| cache::PipelineCacheFile::open(&device, &info, d));
         let gpu = Gpu::build(&adapter, device, queue, cache);
+        gpu.set_gemm_policy(options.gemm);
         let errors = gpu.inner.errors.clone();
         gpu.inner
             .device
@@ -174,6 +177,7 @@ impl Gpu {
                 dummy_read: Mutex::new(None),
                 dummy_write: Mutex::new(None),
                 pipeline_cache,
+                gemm: Mutex::new(GemmPolicy::default()),
             }),
         }
     }
@@ -201,6 +205,16 @@ impl Gpu {
             "{} ({})",
             self.inner.summary.name, self.inner.summary.backend
         )
+    }
+
+    /// Which GEMM kernels plans recorded from now on use ([`GemmPolicy::Auto`] unless set).
+    pub fn gemm_policy(&self) -> GemmPolicy {
+        *self.inner.gemm.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Sets the GEMM kernels for plans recorded from now on (plans already recorded keep theirs).
+    pub fn set_gemm_policy(&self, policy: GemmPolicy) {
+        *self.inner.gemm.lock().unwrap_or_else(|e| e.into_inner()) = policy;
     }
 
     /// Dispatches, submits and host waits so far.

@@ -8,24 +8,65 @@ use super::Act;
 use crate::error::{Result, shape};
 use crate::tape::{Backward, BackwardCtx, Grad, PlanBuilder, Tape, Tensor};
 
-/// Rows and columns of C one `gemm` workgroup computes (BM = BN in `gemm.wgsl`).
+/// Rows and columns of C one `gemm` or `gemm_sliced` workgroup computes (BM = BN in `gemm.wgsl`).
 pub const GEMM_TILE: u32 = 32;
 
 /// The same for `gemm_wide` (WM = WN).
 pub const GEMM_WIDE_TILE: u32 = 64;
 
+/// The same for `gemm_huge` (HM = HN).
+pub const GEMM_HUGE_TILE: u32 = 128;
+
 /// `gemm_wide` is chosen once its grid has at least this many workgroups: a product that
 /// fills the GPU several times over even with 64x64 tiles (scoring 60000 rows), while the
 /// training step's small products (256 or 320 rows) keep the 32x32 tiles' 4x more
-/// workgroups. The two kernels give bit-identical results.
+/// workgroups. The two kernels give bit-identical results. Under [`GemmPolicy::Auto`]
+/// `gemm_huge` takes over once its own grid reaches this many (scoring 60000 rows at 256 or
+/// 784 columns), bit-identical too.
 pub const GEMM_WIDE_MIN_GROUPS: u64 = 512;
 
-/// The GEMM entry point and grid for an `m x n` product.
-pub fn gemm_kernel(m: u32, n: u32) -> (&'static str, [u32; 3]) {
+/// Under [`GemmPolicy::Auto`], a product too small for `gemm_wide` takes `gemm_sliced` (K split
+/// four ways inside each 32x32 tile's workgroup) from this K on: two or more of its 64-deep
+/// iterations, where `gemm` would chain eight or more 16-deep ones.
+pub const GEMM_SLICED_MIN_K: u32 = 128;
+
+/// Which GEMM kernels a device's plans record (`Gpu::set_gemm_policy`, `oddity bench --gemm`).
+/// Every choice computes the same product; they differ in speed and in rounding (`gemm_sliced`
+/// adds the K terms in another order than the tiled kernels).
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum GemmPolicy {
+    /// `gemm_huge` (128x128 tiles) or `gemm_wide` (64x64) for large grids, `gemm_sliced` for
+    /// small grids with K >= 128, else `gemm` (32x32).
+    #[default]
+    Auto,
+    /// `gemm_wide` for large grids, else `gemm`: the kernels of the H100 measurements of
+    /// 2026-11-23, for comparison.
+    Tiled,
+}
+
+/// The GEMM entry point and grid for an `m x n x k` product under `policy`.
+pub fn gemm_kernel(m: u32, n: u32, k: u32, policy: GemmPolicy) -> (&'static str, [u32; 3]) {
     let grid = |tile: u32| [n.div_ceil(tile).max(1), m.div_ceil(tile).max(1), 1];
-    let wide = grid(GEMM_WIDE_TILE);
-    if u64::from(wide[0]) * u64::from(wide[1]) >= GEMM_WIDE_MIN_GROUPS {
+    let fills = |g: [u32; 3]| u64::from(g[0]) * u64::from(g[1]) >= GEMM_WIDE_MIN_GROUPS;
+    let auto = policy == GemmPolicy::Auto;
+    let (huge, wide) = (grid(GEMM_HUGE_TILE), grid(GEMM_WIDE_TILE));
+    if auto && fills(huge) {
+        ("gemm_huge", huge)
+    } else if fills(wide) {
         ("gemm_wide", wide)
+    } else if auto && k >= GEMM_SLICED_MIN_K {
+        ("gemm_sliced", grid(GEMM_TILE))
     } else {
         ("gemm", grid(GEMM_TILE))
     }
@@ -72,7 +113,7 @@ pub(crate) fn gemm(
         .map(|t| t.buffer().clone())
         .unwrap_or_else(|| ra.clone());
     let b_aux = b_aux.map(|t| t.buffer().clone()).unwrap_or(ra);
-    let (entry, groups) = gemm_kernel(p.m, p.n);
+    let (entry, groups) = gemm_kernel(p.m, p.n, p.k, gpu.gemm_policy());
     let (shader, a_binding) = super::by_storage(a, ("gemm", "a"), ("gemm16", "a16"));
     plan.dispatch(
         (shader, entry),

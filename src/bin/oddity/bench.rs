@@ -11,6 +11,7 @@ use std::time::Instant;
 use oddity::Gpu;
 use oddity::data::{Dataset, Precision, Schema};
 use oddity::nn::{Autoencoder, AutoencoderConfig};
+use oddity::ops::dense::GemmPolicy;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -51,6 +52,9 @@ pub struct Args {
     /// How the dataset is stored on the GPU (f16: half the bytes for scoring to read).
     #[arg(long, value_enum, default_value = "f32")]
     pub precision: Precision,
+    /// Which GEMM kernels the plans use (tiled: no sliced K, for comparison).
+    #[arg(long, value_enum, default_value = "auto")]
+    pub gemm: GemmPolicy,
     /// Print one JSON object as the last line.
     #[arg(long)]
     pub json: bool,
@@ -185,6 +189,7 @@ pub fn run(a: &Args) -> oddity::Result<()> {
         });
     }
     let gpu = Gpu::new()?;
+    gpu.set_gemm_policy(a.gemm);
     let adapter = gpu.adapter_name();
     eprintln!("adapter: {adapter}");
     let (data, truth) =
@@ -259,7 +264,7 @@ pub fn run(a: &Args) -> oddity::Result<()> {
 
     println!("oddity bench on {adapter}");
     println!(
-        "  data {} x {} ({:?}), DAE {}-{}, batch {}, RMSprop 0.01",
+        "  data {} x {} ({:?}), DAE {}-{}, batch {}, RMSprop 0.01, GEMM {:?}",
         a.rows,
         a.dim,
         a.precision,
@@ -269,7 +274,8 @@ pub fn run(a: &Args) -> oddity::Result<()> {
             .map(u32::to_string)
             .collect::<Vec<_>>()
             .join("-"),
-        a.batch
+        a.batch,
+        a.gemm
     );
     println!(
         "  training: {steps_per_s:.1} steps/s ({:.3} ms/step, median of {} runs of {} steps)",
@@ -322,6 +328,7 @@ pub fn run(a: &Args) -> oddity::Result<()> {
             "k": a.k,
             "budget": a.budget,
             "precision": a.precision,
+            "gemm": a.gemm,
             "algorithm1_s": r.map(|r| r.seconds),
             "pretrain_steps_per_s": r.map(|r| r.pretrain_steps_per_s),
             "score_all_ms": r.map(|r| r.query_ms),
