@@ -233,13 +233,15 @@ fn cli_reports_a_missing_adapter_without_panicking() {
 
 #[test]
 fn cli_bench_json_last_line_has_the_fields() {
-    // The dataset stored as f32 and as f16: the same counts either way.
-    for precision in ["f32", "f16"] {
+    // The dataset stored as f32 and as f16, with either GEMM policy: the same counts each way.
+    for (precision, gemm) in [("f32", "auto"), ("f16", "tiled")] {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_oddity"))
             .args([
                 "bench",
                 "--precision",
                 precision,
+                "--gemm",
+                gemm,
                 "--json",
                 "--rows",
                 "300",
@@ -274,6 +276,7 @@ fn cli_bench_json_last_line_has_the_fields() {
         let v: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
         assert!(v["adapter"].is_string(), "{v}");
         assert_eq!(v["precision"], precision, "{v}");
+        assert_eq!(v["gemm"], gemm, "{v}");
         for k in [
             "algorithm1_s",
             "pretrain_steps_per_s",
@@ -299,6 +302,27 @@ fn cli_bench_json_last_line_has_the_fields() {
         assert_eq!(dae["submits_per_100_steps"], 1);
         assert_eq!(dae["host_waits_per_100_steps"], 0);
         assert!(dae["steps_per_s"].as_f64().unwrap() > 0.0);
+        // The trained DAE scored on an f32 and an f16 copy of the data.
+        let f16 = &dae["f16_scoring"];
+        assert_eq!(f16["top_rows"], 3, "{v}");
+        assert!(
+            f16["top_overlap"]
+                .as_f64()
+                .is_some_and(|x| (0.0..=1.0).contains(&x)),
+            "{v}"
+        );
+        for k in [
+            "max_abs_diff",
+            "mean_abs_diff",
+            "score_std",
+            "ap_f32",
+            "ap_f16",
+        ] {
+            assert!(
+                f16[k].as_f64().is_some_and(|x| x.is_finite() && x >= 0.0),
+                "{k} in {v}"
+            );
+        }
     }
     let info = std::process::Command::new(env!("CARGO_BIN_EXE_oddity"))
         .args(["info", "--json"])

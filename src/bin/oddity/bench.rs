@@ -249,6 +249,7 @@ pub fn run(a: &Args) -> oddity::Result<()> {
         }
     }
     let score_ms = median(times);
+    let storage = storage_effect(&model, &dataset)?;
 
     let profile = if a.profile > 0 {
         kernel_times(&model.train_plan(&x)?, a.profile)?
@@ -288,6 +289,16 @@ pub fn run(a: &Args) -> oddity::Result<()> {
         per100.submits, per100.host_waits
     );
     println!("  score all {} rows + readback: {score_ms:.2} ms", a.rows);
+    println!(
+        "  the same model on f16 data: scores differ by at most {:.3e} (mean {:.3e}, score std {:.3e}); top {} rows {:.1}% the same; AP {:.4} (f32) vs {:.4} (f16)",
+        storage.max_abs_diff,
+        storage.mean_abs_diff,
+        storage.score_std,
+        storage.top_rows,
+        100.0 * storage.top_overlap,
+        storage.ap_f32,
+        storage.ap_f16
+    );
     print_kernels("DAE", &profile);
     if let Some(r) = &alg1 {
         println!(
@@ -348,6 +359,7 @@ pub fn run(a: &Args) -> oddity::Result<()> {
                 "submits_per_100_steps": per100.submits,
                 "host_waits_per_100_steps": per100.host_waits,
                 "score_all_ms": score_ms,
+                "f16_scoring": storage,
                 "kernel_us": kernels_json(&profile.0),
                 "kernel_timing": profile.1,
             },
@@ -355,6 +367,61 @@ pub fn run(a: &Args) -> oddity::Result<()> {
         println!("{obj}");
     }
     Ok(())
+}
+
+/// What storing the data as f16 changes in one trained model's scores, apart from training:
+/// the model scores an f32 and an f16 copy of the data.
+#[derive(serde::Serialize)]
+struct StorageEffect {
+    max_abs_diff: f64,
+    mean_abs_diff: f64,
+    /// The f32 scores' standard deviation, the scale for the differences.
+    score_std: f64,
+    /// The top 1% of rows by score (at least one).
+    top_rows: usize,
+    /// The share of the f32 top rows that are among the f16 top rows.
+    top_overlap: f64,
+    ap_f32: f64,
+    ap_f16: f64,
+}
+
+fn storage_effect(model: &Autoencoder, data: &Dataset) -> oddity::Result<StorageEffect> {
+    let gpu = model.gpu();
+    let score = |precision| -> oddity::Result<Vec<f32>> {
+        let x = data.upload_as(gpu, precision)?;
+        let (plan, scores, _) = model.score_plan(&x)?;
+        plan.run(1)?;
+        scores.read(gpu)
+    };
+    let (s32, s16) = (score(Precision::F32)?, score(Precision::F16)?);
+    let n = s32.len().max(1) as f64;
+    let diffs = s32.iter().zip(&s16).map(|(a, b)| f64::from((a - b).abs()));
+    let mean = s32.iter().map(|&v| f64::from(v)).sum::<f64>() / n;
+    let top_rows = (s32.len() / 100).max(1);
+    let top = |s: &[f32]| -> std::collections::HashSet<usize> {
+        let mut idx: Vec<usize> = (0..s.len()).collect();
+        idx.sort_by(|&i, &j| s[j].total_cmp(&s[i]));
+        idx.into_iter().take(top_rows).collect()
+    };
+    let (t32, t16) = (top(&s32), top(&s16));
+    let ap = |s: &[f32]| match &data.anomaly {
+        Some(y) => oddity::metrics::average_precision(s, y),
+        None => Ok(f64::NAN),
+    };
+    Ok(StorageEffect {
+        max_abs_diff: diffs.clone().fold(0.0, f64::max),
+        mean_abs_diff: diffs.sum::<f64>() / n,
+        score_std: (s32
+            .iter()
+            .map(|&v| (f64::from(v) - mean).powi(2))
+            .sum::<f64>()
+            / n)
+            .sqrt(),
+        top_rows,
+        top_overlap: t32.intersection(&t16).count() as f64 / top_rows as f64,
+        ap_f32: ap(&s32)?,
+        ap_f16: ap(&s16)?,
+    })
 }
 
 fn print_kernels(model: &str, (times, how): &(Vec<(String, f64)>, &'static str)) {
