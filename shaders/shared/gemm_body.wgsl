@@ -138,6 +138,20 @@ const WN: u32 = 64u;
 var<workgroup> big_tile: array<f32, 4096>;
 const WIDE_B: u32 = 1024u;
 
+// Stages the K block at k0 of a `width`-square tile at (m0, n0) in `big_tile`: A's rows m0 ..
+// m0 + width as [depth][width] from 0, B's columns n0 .. n0 + width as [depth][width] from
+// `b_base`; each of the 256 threads loads every 256th element.
+fn stage_big(lid: u32, m0: u32, n0: u32, k0: u32, width: u32, depth: u32, b_base: u32) {
+    let a_k_fast = p.a_cs == 1u;
+    let b_n_fast = p.b_cs == 1u;
+    for (var e = lid; e < width * depth; e += 256u) {
+        let a_at = tile_slot(e, a_k_fast, width, depth);
+        big_tile[a_at.y * width + a_at.x] = load_a(m0 + a_at.x, k0 + a_at.y);
+        let b_at = tile_slot(e, !b_n_fast, width, depth);
+        big_tile[b_base + b_at.y * width + b_at.x] = load_b(k0 + b_at.y, n0 + b_at.x);
+    }
+}
+
 // Row m of C, columns n0 + 16j for the four lanes of `acc`.
 fn store4(m: u32, n0: u32, acc: vec4<f32>) {
     store(m, n0, acc.x);
@@ -158,16 +172,8 @@ fn gemm_wide(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id)
     var acc1 = vec4<f32>(0.0);
     var acc2 = vec4<f32>(0.0);
     var acc3 = vec4<f32>(0.0);
-    let a_k_fast = p.a_cs == 1u;
-    let b_n_fast = p.b_cs == 1u;
     for (var k0 = 0u; k0 < p.k; k0 += BK) {
-        for (var r = 0u; r < 4u; r++) {
-            let e = lid + 256u * r;
-            let a_at = tile_slot(e, a_k_fast, WM, BK);
-            big_tile[a_at.y * WM + a_at.x] = load_a(m0 + a_at.x, k0 + a_at.y);
-            let b_at = tile_slot(e, !b_n_fast, WN, BK);
-            big_tile[WIDE_B + b_at.y * WN + b_at.x] = load_b(k0 + b_at.y, n0 + b_at.x);
-        }
+        stage_big(lid, m0, n0, k0, WM, BK, WIDE_B);
         workgroupBarrier();
         for (var kk = 0u; kk < BK; kk++) {
             let row = kk * WN + tx;
@@ -239,16 +245,8 @@ fn gemm_sliced(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_i
     var acc1 = vec4<f32>(0.0);
     var acc2 = vec4<f32>(0.0);
     var acc3 = vec4<f32>(0.0);
-    let a_k_fast = p.a_cs == 1u;
-    let b_n_fast = p.b_cs == 1u;
     for (var k0 = 0u; k0 < p.k; k0 += SKD) {
-        for (var r = 0u; r < 8u; r++) {
-            let e = lid + 256u * r;
-            let a_at = tile_slot(e, a_k_fast, BM, SKD);
-            big_tile[a_at.y * BM + a_at.x] = load_a(m0 + a_at.x, k0 + a_at.y);
-            let b_at = tile_slot(e, !b_n_fast, BN, SKD);
-            big_tile[SLICED_B + b_at.y * BN + b_at.x] = load_b(k0 + b_at.y, n0 + b_at.x);
-        }
+        stage_big(lid, m0, n0, k0, BM, SKD, SLICED_B);
         workgroupBarrier();
         for (var kk = s * BK; kk < (s + 1u) * BK; kk++) {
             let row = SLICED_B + kk * BN + tx;
@@ -307,16 +305,8 @@ fn gemm_huge(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id)
     var acc6b = vec4<f32>(0.0);
     var acc7a = vec4<f32>(0.0);
     var acc7b = vec4<f32>(0.0);
-    let a_k_fast = p.a_cs == 1u;
-    let b_n_fast = p.b_cs == 1u;
     for (var k0 = 0u; k0 < p.k; k0 += BK) {
-        for (var r = 0u; r < 8u; r++) {
-            let e = lid + 256u * r;
-            let a_at = tile_slot(e, a_k_fast, HM, BK);
-            big_tile[a_at.y * HM + a_at.x] = load_a(m0 + a_at.x, k0 + a_at.y);
-            let b_at = tile_slot(e, !b_n_fast, HN, BK);
-            big_tile[HUGE_B + b_at.y * HN + b_at.x] = load_b(k0 + b_at.y, n0 + b_at.x);
-        }
+        stage_big(lid, m0, n0, k0, HM, BK, HUGE_B);
         workgroupBarrier();
         for (var kk = 0u; kk < BK; kk++) {
             let row = HUGE_B + kk * HN + tx;
