@@ -50,8 +50,8 @@ pub enum GemmPolicy {
     /// small grids with K >= 128, else `gemm` (32x32).
     #[default]
     Auto,
-    /// `gemm_wide` for large grids, else `gemm`: the kernels of the H100 measurements of
-    /// 2026-11-23, for comparison.
+    /// `gemm_wide` for large grids, else `gemm`: the tilings the H100 measured on 2026-11-23
+    /// (BENCHMARKS.md), for comparison.
     Tiled,
 }
 
