@@ -1,10 +1,11 @@
 //! Criterion benches of the dense layer at the UAI paper's DAE shapes (batch 256): forward
-//! (GEMM + bias + relu) and backward (dW with db, dX), each timed as one submit and one wait.
-//! The adapter is printed first; on the software adapter pass a small `--sample-size`.
+//! (GEMM + bias + relu) and backward (dW with db, dX), each timed as one submit and one wait,
+//! under each GEMM policy (`auto`: sliced K where K >= 128; `tiled`: 32x32 tiles only at these
+//! shapes). The adapter is printed first; on the software adapter pass a small `--sample-size`.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use oddity::ops::Act;
-use oddity::ops::dense::DenseParams;
+use oddity::ops::dense::{DenseParams, GemmPolicy};
 use oddity::ops::loss::RowError;
 use oddity::tape::{StepState, Tape, Tensor};
 use oddity::{Gpu, Plan};
@@ -48,11 +49,16 @@ fn dense(c: &mut Criterion) {
     let gpu = Gpu::new().expect("an adapter");
     eprintln!("adapter: {}", gpu.adapter_name());
     let mut g = c.benchmark_group(format!("dense {}", gpu.adapter_name()));
-    for &(k, n) in SHAPES {
+    for (&(k, n), policy) in SHAPES
+        .iter()
+        .flat_map(|s| [(s, GemmPolicy::Auto), (s, GemmPolicy::Tiled)])
+    {
+        // Plans keep the kernels of the policy they were recorded under.
+        gpu.set_gemm_policy(policy);
         let (fwd, step) = plans(&gpu, k, n);
         let flops = 2 * u64::from(BATCH * k * n);
         g.throughput(Throughput::Elements(flops));
-        g.bench_function(format!("forward {BATCH}x{k}x{n}"), |b| {
+        g.bench_function(format!("forward {BATCH}x{k}x{n} {policy:?}"), |b| {
             b.iter(|| {
                 fwd.run(1).unwrap();
                 gpu.wait().unwrap();
@@ -61,7 +67,7 @@ fn dense(c: &mut Criterion) {
         g.throughput(Throughput::Elements(3 * flops));
         g.bench_function(
             format!(
-                "forward+backward {BATCH}x{k}x{n} ({} dispatches)",
+                "forward+backward {BATCH}x{k}x{n} {policy:?} ({} dispatches)",
                 step.dispatches()
             ),
             |b| {
