@@ -237,19 +237,19 @@ pub fn run(a: &Args) -> oddity::Result<()> {
 
     let (plan, scores, _) = model.score_plan(&x)?;
     plan.run(1)?;
-    scores.read(&gpu)?;
+    let mut s = scores.read(&gpu)?;
     let mut times = Vec::new();
     for _ in 0..a.repeats {
         let t = Instant::now();
         plan.run(1)?;
-        let s = scores.read(&gpu)?;
+        s = scores.read(&gpu)?;
         times.push(t.elapsed().as_secs_f64() * 1e3);
         if s.iter().any(|v| !v.is_finite()) {
             return Err(oddity::Error::Wgpu("non-finite score".into()));
         }
     }
     let score_ms = median(times);
-    let storage = storage_effect(&model, &dataset)?;
+    let storage = storage_effect(&model, &dataset, a.precision, &s)?;
 
     let profile = if a.profile > 0 {
         kernel_times(&model.train_plan(&x)?, a.profile)?
@@ -370,7 +370,7 @@ pub fn run(a: &Args) -> oddity::Result<()> {
 }
 
 /// What storing the data as f16 changes in one trained model's scores, apart from training:
-/// the model scores an f32 and an f16 copy of the data.
+/// the model's scores of an f32 and an f16 copy of the data.
 #[derive(serde::Serialize)]
 struct StorageEffect {
     max_abs_diff: f64,
@@ -385,17 +385,29 @@ struct StorageEffect {
     ap_f16: f64,
 }
 
-fn storage_effect(model: &Autoencoder, data: &Dataset) -> oddity::Result<StorageEffect> {
+/// `scores` are the model's scores of `data` stored at `precision`; the other storage is
+/// uploaded and scored here.
+fn storage_effect(
+    model: &Autoencoder,
+    data: &Dataset,
+    precision: Precision,
+    scores: &[f32],
+) -> oddity::Result<StorageEffect> {
     let gpu = model.gpu();
-    let score = |precision| -> oddity::Result<Vec<f32>> {
-        let x = data.upload_as(gpu, precision)?;
-        let (plan, scores, _) = model.score_plan(&x)?;
-        plan.run(1)?;
-        scores.read(gpu)
+    let other = match precision {
+        Precision::F32 => Precision::F16,
+        Precision::F16 => Precision::F32,
     };
-    let (s32, s16) = (score(Precision::F32)?, score(Precision::F16)?);
+    let x = data.upload_as(gpu, other)?;
+    let (plan, other_scores, _) = model.score_plan(&x)?;
+    plan.run(1)?;
+    let other_scores = other_scores.read(gpu)?;
+    let (s32, s16) = match precision {
+        Precision::F32 => (scores, other_scores.as_slice()),
+        Precision::F16 => (other_scores.as_slice(), scores),
+    };
     let n = s32.len().max(1) as f64;
-    let diffs = s32.iter().zip(&s16).map(|(a, b)| f64::from((a - b).abs()));
+    let diffs = s32.iter().zip(s16).map(|(a, b)| f64::from((a - b).abs()));
     let mean = s32.iter().map(|&v| f64::from(v)).sum::<f64>() / n;
     let top_rows = (s32.len() / 100).max(1);
     let top = |s: &[f32]| -> std::collections::HashSet<usize> {
@@ -403,7 +415,7 @@ fn storage_effect(model: &Autoencoder, data: &Dataset) -> oddity::Result<Storage
         idx.sort_by(|&i, &j| s[j].total_cmp(&s[i]));
         idx.into_iter().take(top_rows).collect()
     };
-    let (t32, t16) = (top(&s32), top(&s16));
+    let (t32, t16) = (top(s32), top(s16));
     let ap = |s: &[f32]| match &data.anomaly {
         Some(y) => oddity::metrics::average_precision(s, y),
         None => Ok(f64::NAN),
@@ -419,8 +431,8 @@ fn storage_effect(model: &Autoencoder, data: &Dataset) -> oddity::Result<Storage
             .sqrt(),
         top_rows,
         top_overlap: t32.intersection(&t16).count() as f64 / top_rows as f64,
-        ap_f32: ap(&s32)?,
-        ap_f16: ap(&s16)?,
+        ap_f32: ap(s32)?,
+        ap_f16: ap(s16)?,
     })
 }
 
