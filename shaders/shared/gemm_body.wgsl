@@ -282,6 +282,12 @@ const HM: u32 = 128u;
 const HN: u32 = 128u;
 const HUGE_B: u32 = BK * HM;
 
+// Row m of C, columns n0 + 16j for the eight lanes of `lo` then `hi`.
+fn store8(m: u32, n0: u32, lo: vec4<f32>, hi: vec4<f32>) {
+    store4(m, n0, lo);
+    store4(m, n0 + 64u, hi);
+}
+
 @compute @workgroup_size(16, 16, 1)
 fn gemm_huge(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>) {
     let tx = lid3.x;
@@ -340,20 +346,12 @@ fn gemm_huge(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id)
         }
         workgroupBarrier();
     }
-    store4(m0 + ty, n0 + tx, acc0a);
-    store4(m0 + ty, n0 + tx + 64u, acc0b);
-    store4(m0 + ty + 16u, n0 + tx, acc1a);
-    store4(m0 + ty + 16u, n0 + tx + 64u, acc1b);
-    store4(m0 + ty + 32u, n0 + tx, acc2a);
-    store4(m0 + ty + 32u, n0 + tx + 64u, acc2b);
-    store4(m0 + ty + 48u, n0 + tx, acc3a);
-    store4(m0 + ty + 48u, n0 + tx + 64u, acc3b);
-    store4(m0 + ty + 64u, n0 + tx, acc4a);
-    store4(m0 + ty + 64u, n0 + tx + 64u, acc4b);
-    store4(m0 + ty + 80u, n0 + tx, acc5a);
-    store4(m0 + ty + 80u, n0 + tx + 64u, acc5b);
-    store4(m0 + ty + 96u, n0 + tx, acc6a);
-    store4(m0 + ty + 96u, n0 + tx + 64u, acc6b);
-    store4(m0 + ty + 112u, n0 + tx, acc7a);
-    store4(m0 + ty + 112u, n0 + tx + 64u, acc7b);
+    store8(m0 + ty, n0 + tx, acc0a, acc0b);
+    store8(m0 + ty + 16u, n0 + tx, acc1a, acc1b);
+    store8(m0 + ty + 32u, n0 + tx, acc2a, acc2b);
+    store8(m0 + ty + 48u, n0 + tx, acc3a, acc3b);
+    store8(m0 + ty + 64u, n0 + tx, acc4a, acc4b);
+    store8(m0 + ty + 80u, n0 + tx, acc5a, acc5b);
+    store8(m0 + ty + 96u, n0 + tx, acc6a, acc6b);
+    store8(m0 + ty + 112u, n0 + tx, acc7a, acc7b);
 }
