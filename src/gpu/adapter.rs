@@ -15,6 +15,9 @@ pub struct AdapterSummary {
     pub driver: String,
     pub driver_info: String,
     pub features: Vec<String>,
+    /// Cooperative-matrix (tensor-core) configurations the adapter offers, as
+    /// `MxNxK A/B-type -> C-type` (empty where it has none).
+    pub cooperative_matrix: Vec<String>,
     pub limits: Limits,
 }
 
@@ -46,6 +49,16 @@ impl AdapterSummary {
             driver: info.driver,
             driver_info: info.driver_info,
             features,
+            cooperative_matrix: adapter
+                .cooperative_matrix_properties()
+                .iter()
+                .map(|c| {
+                    format!(
+                        "{}x{}x{} {:?} -> {:?}",
+                        c.m_size, c.n_size, c.k_size, c.ab_type, c.cr_type
+                    )
+                })
+                .collect(),
             limits: Limits {
                 max_storage_buffer_binding_size: l.max_storage_buffer_binding_size,
                 max_buffer_size: l.max_buffer_size,

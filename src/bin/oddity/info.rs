@@ -34,6 +34,9 @@ pub fn run(args: &Args) -> oddity::Result<()> {
                 a.name, a.backend, a.device_type, a.driver, a.driver_info
             );
             println!("  features: {}", a.features.join(", "));
+            if !a.cooperative_matrix.is_empty() {
+                println!("  cooperative matrix: {}", a.cooperative_matrix.join(", "));
+            }
             let l = &a.limits;
             println!(
                 "  limits: storage binding {} B, buffer {} B, workgroups/dim {}, invocations/workgroup {}, workgroup memory {} B, storage buffers/stage {}",
