@@ -233,8 +233,14 @@ fn cli_reports_a_missing_adapter_without_panicking() {
 
 #[test]
 fn cli_bench_json_last_line_has_the_fields() {
-    // The dataset stored as f32 and as f16, with either GEMM policy: the same counts each way.
-    for (precision, gemm) in [("f32", "auto"), ("f16", "tiled")] {
+    // The dataset stored as f32 and as f16, under three GEMM policies (tuned: each product's
+    // kernel timed while the plans are recorded, before anything is counted): the same counts
+    // each way. The last run also sweeps every GEMM kernel over the DAE's products.
+    for (precision, gemm, sweep) in [
+        ("f32", "auto", "0"),
+        ("f16", "tiled", "0"),
+        ("f32", "tuned", "1"),
+    ] {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_oddity"))
             .args([
                 "bench",
@@ -264,6 +270,8 @@ fn cli_bench_json_last_line_has_the_fields() {
                 "3",
                 "--budget",
                 "9",
+                "--sweep",
+                sweep,
             ])
             .output()
             .unwrap();
@@ -322,6 +330,30 @@ fn cli_bench_json_last_line_has_the_fields() {
                 f16[k].as_f64().is_some_and(|x| x.is_finite() && x >= 0.0),
                 "{k} in {v}"
             );
+        }
+        let products = dae["gemm_sweep"]["products"].as_array();
+        if sweep == "0" {
+            assert!(dae["gemm_sweep"].is_null(), "{v}");
+        } else {
+            // Every GEMM of the step (6 forward, 11 backward) and of the scoring pass (6), each
+            // timed under the four kernels.
+            let p = products.unwrap_or_else(|| panic!("no sweep in {v}"));
+            let count = |plan: &str| p.iter().filter(|x| x["plan"] == plan).count();
+            assert_eq!((count("step"), count("score")), (17, 6), "{v}");
+            for x in p {
+                let us = x["us"].as_array().unwrap();
+                assert_eq!(us.len(), 4, "{x}");
+                assert!(
+                    us.iter()
+                        .chain([&x["chosen_us"]])
+                        .all(|u| u.as_f64().is_some_and(|u| u > 0.0)),
+                    "{x}"
+                );
+                assert!(
+                    x["chosen"].as_str().is_some_and(|k| k.starts_with("gemm")),
+                    "{x}"
+                );
+            }
         }
     }
     let info = std::process::Command::new(env!("CARGO_BIN_EXE_oddity"))

@@ -191,6 +191,19 @@ fn gemm_tiling_follows_the_grid_size() {
             assert_eq!(grid, [n.div_ceil(tile), m.div_ceil(tile), 1]);
         }
     }
+    // The single-kernel policies (for `oddity bench --sweep`) use their kernel at every shape.
+    for (m, n, k) in [(1, 1, 1), (256, 784, 256), (60000, 784, 256), (8192, 8, 64)] {
+        for (policy, entry, tile) in [
+            (GemmPolicy::Gemm, "gemm", GEMM_TILE),
+            (GemmPolicy::Wide, "gemm_wide", GEMM_WIDE_TILE),
+            (GemmPolicy::Sliced, "gemm_sliced", GEMM_TILE),
+            (GemmPolicy::Huge, "gemm_huge", GEMM_HUGE_TILE),
+        ] {
+            let got = gemm_kernel(m, n, k, policy);
+            assert_eq!(got.0, entry, "{m}x{n}x{k} {policy:?}");
+            assert_eq!(got.1, [n.div_ceil(tile), m.div_ceil(tile), 1]);
+        }
+    }
 }
 
 const SHAPES: &[(u32, u32, u32)] = &[

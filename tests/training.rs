@@ -209,6 +209,32 @@ fn dae_steps_match_f64_reference_under_both_gemm_policies() {
 }
 
 #[test]
+fn tuned_gemm_policy_times_each_product_once_and_matches_f64_reference() {
+    use oddity::ops::dense::GemmPolicy;
+    let gpu = own_gpu();
+    gpu.set_gemm_policy(GemmPolicy::Tuned);
+    let x = Tensor::new(&gpu, 53, 150, "data").unwrap();
+    let model = Autoencoder::new(&gpu, sliced_config(Optimizer::sgd(0.1), 1)).unwrap();
+    // The first recording times the kernels on every new kind of product (scratch buffers,
+    // one wait per kernel tried); a second recording of the same step finds them all chosen.
+    let c0 = gpu.counters();
+    let plan = model.train_plan(&x).unwrap();
+    let first = gpu.counters() - c0;
+    let c1 = gpu.counters();
+    let again = model.train_plan(&x).unwrap();
+    let second = gpu.counters() - c1;
+    eprintln!("tuning: {first:?}; recording again: {second:?}");
+    eprintln!("{:?}", plan.kernel_names());
+    assert!(first.dispatches > 0 && first.host_waits > 0, "{first:?}");
+    assert_eq!((second.dispatches, second.host_waits), (0, 0), "{second:?}");
+    assert_eq!(plan.kernel_names(), again.kernel_names());
+    drop((model, plan, again));
+    // Tuning touches only its scratch buffers: training under the tuned kernels follows the
+    // f64 reference.
+    check_config_against_reference(&gpu, Optimizer::sgd(0.1), sliced_config);
+}
+
+#[test]
 fn replaying_100_steps_is_one_submit_and_no_host_wait() {
     let gpu = own_gpu();
     let mut rng = rng();

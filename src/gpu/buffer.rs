@@ -74,6 +74,11 @@ impl Gpu {
         self.new_buffer(words, label, false)
     }
 
+    /// A storage buffer of `elements` f16 values (zero), packed two per word.
+    pub(crate) fn buffer_f16(&self, elements: u64, label: &str) -> Result<GpuBuffer> {
+        self.new_buffer(elements.div_ceil(2), label, true)
+    }
+
     fn new_buffer(&self, words: u64, label: &str, half: bool) -> Result<GpuBuffer> {
         let words = words.max(1);
         let bytes = words * 4;

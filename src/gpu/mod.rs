@@ -59,6 +59,8 @@ struct Inner {
     dummy_write: Mutex<Option<GpuBuffer>>,
     pipeline_cache: Option<cache::PipelineCacheFile>,
     gemm: Mutex<GemmPolicy>,
+    /// `GemmPolicy::Tuned`'s choices so far.
+    gemm_tuned: Mutex<HashMap<crate::ops::tune::GemmKey, GemmPolicy>>,
 }
 
 impl Drop for Inner {
@@ -178,6 +180,7 @@ impl Gpu {
                 dummy_write: Mutex::new(None),
                 pipeline_cache,
                 gemm: Mutex::new(GemmPolicy::default()),
+                gemm_tuned: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -215,6 +218,21 @@ impl Gpu {
     /// Sets the GEMM kernels for plans recorded from now on (plans already recorded keep theirs).
     pub fn set_gemm_policy(&self, policy: GemmPolicy) {
         *self.inner.gemm.lock().unwrap_or_else(|e| e.into_inner()) = policy;
+    }
+
+    /// The kernel [`GemmPolicy::Tuned`] chose for this kind of product, if it has met one.
+    pub(crate) fn tuned_gemm(&self, key: &crate::ops::tune::GemmKey) -> Option<GemmPolicy> {
+        let table = self.inner.gemm_tuned.lock();
+        table.unwrap_or_else(|e| e.into_inner()).get(key).copied()
+    }
+
+    pub(crate) fn set_tuned_gemm(&self, key: crate::ops::tune::GemmKey, choice: GemmPolicy) {
+        let mut table = self
+            .inner
+            .gemm_tuned
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        table.insert(key, choice);
     }
 
     /// Dispatches, submits and host waits so far.

@@ -6,6 +6,7 @@ use oddity_kernels::params::GemmParams;
 
 use super::Act;
 use crate::error::{Result, shape};
+use crate::gpu::GpuBuffer;
 use crate::tape::{Backward, BackwardCtx, Grad, PlanBuilder, Tape, Tensor};
 
 /// Rows and columns of C one `gemm` or `gemm_sliced` workgroup computes (BM = BN in `gemm.wgsl`).
@@ -32,7 +33,7 @@ pub const GEMM_SLICED_MIN_K: u32 = 128;
 
 /// Which GEMM kernels a device's plans record (`Gpu::set_gemm_policy`, `oddity bench --gemm`).
 /// Every choice computes the same product; they differ in speed and in rounding (`gemm_sliced`
-/// adds the K terms in another order than the tiled kernels).
+/// adds the K terms in another order than the tiled kernels, which agree to the bit).
 #[derive(
     Clone,
     Copy,
@@ -53,22 +54,62 @@ pub enum GemmPolicy {
     /// `gemm_wide` for large grids, else `gemm`: the tilings the H100 measured on 2026-11-23
     /// (BENCHMARKS.md), for comparison.
     Tiled,
+    /// Every product with `gemm` (32x32 tiles), whatever its shape: for measuring one kernel
+    /// against another on the same products (`oddity bench --sweep`).
+    Gemm,
+    /// Every product with `gemm_wide` (64x64 tiles).
+    Wide,
+    /// Every product with `gemm_sliced` (32x32 tiles, K split four ways).
+    Sliced,
+    /// Every product with `gemm_huge` (128x128 tiles).
+    Huge,
+    /// Each kind of product with the kernel that ran it fastest on this device, timed the
+    /// first time a plan records it (`ops::tune`); not the default, as the choice between
+    /// kernels that round differently then depends on timing.
+    Tuned,
 }
 
-/// The GEMM entry point and grid for an `m x n x k` product under `policy`.
+impl GemmPolicy {
+    /// The policies that each use one kernel for every product, in `oddity bench --sweep`'s
+    /// column order.
+    pub const SINGLE: [GemmPolicy; 4] = [
+        GemmPolicy::Gemm,
+        GemmPolicy::Wide,
+        GemmPolicy::Sliced,
+        GemmPolicy::Huge,
+    ];
+
+    /// The name `--gemm` takes and JSON prints.
+    pub fn name(self) -> &'static str {
+        match self {
+            GemmPolicy::Auto => "auto",
+            GemmPolicy::Tiled => "tiled",
+            GemmPolicy::Gemm => "gemm",
+            GemmPolicy::Wide => "wide",
+            GemmPolicy::Sliced => "sliced",
+            GemmPolicy::Huge => "huge",
+            GemmPolicy::Tuned => "tuned",
+        }
+    }
+}
+
+/// The GEMM entry point and grid for an `m x n x k` product under `policy` ([`GemmPolicy::Tuned`]
+/// chooses when recording, by timing; here it answers as `Auto`).
 pub fn gemm_kernel(m: u32, n: u32, k: u32, policy: GemmPolicy) -> (&'static str, [u32; 3]) {
     let grid = |tile: u32| [n.div_ceil(tile).max(1), m.div_ceil(tile).max(1), 1];
     let fills = |g: [u32; 3]| u64::from(g[0]) * u64::from(g[1]) >= GEMM_WIDE_MIN_GROUPS;
-    let auto = policy == GemmPolicy::Auto;
     let (huge, wide) = (grid(GEMM_HUGE_TILE), grid(GEMM_WIDE_TILE));
-    if auto && fills(huge) {
-        ("gemm_huge", huge)
-    } else if fills(wide) {
-        ("gemm_wide", wide)
-    } else if auto && k >= GEMM_SLICED_MIN_K {
-        ("gemm_sliced", grid(GEMM_TILE))
-    } else {
-        ("gemm", grid(GEMM_TILE))
+    match policy {
+        GemmPolicy::Gemm => ("gemm", grid(GEMM_TILE)),
+        GemmPolicy::Wide => ("gemm_wide", wide),
+        GemmPolicy::Sliced => ("gemm_sliced", grid(GEMM_TILE)),
+        GemmPolicy::Huge => ("gemm_huge", huge),
+        GemmPolicy::Auto | GemmPolicy::Tuned if fills(huge) => ("gemm_huge", huge),
+        _ if fills(wide) => ("gemm_wide", wide),
+        GemmPolicy::Auto | GemmPolicy::Tuned if k >= GEMM_SLICED_MIN_K => {
+            ("gemm_sliced", grid(GEMM_TILE))
+        }
+        GemmPolicy::Auto | GemmPolicy::Tuned | GemmPolicy::Tiled => ("gemm", grid(GEMM_TILE)),
     }
 }
 
@@ -97,7 +138,8 @@ impl DenseParams {
     }
 }
 
-/// Records `c (+)= A B (+ bias, act)` as described by `p`.
+/// Records `c (+)= A B (+ bias, act)` as described by `p`, with the kernel the device's
+/// [`GemmPolicy`] picks.
 pub(crate) fn gemm(
     plan: &mut PlanBuilder,
     p: &GemmParams,
@@ -108,25 +150,50 @@ pub(crate) fn gemm(
     c: &Tensor,
 ) -> Result<()> {
     let gpu = plan.gpu().clone();
-    let ra = gpu.dummy(false)?;
-    let a_aux = a_aux
-        .map(|t| t.buffer().clone())
-        .unwrap_or_else(|| ra.clone());
-    let b_aux = b_aux.map(|t| t.buffer().clone()).unwrap_or(ra);
-    let (entry, groups) = gemm_kernel(p.m, p.n, p.k, gpu.gemm_policy());
-    let (shader, a_binding) = super::by_storage(a, ("gemm", "a"), ("gemm16", "a16"));
+    let kernel = match gpu.gemm_policy() {
+        GemmPolicy::Tuned => super::tune::tuned_kernel(&gpu, p, a.is_half())?,
+        policy => gemm_kernel(p.m, p.n, p.k, policy),
+    };
+    dispatch_gemm(
+        plan,
+        p,
+        kernel,
+        (a.buffer(), a_aux.map(Tensor::buffer)),
+        (b.buffer(), b_aux.map(Tensor::buffer)),
+        c.buffer(),
+    )
+}
+
+/// Records one launch of GEMM entry point `entry` on `groups` workgroups (from
+/// [`gemm_kernel`]); the A buffer's storage (f32 or f16) picks the shader.
+pub(crate) fn dispatch_gemm(
+    plan: &mut PlanBuilder,
+    p: &GemmParams,
+    (entry, groups): (&'static str, [u32; 3]),
+    (a, a_aux): (&GpuBuffer, Option<&GpuBuffer>),
+    (b, b_aux): (&GpuBuffer, Option<&GpuBuffer>),
+    c: &GpuBuffer,
+) -> Result<()> {
+    let unused = plan.gpu().dummy(false)?;
+    let (shader, a_binding) = if a.is_half() {
+        ("gemm16", "a16")
+    } else {
+        ("gemm", "a")
+    };
     plan.dispatch(
         (shader, entry),
         Some(p),
         &[
-            (a_binding, a.buffer()),
-            ("a_aux", &a_aux),
-            ("b", b.buffer()),
-            ("b_aux", &b_aux),
-            ("c", c.buffer()),
+            (a_binding, a),
+            ("a_aux", a_aux.unwrap_or(&unused)),
+            ("b", b),
+            ("b_aux", b_aux.unwrap_or(&unused)),
+            ("c", c),
         ],
         groups,
-    )
+    )?;
+    plan.note(format!("{}x{}x{}", p.m, p.n, p.k));
+    Ok(())
 }
 
 /// Parameters of the forward product y = act(x W + b).

@@ -8,6 +8,7 @@ pub mod head;
 pub mod loss;
 pub mod reduce;
 pub mod topk;
+pub(crate) mod tune;
 
 use serde::{Deserialize, Serialize};
 

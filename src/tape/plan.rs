@@ -15,6 +15,7 @@ struct Pending {
     buffers: Vec<(u32, GpuBuffer)>,
     uniform: Option<(u64, u64)>,
     groups: [u32; 3],
+    note: Option<String>,
 }
 
 /// Records dispatches; [`PlanBuilder::finish`] turns them into a [`Plan`].
@@ -134,8 +135,17 @@ impl PlanBuilder {
             buffers: bound.into_iter().map(|(b, _, buf)| (b, buf)).collect(),
             uniform,
             groups,
+            note: None,
         });
         Ok(())
+    }
+
+    /// Attaches a note to the last dispatch recorded (a GEMM's `MxNxK`), which profiles print
+    /// after its kernel name and grid.
+    pub fn note(&mut self, note: String) {
+        if let Some(p) = self.pending.last_mut() {
+            p.note = Some(note);
+        }
     }
 
     /// Creates the uniform buffer and every bind group.
@@ -182,6 +192,7 @@ impl PlanBuilder {
                 kernel: p.kernel.clone(),
                 bind_group,
                 groups: p.groups,
+                note: p.note.clone(),
             });
         }
         self.gpu.check()?;
@@ -197,12 +208,17 @@ struct Dispatch {
     kernel: Arc<Kernel>,
     bind_group: wgpu::BindGroup,
     groups: [u32; 3],
+    note: Option<String>,
 }
 
 impl Dispatch {
-    /// "shader::entry [x, y, z]", as profiles print it.
+    /// "shader::entry [x, y, z]" and the note if any ("gemm::gemm [8, 8, 1] 256x256x784"), as
+    /// profiles print it.
     fn label(&self) -> String {
-        format!("{} {:?}", self.kernel.name(), self.groups)
+        match &self.note {
+            Some(n) => format!("{} {:?} {n}", self.kernel.name(), self.groups),
+            None => format!("{} {:?}", self.kernel.name(), self.groups),
+        }
     }
 
     /// Encodes this dispatch `repeats` times into `pass` (not counted: callers count).

@@ -52,9 +52,14 @@ pub struct Args {
     /// How the dataset is stored on the GPU (f16: half the bytes for scoring to read).
     #[arg(long, value_enum, default_value = "f32")]
     pub precision: Precision,
-    /// Which GEMM kernels the plans use (tiled: no sliced K, for comparison).
+    /// Which GEMM kernels the plans use (tiled: no sliced K, for comparison; gemm, wide,
+    /// sliced, huge: that one kernel for every product).
     #[arg(long, value_enum, default_value = "auto")]
     pub gemm: GemmPolicy,
+    /// Also time every GEMM product of the DAE's step and scoring pass under each GEMM kernel,
+    /// this many launches each (0: no sweep).
+    #[arg(long, default_value_t = 0)]
+    pub sweep: u32,
     /// Print one JSON object as the last line.
     #[arg(long)]
     pub json: bool,
@@ -166,7 +171,7 @@ fn algorithm1(gpu: &Gpu, a: &Args, data: &Dataset) -> oddity::Result<Algorithm1>
 
 /// Each kernel's time in a plan (microseconds): GPU timestamps where the device has them,
 /// else host-timed launches; with which of the two it was.
-fn kernel_times(
+pub(crate) fn kernel_times(
     plan: &oddity::tape::Plan,
     repeats: u32,
 ) -> oddity::Result<(Vec<(String, f64)>, &'static str)> {
@@ -256,6 +261,10 @@ pub fn run(a: &Args) -> oddity::Result<()> {
     } else {
         (Vec::new(), "")
     };
+    let sweep = match a.sweep {
+        0 => None,
+        n => Some(crate::sweep::run(&gpu, &model, &x, n)?),
+    };
     drop(model);
     let alg1 = if a.budget > 0 {
         Some(algorithm1(&gpu, a, &dataset)?)
@@ -300,6 +309,9 @@ pub fn run(a: &Args) -> oddity::Result<()> {
         storage.ap_f16
     );
     print_kernels("DAE", &profile);
+    if let Some(s) = &sweep {
+        s.print();
+    }
     if let Some(r) = &alg1 {
         println!(
             "  Algorithm 1 (DAE_uai, {} pretrain steps, {} per round, k {}, budget {}): {:.2} s; found {} of {} anomalies in {} rounds",
@@ -362,6 +374,7 @@ pub fn run(a: &Args) -> oddity::Result<()> {
                 "f16_scoring": storage,
                 "kernel_us": kernels_json(&profile.0),
                 "kernel_timing": profile.1,
+                "gemm_sweep": sweep,
             },
         });
         println!("{obj}");

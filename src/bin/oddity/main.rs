@@ -7,6 +7,7 @@ mod info;
 mod repro;
 mod repro_abc;
 mod score;
+mod sweep;
 
 use std::process::ExitCode;
 

@@ -1,0 +1,141 @@
+//! [`GemmPolicy::Tuned`]: each GEMM product's kernel chosen by timing every kernel on it, on
+//! the adapter at hand. Which tiling wins depends on the adapter as much as on the shape (a
+//! GPU with idle SMs wants many small tiles, a CPU adapter few large ones), so measuring beats
+//! any fixed rule carried from one adapter to another.
+//!
+//! The first time a plan records a product of a given kind (shape, operand layouts, fused
+//! derivatives, f16 A), each of [`GemmPolicy::SINGLE`]'s kernels runs it on scratch buffers of
+//! the same extents, once to warm up and then [`LAUNCHES`] times back to back (GPU timestamps
+//! where the device has them, else the host's clock), and the fastest is kept in the device's
+//! table for every later plan. Tuning costs one submit and host wait per kernel, at recording
+//! time only; replaying a plan never tunes.
+//!
+//! Kernels that agree to the bit (`gemm`, `gemm_wide`, `gemm_huge`) can be swapped freely;
+//! `gemm_sliced` rounds differently, so two processes whose timings rank it differently may
+//! train slightly different models. [`GemmPolicy::Auto`]'s fixed rules stay the default for
+//! that reason.
+
+use oddity_kernels::params::{GemmParams, NONE};
+
+use super::dense::{GemmPolicy, dispatch_gemm, gemm_kernel};
+use crate::error::Result;
+use crate::gpu::{Gpu, GpuBuffer};
+use crate::tape::PlanBuilder;
+
+/// Timed launches of each kernel per product.
+pub const LAUNCHES: u32 = 3;
+
+/// What a tuned choice is keyed by: everything about a product that can change which kernel
+/// is fastest, and nothing (offsets, activation codes) that cannot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct GemmKey {
+    m: u32,
+    n: u32,
+    k: u32,
+    a_half: bool,
+    a_rs: u32,
+    a_cs: u32,
+    b_rs: u32,
+    b_cs: u32,
+    ldc: u32,
+    a_mode: u32,
+    b_mode: u32,
+    bias: bool,
+    accumulate: bool,
+}
+
+impl GemmKey {
+    fn of(p: &GemmParams, a_half: bool) -> GemmKey {
+        GemmKey {
+            m: p.m,
+            n: p.n,
+            k: p.k,
+            a_half,
+            a_rs: p.a_rs,
+            a_cs: p.a_cs,
+            b_rs: p.b_rs,
+            b_cs: p.b_cs,
+            ldc: p.ldc,
+            a_mode: p.a_mode,
+            b_mode: p.b_mode,
+            bias: p.bias_off != NONE,
+            accumulate: p.accumulate != 0,
+        }
+    }
+}
+
+/// The tuned kernel and grid for `p` (timing the kernels first if this kind of product is new
+/// to the device).
+pub(crate) fn tuned_kernel(
+    gpu: &Gpu,
+    p: &GemmParams,
+    a_half: bool,
+) -> Result<(&'static str, [u32; 3])> {
+    let key = GemmKey::of(p, a_half);
+    let choice = match gpu.tuned_gemm(&key) {
+        Some(c) => c,
+        None => {
+            let c = fastest(gpu, p, a_half)?;
+            gpu.set_tuned_gemm(key, c);
+            c
+        }
+    };
+    Ok(gemm_kernel(p.m, p.n, p.k, choice))
+}
+
+/// Elements an operand spans: the last of `rows x cols` at the given strides, plus one.
+fn extent(rows: u32, cols: u32, rs: u32, cs: u32) -> u64 {
+    u64::from(rows.max(1) - 1) * u64::from(rs) + u64::from(cols.max(1) - 1) * u64::from(cs) + 1
+}
+
+/// Times every single-kernel policy on `p` with scratch operands; the fastest.
+fn fastest(gpu: &Gpu, p: &GemmParams, a_half: bool) -> Result<GemmPolicy> {
+    let a_len = extent(p.m, p.k, p.a_rs, p.a_cs);
+    let b_len = extent(p.k, p.n, p.b_rs, p.b_cs);
+    let bias = p.bias_off != NONE;
+    let a = if a_half {
+        gpu.buffer_f16(a_len, "tuning a")?
+    } else {
+        gpu.buffer(a_len, "tuning a")?
+    };
+    let aux = |on: u32, len: u64| -> Result<Option<GpuBuffer>> {
+        (on != 0).then(|| gpu.buffer(len, "tuning aux")).transpose()
+    };
+    let a_aux = aux(p.a_mode, a_len)?;
+    let b_aux = aux(p.b_mode, b_len)?;
+    let b = gpu.buffer(b_len + if bias { u64::from(p.n) } else { 0 }, "tuning b")?;
+    let c = gpu.buffer(extent(p.m, p.n, p.ldc, 1), "tuning c")?;
+    let q = GemmParams {
+        a_off: 0,
+        a_aux_off: 0,
+        b_off: 0,
+        b_aux_off: 0,
+        c_off: 0,
+        bias_off: if bias { b_len as u32 } else { NONE },
+        ..*p
+    };
+    let mut best = (f64::INFINITY, GemmPolicy::Gemm);
+    for policy in GemmPolicy::SINGLE {
+        let mut plan = PlanBuilder::new(gpu);
+        let kernel = gemm_kernel(q.m, q.n, q.k, policy);
+        dispatch_gemm(
+            &mut plan,
+            &q,
+            kernel,
+            (&a, a_aux.as_ref()),
+            (&b, b_aux.as_ref()),
+            &c,
+        )?;
+        let plan = plan.finish()?;
+        plan.run(1)?;
+        gpu.wait()?;
+        let us = match plan.gpu_times(LAUNCHES)? {
+            Some(t) => t[0].1,
+            None => plan.profile(LAUNCHES)?[0].1,
+        };
+        if us < best.0 {
+            best = (us, policy);
+        }
+    }
+    Ok(best.1)
+}
