@@ -232,6 +232,30 @@ fn cli_reports_a_missing_adapter_without_panicking() {
 }
 
 #[test]
+fn cli_refuses_an_unknown_gemm_policy_and_reports_the_chosen_one() {
+    let info = |value: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_oddity"))
+            .args(["info", "--json"])
+            .env("ODDITY_GEMM", value)
+            .output()
+            .unwrap()
+    };
+    let out = info("fastest");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("invalid ODDITY_GEMM: `fastest` is not a GEMM policy")
+            && err.contains("auto, tiled, tuned"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+    let out = info("Tuned");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let v: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert_eq!(v["gemm_policy"], "tuned", "{v}");
+}
+
+#[test]
 fn cli_bench_json_last_line_has_the_fields() {
     // The dataset stored as f32 and as f16, under three GEMM policies (tuned: each product's
     // kernel timed while the plans are recorded, before anything is counted): the same counts

@@ -26,8 +26,10 @@ pub struct GpuOptions {
 
 impl GpuOptions {
     /// `ODDITY_PIPELINE_CACHE` names the directory (`off` or empty: no cache); without it,
-    /// `$XDG_CACHE_HOME/oddity`, else `$HOME/.cache/oddity`, else no cache.
-    pub fn from_env() -> GpuOptions {
+    /// `$XDG_CACHE_HOME/oddity`, else `$HOME/.cache/oddity`, else no cache. `ODDITY_GEMM`
+    /// names the GEMM policy (`auto` unless set; `tuned` for the kernels timed on the device);
+    /// a value that is not a policy is an error naming the ones there are.
+    pub fn from_env() -> crate::Result<GpuOptions> {
         let var = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty());
         let dir = match std::env::var_os("ODDITY_PIPELINE_CACHE") {
             Some(v) if v.is_empty() || v == "off" => None,
@@ -36,10 +38,23 @@ impl GpuOptions {
                 .map(|d| PathBuf::from(d).join("oddity"))
                 .or_else(|| var("HOME").map(|h| PathBuf::from(h).join(".cache/oddity"))),
         };
-        GpuOptions {
+        let gemm = match var("ODDITY_GEMM") {
+            None => crate::ops::dense::GemmPolicy::default(),
+            Some(v) => {
+                let v = v.to_string_lossy();
+                clap::ValueEnum::from_str(&v, true).map_err(|_| crate::Error::Invalid {
+                    what: "ODDITY_GEMM",
+                    detail: format!(
+                        "`{v}` is not a GEMM policy; one of auto, tiled, tuned, gemm, wide, \
+                         sliced, huge"
+                    ),
+                })?
+            }
+        };
+        Ok(GpuOptions {
             pipeline_cache_dir: dir,
-            ..GpuOptions::default()
-        }
+            gemm,
+        })
     }
 }
 

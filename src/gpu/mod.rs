@@ -91,9 +91,10 @@ impl std::fmt::Debug for Gpu {
 impl Gpu {
     /// Opens a device on the adapter chosen by [`adapter::choose`] (environment variables
     /// `WGPU_BACKEND`, `WGPU_ADAPTER_NAME`, `WGPU_POWER_PREF`; a discrete GPU first), with the
-    /// pipeline cache [`GpuOptions::from_env`] names.
+    /// pipeline cache and GEMM policy [`GpuOptions::from_env`] names (`ODDITY_PIPELINE_CACHE`,
+    /// `ODDITY_GEMM`).
     pub fn new() -> Result<Gpu> {
-        Gpu::with_options(&GpuOptions::from_env())
+        Gpu::with_options(&GpuOptions::from_env()?)
     }
 
     /// [`Gpu::new`] with `options`.

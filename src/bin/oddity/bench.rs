@@ -52,10 +52,11 @@ pub struct Args {
     /// How the dataset is stored on the GPU (f16: half the bytes for scoring to read).
     #[arg(long, value_enum, default_value = "f32")]
     pub precision: Precision,
-    /// Which GEMM kernels the plans use (tiled: no sliced K, for comparison; gemm, wide,
+    /// Which GEMM kernels the plans use (default: `ODDITY_GEMM`, else auto; tiled: no sliced
+    /// K, for comparison; tuned: each product's fastest, timed on the device; gemm, wide,
     /// sliced, huge: that one kernel for every product).
-    #[arg(long, value_enum, default_value = "auto")]
-    pub gemm: GemmPolicy,
+    #[arg(long, value_enum)]
+    pub gemm: Option<GemmPolicy>,
     /// Also time every GEMM product of the DAE's step and scoring pass under each GEMM kernel,
     /// this many launches each (0: no sweep).
     #[arg(long, default_value_t = 0)]
@@ -194,7 +195,10 @@ pub fn run(a: &Args) -> oddity::Result<()> {
         });
     }
     let gpu = Gpu::new()?;
-    gpu.set_gemm_policy(a.gemm);
+    if let Some(g) = a.gemm {
+        gpu.set_gemm_policy(g);
+    }
+    let policy = gpu.gemm_policy();
     let adapter = gpu.adapter_name();
     eprintln!("adapter: {adapter}");
     let (data, truth) =
@@ -274,7 +278,7 @@ pub fn run(a: &Args) -> oddity::Result<()> {
 
     println!("oddity bench on {adapter}");
     println!(
-        "  data {} x {} ({:?}), DAE {}-{}, batch {}, RMSprop 0.01, GEMM {:?}",
+        "  data {} x {} ({:?}), DAE {}-{}, batch {}, RMSprop 0.01, GEMM {}",
         a.rows,
         a.dim,
         a.precision,
@@ -285,7 +289,7 @@ pub fn run(a: &Args) -> oddity::Result<()> {
             .collect::<Vec<_>>()
             .join("-"),
         a.batch,
-        a.gemm
+        policy.name()
     );
     println!(
         "  training: {steps_per_s:.1} steps/s ({:.3} ms/step, median of {} runs of {} steps)",
@@ -351,7 +355,7 @@ pub fn run(a: &Args) -> oddity::Result<()> {
             "k": a.k,
             "budget": a.budget,
             "precision": a.precision,
-            "gemm": a.gemm,
+            "gemm": policy,
             "algorithm1_s": r.map(|r| r.seconds),
             "pretrain_steps_per_s": r.map(|r| r.pretrain_steps_per_s),
             "score_all_ms": r.map(|r| r.query_ms),

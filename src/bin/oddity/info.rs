@@ -18,13 +18,15 @@ pub fn run(args: &Args) -> oddity::Result<()> {
         .map(AdapterSummary::of)
         .collect();
     let chosen = adapter::choose(&instance).map(|a| a.get_info().name);
-    let cache = oddity::gpu::GpuOptions::from_env().pipeline_cache_dir;
+    let options = oddity::gpu::GpuOptions::from_env()?;
+    let cache = options.pipeline_cache_dir;
     if args.json {
         let obj = serde_json::json!({
             "adapters": all,
             "chosen": chosen.as_ref().ok(),
             "error": chosen.as_ref().err().map(|e| e.to_string()),
             "pipeline_cache_dir": cache,
+            "gemm_policy": options.gemm,
         });
         println!("{obj}");
     } else {
@@ -59,6 +61,10 @@ pub fn run(args: &Args) -> oddity::Result<()> {
             ),
             None => println!("pipeline cache: none (ODDITY_PIPELINE_CACHE names a directory)"),
         }
+        println!(
+            "GEMM policy: {} (ODDITY_GEMM: auto, tiled, tuned, gemm, wide, sliced, huge)",
+            options.gemm.name()
+        );
     }
     chosen.map(|_| ())
 }
