@@ -7,7 +7,7 @@
 //! derivatives, f16 A), each of [`GemmPolicy::SINGLE`]'s kernels runs it on scratch buffers of
 //! the same extents, once to warm up and then [`LAUNCHES`] times back to back (GPU timestamps
 //! where the device has them, else the host's clock), and the fastest is kept in the device's
-//! table for every later plan. Tuning costs one submit and host wait per kernel, at recording
+//! table for every later plan, unless `Auto`'s own kernel is within [`MARGIN`] of it. Tuning costs one submit and host wait per kernel, at recording
 //! time only; replaying a plan never tunes.
 //!
 //! Kernels that agree to the bit (`gemm`, `gemm_wide`, `gemm_huge`) can be swapped freely;
@@ -24,6 +24,11 @@ use crate::tape::PlanBuilder;
 
 /// Timed launches of each kernel per product.
 pub const LAUNCHES: u32 = 3;
+
+/// Another kernel replaces `Auto`'s choice only when it took at most this share of its time:
+/// near-ties keep the fixed rule's kernel, so timing noise rarely changes which kernel (and so
+/// which rounding) a product gets from one process to the next.
+pub const MARGIN: f64 = 0.9;
 
 /// What a tuned choice is keyed by: everything about a product that can change which kernel
 /// is fastest, and nothing (offsets, activation codes) that cannot.
@@ -114,7 +119,7 @@ fn fastest(gpu: &Gpu, p: &GemmParams, a_half: bool) -> Result<GemmPolicy> {
         bias_off: if bias { b_len as u32 } else { NONE },
         ..*p
     };
-    let mut best = (f64::INFINITY, GemmPolicy::Gemm);
+    let mut times = Vec::with_capacity(GemmPolicy::SINGLE.len());
     for policy in GemmPolicy::SINGLE {
         let mut plan = PlanBuilder::new(gpu);
         let kernel = gemm_kernel(q.m, q.n, q.k, policy);
@@ -133,9 +138,59 @@ fn fastest(gpu: &Gpu, p: &GemmParams, a_half: bool) -> Result<GemmPolicy> {
             Some(t) => t[0].1,
             None => plan.profile(LAUNCHES)?[0].1,
         };
-        if us < best.0 {
-            best = (us, policy);
-        }
+        times.push((policy, us));
     }
-    Ok(best.1)
+    Ok(pick(&times, auto_choice(p)))
+}
+
+/// The single-kernel policy that runs `Auto`'s kernel for `p`.
+fn auto_choice(p: &GemmParams) -> GemmPolicy {
+    let entry = gemm_kernel(p.m, p.n, p.k, GemmPolicy::Auto).0;
+    GemmPolicy::SINGLE
+        .into_iter()
+        .find(|s| gemm_kernel(1, 1, 1, *s).0 == entry)
+        .unwrap_or(GemmPolicy::Gemm)
+}
+
+/// The fastest of `times` (microseconds per launch), unless `auto`'s kernel is within
+/// [`MARGIN`] of it.
+fn pick(times: &[(GemmPolicy, f64)], auto: GemmPolicy) -> GemmPolicy {
+    let fastest = times
+        .iter()
+        .filter(|t| t.1.is_finite())
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .copied();
+    let auto_us = times.iter().find(|t| t.0 == auto).map(|t| t.1);
+    match (fastest, auto_us) {
+        (Some((_, best)), Some(a)) if best >= MARGIN * a => auto,
+        (Some((policy, _)), _) => policy,
+        (None, _) => auto,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use GemmPolicy::{Gemm, Huge, Sliced, Wide};
+
+    #[test]
+    fn a_clear_winner_replaces_auto_and_a_near_tie_keeps_it() {
+        let t = |w: f64| [(Gemm, 10.0), (Wide, w), (Sliced, 8.0), (Huge, 30.0)];
+        assert_eq!(pick(&t(5.0), Sliced), Wide);
+        assert_eq!(pick(&t(7.5), Sliced), Sliced);
+        assert_eq!(pick(&t(7.1), Sliced), Wide);
+        // Auto's own kernel fastest, or no usable time at all: Auto's.
+        assert_eq!(pick(&t(9.0), Sliced), Sliced);
+        assert_eq!(pick(&[(Gemm, f64::NAN)], Gemm), Gemm);
+        assert_eq!(pick(&[(Gemm, 4.0), (Wide, f64::NAN)], Wide), Gemm);
+    }
+
+    #[test]
+    fn auto_choice_names_the_single_policy_of_autos_kernel() {
+        let p = |m, n, k| GemmParams::new(m, n, k);
+        assert_eq!(auto_choice(&p(256, 784, 256)), Sliced);
+        assert_eq!(auto_choice(&p(60000, 784, 256)), Huge);
+        assert_eq!(auto_choice(&p(60000, 8, 64)), Wide);
+        assert_eq!(auto_choice(&p(3, 5, 7)), Gemm);
+    }
 }
