@@ -18,7 +18,7 @@
 use oddity_kernels::params::{GemmParams, NONE};
 
 use super::dense::{GemmPolicy, dispatch_gemm, gemm_kernel};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::gpu::{Gpu, GpuBuffer};
 use crate::tape::PlanBuilder;
 
@@ -80,7 +80,12 @@ pub(crate) fn tuned_kernel(
     let choice = match gpu.tuned_gemm(&key) {
         Some(c) => c,
         None => {
-            let c = fastest(gpu, p, a_half)?;
+            // Scratch operands past the adapter's buffer limit (only a product at the limit
+            // itself): no timing, Auto's kernel.
+            let c = match fastest(gpu, p, a_half) {
+                Err(Error::Limit { .. }) => auto_choice(p),
+                other => other?,
+            };
             gpu.set_tuned_gemm(key, c);
             c
         }
