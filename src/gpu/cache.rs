@@ -45,8 +45,8 @@ impl GpuOptions {
                 clap::ValueEnum::from_str(&v, true).map_err(|_| crate::Error::Invalid {
                     what: "ODDITY_GEMM",
                     detail: format!(
-                        "`{v}` is not a GEMM policy; one of auto, tiled, tuned, gemm, wide, \
-                         sliced, huge"
+                        "`{v}` is not a GEMM policy; one of {}",
+                        crate::ops::dense::GemmPolicy::names()
                     ),
                 })?
             }

@@ -132,7 +132,7 @@ fn check_rows(op: &'static str, data: &Tensor, rows: u32) -> Result<()> {
 
 /// The gather shader and its data binding for `data` as it is stored.
 fn gather_kernel(data: &Tensor) -> (&'static str, &'static str) {
-    by_storage(data, ("gather", "data"), ("gather16", "data16"))
+    by_storage(data.buffer(), ("gather", "data"), ("gather16", "data16"))
 }
 
 fn check_noise(noise_std: f32) -> Result<()> {

@@ -54,6 +54,10 @@ pub enum GemmPolicy {
     /// `gemm_wide` for large grids, else `gemm`: the tilings the H100 measured on 2026-11-23
     /// (BENCHMARKS.md), for comparison.
     Tiled,
+    /// Each kind of product with the kernel that ran it fastest on this device, timed the
+    /// first time a plan records it (`ops::tune`); not the default, as the choice between
+    /// kernels that round differently then depends on timing.
+    Tuned,
     /// Every product with `gemm` (32x32 tiles), whatever its shape: for measuring one kernel
     /// against another on the same products (`oddity bench --sweep`).
     Gemm,
@@ -63,10 +67,6 @@ pub enum GemmPolicy {
     Sliced,
     /// Every product with `gemm_huge` (128x128 tiles).
     Huge,
-    /// Each kind of product with the kernel that ran it fastest on this device, timed the
-    /// first time a plan records it (`ops::tune`); not the default, as the choice between
-    /// kernels that round differently then depends on timing.
-    Tuned,
 }
 
 impl GemmPolicy {
@@ -79,38 +79,54 @@ impl GemmPolicy {
         GemmPolicy::Huge,
     ];
 
-    /// The name `--gemm` takes and JSON prints.
-    pub fn name(self) -> &'static str {
+    /// The name `--gemm` and `ODDITY_GEMM` take and JSON prints.
+    pub fn name(self) -> String {
+        clap::ValueEnum::to_possible_value(&self)
+            .map(|v| v.get_name().to_string())
+            .unwrap_or_default()
+    }
+
+    /// Every policy's name, comma-separated, for messages.
+    pub fn names() -> String {
+        let all = <GemmPolicy as clap::ValueEnum>::value_variants();
+        all.iter().map(|p| p.name()).collect::<Vec<_>>().join(", ")
+    }
+
+    /// The kernel and tile of a single-kernel policy ([`GemmPolicy::resolve`] first for the
+    /// others, which otherwise answer as `Gemm`).
+    pub fn kernel(self) -> (&'static str, u32) {
         match self {
-            GemmPolicy::Auto => "auto",
-            GemmPolicy::Tiled => "tiled",
-            GemmPolicy::Gemm => "gemm",
-            GemmPolicy::Wide => "wide",
-            GemmPolicy::Sliced => "sliced",
-            GemmPolicy::Huge => "huge",
-            GemmPolicy::Tuned => "tuned",
+            GemmPolicy::Wide => ("gemm_wide", GEMM_WIDE_TILE),
+            GemmPolicy::Sliced => ("gemm_sliced", GEMM_TILE),
+            GemmPolicy::Huge => ("gemm_huge", GEMM_HUGE_TILE),
+            _ => ("gemm", GEMM_TILE),
+        }
+    }
+
+    /// The single-kernel policy this policy gives an `m x n x k` product: itself for a single
+    /// kernel; `Auto`'s and `Tiled`'s fixed rules; [`GemmPolicy::Tuned`] chooses when
+    /// recording, by timing, and answers here as `Auto`.
+    pub fn resolve(self, m: u32, n: u32, k: u32) -> GemmPolicy {
+        use GemmPolicy::*;
+        let fills = |tile: u32| {
+            let groups = |d: u32| u64::from(d.div_ceil(tile).max(1));
+            groups(n) * groups(m) >= GEMM_WIDE_MIN_GROUPS
+        };
+        match self {
+            Gemm | Wide | Sliced | Huge => self,
+            Auto | Tuned if fills(GEMM_HUGE_TILE) => Huge,
+            _ if fills(GEMM_WIDE_TILE) => Wide,
+            Auto | Tuned if k >= GEMM_SLICED_MIN_K => Sliced,
+            Auto | Tuned | Tiled => Gemm,
         }
     }
 }
 
-/// The GEMM entry point and grid for an `m x n x k` product under `policy` ([`GemmPolicy::Tuned`]
-/// chooses when recording, by timing; here it answers as `Auto`).
+/// The GEMM entry point and grid for an `m x n x k` product under `policy` (see
+/// [`GemmPolicy::resolve`]).
 pub fn gemm_kernel(m: u32, n: u32, k: u32, policy: GemmPolicy) -> (&'static str, [u32; 3]) {
-    let grid = |tile: u32| [n.div_ceil(tile).max(1), m.div_ceil(tile).max(1), 1];
-    let fills = |g: [u32; 3]| u64::from(g[0]) * u64::from(g[1]) >= GEMM_WIDE_MIN_GROUPS;
-    let (huge, wide) = (grid(GEMM_HUGE_TILE), grid(GEMM_WIDE_TILE));
-    match policy {
-        GemmPolicy::Gemm => ("gemm", grid(GEMM_TILE)),
-        GemmPolicy::Wide => ("gemm_wide", wide),
-        GemmPolicy::Sliced => ("gemm_sliced", grid(GEMM_TILE)),
-        GemmPolicy::Huge => ("gemm_huge", huge),
-        GemmPolicy::Auto | GemmPolicy::Tuned if fills(huge) => ("gemm_huge", huge),
-        _ if fills(wide) => ("gemm_wide", wide),
-        GemmPolicy::Auto | GemmPolicy::Tuned if k >= GEMM_SLICED_MIN_K => {
-            ("gemm_sliced", grid(GEMM_TILE))
-        }
-        GemmPolicy::Auto | GemmPolicy::Tuned | GemmPolicy::Tiled => ("gemm", grid(GEMM_TILE)),
-    }
+    let (entry, tile) = policy.resolve(m, n, k).kernel();
+    (entry, [n.div_ceil(tile).max(1), m.div_ceil(tile).max(1), 1])
 }
 
 /// A dense layer's parameters: a view of `(inputs + 1) x outputs` words in a parameter arena,
@@ -175,11 +191,7 @@ pub(crate) fn dispatch_gemm(
     c: &GpuBuffer,
 ) -> Result<()> {
     let unused = plan.gpu().dummy(false)?;
-    let (shader, a_binding) = if a.is_half() {
-        ("gemm16", "a16")
-    } else {
-        ("gemm", "a")
-    };
+    let (shader, a_binding) = super::by_storage(a, ("gemm", "a"), ("gemm16", "a16"));
     plan.dispatch(
         (shader, entry),
         Some(p),

@@ -516,7 +516,7 @@ impl Tape {
 
 /// The row-error shader and its target binding for `target` as it is stored.
 fn rowerr_kernel(target: &Tensor) -> (&'static str, &'static str) {
-    by_storage(target, ("rowerr", "tgt"), ("rowerr16", "tgt16"))
+    by_storage(target.buffer(), ("rowerr", "tgt"), ("rowerr16", "tgt16"))
 }
 
 fn check_loss_rows(op: &'static str, x: &Tensor, loss_rows: u32) -> Result<()> {

@@ -7,8 +7,9 @@
 //! derivatives, f16 A), each of [`GemmPolicy::SINGLE`]'s kernels runs it on scratch buffers of
 //! the same extents, once to warm up and then [`LAUNCHES`] times back to back (GPU timestamps
 //! where the device has them, else the host's clock), and the fastest is kept in the device's
-//! table for every later plan, unless `Auto`'s own kernel is within [`MARGIN`] of it. Tuning costs one submit and host wait per kernel, at recording
-//! time only; replaying a plan never tunes.
+//! table for every later plan, unless `Auto`'s own kernel is within [`MARGIN`] of it. Tuning
+//! costs two submits and two host waits per kernel tried (the warm-up, the timed launches), at
+//! recording time only; replaying a plan never tunes.
 //!
 //! Kernels that agree to the bit (`gemm`, `gemm_wide`, `gemm_huge`) can be swapped freely;
 //! `gemm_sliced` rounds differently, so two processes whose timings rank it differently may
@@ -83,7 +84,7 @@ pub(crate) fn tuned_kernel(
             // Scratch operands past the adapter's buffer limit (only a product at the limit
             // itself): no timing, Auto's kernel.
             let c = match fastest(gpu, p, a_half) {
-                Err(Error::Limit { .. }) => auto_choice(p),
+                Err(Error::Limit { .. }) => GemmPolicy::Auto.resolve(p.m, p.n, p.k),
                 other => other?,
             };
             gpu.set_tuned_gemm(key, c);
@@ -145,16 +146,7 @@ fn fastest(gpu: &Gpu, p: &GemmParams, a_half: bool) -> Result<GemmPolicy> {
         };
         times.push((policy, us));
     }
-    Ok(pick(&times, auto_choice(p)))
-}
-
-/// The single-kernel policy that runs `Auto`'s kernel for `p`.
-fn auto_choice(p: &GemmParams) -> GemmPolicy {
-    let entry = gemm_kernel(p.m, p.n, p.k, GemmPolicy::Auto).0;
-    GemmPolicy::SINGLE
-        .into_iter()
-        .find(|s| gemm_kernel(1, 1, 1, *s).0 == entry)
-        .unwrap_or(GemmPolicy::Gemm)
+    Ok(pick(&times, GemmPolicy::Auto.resolve(p.m, p.n, p.k)))
 }
 
 /// The fastest of `times` (microseconds per launch), unless `auto`'s kernel is within
@@ -191,11 +183,11 @@ mod tests {
     }
 
     #[test]
-    fn auto_choice_names_the_single_policy_of_autos_kernel() {
-        let p = |m, n, k| GemmParams::new(m, n, k);
-        assert_eq!(auto_choice(&p(256, 784, 256)), Sliced);
-        assert_eq!(auto_choice(&p(60000, 784, 256)), Huge);
-        assert_eq!(auto_choice(&p(60000, 8, 64)), Wide);
-        assert_eq!(auto_choice(&p(3, 5, 7)), Gemm);
+    fn auto_resolves_to_the_single_policy_of_its_kernel() {
+        let auto = |m, n, k| GemmPolicy::Auto.resolve(m, n, k);
+        assert_eq!(auto(256, 784, 256), Sliced);
+        assert_eq!(auto(60000, 784, 256), Huge);
+        assert_eq!(auto(60000, 8, 64), Wide);
+        assert_eq!(auto(3, 5, 7), Gemm);
     }
 }

@@ -62,8 +62,9 @@ pub fn run(args: &Args) -> oddity::Result<()> {
             None => println!("pipeline cache: none (ODDITY_PIPELINE_CACHE names a directory)"),
         }
         println!(
-            "GEMM policy: {} (ODDITY_GEMM: auto, tiled, tuned, gemm, wide, sliced, huge)",
-            options.gemm.name()
+            "GEMM policy: {} (ODDITY_GEMM: {})",
+            options.gemm.name(),
+            oddity::ops::dense::GemmPolicy::names()
         );
     }
     chosen.map(|_| ())

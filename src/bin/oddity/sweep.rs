@@ -93,15 +93,11 @@ pub fn run(
     }
     Ok(Sweep {
         policy,
-        kernels: GemmPolicy::SINGLE.iter().map(|p| gemm_entry(*p)).collect(),
+        kernels: GemmPolicy::SINGLE.iter().map(|p| p.kernel().0).collect(),
         timing,
         launches,
         products,
     })
-}
-
-fn gemm_entry(p: GemmPolicy) -> &'static str {
-    oddity::ops::dense::gemm_kernel(1, 1, 1, p).0
 }
 
 impl Sweep {
