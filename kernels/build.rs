@@ -2,8 +2,11 @@
 //! bindings, uniform layout and workgroup size into `$OUT_DIR/shaders.rs`, so the runtime builds
 //! layouts and pipelines from one table and no binding list is written twice.
 //!
-//! `#import NAME` on a line of its own pastes `shaders/shared/NAME.wgsl`; errors are reported
-//! against the file and line the text came from.
+//! `#import NAME` on a line of its own pastes `shaders/shared/NAME.wgsl` (once per shader, nested
+//! imports too); errors are reported against the file and line the text came from. A shared
+//! module may have a subgroup twin, `NAME_sg.wgsl` (the same functions written with subgroup
+//! operations): a shader that imports such a module is built twice, as `X` and as `X_sg` with
+//! the twins, and the runtime uses `X_sg` on devices with subgroups.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -22,36 +25,64 @@ struct Source {
     origin: Vec<(PathBuf, usize)>,
 }
 
-fn preprocess(path: &Path, shared: &Path) -> Result<Source, String> {
-    let raw = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+/// The suffix of a shared module's subgroup twin (`shared/NAME_sg.wgsl`) and of the shader
+/// variant built with the twins (`X_sg`).
+const SUBGROUP_SUFFIX: &str = "_sg";
+
+/// `path` with its `#import`s expanded (each module once, nested imports too). With
+/// `subgroups`, a module that has a subgroup twin is replaced by it. Also returns whether any
+/// import had a twin (so the shader has a subgroup variant).
+fn preprocess(path: &Path, shared: &Path, subgroups: bool) -> Result<(Source, bool), String> {
     let mut out = Source {
         text: String::new(),
         origin: Vec::new(),
     };
+    let mut seen = Vec::new();
+    let twinned = expand(path, shared, subgroups, &mut seen, &mut out)?;
+    Ok((out, twinned))
+}
+
+fn expand(
+    path: &Path,
+    shared: &Path,
+    subgroups: bool,
+    seen: &mut Vec<PathBuf>,
+    out: &mut Source,
+) -> Result<bool, String> {
+    let raw = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    println!("cargo:rerun-if-changed={}", path.display());
+    let mut twinned = false;
     for (i, line) in raw.lines().enumerate() {
         if let Some(name) = line.trim().strip_prefix("#import ") {
-            let inc = shared.join(format!("{}.wgsl", name.trim()));
-            let body = std::fs::read_to_string(&inc).map_err(|e| {
-                format!(
-                    "{}:{}: cannot import {}: {e}",
+            let name = name.trim();
+            let plain = shared.join(format!("{name}.wgsl"));
+            let twin = shared.join(format!("{name}{SUBGROUP_SUFFIX}.wgsl"));
+            let inc = if twin.exists() {
+                twinned = true;
+                if subgroups { twin } else { plain }
+            } else {
+                plain
+            };
+            if !inc.exists() {
+                return Err(format!(
+                    "{}:{}: cannot import {}: no such file",
                     path.display(),
                     i + 1,
                     inc.display()
-                )
-            })?;
-            println!("cargo:rerun-if-changed={}", inc.display());
-            for (j, l) in body.lines().enumerate() {
-                out.text.push_str(l);
-                out.text.push('\n');
-                out.origin.push((inc.clone(), j + 1));
+                ));
             }
+            if seen.contains(&inc) {
+                continue;
+            }
+            seen.push(inc.clone());
+            twinned |= expand(&inc, shared, subgroups, seen, out)?;
         } else {
             out.text.push_str(line);
             out.text.push('\n');
             out.origin.push((path.to_path_buf(), i + 1));
         }
     }
-    Ok(out)
+    Ok(twinned)
 }
 
 fn locate(src: &Source, loc: Option<naga::SourceLocation>) -> String {
@@ -94,6 +125,7 @@ fn reflect(
     src: &Source,
     module: &naga::Module,
     info: &naga::valid::ModuleInfo,
+    needs: &[&str],
     out_dir: &Path,
 ) -> Result<String, String> {
     let wgsl_path = out_dir.join(format!("{name}.wgsl"));
@@ -101,7 +133,7 @@ fn reflect(
     let mut s = String::new();
     writeln!(
         s,
-        "    Shader {{ name: {name:?}, source: include_str!({:?}), entry_points: &[",
+        "    Shader {{ name: {name:?}, source: include_str!({:?}), needs: &{needs:?}, entry_points: &[",
         wgsl_path.display().to_string()
     )
     .unwrap();
@@ -173,6 +205,40 @@ fn reflect(
     Ok(s)
 }
 
+/// Parses and validates one shader variant with `features`' capabilities and returns its
+/// table entry; `needs` names the optional features (beyond [`shader_features`]) it needs.
+fn compile(
+    name: &str,
+    src: &Source,
+    features: wgpu_types::Features,
+    needs: &[&str],
+    out_dir: &Path,
+) -> Result<String, String> {
+    let caps = wgpu_naga_bridge::features_to_naga_capabilities(
+        features,
+        wgpu_types::DownlevelFlags::all(),
+    );
+    let module = naga::front::wgsl::parse_str(&src.text).map_err(|e| {
+        format!(
+            "{} ({name}): error: {}\n{}",
+            locate(src, e.location(&src.text)),
+            e.message(),
+            e.emit_to_string(&src.text)
+        )
+    })?;
+    let info = Validator::new(ValidationFlags::all(), caps)
+        .validate(&module)
+        .map_err(|e| {
+            format!(
+                "{} ({name}): error: {}\n{}",
+                locate(src, e.location(&src.text)),
+                e.as_inner(),
+                e.emit_to_string(&src.text)
+            )
+        })?;
+    reflect(name, src, &module, &info, needs, out_dir)
+}
+
 fn main() {
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
     let out_dir = PathBuf::from(std::env::var("OUT_DIR").unwrap());
@@ -188,47 +254,39 @@ fn main() {
         .collect();
     files.sort();
 
-    let caps = wgpu_naga_bridge::features_to_naga_capabilities(
-        shader_features(),
-        wgpu_types::DownlevelFlags::all(),
-    );
     let mut table = String::from("pub static SHADERS: &[Shader] = &[\n");
     let mut failures = Vec::new();
     for path in &files {
-        println!("cargo:rerun-if-changed={}", path.display());
         let name = path.file_stem().unwrap().to_string_lossy().to_string();
-        let src = match preprocess(path, &shared) {
-            Ok(s) => s,
+        let twinned = match preprocess(path, &shared, false) {
+            Ok((src, twinned)) => {
+                match compile(&name, &src, shader_features(), &[], &out_dir) {
+                    Ok(s) => table.push_str(&s),
+                    Err(e) => failures.push(e),
+                }
+                twinned
+            }
             Err(e) => {
                 failures.push(e);
                 continue;
             }
         };
-        let module = match naga::front::wgsl::parse_str(&src.text) {
-            Ok(m) => m,
-            Err(e) => {
-                failures.push(format!(
-                    "{}: error: {}\n{}",
-                    locate(&src, e.location(&src.text)),
-                    e.message(),
-                    e.emit_to_string(&src.text)
-                ));
-                continue;
-            }
-        };
-        let info = match Validator::new(ValidationFlags::all(), caps).validate(&module) {
-            Ok(i) => i,
-            Err(e) => {
-                failures.push(format!(
-                    "{}: error: {}\n{}",
-                    locate(&src, e.location(&src.text)),
-                    e.as_inner(),
-                    e.emit_to_string(&src.text)
-                ));
-                continue;
-            }
-        };
-        match reflect(&name, &src, &module, &info, &out_dir) {
+        if !twinned {
+            continue;
+        }
+        // The subgroup variant: every twinned module swapped for its twin, validated with
+        // subgroups (the runtime uses it only on a device that has them).
+        let sg_name = format!("{name}{SUBGROUP_SUFFIX}");
+        let built = preprocess(path, &shared, true).and_then(|(src, _)| {
+            compile(
+                &sg_name,
+                &src,
+                shader_features() | wgpu_types::Features::SUBGROUP,
+                &["SUBGROUP"],
+                &out_dir,
+            )
+        });
+        match built {
             Ok(s) => table.push_str(&s),
             Err(e) => failures.push(e),
         }

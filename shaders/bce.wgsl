@@ -6,7 +6,7 @@
 //   log(1 + exp(-|z|)) by a series and sigmoid(z) - y as (1 - y) s(z) - y s(-z), so both stay
 //   accurate to f32 relative precision when the prediction is confident (no cancellation).
 //            g = g_scale * (g_buf[g_off] when g_off != NONE)
-// One workgroup of 256 threads each (fixed-order reduction); rows is a minibatch, not a dataset.
+// One workgroup of 256 threads each (sums by `wgsum`); rows is a minibatch, not a dataset.
 //
 // Bindings: 0 params, 1 z, 2 y, 3 mask, 4 g (bwd only, read), 5 out (read_write).
 
@@ -25,6 +25,7 @@ struct Params {
 }
 
 const NONE: u32 = 0xffffffffu;
+const WG: u32 = 256u;
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> z: array<f32>;
@@ -41,38 +42,36 @@ fn weight(i: u32) -> f32 {
     return mask[p.mask_off + i];
 }
 
-fn mask_count(lid: u32) -> f32 {
+fn mask_count(lane: Lane) -> f32 {
     var s = 0.0;
-    for (var i = lid; i < p.rows; i += 256u) {
+    for (var i = lane.lid; i < p.rows; i += WG) {
         s += weight(i);
     }
-    partial[lid] = s;
-    return max(1.0, reduce_partial(lid));
+    return max(1.0, workgroup_sum(s, lane));
 }
 
-@compute @workgroup_size(256, 1, 1)
-fn bce_fwd(@builtin(local_invocation_index) lid: u32) {
-    let count = mask_count(lid);
+@compute @workgroup_size(WG, 1, 1)
+fn bce_fwd(lane: Lane) {
+    let count = mask_count(lane);
     var s = 0.0;
-    for (var i = lid; i < p.rows; i += 256u) {
+    for (var i = lane.lid; i < p.rows; i += WG) {
         let zi = z[p.z_off + i];
         s += weight(i) * bce_loss(zi, y[p.y_off + i]);
     }
-    partial[lid] = s;
-    let total = reduce_partial(lid);
-    if lid == 0u {
+    let total = workgroup_sum(s, lane);
+    if lane.lid == 0u {
         out[p.out_off] = total / count;
     }
 }
 
-@compute @workgroup_size(256, 1, 1)
-fn bce_bwd(@builtin(local_invocation_index) lid: u32) {
-    let count = mask_count(lid);
+@compute @workgroup_size(WG, 1, 1)
+fn bce_bwd(lane: Lane) {
+    let count = mask_count(lane);
     var gs = p.g_scale;
     if p.g_off != NONE {
         gs *= g[p.g_off];
     }
-    for (var i = lid; i < p.rows; i += 256u) {
+    for (var i = lane.lid; i < p.rows; i += WG) {
         let zi = z[p.z_off + i];
         let diff = bce_slope(zi, y[p.y_off + i]);
         var v = gs * weight(i) * diff / count;

@@ -14,8 +14,10 @@
 //             dl[dl_off + r * h + j] (+)= c_{r - r0} w[j] for r0 <= r < r0 + rows, else 0,
 //             over all l_rows rows (so the rows outside the head's get a defined zero);
 //             no dl when dl_off == NONE.
+//             loss[loss_off] = head_fwd's loss, when loss_off != NONE: a training step's
+//             head then needs no forward dispatch of its own.
 //            g = g_scale * (g[g_off] when g_off != NONE)
-//   One workgroup of 256 threads (fixed-order sums); rows <= 1024 (the labelled minibatch).
+//   One workgroup of 256 threads (sums by `wgsum`); rows <= 1024 (the labelled minibatch).
 //   The prior is a Gaussian N(w0, I / inv_var) around the head's start w0 (1 on s, 0 on every
 //   latent weight and the bias: the logit starts as s) for n = ym[c_off] labels, as MAP
 //   logistic regression whose objective is sum_i bce_i + |w - w0|^2 inv_var / 2, divided by n
@@ -24,7 +26,7 @@
 //             invocation each, 2-D grid; no labels, no gradient).
 //
 // Bindings: 0 params, 1 l, 2 s, 3 w, 4 ym (y at y_off, the mask at m_off, the count at c_off), 5 g (read),
-// 6 out / dw (read_write), 7 dl (read_write).
+// 6 out / dw (read_write), 7 dl (read_write), 8 loss (read_write; head_bwd).
 
 #import grid
 #import math
@@ -48,10 +50,12 @@ struct Params {
     dl_acc: u32,
     inv_var: f32,
     c_off: u32,
+    loss_off: u32,
 }
 
 const NONE: u32 = 0xffffffffu;
 const MAX_ROWS: u32 = 1024u;
+const WG: u32 = 256u;
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> l: array<f32>;
@@ -61,16 +65,16 @@ const MAX_ROWS: u32 = 1024u;
 @group(0) @binding(5) var<storage, read> g: array<f32>;
 @group(0) @binding(6) var<storage, read_write> out: array<f32>;
 @group(0) @binding(7) var<storage, read_write> dl: array<f32>;
+@group(0) @binding(8) var<storage, read_write> loss: array<f32>;
 
 var<workgroup> coef: array<f32, MAX_ROWS>;
 
-fn mask_count(lid: u32) -> f32 {
+fn mask_count(lane: Lane) -> f32 {
     var c = 0.0;
-    for (var i = lid; i < p.rows; i += 256u) {
+    for (var i = lane.lid; i < p.rows; i += WG) {
         c += ym[p.m_off + i];
     }
-    partial[lid] = c;
-    return max(1.0, reduce_partial(lid));
+    return max(1.0, workgroup_sum(c, lane));
 }
 
 // Input k of row i: a latent column, the score, or 1 for the bias.
@@ -115,46 +119,56 @@ fn head_score(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg
     }
 }
 
-@compute @workgroup_size(256, 1, 1)
-fn head_fwd(@builtin(local_invocation_index) lid: u32) {
-    let count = mask_count(lid);
+// The head's loss (see the top), the same in every invocation; `count` from `mask_count`.
+fn loss_value(lane: Lane, count: f32) -> f32 {
     var acc = 0.0;
-    for (var i = lid; i < p.rows; i += 256u) {
+    for (var i = lane.lid; i < p.rows; i += WG) {
         acc += ym[p.m_off + i] * bce_loss(logit(i), ym[p.y_off + i]);
     }
-    partial[lid] = acc;
-    let total = reduce_partial(lid);
+    let total = workgroup_sum(acc, lane);
     let n = prior_count();
     var sq = 0.0;
-    for (var k = lid; k < p.h + 2u; k += 256u) {
+    for (var k = lane.lid; k < p.h + 2u; k += WG) {
         let d = w[p.w_off + k] - start(k);
         sq = fma(d, d, sq);
     }
-    partial[lid] = sq;
-    let sq_total = reduce_partial(lid);
-    if lid == 0u {
-        var loss = total / count;
-        if n > 0.0 {
-            loss += 0.5 * p.inv_var * sq_total / n;
-        }
-        out[p.out_off] = loss;
+    let sq_total = workgroup_sum(sq, lane);
+    var value = total / count;
+    if n > 0.0 {
+        value += 0.5 * p.inv_var * sq_total / n;
+    }
+    return value;
+}
+
+@compute @workgroup_size(WG, 1, 1)
+fn head_fwd(lane: Lane) {
+    let value = loss_value(lane, mask_count(lane));
+    if lane.lid == 0u {
+        out[p.out_off] = value;
     }
 }
 
-@compute @workgroup_size(256, 1, 1)
-fn head_bwd(@builtin(local_invocation_index) lid: u32) {
-    let count = mask_count(lid);
+@compute @workgroup_size(WG, 1, 1)
+fn head_bwd(lane: Lane) {
+    let lid = lane.lid;
+    let count = mask_count(lane);
+    if p.loss_off != NONE {
+        let value = loss_value(lane, count);
+        if lid == 0u {
+            loss[p.loss_off] = value;
+        }
+    }
     var gs = p.g_scale;
     if p.g_off != NONE {
         gs *= g[p.g_off];
     }
-    for (var i = lid; i < p.rows; i += 256u) {
+    for (var i = lid; i < p.rows; i += WG) {
         let diff = bce_slope(logit(i), ym[p.y_off + i]);
         coef[i] = gs * ym[p.m_off + i] * diff / count;
     }
     workgroupBarrier();
     let n = prior_count();
-    for (var k = lid; k < p.h + 2u; k += 256u) {
+    for (var k = lid; k < p.h + 2u; k += WG) {
         var acc = 0.0;
         for (var i = 0u; i < p.rows; i++) {
             acc = fma(coef[i], feature(k, i), acc);
@@ -171,7 +185,7 @@ fn head_bwd(@builtin(local_invocation_index) lid: u32) {
     if p.dl_off == NONE {
         return;
     }
-    for (var e = lid; e < p.l_rows * p.h; e += 256u) {
+    for (var e = lid; e < p.l_rows * p.h; e += WG) {
         let r = e / p.h;
         var v = 0.0;
         if r >= p.r0 && r < p.r0 + p.rows {

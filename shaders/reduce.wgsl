@@ -1,6 +1,7 @@
 // Sum of a contiguous range times a scale: out[out_off] = scale * sum_{i < n} x[x_off + i].
-// scale = 1 is a sum, 1/n a mean. One workgroup, 256 threads, fixed-order tree reduction, so
-// the result is the same bits on every run.
+// scale = 1 is a sum, 1/n a mean. One workgroup, 256 threads, each adding a strided share, then
+// `wgsum` (a fixed-order tree, or subgroup sums in `reduce_sg`): the same bits on every run on
+// one device.
 //
 // Bindings: 0 params, 1 x (read), 2 out (read_write).
 
@@ -15,23 +16,18 @@ struct Params {
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 
-var<workgroup> partial: array<f32, 256>;
+const WG: u32 = 256u;
 
-@compute @workgroup_size(256, 1, 1)
-fn reduce_sum(@builtin(local_invocation_index) lid: u32) {
+#import wgsum
+
+@compute @workgroup_size(WG, 1, 1)
+fn reduce_sum(lane: Lane) {
     var s = 0.0;
-    for (var i = lid; i < p.n; i += 256u) {
+    for (var i = lane.lid; i < p.n; i += WG) {
         s += x[p.x_off + i];
     }
-    partial[lid] = s;
-    workgroupBarrier();
-    for (var w = 128u; w > 0u; w >>= 1u) {
-        if lid < w {
-            partial[lid] += partial[lid + w];
-        }
-        workgroupBarrier();
-    }
-    if lid == 0u {
-        out[p.out_off] = partial[0] * p.scale;
+    let total = workgroup_sum(s, lane);
+    if lane.lid == 0u {
+        out[p.out_off] = total * p.scale;
     }
 }

@@ -1,7 +1,7 @@
 // Row-wise reconstruction error and its backward.
 //
 //   rowerr_fwd: out[i] = c * sum_j (pred[i, j] - tgt[i, j])^2,   c = 1 (squared L2) or 1/cols (MSE)
-//     one workgroup of 64 threads per row (2-D grid over rows), fixed-order tree reduction.
+//     one workgroup of 64 threads per row (2-D grid over rows), summed by `wgsum` (`rowerr_sg`: subgroups).
 //     With d_off != NONE it also writes the gradient of g_scale * sum_{i < d_rows} out[i] (the
 //     mean over the first d_rows rows when g_scale = 1 / d_rows) in the same pass:
 //       dpred[d_off + i * cols + j] = g_scale * 2c * (pred[i, j] - tgt[i, j])  for i < d_rows,

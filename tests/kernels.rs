@@ -313,27 +313,68 @@ fn gemm_grad_input_transposed_weights() {
 
 #[test]
 fn row_error_forward_and_backward() {
-    let gpu = gpu();
     let mut rng = rng();
-    for &(rows, cols) in &[(1u32, 1u32), (3, 7), (257, 785), (1000, 3)] {
-        // The target stored as f32 (`rowerr`) and as f16 (`rowerr16`: a dataset kept in half).
-        for (mse, half) in [(0u32, false), (1, false), (0, true), (1, true)] {
-            let (shader, tgt_name) = storage(half, ("rowerr", "tgt"), ("rowerr16", "tgt16"));
-            let n = (rows * cols) as usize;
-            let (pred, tgt, g) = (
-                randn(&mut rng, n + 2, 1.0),
-                randn(&mut rng, n + 5, 1.0),
-                randn(&mut rng, rows as usize + 1, 1.0),
-            );
-            let (gt, tgt) = stored(&gpu, &tgt, half);
-            let (gp, gg) = (
-                gpu.upload(&pred, "p").unwrap(),
-                gpu.upload(&g, "g").unwrap(),
-            );
-            // Without the gradient, then with it for the first d_rows rows (the rest 0).
-            for d_rows in [None, Some(rows.div_ceil(3)), Some(rows)] {
-                let out = poisoned(&gpu, rows as usize + 3);
-                let dpred = poisoned(&gpu, n + 1);
+    for gpu in reduction_gpus() {
+        for &(rows, cols) in &[(1u32, 1u32), (3, 7), (257, 785), (1000, 3)] {
+            // The target stored as f32 (`rowerr`) and as f16 (`rowerr16`: a dataset kept in half).
+            for (mse, half) in [(0u32, false), (1, false), (0, true), (1, true)] {
+                let (shader, tgt_name) = storage(half, ("rowerr", "tgt"), ("rowerr16", "tgt16"));
+                let n = (rows * cols) as usize;
+                let (pred, tgt, g) = (
+                    randn(&mut rng, n + 2, 1.0),
+                    randn(&mut rng, n + 5, 1.0),
+                    randn(&mut rng, rows as usize + 1, 1.0),
+                );
+                let (gt, tgt) = stored(&gpu, &tgt, half);
+                let (gp, gg) = (
+                    gpu.upload(&pred, "p").unwrap(),
+                    gpu.upload(&g, "g").unwrap(),
+                );
+                // Without the gradient, then with it for the first d_rows rows (the rest 0).
+                for d_rows in [None, Some(rows.div_ceil(3)), Some(rows)] {
+                    let out = poisoned(&gpu, rows as usize + 3);
+                    let dpred = poisoned(&gpu, n + 1);
+                    let p = RowErrParams {
+                        rows,
+                        cols,
+                        pred_off: 2,
+                        target_off: 5,
+                        out_off: 3,
+                        mse,
+                        g_off: NONE,
+                        g_scale: d_rows.map_or(1.0, |d| 1.0 / d as f32),
+                        accumulate: 0,
+                        d_off: d_rows.map_or(NONE, |_| 1),
+                        d_rows: d_rows.unwrap_or(0),
+                    };
+                    run(
+                        &gpu,
+                        (shader, "rowerr_fwd"),
+                        Some(&p),
+                        &[
+                            ("pred", &gp),
+                            (tgt_name, &gt),
+                            ("out", &out),
+                            ("dpred", &dpred),
+                        ],
+                        gpu.grid_1d(rows).unwrap(),
+                    );
+                    let mut want = vec![0.0; rows as usize + 3];
+                    let mut want_d = vec![f64::NAN; n + 1];
+                    r::rowerr_fwd(&p, &wide(&pred), &wide(&tgt), &mut want, &mut want_d);
+                    let e = rel_err(&read(&gpu, &out)[3..], &want[3..]);
+                    assert!(e < TOL, "{shader}::rowerr_fwd {rows}x{cols} mse={mse}: {e}");
+                    let got_d = read(&gpu, &dpred);
+                    if let Some(d) = d_rows {
+                        let e = rel_err(&got_d[1..], &want_d[1..]);
+                        assert!(e < TOL, "rowerr_fwd gradient {rows}x{cols} {d_rows:?}: {e}");
+                        assert!(got_d[0].is_nan(), "wrote before the gradient");
+                        let rest = &got_d[1 + (d * cols) as usize..];
+                        assert!(rest.iter().all(|v| *v == 0.0), "rows past d_rows not 0");
+                    } else {
+                        assert!(got_d.iter().all(|v| v.is_nan()), "wrote a gradient unasked");
+                    }
+                }
                 let p = RowErrParams {
                     rows,
                     cols,
@@ -342,80 +383,54 @@ fn row_error_forward_and_backward() {
                     out_off: 3,
                     mse,
                     g_off: NONE,
-                    g_scale: d_rows.map_or(1.0, |d| 1.0 / d as f32),
+                    g_scale: 1.0,
                     accumulate: 0,
-                    d_off: d_rows.map_or(NONE, |_| 1),
-                    d_rows: d_rows.unwrap_or(0),
+                    d_off: NONE,
+                    d_rows: 0,
                 };
-                run(
-                    &gpu,
-                    (shader, "rowerr_fwd"),
-                    Some(&p),
-                    &[
-                        ("pred", &gp),
-                        (tgt_name, &gt),
-                        ("out", &out),
-                        ("dpred", &dpred),
-                    ],
-                    gpu.grid_1d(rows).unwrap(),
-                );
-                let mut want = vec![0.0; rows as usize + 3];
-                let mut want_d = vec![f64::NAN; n + 1];
-                r::rowerr_fwd(&p, &wide(&pred), &wide(&tgt), &mut want, &mut want_d);
-                let e = rel_err(&read(&gpu, &out)[3..], &want[3..]);
-                assert!(e < TOL, "{shader}::rowerr_fwd {rows}x{cols} mse={mse}: {e}");
-                let got_d = read(&gpu, &dpred);
-                if let Some(d) = d_rows {
-                    let e = rel_err(&got_d[1..], &want_d[1..]);
-                    assert!(e < TOL, "rowerr_fwd gradient {rows}x{cols} {d_rows:?}: {e}");
-                    assert!(got_d[0].is_nan(), "wrote before the gradient");
-                    let rest = &got_d[1 + (d * cols) as usize..];
-                    assert!(rest.iter().all(|v| *v == 0.0), "rows past d_rows not 0");
-                } else {
-                    assert!(got_d.iter().all(|v| v.is_nan()), "wrote a gradient unasked");
+                for (g_off, acc) in [(NONE, 0u32), (1, 1)] {
+                    let init = randn(&mut rng, n, 1.0);
+                    let out = if acc == 1 {
+                        gpu.upload(&init, "o").unwrap()
+                    } else {
+                        poisoned(&gpu, n)
+                    };
+                    let p = RowErrParams {
+                        out_off: 0,
+                        g_off,
+                        g_scale: 0.7,
+                        accumulate: acc,
+                        ..p
+                    };
+                    run(
+                        &gpu,
+                        (shader, "rowerr_bwd"),
+                        Some(&p),
+                        &[("pred", &gp), (tgt_name, &gt), ("g", &gg), ("out", &out)],
+                        groups(&gpu, rows * cols),
+                    );
+                    let mut want = if acc == 1 { wide(&init) } else { vec![0.0; n] };
+                    r::rowerr_bwd(&p, &wide(&pred), &wide(&tgt), &wide(&g), &mut want);
+                    // Relative to the terms' size: accumulating onto `init` can cancel (at 1x1
+                    // a sum near 0 left f32's rounding of the terms looking large).
+                    let e = if acc == 1 {
+                        let norm = |v: &[f64]| v.iter().map(|x| x * x).sum::<f64>().sqrt();
+                        let got = wide(&read(&gpu, &out));
+                        let err: Vec<f64> = got.iter().zip(&want).map(|(g, w)| g - w).collect();
+                        let term: Vec<f64> = want
+                            .iter()
+                            .zip(&init)
+                            .map(|(w, i)| w - f64::from(*i))
+                            .collect();
+                        norm(&err) / (norm(&term) + norm(&wide(&init)))
+                    } else {
+                        rel_err(&read(&gpu, &out), &want)
+                    };
+                    assert!(
+                        e < TOL,
+                        "{shader}::rowerr_bwd {rows}x{cols} mse={mse} g_off={g_off}: {e}"
+                    );
                 }
-            }
-            let p = RowErrParams {
-                rows,
-                cols,
-                pred_off: 2,
-                target_off: 5,
-                out_off: 3,
-                mse,
-                g_off: NONE,
-                g_scale: 1.0,
-                accumulate: 0,
-                d_off: NONE,
-                d_rows: 0,
-            };
-            for (g_off, acc) in [(NONE, 0u32), (1, 1)] {
-                let init = randn(&mut rng, n, 1.0);
-                let out = if acc == 1 {
-                    gpu.upload(&init, "o").unwrap()
-                } else {
-                    poisoned(&gpu, n)
-                };
-                let p = RowErrParams {
-                    out_off: 0,
-                    g_off,
-                    g_scale: 0.7,
-                    accumulate: acc,
-                    ..p
-                };
-                run(
-                    &gpu,
-                    (shader, "rowerr_bwd"),
-                    Some(&p),
-                    &[("pred", &gp), (tgt_name, &gt), ("g", &gg), ("out", &out)],
-                    groups(&gpu, rows * cols),
-                );
-                let mut want = if acc == 1 { wide(&init) } else { vec![0.0; n] };
-                r::rowerr_bwd(&p, &wide(&pred), &wide(&tgt), &wide(&g), &mut want);
-                let e = rel_err(&read(&gpu, &out), &want);
-                assert!(
-                    e < TOL,
-                    "{shader}::rowerr_bwd {rows}x{cols} mse={mse} g_off={g_off}: {e}"
-                );
             }
         }
     }
@@ -423,110 +438,112 @@ fn row_error_forward_and_backward() {
 
 #[test]
 fn bce_with_logits_masked_forward_and_backward() {
-    let gpu = gpu();
     let mut rng = rng();
-    for &rows in &[1u32, 7, 256, 1001] {
-        for masked in [false, true] {
-            let n = rows as usize;
-            let z: Vec<f32> = randn(&mut rng, n + 1, 30.0);
-            let y: Vec<f32> = (0..n + 2)
-                .map(|i| f32::from(u8::from((i * 7919) % 3 == 0)))
-                .collect();
-            let mask: Vec<f32> = (0..n).map(|i| f32::from(u8::from(i % 4 != 1))).collect();
-            let (gz, gy, gm) = (
-                gpu.upload(&z, "z").unwrap(),
-                gpu.upload(&y, "y").unwrap(),
-                gpu.upload(&mask, "m").unwrap(),
-            );
-            let gg = gpu.upload(&[0.5f32, 1.5], "g").unwrap();
-            let out = poisoned(&gpu, 2);
-            let p = BceParams {
-                rows,
-                z_off: 1,
-                y_off: 2,
-                mask_off: if masked { 0 } else { NONE },
-                out_off: 1,
-                g_off: NONE,
-                g_scale: 1.0,
-                accumulate: 0,
-            };
-            run(
-                &gpu,
-                ("bce", "bce_fwd"),
-                Some(&p),
-                &[("z", &gz), ("y", &gy), ("mask", &gm), ("out", &out)],
-                [1, 1, 1],
-            );
-            let mut want = vec![0.0; 2];
-            r::bce_fwd(&p, &wide(&z), &wide(&y), &wide(&mask), &mut want);
-            let e = rel_err(&read(&gpu, &out)[1..], &want[1..]);
-            assert!(e < TOL, "bce_fwd rows={rows} masked={masked}: {e}");
-            let dz = poisoned(&gpu, n);
-            let p = BceParams {
-                out_off: 0,
-                g_off: 1,
-                g_scale: 2.0,
-                ..p
-            };
-            run(
-                &gpu,
-                ("bce", "bce_bwd"),
-                Some(&p),
-                &[
-                    ("z", &gz),
-                    ("y", &gy),
-                    ("mask", &gm),
-                    ("g", &gg),
-                    ("out", &dz),
-                ],
-                [1, 1, 1],
-            );
-            let mut want = vec![0.0; n];
-            r::bce_bwd(
-                &p,
-                &wide(&z),
-                &wide(&y),
-                &wide(&mask),
-                &[0.5, 1.5],
-                &mut want,
-            );
-            let e = rel_err(&read(&gpu, &dz), &want);
-            assert!(e < TOL, "bce_bwd rows={rows} masked={masked}: {e}");
+    for gpu in reduction_gpus() {
+        for &rows in &[1u32, 7, 256, 1001] {
+            for masked in [false, true] {
+                let n = rows as usize;
+                let z: Vec<f32> = randn(&mut rng, n + 1, 30.0);
+                let y: Vec<f32> = (0..n + 2)
+                    .map(|i| f32::from(u8::from((i * 7919) % 3 == 0)))
+                    .collect();
+                let mask: Vec<f32> = (0..n).map(|i| f32::from(u8::from(i % 4 != 1))).collect();
+                let (gz, gy, gm) = (
+                    gpu.upload(&z, "z").unwrap(),
+                    gpu.upload(&y, "y").unwrap(),
+                    gpu.upload(&mask, "m").unwrap(),
+                );
+                let gg = gpu.upload(&[0.5f32, 1.5], "g").unwrap();
+                let out = poisoned(&gpu, 2);
+                let p = BceParams {
+                    rows,
+                    z_off: 1,
+                    y_off: 2,
+                    mask_off: if masked { 0 } else { NONE },
+                    out_off: 1,
+                    g_off: NONE,
+                    g_scale: 1.0,
+                    accumulate: 0,
+                };
+                run(
+                    &gpu,
+                    ("bce", "bce_fwd"),
+                    Some(&p),
+                    &[("z", &gz), ("y", &gy), ("mask", &gm), ("out", &out)],
+                    [1, 1, 1],
+                );
+                let mut want = vec![0.0; 2];
+                r::bce_fwd(&p, &wide(&z), &wide(&y), &wide(&mask), &mut want);
+                let e = rel_err(&read(&gpu, &out)[1..], &want[1..]);
+                assert!(e < TOL, "bce_fwd rows={rows} masked={masked}: {e}");
+                let dz = poisoned(&gpu, n);
+                let p = BceParams {
+                    out_off: 0,
+                    g_off: 1,
+                    g_scale: 2.0,
+                    ..p
+                };
+                run(
+                    &gpu,
+                    ("bce", "bce_bwd"),
+                    Some(&p),
+                    &[
+                        ("z", &gz),
+                        ("y", &gy),
+                        ("mask", &gm),
+                        ("g", &gg),
+                        ("out", &dz),
+                    ],
+                    [1, 1, 1],
+                );
+                let mut want = vec![0.0; n];
+                r::bce_bwd(
+                    &p,
+                    &wide(&z),
+                    &wide(&y),
+                    &wide(&mask),
+                    &[0.5, 1.5],
+                    &mut want,
+                );
+                let e = rel_err(&read(&gpu, &dz), &want);
+                assert!(e < TOL, "bce_bwd rows={rows} masked={masked}: {e}");
+            }
         }
     }
 }
 
 #[test]
 fn sum_and_mean() {
-    let gpu = gpu();
     let mut rng = rng();
-    for &n in &[1u32, 255, 257, 70001] {
-        for scale in [1.0f32, 1.0 / n as f32] {
-            let x = randn(&mut rng, n as usize + 4, 1.0);
-            let gx = gpu.upload(&x, "x").unwrap();
-            let out = poisoned(&gpu, 3);
-            let p = ReduceParams {
-                n,
-                x_off: 4,
-                out_off: 2,
-                scale,
-            };
-            run(
-                &gpu,
-                ("reduce", "reduce_sum"),
-                Some(&p),
-                &[("x", &gx), ("out", &out)],
-                [1, 1, 1],
-            );
-            let mut want = vec![0.0; 3];
-            r::reduce_sum(&p, &wide(&x), &mut want);
-            let got = read(&gpu, &out)[2];
-            // Relative to scale * sum |x|: a sum with cancellation can be far smaller than its
-            // terms, and f32 summation is only accurate relative to their magnitude.
-            let magnitude: f64 =
-                x[4..].iter().map(|v| f64::from(v.abs())).sum::<f64>() * f64::from(scale);
-            let e = (f64::from(got) - want[2]).abs() / magnitude;
-            assert!(e < TOL, "reduce n={n}: got {got} want {}", want[2]);
+    for gpu in reduction_gpus() {
+        for &n in &[1u32, 255, 257, 70001] {
+            for scale in [1.0f32, 1.0 / n as f32] {
+                let x = randn(&mut rng, n as usize + 4, 1.0);
+                let gx = gpu.upload(&x, "x").unwrap();
+                let out = poisoned(&gpu, 3);
+                let p = ReduceParams {
+                    n,
+                    x_off: 4,
+                    out_off: 2,
+                    scale,
+                };
+                run(
+                    &gpu,
+                    ("reduce", "reduce_sum"),
+                    Some(&p),
+                    &[("x", &gx), ("out", &out)],
+                    [1, 1, 1],
+                );
+                let mut want = vec![0.0; 3];
+                r::reduce_sum(&p, &wide(&x), &mut want);
+                let got = read(&gpu, &out)[2];
+                // Relative to scale * sum |x|: a sum with cancellation can be far smaller than its
+                // terms, and f32 summation is only accurate relative to their magnitude.
+                let magnitude: f64 =
+                    x[4..].iter().map(|v| f64::from(v.abs())).sum::<f64>() * f64::from(scale);
+                let e = (f64::from(got) - want[2]).abs() / magnitude;
+                assert!(e < TOL, "reduce n={n}: got {got} want {}", want[2]);
+            }
         }
     }
 }
@@ -831,62 +848,63 @@ fn fill_axpy_and_advance() {
 
 #[test]
 fn bce_stays_accurate_for_confident_predictions() {
-    let gpu = gpu();
-    for z in [-80.0f32, -30.0, -9.0, -1e-3, 0.0, 2.5, 30.0, 80.0] {
-        for y in [0.0f32, 1.0] {
-            let (gz, gy) = (
-                gpu.upload(&[z], "z").unwrap(),
-                gpu.upload(&[y], "y").unwrap(),
-            );
-            let (out, dz) = (poisoned(&gpu, 1), poisoned(&gpu, 1));
-            let unused = gpu.upload(&[0f32], "unused").unwrap();
-            let p = BceParams {
-                rows: 1,
-                z_off: 0,
-                y_off: 0,
-                mask_off: NONE,
-                out_off: 0,
-                g_off: NONE,
-                g_scale: 1.0,
-                accumulate: 0,
-            };
-            run(
-                &gpu,
-                ("bce", "bce_fwd"),
-                Some(&p),
-                &[("z", &gz), ("y", &gy), ("mask", &unused), ("out", &out)],
-                [1, 1, 1],
-            );
-            run(
-                &gpu,
-                ("bce", "bce_bwd"),
-                Some(&p),
-                &[
-                    ("z", &gz),
-                    ("y", &gy),
-                    ("mask", &unused),
-                    ("g", &unused),
-                    ("out", &dz),
-                ],
-                [1, 1, 1],
-            );
-            let (mut wl, mut wd) = (vec![0.0], vec![0.0]);
-            r::bce_fwd(&p, &[f64::from(z)], &[f64::from(y)], &[], &mut wl);
-            r::bce_bwd(&p, &[f64::from(z)], &[f64::from(y)], &[], &[], &mut wd);
-            let (el, ed) = (
-                rel_err(&read(&gpu, &out), &wl),
-                rel_err(&read(&gpu, &dz), &wd),
-            );
-            // Values below 1e-6 come from exp() of a large negative argument, which WGSL bounds
-            // only to 3 + 2|x| ULP (lavapipe measured ~1e-3 relative at x = -30); 1e-2 still
-            // rules out cancellation, which would give a relative error of 1.
-            let tol = |want: f64| if want.abs() < 1e-6 { 1e-2 } else { 1e-5 };
-            assert!(
-                el < tol(wl[0]) && ed < tol(wd[0]),
-                "z={z} y={y}: loss rel err {el} (want {}), grad rel err {ed} (want {})",
-                wl[0],
-                wd[0]
-            );
+    for gpu in reduction_gpus() {
+        for z in [-80.0f32, -30.0, -9.0, -1e-3, 0.0, 2.5, 30.0, 80.0] {
+            for y in [0.0f32, 1.0] {
+                let (gz, gy) = (
+                    gpu.upload(&[z], "z").unwrap(),
+                    gpu.upload(&[y], "y").unwrap(),
+                );
+                let (out, dz) = (poisoned(&gpu, 1), poisoned(&gpu, 1));
+                let unused = gpu.upload(&[0f32], "unused").unwrap();
+                let p = BceParams {
+                    rows: 1,
+                    z_off: 0,
+                    y_off: 0,
+                    mask_off: NONE,
+                    out_off: 0,
+                    g_off: NONE,
+                    g_scale: 1.0,
+                    accumulate: 0,
+                };
+                run(
+                    &gpu,
+                    ("bce", "bce_fwd"),
+                    Some(&p),
+                    &[("z", &gz), ("y", &gy), ("mask", &unused), ("out", &out)],
+                    [1, 1, 1],
+                );
+                run(
+                    &gpu,
+                    ("bce", "bce_bwd"),
+                    Some(&p),
+                    &[
+                        ("z", &gz),
+                        ("y", &gy),
+                        ("mask", &unused),
+                        ("g", &unused),
+                        ("out", &dz),
+                    ],
+                    [1, 1, 1],
+                );
+                let (mut wl, mut wd) = (vec![0.0], vec![0.0]);
+                r::bce_fwd(&p, &[f64::from(z)], &[f64::from(y)], &[], &mut wl);
+                r::bce_bwd(&p, &[f64::from(z)], &[f64::from(y)], &[], &[], &mut wd);
+                let (el, ed) = (
+                    rel_err(&read(&gpu, &out), &wl),
+                    rel_err(&read(&gpu, &dz), &wd),
+                );
+                // Values below 1e-6 come from exp() of a large negative argument, which WGSL bounds
+                // only to 3 + 2|x| ULP (lavapipe measured ~1e-3 relative at x = -30); 1e-2 still
+                // rules out cancellation, which would give a relative error of 1.
+                let tol = |want: f64| if want.abs() < 1e-6 { 1e-2 } else { 1e-5 };
+                assert!(
+                    el < tol(wl[0]) && ed < tol(wd[0]),
+                    "z={z} y={y}: loss rel err {el} (want {}), grad rel err {ed} (want {})",
+                    wl[0],
+                    wd[0]
+                );
+            }
         }
     }
 }
@@ -1312,136 +1330,153 @@ fn binary_losses_forward_and_backward() {
 
 #[test]
 fn uai_head_forward_and_backward() {
-    let gpu = gpu();
     let mut rng = rng();
-    // (labelled rows, latent width, rows before them, rows after them)
-    for &(rows, h, r0, after) in &[
-        (1u32, 1u32, 0u32, 0u32),
-        (7, 8, 3, 2),
-        (64, 33, 0, 5),
-        (300, 5, 257, 1),
-        (1024, 2, 1, 0),
-    ] {
-        let l_rows = r0 + rows + after;
-        let (n, hn) = (l_rows as usize, h as usize);
-        let l: Vec<f32> = randn(&mut rng, 3 + n * hn, 1.5);
-        let s: Vec<f32> = randn(&mut rng, 2 + n, 2.0);
-        let w: Vec<f32> = randn(&mut rng, 4 + hn + 2, 1.0);
-        // y at 1, the mask after it; a row in four is masked out.
-        let mut ym = vec![f32::NAN];
-        ym.extend((0..rows).map(|i| f32::from(u8::from((i * 7919) % 3 == 0))));
-        ym.extend((0..rows).map(|i| f32::from(u8::from(i % 4 != 1))));
-        ym.push(f32::NAN); // the label count, set per case
-        let (gl, gs, gw, gym) = (
-            gpu.upload(&l, "l").unwrap(),
-            gpu.upload(&s, "s").unwrap(),
-            gpu.upload(&w, "w").unwrap(),
-            gpu.upload(&ym, "ym").unwrap(),
-        );
-        // No prior; the prior with 13 labels; the prior before any label (it must not act).
-        for (inv_var, count) in [(0.0f32, 5.0f32), (2.5, 13.0), (2.5, 0.0)] {
-            gpu.write(&gym, 1 + 2 * u64::from(rows), &[count]).unwrap();
-            let mut ym = ym.clone();
-            ym[1 + 2 * rows as usize] = count;
-            let p = HeadParams {
-                rows,
-                h,
-                l_off: 3,
-                l_rows,
-                r0,
-                s_off: 2,
-                w_off: 4,
-                y_off: 1,
-                m_off: 1 + rows,
-                out_off: 1,
-                g_off: NONE,
-                g_scale: 1.0,
-                dw_acc: 0,
-                dl_off: NONE,
-                dl_acc: 0,
-                inv_var,
-                c_off: 1 + 2 * rows,
-            };
-            let out = poisoned(&gpu, 2);
-            run(
-                &gpu,
-                ("head", "head_fwd"),
-                Some(&p),
-                &[
-                    ("l", &gl),
-                    ("s", &gs),
-                    ("w", &gw),
-                    ("ym", &gym),
-                    ("out", &out),
-                ],
-                [1, 1, 1],
+    for gpu in reduction_gpus() {
+        // (labelled rows, latent width, rows before them, rows after them)
+        for &(rows, h, r0, after) in &[
+            (1u32, 1u32, 0u32, 0u32),
+            (7, 8, 3, 2),
+            (64, 33, 0, 5),
+            (300, 5, 257, 1),
+            (1024, 2, 1, 0),
+        ] {
+            let l_rows = r0 + rows + after;
+            let (n, hn) = (l_rows as usize, h as usize);
+            let l: Vec<f32> = randn(&mut rng, 3 + n * hn, 1.5);
+            let s: Vec<f32> = randn(&mut rng, 2 + n, 2.0);
+            let w: Vec<f32> = randn(&mut rng, 4 + hn + 2, 1.0);
+            // y at 1, the mask after it; a row in four is masked out.
+            let mut ym = vec![f32::NAN];
+            ym.extend((0..rows).map(|i| f32::from(u8::from((i * 7919) % 3 == 0))));
+            ym.extend((0..rows).map(|i| f32::from(u8::from(i % 4 != 1))));
+            ym.push(f32::NAN); // the label count, set per case
+            let (gl, gs, gw, gym) = (
+                gpu.upload(&l, "l").unwrap(),
+                gpu.upload(&s, "s").unwrap(),
+                gpu.upload(&w, "w").unwrap(),
+                gpu.upload(&ym, "ym").unwrap(),
             );
-            let (lw, sw, ww, yw) = (wide(&l), wide(&s), wide(&w), wide(&ym));
-            let mut want = vec![0.0; 2];
-            r::head_fwd(&p, &lw, &sw, &ww, &yw, &mut want);
-            let e = rel_err(&read(&gpu, &out)[1..], &want[1..]);
-            assert!(
-                e < TOL,
-                "head_fwd rows={rows} h={h} r0={r0} prior {inv_var}/{count}: {e}"
-            );
-            // Backward: the upstream gradient read from g, dw and dl written and then accumulated.
-            let gg = gpu.upload(&[0.5f32, 1.5], "g").unwrap();
-            for acc in [0u32, 1] {
-                let dw0: Vec<f32> = randn(&mut rng, 1 + hn + 2, 1.0);
-                let dl0: Vec<f32> = randn(&mut rng, 2 + n * hn, 1.0);
-                let (dw, dl) = if acc == 1 {
-                    (
-                        gpu.upload(&dw0, "dw").unwrap(),
-                        gpu.upload(&dl0, "dl").unwrap(),
-                    )
-                } else {
-                    (poisoned(&gpu, dw0.len()), poisoned(&gpu, dl0.len()))
-                };
+            // No prior; the prior with 13 labels; the prior before any label (it must not act).
+            for (inv_var, count) in [(0.0f32, 5.0f32), (2.5, 13.0), (2.5, 0.0)] {
+                gpu.write(&gym, 1 + 2 * u64::from(rows), &[count]).unwrap();
+                let mut ym = ym.clone();
+                ym[1 + 2 * rows as usize] = count;
                 let p = HeadParams {
+                    rows,
+                    h,
+                    l_off: 3,
+                    l_rows,
+                    r0,
+                    s_off: 2,
+                    w_off: 4,
+                    y_off: 1,
+                    m_off: 1 + rows,
                     out_off: 1,
-                    g_off: 1,
-                    g_scale: 2.0,
-                    dw_acc: acc,
-                    dl_off: 2,
-                    dl_acc: acc,
-                    ..p
+                    g_off: NONE,
+                    g_scale: 1.0,
+                    dw_acc: 0,
+                    dl_off: NONE,
+                    dl_acc: 0,
+                    inv_var,
+                    c_off: 1 + 2 * rows,
+                    loss_off: NONE,
                 };
+                let out = poisoned(&gpu, 2);
                 run(
                     &gpu,
-                    ("head", "head_bwd"),
+                    ("head", "head_fwd"),
                     Some(&p),
                     &[
                         ("l", &gl),
                         ("s", &gs),
                         ("w", &gw),
                         ("ym", &gym),
-                        ("g", &gg),
-                        ("out", &dw),
-                        ("dl", &dl),
+                        ("out", &out),
                     ],
                     [1, 1, 1],
                 );
-                let (mut want_w, mut want_l) = (wide(&dw0), wide(&dl0));
-                r::head_bwd(
-                    &p,
-                    &lw,
-                    &sw,
-                    &ww,
-                    &yw,
-                    &[0.5, 1.5],
-                    &mut want_w,
-                    &mut want_l,
-                );
-                let e = rel_err(&read(&gpu, &dw)[1..], &want_w[1..]);
+                let (lw, sw, ww, yw) = (wide(&l), wide(&s), wide(&w), wide(&ym));
+                let mut want = vec![0.0; 2];
+                r::head_fwd(&p, &lw, &sw, &ww, &yw, &mut want);
+                let e = rel_err(&read(&gpu, &out)[1..], &want[1..]);
                 assert!(
                     e < TOL,
-                    "head_bwd dw rows={rows} h={h} acc={acc} prior {inv_var}/{count}: {e}"
+                    "head_fwd rows={rows} h={h} r0={r0} prior {inv_var}/{count}: {e}"
                 );
-                let e = rel_err(&read(&gpu, &dl)[2..], &want_l[2..]);
-                assert!(
-                    e < TOL,
-                    "head_bwd dl rows={rows} h={h} acc={acc} prior {inv_var}/{count}: {e}"
-                );
+                // Backward: the upstream gradient read from g, dw and dl written and then
+                // accumulated; the loss left alone, then written as head_fwd writes it.
+                let gg = gpu.upload(&[0.5f32, 1.5], "g").unwrap();
+                for acc in [0u32, 1] {
+                    let dw0: Vec<f32> = randn(&mut rng, 1 + hn + 2, 1.0);
+                    let dl0: Vec<f32> = randn(&mut rng, 2 + n * hn, 1.0);
+                    let (dw, dl) = if acc == 1 {
+                        (
+                            gpu.upload(&dw0, "dw").unwrap(),
+                            gpu.upload(&dl0, "dl").unwrap(),
+                        )
+                    } else {
+                        (poisoned(&gpu, dw0.len()), poisoned(&gpu, dl0.len()))
+                    };
+                    let p = HeadParams {
+                        out_off: 1,
+                        g_off: 1,
+                        g_scale: 2.0,
+                        dw_acc: acc,
+                        dl_off: 2,
+                        dl_acc: acc,
+                        loss_off: if acc == 1 { 1 } else { NONE },
+                        ..p
+                    };
+                    let loss = poisoned(&gpu, 2);
+                    run(
+                        &gpu,
+                        ("head", "head_bwd"),
+                        Some(&p),
+                        &[
+                            ("l", &gl),
+                            ("s", &gs),
+                            ("w", &gw),
+                            ("ym", &gym),
+                            ("g", &gg),
+                            ("out", &dw),
+                            ("dl", &dl),
+                            ("loss", &loss),
+                        ],
+                        [1, 1, 1],
+                    );
+                    let (mut want_w, mut want_l) = (wide(&dw0), wide(&dl0));
+                    let mut want_loss = vec![f64::NAN; 2];
+                    r::head_bwd(
+                        &p,
+                        &lw,
+                        &sw,
+                        &ww,
+                        &yw,
+                        &[0.5, 1.5],
+                        &mut want_w,
+                        &mut want_l,
+                        &mut want_loss,
+                    );
+                    let got_loss = read(&gpu, &loss);
+                    assert!(got_loss[0].is_nan(), "head_bwd wrote before its loss");
+                    if acc == 1 {
+                        assert_eq!(want_loss[1], want[1], "the reference's two losses");
+                        let e = rel_err(&got_loss[1..], &want_loss[1..]);
+                        assert!(e < TOL, "head_bwd loss rows={rows} h={h}: {e}");
+                    } else {
+                        assert!(got_loss[1].is_nan(), "head_bwd wrote a loss unasked");
+                    }
+                    let e = rel_err(&read(&gpu, &dw)[1..], &want_w[1..]);
+                    assert!(
+                        e < TOL,
+                        "head_bwd dw rows={rows} h={h} acc={acc} prior {inv_var}/{count}: {e}"
+                    );
+                    let e = rel_err(&read(&gpu, &dl)[2..], &want_l[2..]);
+                    assert!(
+                        e < TOL,
+                        "head_bwd dl rows={rows} h={h} acc={acc} prior {inv_var}/{count}: {e}"
+                    );
+                }
             }
         }
     }
@@ -1481,6 +1516,7 @@ fn uai_head_scores_every_row() {
             dl_acc: 0,
             inv_var: 0.0,
             c_off: 0,
+            loss_off: NONE,
         };
         run(
             &gpu,
@@ -1497,4 +1533,88 @@ fn uai_head_scores_every_row() {
         let e = rel_err(&got[5..5 + n], &want[5..5 + n]);
         assert!(e < TOL, "head_score rows={rows} h={h}: {e}");
     }
+}
+
+#[test]
+fn subgroup_variants_run_where_the_adapter_has_them() {
+    let twinned: Vec<&str> = oddity_kernels::SHADERS
+        .iter()
+        .filter(|s| s.needs.contains(&"SUBGROUP"))
+        .map(|s| {
+            s.name
+                .strip_suffix("_sg")
+                .expect("a subgroup variant ends in _sg")
+        })
+        .collect();
+    for base in ["reduce", "rowerr", "rowerr16", "bce", "head"] {
+        assert!(twinned.contains(&base), "{base} has no subgroup variant");
+    }
+    let [with, trees] = <[Gpu; 2]>::try_from(reduction_gpus()).unwrap();
+    let has = with.summary().subgroup_sizes.is_some();
+    assert_eq!(
+        with.subgroups(),
+        has,
+        "subgroups where the adapter has them"
+    );
+    eprintln!("subgroup sizes: {:?}", with.summary().subgroup_sizes);
+    for shader in oddity_kernels::SHADERS
+        .iter()
+        .filter(|s| twinned.contains(&s.name))
+    {
+        for ep in shader.entry_points {
+            let k = with.kernel(shader.name, ep.name).unwrap();
+            let want = if has {
+                format!("{}_sg", shader.name)
+            } else {
+                shader.name.to_string()
+            };
+            assert_eq!(k.shader, want, "{}::{}", shader.name, ep.name);
+            assert_eq!(
+                trees.kernel(shader.name, ep.name).unwrap().shader,
+                shader.name
+            );
+        }
+    }
+    // A subgroup variant asked for by name on a device without subgroups: a clear error.
+    let e = match trees.kernel("reduce_sg", "reduce_sum") {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("built a subgroup kernel on a device without subgroups"),
+    };
+    assert!(
+        e.contains("reduce_sg::reduce_sum") && e.contains("SUBGROUP"),
+        "{e}"
+    );
+
+    // Either way the sum is the same bits run after run (the journal's resume relies on it),
+    // and both ways agree to rounding.
+    let mut rng = rng();
+    let n = 70001u32;
+    let x = randn(&mut rng, n as usize, 1.0);
+    let p = ReduceParams {
+        n,
+        x_off: 0,
+        out_off: 0,
+        scale: 1.0,
+    };
+    let mut sums = Vec::new();
+    for gpu in [&with, &trees] {
+        let gx = gpu.upload(&x, "x").unwrap();
+        let runs: Vec<u32> = (0..3)
+            .map(|_| {
+                let out = poisoned(gpu, 1);
+                run(
+                    gpu,
+                    ("reduce", "reduce_sum"),
+                    Some(&p),
+                    &[("x", &gx), ("out", &out)],
+                    [1, 1, 1],
+                );
+                read(gpu, &out)[0].to_bits()
+            })
+            .collect();
+        assert!(runs.iter().all(|&b| b == runs[0]), "{runs:?}");
+        sums.push(f32::from_bits(runs[0]));
+    }
+    let magnitude: f32 = x.iter().map(|v| v.abs()).sum();
+    assert!((sums[0] - sums[1]).abs() < 1e-5 * magnitude, "{sums:?}");
 }

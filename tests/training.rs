@@ -242,7 +242,8 @@ fn replaying_100_steps_is_one_submit_and_no_host_wait() {
     let x = Tensor::from_slice(&gpu, &data, 40, 13, "data").unwrap();
     let mut model = Autoencoder::new(&gpu, small_config(Optimizer::rmsprop(0.01), 3)).unwrap();
     model.fit(&x, 1).unwrap();
-    let per_step = model.train_plan(&x).unwrap().dispatches() as u64;
+    let plan = model.train_plan(&x).unwrap();
+    let (per_step, once) = (plan.dispatches() as u64, plan.epilogue_dispatches() as u64);
     gpu.wait().unwrap();
     let before = gpu.counters();
     model.fit(&x, 100).unwrap();
@@ -250,7 +251,7 @@ fn replaying_100_steps_is_one_submit_and_no_host_wait() {
     eprintln!("100 steps: {d:?}, {per_step} dispatches per step");
     assert_eq!(d.submits, 1);
     assert_eq!(d.host_waits, 0);
-    assert_eq!(d.dispatches, 100 * per_step);
+    assert_eq!(d.dispatches, 100 * per_step + once);
     gpu.wait().unwrap();
     assert_eq!(model.step_state().step(&gpu).unwrap(), 101);
 }
@@ -261,8 +262,26 @@ fn paper_dae_step_is_at_most_24_dispatches() {
     let x = Tensor::new(&gpu, 300, 784, "data").unwrap();
     let model = Autoencoder::new(&gpu, AutoencoderConfig::dae(784, &[256, 64, 8])).unwrap();
     let plan = model.train_plan(&x).unwrap();
-    eprintln!("{:?}", plan.kernel_names());
+    eprintln!(
+        "{:?} then once {:?}",
+        plan.kernel_names(),
+        plan.epilogue_names()
+    );
     assert!(plan.dispatches() <= 24, "{} dispatches", plan.dispatches());
+    // The loss's value (the mean row error) is deferred to the run's epilogue.
+    assert_eq!(
+        plan.epilogue_names().len(),
+        1,
+        "{:?}",
+        plan.epilogue_names()
+    );
+    assert!(plan.epilogue_names()[0].ends_with("::reduce_sum"));
+    assert!(
+        !plan
+            .kernel_names()
+            .iter()
+            .any(|k| k.ends_with("::reduce_sum"))
+    );
 }
 
 #[test]
@@ -279,9 +298,10 @@ fn gpu_timestamps_time_every_kernel_of_a_step() {
     // Timestamps exactly when the adapter offers them (llvmpipe and the H100 both do).
     assert_eq!(times.is_some(), has, "{}", gpu.adapter_name());
     if let Some(t) = times {
-        assert_eq!(t.len(), plan.dispatches());
-        let names: Vec<String> = t.iter().map(|(k, _)| k.clone()).collect();
-        assert_eq!(names.len(), plan.kernel_names().len());
+        // The replay's dispatches, then the epilogue's (the loss's value).
+        assert_eq!(t.len(), plan.dispatches() + plan.epilogue_dispatches());
+        assert!(plan.epilogue_dispatches() > 0);
+        assert!(t.last().unwrap().0.ends_with("(once per run)"), "{t:?}");
         assert!(
             t.iter().all(|(_, us)| us.is_finite() && *us >= 0.0),
             "{t:?}"
@@ -475,4 +495,144 @@ fn pipeline_cache_is_written_reloaded_and_survives_damage() {
     assert!(e.contains("pipeline cache"), "{e}");
     drop(g);
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A deferred dispatch (a loss's value) runs once per run after the replays, unless a later
+/// dispatch of the replay reads what it writes or writes what it reads (then it runs in the
+/// replay, before that one), or the replay reads what it writes (then it ends the replay).
+#[test]
+fn deferred_dispatches_run_once_after_the_replays_unless_something_needs_them() {
+    use oddity::gpu::GpuBuffer;
+    use oddity::tape::PlanBuilder;
+    use oddity_kernels::params::{AxpyParams, FillParams, ReduceParams};
+
+    let gpu = own_gpu();
+    let n = 37u32;
+    let groups = gpu.grid_1d(n.div_ceil(256)).unwrap();
+    let read = |b: &GpuBuffer| gpu.read_f32(b, 0, 1).unwrap()[0];
+    // x += value, every element.
+    let add = |b: &mut PlanBuilder, x: &GpuBuffer, value: f32| {
+        let p = FillParams {
+            n,
+            out_off: 0,
+            value,
+            accumulate: 1,
+        };
+        b.dispatch(("step", "fill"), Some(&p), &[("out", x)], groups)
+            .unwrap();
+    };
+    let sum = |b: &mut PlanBuilder, x: &GpuBuffer, out: &GpuBuffer| {
+        let p = ReduceParams {
+            n,
+            x_off: 0,
+            out_off: 0,
+            scale: 1.0,
+        };
+        b.defer(
+            ("reduce", "reduce_sum"),
+            Some(&p),
+            &[("x", x), ("out", out)],
+            [1, 1, 1],
+        )
+        .unwrap()
+    };
+    // y = 2 out (one element).
+    let double = |b: &mut PlanBuilder, out: &GpuBuffer, y: &GpuBuffer| {
+        let p = AxpyParams {
+            n: 1,
+            x_off: 0,
+            out_off: 0,
+            a: 2.0,
+            accumulate: 0,
+        };
+        b.dispatch(
+            ("step", "axpy"),
+            Some(&p),
+            &[("x", out), ("out", y)],
+            [1, 1, 1],
+        )
+        .unwrap();
+    };
+    let fresh = |v: f32, len: u32| gpu.upload(&vec![v; len as usize], "b").unwrap();
+    let nf = n as f32;
+
+    // Nothing needs the sum: it runs once, after 5 replays, and sees the last one's x.
+    let (x, out) = (fresh(0.0, n), fresh(f32::NAN, 1));
+    let mut b = PlanBuilder::new(&gpu);
+    add(&mut b, &x, 1.5);
+    sum(&mut b, &x, &out);
+    let plan = b.finish().unwrap();
+    assert_eq!((plan.dispatches(), plan.epilogue_dispatches()), (1, 1));
+    let c0 = gpu.counters();
+    plan.run(5).unwrap();
+    assert_eq!((gpu.counters() - c0).dispatches, 5 + 1);
+    assert_eq!(read(&out), 7.5 * nf);
+    // A run of no replays runs no epilogue either.
+    let c0 = gpu.counters();
+    plan.run(0).unwrap();
+    assert_eq!((gpu.counters() - c0).dispatches, 0);
+    assert_eq!(read(&out), 7.5 * nf);
+
+    // A later dispatch reads the sum: it runs in every replay, before that one.
+    let (x, out, y) = (fresh(0.0, n), fresh(f32::NAN, 1), fresh(f32::NAN, 1));
+    let mut b = PlanBuilder::new(&gpu);
+    add(&mut b, &x, 1.5);
+    sum(&mut b, &x, &out);
+    double(&mut b, &out, &y);
+    let plan = b.finish().unwrap();
+    assert_eq!((plan.dispatches(), plan.epilogue_dispatches()), (3, 0));
+    assert_eq!(
+        plan.kernel_names(),
+        [
+            "step::fill",
+            &format!("{}::reduce_sum", sum_shader(&gpu)),
+            "step::axpy"
+        ]
+    );
+    plan.run(3).unwrap();
+    assert_eq!(read(&y), 2.0 * 4.5 * nf);
+
+    // A later dispatch changes x: the sum runs before it (4n, not the 5n after it).
+    let (x, out) = (fresh(0.0, n), fresh(f32::NAN, 1));
+    let mut b = PlanBuilder::new(&gpu);
+    add(&mut b, &x, 1.5);
+    sum(&mut b, &x, &out);
+    add(&mut b, &x, 1.0);
+    let plan = b.finish().unwrap();
+    assert_eq!((plan.dispatches(), plan.epilogue_dispatches()), (3, 0));
+    plan.run(2).unwrap();
+    assert_eq!(read(&out), 4.0 * nf);
+
+    // The replay reads the sum before it is taken (the previous replay's): it ends the replay.
+    let (x, out, y) = (fresh(0.0, n), fresh(0.0, 1), fresh(f32::NAN, 1));
+    let mut b = PlanBuilder::new(&gpu);
+    add(&mut b, &x, 1.5);
+    double(&mut b, &out, &y);
+    sum(&mut b, &x, &out);
+    let plan = b.finish().unwrap();
+    assert_eq!((plan.dispatches(), plan.epilogue_dispatches()), (3, 0));
+    plan.run(2).unwrap();
+    assert_eq!(
+        read(&y),
+        2.0 * 1.5 * nf,
+        "the second replay read the first's sum"
+    );
+    assert_eq!(read(&out), 3.0 * nf);
+
+    // Cancelled before it was placed: never runs.
+    let (x, out) = (fresh(0.0, n), fresh(f32::NAN, 1));
+    let mut b = PlanBuilder::new(&gpu);
+    add(&mut b, &x, 1.5);
+    let id = sum(&mut b, &x, &out);
+    assert!(b.cancel(id));
+    assert!(!b.cancel(id), "cancelled twice");
+    let plan = b.finish().unwrap();
+    assert_eq!((plan.dispatches(), plan.epilogue_dispatches()), (1, 0));
+    plan.run(2).unwrap();
+    assert!(read(&out).is_nan());
+}
+
+/// The reduce shader the device runs (its subgroup variant where it has one).
+fn sum_shader(gpu: &Gpu) -> &'static str {
+    gpu.kernel("reduce", "reduce_sum").unwrap().shader
 }

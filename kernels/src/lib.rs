@@ -54,10 +54,21 @@ pub struct EntryPoint {
 pub struct Shader {
     pub name: &'static str,
     pub source: &'static str,
+    /// The optional wgpu features (by name) this variant needs beyond [`SHADER_FEATURES`]:
+    /// `SUBGROUP` for a subgroup variant.
+    pub needs: &'static [&'static str],
     pub entry_points: &'static [EntryPoint],
 }
 
 include!(concat!(env!("OUT_DIR"), "/shaders.rs"));
+
+/// The subgroup variant of the shader named `name`, if it has one: the same entry points, with
+/// its reductions written with subgroup operations (built from the `shared/*_sg.wgsl` twins).
+pub fn subgroup_variant(name: &str) -> Option<&'static Shader> {
+    SHADERS
+        .iter()
+        .find(|s| s.name.strip_suffix("_sg") == Some(name) && s.needs.contains(&"SUBGROUP"))
+}
 
 /// The shader named `name` (a file stem of `shaders/`) and its entry point `entry`.
 pub fn entry_point(name: &str, entry: &str) -> Option<(&'static Shader, &'static EntryPoint)> {

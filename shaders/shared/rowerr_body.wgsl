@@ -23,21 +23,23 @@ const NONE: u32 = 0xffffffffu;
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
 @group(0) @binding(5) var<storage, read_write> dpred: array<f32>;
 
-var<workgroup> partial: array<f32, 64>;
+const WG: u32 = 64u;
+
+#import wgsum
 
 fn scale() -> f32 {
     return select(1.0, 1.0 / f32(p.cols), p.mse != 0u);
 }
 
-@compute @workgroup_size(64, 1, 1)
+@compute @workgroup_size(WG, 1, 1)
 fn rowerr_fwd(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-              @builtin(local_invocation_index) lid: u32) {
+              lane: Lane) {
     let row = wg.y * nwg.x + wg.x;
     var s = 0.0;
     if row < p.rows {
         let with_grad = p.d_off != NONE;
         let in_loss = row < p.d_rows;
-        for (var j = lid; j < p.cols; j += 64u) {
+        for (var j = lane.lid; j < p.cols; j += WG) {
             let e = row * p.cols + j;
             let d = pred[p.pred_off + e] - tgt_at(p.target_off + e);
             s = fma(d, d, s);
@@ -46,16 +48,9 @@ fn rowerr_fwd(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg
             }
         }
     }
-    partial[lid] = s;
-    workgroupBarrier();
-    for (var w = 32u; w > 0u; w >>= 1u) {
-        if lid < w {
-            partial[lid] += partial[lid + w];
-        }
-        workgroupBarrier();
-    }
-    if lid == 0u && row < p.rows {
-        out[p.out_off + row] = partial[0] * scale();
+    let total = workgroup_sum(s, lane);
+    if lane.lid == 0u && row < p.rows {
+        out[p.out_off + row] = total * scale();
     }
 }
 

@@ -18,6 +18,8 @@ pub struct AdapterSummary {
     /// Cooperative-matrix (tensor-core) configurations the adapter offers, as
     /// `MxNxK A/B-type -> C-type` (empty where it has none).
     pub cooperative_matrix: Vec<String>,
+    /// The smallest and largest subgroup the adapter may run, where it has `SUBGROUP`.
+    pub subgroup_sizes: Option<[u32; 2]>,
     pub limits: Limits,
 }
 
@@ -37,6 +39,10 @@ impl AdapterSummary {
     pub fn of(adapter: &wgpu::Adapter) -> Self {
         let info = adapter.get_info();
         let l = adapter.limits();
+        let subgroup_sizes = adapter
+            .features()
+            .contains(wgpu::Features::SUBGROUP)
+            .then_some([info.subgroup_min_size, info.subgroup_max_size]);
         let features = adapter
             .features()
             .iter_names()
@@ -59,6 +65,7 @@ impl AdapterSummary {
                     )
                 })
                 .collect(),
+            subgroup_sizes,
             limits: Limits {
                 max_storage_buffer_binding_size: l.max_storage_buffer_binding_size,
                 max_buffer_size: l.max_buffer_size,

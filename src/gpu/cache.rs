@@ -16,19 +16,33 @@ const MAGIC: &[u8; 8] = b"oddityPC";
 const HEADER: usize = 24;
 
 /// How [`crate::Gpu::with_options`] opens a device.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GpuOptions {
     /// The directory of the pipeline cache file; None: no cache.
     pub pipeline_cache_dir: Option<PathBuf>,
     /// Which GEMM kernels plans use (also `Gpu::set_gemm_policy`).
     pub gemm: crate::ops::dense::GemmPolicy,
+    /// Use the subgroup variants of the reducing kernels where the adapter has `SUBGROUP`
+    /// (default); false keeps the workgroup-memory trees everywhere.
+    pub subgroups: bool,
+}
+
+impl Default for GpuOptions {
+    fn default() -> GpuOptions {
+        GpuOptions {
+            pipeline_cache_dir: None,
+            gemm: crate::ops::dense::GemmPolicy::default(),
+            subgroups: true,
+        }
+    }
 }
 
 impl GpuOptions {
     /// `ODDITY_PIPELINE_CACHE` names the directory (`off` or empty: no cache); without it,
     /// `$XDG_CACHE_HOME/oddity`, else `$HOME/.cache/oddity`, else no cache. `ODDITY_GEMM`
     /// names the GEMM policy (`auto` unless set; `tuned` for the kernels timed on the device);
-    /// a value that is not a policy is an error naming the ones there are.
+    /// a value that is not a policy is an error naming the ones there are. `ODDITY_SUBGROUPS`
+    /// is `on` (default: where the adapter has them) or `off`.
     pub fn from_env() -> crate::Result<GpuOptions> {
         let var = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty());
         let dir = match std::env::var_os("ODDITY_PIPELINE_CACHE") {
@@ -51,9 +65,23 @@ impl GpuOptions {
                 })?
             }
         };
+        let subgroups = match var("ODDITY_SUBGROUPS") {
+            None => true,
+            Some(v) => match v.to_string_lossy().to_ascii_lowercase().as_str() {
+                "on" => true,
+                "off" => false,
+                other => {
+                    return Err(crate::Error::Invalid {
+                        what: "ODDITY_SUBGROUPS",
+                        detail: format!("`{other}` is neither `on` nor `off`"),
+                    });
+                }
+            },
+        };
         Ok(GpuOptions {
             pipeline_cache_dir: dir,
             gemm,
+            subgroups,
         })
     }
 }

@@ -26,6 +26,15 @@ impl Kernel {
         };
         let (src, ep) = oddity_kernels::entry_point(shader, entry)
             .ok_or_else(|| err("no such shader entry point".into()))?;
+        for need in src.needs {
+            let present = wgpu::Features::from_name(need)
+                .is_some_and(|f| gpu.device().features().contains(f));
+            if !present {
+                return Err(err(format!(
+                    "needs the device feature {need}, which this device was not opened with"
+                )));
+            }
+        }
         let entries: Vec<wgpu::BindGroupLayoutEntry> = ep
             .bindings
             .iter()

@@ -59,6 +59,8 @@ struct Inner {
     dummy_write: Mutex<Option<GpuBuffer>>,
     pipeline_cache: Option<cache::PipelineCacheFile>,
     gemm: Mutex<GemmPolicy>,
+    /// The device has `SUBGROUP`: kernels with a subgroup variant use it.
+    subgroups: bool,
     /// `GemmPolicy::Tuned`'s choices so far.
     gemm_tuned: Mutex<HashMap<crate::ops::tune::GemmKey, GemmPolicy>>,
 }
@@ -118,8 +120,12 @@ impl Gpu {
             }
             features |= f;
         }
-        // Optional: GPU timestamps for per-kernel times (`Plan::gpu_times`).
+        // Optional: GPU timestamps for per-kernel times (`Plan::gpu_times`), and subgroups for
+        // the reducing kernels' `_sg` variants.
         features |= adapter.features() & wgpu::Features::TIMESTAMP_QUERY;
+        if options.subgroups {
+            features |= adapter.features() & wgpu::Features::SUBGROUP;
+        }
         let cache_dir = options
             .pipeline_cache_dir
             .as_deref()
@@ -167,6 +173,7 @@ impl Gpu {
         pipeline_cache: Option<cache::PipelineCacheFile>,
     ) -> Gpu {
         let limits = device.limits();
+        let subgroups = device.features().contains(wgpu::Features::SUBGROUP);
         Gpu {
             inner: Arc::new(Inner {
                 summary: AdapterSummary::of(adapter),
@@ -181,6 +188,7 @@ impl Gpu {
                 dummy_write: Mutex::new(None),
                 pipeline_cache,
                 gemm: Mutex::new(GemmPolicy::default()),
+                subgroups,
                 gemm_tuned: Mutex::new(HashMap::new()),
             }),
         }
@@ -219,6 +227,13 @@ impl Gpu {
     /// Sets the GEMM kernels for plans recorded from now on (plans already recorded keep theirs).
     pub fn set_gemm_policy(&self, policy: GemmPolicy) {
         *self.inner.gemm.lock().unwrap_or_else(|e| e.into_inner()) = policy;
+    }
+
+    /// Whether kernels with a subgroup variant (the reductions: `reduce`, `rowerr`, `bce`,
+    /// `head`) run it: the device has `SUBGROUP` (requested unless
+    /// [`GpuOptions::subgroups`] is false; an application's device as it was created).
+    pub fn subgroups(&self) -> bool {
+        self.inner.subgroups
     }
 
     /// The kernel [`GemmPolicy::Tuned`] chose for this kind of product, if it has met one.
@@ -316,7 +331,8 @@ impl Gpu {
         }
     }
 
-    /// The compute pipeline for `shader`'s entry point `entry`, built on first use.
+    /// The compute pipeline for `shader`'s entry point `entry`, built on first use: from the
+    /// shader's subgroup variant (`shader_sg`) where it has one and the device has subgroups.
     pub fn kernel(&self, shader: &'static str, entry: &'static str) -> Result<Arc<Kernel>> {
         let mut cache = self
             .inner
@@ -326,7 +342,11 @@ impl Gpu {
         if let Some(k) = cache.get(&(shader, entry)) {
             return Ok(k.clone());
         }
-        let k = Arc::new(Kernel::build(self, shader, entry)?);
+        let variant = match oddity_kernels::subgroup_variant(shader) {
+            Some(v) if self.inner.subgroups => v.name,
+            _ => shader,
+        };
+        let k = Arc::new(Kernel::build(self, variant, entry)?);
         cache.insert((shader, entry), k.clone());
         Ok(k)
     }

@@ -1,7 +1,9 @@
 //! The UAI head as one op (`head.wgsl`): a logistic layer on [l; detach(s)] over some rows of a
 //! latent tensor, its masked mean BCE, and in the backward pass the head's gradient and the
 //! latent's in one dispatch. Equal to `concat_cols` + `dense` + `bce_with_logits` (and, with
-//! the prior, its gradient kernel), in two dispatches instead of nine.
+//! the prior, its gradient kernel), in one or two dispatches instead of nine: the forward is
+//! deferred (`PlanBuilder::defer`), and when the backward is recorded before anything reads
+//! the loss, the backward's dispatch writes the loss too and the forward is dropped.
 
 use oddity_kernels::params::{HeadParams, NONE};
 
@@ -9,7 +11,7 @@ use super::dense::DenseParams;
 use super::loss::upstream;
 use crate::error::{Result, invalid, shape};
 use crate::gpu::GpuBuffer;
-use crate::tape::{Backward, BackwardCtx, Grad, Tape, Tensor};
+use crate::tape::{Backward, BackwardCtx, Deferred, Grad, Tape, Tensor};
 
 /// Rows one head op can take (its workgroup keeps a coefficient per row).
 pub const HEAD_MAX_ROWS: u32 = 1024;
@@ -39,6 +41,8 @@ struct HeadBackward {
     ym: GpuBuffer,
     p: HeadParams,
     out: Tensor,
+    /// The deferred forward dispatch, dropped if the backward can write the loss instead.
+    fwd: Deferred,
 }
 
 impl Backward for HeadBackward {
@@ -60,6 +64,13 @@ impl Backward for HeadBackward {
             Some((t, _)) => t.buffer().clone(),
             None => gpu.dummy(true)?,
         };
+        // Nothing has read the loss since the forward was recorded: write it here instead.
+        // (The loss's buffer is bound either way; with NONE the kernel leaves it alone.)
+        let loss_off = if ctx.plan.cancel(self.fwd) {
+            self.out.offset()
+        } else {
+            NONE
+        };
         let p = HeadParams {
             out_off: dw.0.offset(),
             g_off,
@@ -67,6 +78,7 @@ impl Backward for HeadBackward {
             dw_acc: u32::from(dw.1),
             dl_off: dl.as_ref().map_or(NONE, |(t, _)| t.offset()),
             dl_acc: u32::from(dl.as_ref().is_some_and(|d| d.1)),
+            loss_off,
             ..self.p
         };
         ctx.plan.dispatch(
@@ -80,6 +92,7 @@ impl Backward for HeadBackward {
                 ("g", &g_buf),
                 ("out", dw.0.buffer()),
                 ("dl", &dl_buf),
+                ("loss", self.out.buffer()),
             ],
             [1, 1, 1],
         )
@@ -157,7 +170,7 @@ impl Tape {
             c_off: prior.map_or(0, |(_, c)| c.offset()),
             ..base
         };
-        self.plan.dispatch(
+        let fwd = self.plan.defer(
             ("head", "head_fwd"),
             Some(&p),
             &[
@@ -178,6 +191,7 @@ impl Tape {
                 ym: y.buffer().clone(),
                 p,
                 out: out.clone(),
+                fwd,
             }),
         );
         Ok(out)
@@ -273,5 +287,6 @@ fn head_params(
         dl_acc: 0,
         inv_var: 0.0,
         c_off: 0,
+        loss_off: NONE,
     })
 }

@@ -314,7 +314,8 @@ impl Tape {
             g_scale: 1.0,
             accumulate: 0,
         };
-        self.plan.dispatch(
+        // Deferred: the backward does not read the loss's value.
+        self.plan.defer(
             ("bce", "bce_fwd"),
             Some(&p),
             &[
@@ -493,7 +494,9 @@ impl Tape {
             out_off: loss.offset(),
             scale: 1.0 / rows as f32,
         };
-        self.plan.dispatch(
+        // Deferred: the loss's value is for the host; the replays skip it (the gradient was
+        // written with the row errors).
+        self.plan.defer(
             ("reduce", "reduce_sum"),
             Some(&p),
             &[("x", scores.buffer()), ("out", loss.buffer())],

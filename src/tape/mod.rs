@@ -16,7 +16,7 @@ mod tensor;
 
 use std::collections::{HashMap, HashSet};
 
-pub use plan::{Plan, PlanBuilder, run_all};
+pub use plan::{Deferred, Plan, PlanBuilder, run_all};
 pub use tensor::Tensor;
 pub(crate) use tensor::TensorKey;
 
@@ -130,9 +130,9 @@ impl Tape {
         }
     }
 
-    /// Dispatches recorded so far.
+    /// Dispatches recorded so far, deferred ones included.
     pub fn dispatches(&self) -> usize {
-        self.plan.len()
+        self.plan.len() + self.plan.deferred()
     }
 
     /// Records the backward pass of `loss` (a 1x1 tensor) with seed gradient 1. Every

@@ -1,6 +1,15 @@
 //! Plans: a recorded list of (pipeline, bind group, workgroup count) whose bind groups and
 //! uniform data are made once when the plan is built. Replaying a plan N times is N copies of
 //! its dispatches in one compute pass and one submit, with no host write and no wait.
+//!
+//! A dispatch can be recorded as *deferred* ([`PlanBuilder::defer`]): one whose result only
+//! matters if something reads it, such as a loss's value. It moves to just before the first
+//! later dispatch that binds a buffer it writes, or writes a buffer it reads (conflicts are
+//! judged per buffer, from each binding's reflected access). One that nothing later conflicts
+//! with lands in the plan's *epilogue*, run once after all the replays of a run: the host,
+//! reading its output after the run, sees what the last replay's would have written, and the
+//! replays skip it. (One that writes a buffer an earlier dispatch of the replay binds stays at
+//! the replay's end instead, since the next replay would read it.)
 
 use std::sync::Arc;
 
@@ -12,16 +21,44 @@ use crate::gpu::{Gpu, GpuBuffer, Kernel};
 
 struct Pending {
     kernel: Arc<Kernel>,
-    buffers: Vec<(u32, GpuBuffer)>,
+    /// (binding, access, buffer) for every storage binding.
+    buffers: Vec<(u32, BindingKind, GpuBuffer)>,
     uniform: Option<(u64, u64)>,
     groups: [u32; 3],
     note: Option<String>,
 }
 
+impl Pending {
+    /// Whether running `self` after `other` (or before it) could change what either reads or
+    /// leaves behind: they share a buffer that one of them writes.
+    fn conflicts(&self, other: &Pending) -> bool {
+        self.buffers.iter().any(|(_, k, b)| {
+            other.buffers.iter().any(|(_, ko, bo)| {
+                b == bo
+                    && (*k == BindingKind::StorageReadWrite || *ko == BindingKind::StorageReadWrite)
+            })
+        })
+    }
+
+    /// Whether `self` writes a buffer `other` binds.
+    fn writes_into(&self, other: &Pending) -> bool {
+        self.buffers.iter().any(|(_, k, b)| {
+            *k == BindingKind::StorageReadWrite && other.buffers.iter().any(|(_, _, bo)| b == bo)
+        })
+    }
+}
+
+/// A deferred dispatch ([`PlanBuilder::defer`]), for [`PlanBuilder::cancel`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Deferred(u64);
+
 /// Records dispatches; [`PlanBuilder::finish`] turns them into a [`Plan`].
 pub struct PlanBuilder {
     gpu: Gpu,
     pending: Vec<Pending>,
+    /// Deferred dispatches not yet placed, in the order they were recorded.
+    deferred: Vec<(Deferred, Pending)>,
+    next_deferred: u64,
     uniform: Vec<u8>,
 }
 
@@ -30,6 +67,8 @@ impl PlanBuilder {
         PlanBuilder {
             gpu: gpu.clone(),
             pending: Vec::new(),
+            deferred: Vec::new(),
+            next_deferred: 0,
             uniform: Vec::new(),
         }
     }
@@ -38,7 +77,7 @@ impl PlanBuilder {
         &self.gpu
     }
 
-    /// Dispatches recorded so far.
+    /// Dispatches placed in the replay so far (deferred ones not yet placed are not counted).
     pub fn len(&self) -> usize {
         self.pending.len()
     }
@@ -47,16 +86,69 @@ impl PlanBuilder {
         self.pending.is_empty()
     }
 
+    /// Deferred dispatches not yet placed (the epilogue, if recording ended now).
+    pub fn deferred(&self) -> usize {
+        self.deferred.len()
+    }
+
     /// Records one dispatch of `shader::entry`. `buffers` names a buffer for every storage
     /// binding the entry point uses (by its WGSL name) and no other; a buffer bound read-write
     /// may not be bound a second time. Violations are errors here, never wgpu panics later.
     pub fn dispatch(
         &mut self,
-        (shader, entry): (&'static str, &'static str),
+        kernel: (&'static str, &'static str),
         params: Option<&dyn Params>,
         buffers: &[(&str, &GpuBuffer)],
         groups: [u32; 3],
     ) -> Result<()> {
+        let p = self.prepare(kernel, params, buffers, groups)?;
+        self.place_before(&p);
+        self.pending.push(p);
+        Ok(())
+    }
+
+    /// Records a dispatch as [`PlanBuilder::dispatch`] does, deferred (see the module
+    /// documentation): it runs just before the first later dispatch that conflicts with it, or
+    /// else once per run, after the replays.
+    pub fn defer(
+        &mut self,
+        kernel: (&'static str, &'static str),
+        params: Option<&dyn Params>,
+        buffers: &[(&str, &GpuBuffer)],
+        groups: [u32; 3],
+    ) -> Result<Deferred> {
+        // Deferred dispatches keep their recorded order among themselves, so one deferred
+        // after another it depends on needs nothing placed here.
+        let p = self.prepare(kernel, params, buffers, groups)?;
+        let id = Deferred(self.next_deferred);
+        self.next_deferred += 1;
+        self.deferred.push((id, p));
+        Ok(id)
+    }
+
+    /// Drops a deferred dispatch that has not been placed yet (a later dispatch writes what it
+    /// would have); returns false, dropping nothing, when it was already placed.
+    pub fn cancel(&mut self, id: Deferred) -> bool {
+        let before = self.deferred.len();
+        self.deferred.retain(|(d, _)| *d != id);
+        self.deferred.len() < before
+    }
+
+    /// Places, in their order, the deferred dispatches up to the last that conflicts with `p`.
+    fn place_before(&mut self, p: &Pending) {
+        if let Some(last) = self.deferred.iter().rposition(|(_, d)| d.conflicts(p)) {
+            let placed: Vec<_> = self.deferred.drain(..=last).collect();
+            self.pending.extend(placed.into_iter().map(|(_, d)| d));
+        }
+    }
+
+    fn prepare(
+        &mut self,
+        (shader, entry): (&'static str, &'static str),
+        params: Option<&dyn Params>,
+        buffers: &[(&str, &GpuBuffer)],
+        groups: [u32; 3],
+    ) -> Result<Pending> {
         let kernel = self.gpu.kernel(shader, entry)?;
         let err = |detail: String| Error::Kernel {
             kernel: kernel.name(),
@@ -130,17 +222,16 @@ impl PlanBuilder {
             (Some(_), None) => return Err(err("parameters missing".into())),
             (None, Some(_)) => return Err(err("takes no parameters".into())),
         };
-        self.pending.push(Pending {
+        Ok(Pending {
             kernel,
-            buffers: bound.into_iter().map(|(b, _, buf)| (b, buf)).collect(),
+            buffers: bound,
             uniform,
             groups,
             note: None,
-        });
-        Ok(())
+        })
     }
 
-    /// Attaches a note to the last dispatch recorded (a GEMM's `MxNxK`), which profiles print
+    /// Attaches a note to the last dispatch placed (a GEMM's `MxNxK`), which profiles print
     /// after its kernel name and grid.
     pub fn note(&mut self, note: String) {
         if let Some(p) = self.pending.last_mut() {
@@ -148,8 +239,19 @@ impl PlanBuilder {
         }
     }
 
-    /// Creates the uniform buffer and every bind group.
-    pub fn finish(self) -> Result<Plan> {
+    /// Creates the uniform buffer and every bind group. Deferred dispatches still unplaced go
+    /// to the epilogue, except one that writes a buffer the replay binds (the next replay
+    /// would read it) and those deferred before it: they end the replay, in order.
+    pub fn finish(mut self) -> Result<Plan> {
+        while let Some(last) = self
+            .deferred
+            .iter()
+            .rposition(|(_, d)| self.pending.iter().any(|b| d.writes_into(b)))
+        {
+            let placed: Vec<_> = self.deferred.drain(..=last).collect();
+            self.pending.extend(placed.into_iter().map(|(_, d)| d));
+        }
+        let epilogue: Vec<Pending> = self.deferred.drain(..).map(|(_, d)| d).collect();
         let device = self.gpu.device();
         let uniform = (!self.uniform.is_empty()).then(|| {
             let buf = device.create_buffer(&wgpu::BufferDescriptor {
@@ -161,12 +263,11 @@ impl PlanBuilder {
             self.gpu.queue().write_buffer(&buf, 0, &self.uniform);
             buf
         });
-        let mut dispatches = Vec::with_capacity(self.pending.len());
-        for p in &self.pending {
+        let build = |p: &Pending| {
             let mut entries: Vec<wgpu::BindGroupEntry> = p
                 .buffers
                 .iter()
-                .map(|(b, buf)| wgpu::BindGroupEntry {
+                .map(|(b, _, buf)| wgpu::BindGroupEntry {
                     binding: *b,
                     resource: buf.raw().as_entire_binding(),
                 })
@@ -188,17 +289,20 @@ impl PlanBuilder {
                 layout: &p.kernel.layout,
                 entries: &entries,
             });
-            dispatches.push(Dispatch {
+            Dispatch {
                 kernel: p.kernel.clone(),
                 bind_group,
                 groups: p.groups,
                 note: p.note.clone(),
-            });
-        }
+            }
+        };
+        let dispatches = self.pending.iter().map(build).collect();
+        let epilogue = epilogue.iter().map(build).collect();
         self.gpu.check()?;
         Ok(Plan {
             gpu: self.gpu.clone(),
             dispatches,
+            epilogue,
             _uniform: uniform,
         })
     }
@@ -231,10 +335,12 @@ impl Dispatch {
     }
 }
 
-/// A recorded list of dispatches, ready to replay.
+/// A recorded list of dispatches, ready to replay, and its epilogue (deferred dispatches run
+/// once per run, after the replays).
 pub struct Plan {
     gpu: Gpu,
     dispatches: Vec<Dispatch>,
+    epilogue: Vec<Dispatch>,
     _uniform: Option<wgpu::Buffer>,
 }
 
@@ -244,19 +350,47 @@ impl Plan {
         self.dispatches.len()
     }
 
+    /// Dispatches in the epilogue: once per [`Plan::run`] that replays at least once.
+    pub fn epilogue_dispatches(&self) -> usize {
+        self.epilogue.len()
+    }
+
     /// The kernels of one replay, in order (for reports and dispatch counting).
     pub fn kernel_names(&self) -> Vec<String> {
         self.dispatches.iter().map(|d| d.kernel.name()).collect()
     }
 
+    /// The kernels of the epilogue, in order.
+    pub fn epilogue_names(&self) -> Vec<String> {
+        self.epilogue.iter().map(|d| d.kernel.name()).collect()
+    }
+
     fn record(&self, pass: &mut wgpu::ComputePass<'_>, repeats: u32) {
+        if repeats == 0 {
+            return;
+        }
         for _ in 0..repeats {
             for d in &self.dispatches {
                 d.encode(pass, 1);
             }
         }
-        self.gpu
-            .count_dispatches(self.dispatches.len() as u64 * u64::from(repeats));
+        for d in &self.epilogue {
+            d.encode(pass, 1);
+        }
+        self.gpu.count_dispatches(
+            self.dispatches.len() as u64 * u64::from(repeats) + self.epilogue.len() as u64,
+        );
+    }
+
+    /// The replay's dispatches, then the epilogue's, each with its label (an epilogue's
+    /// marked "(once per run)").
+    fn labelled(&self) -> impl Iterator<Item = (&Dispatch, String)> {
+        let body = self.dispatches.iter().map(|d| (d, d.label()));
+        body.chain(
+            self.epilogue
+                .iter()
+                .map(|d| (d, format!("{} (once per run)", d.label()))),
+        )
     }
 
     /// Host-timed cost of each dispatch: each one alone, `repeats` times in one pass, then a
@@ -264,7 +398,7 @@ impl Plan {
     /// adapters without timestamp queries; the dispatches read and write their real buffers.
     pub fn profile(&self, repeats: u32) -> Result<Vec<(String, f64)>> {
         let mut out = Vec::with_capacity(self.dispatches.len());
-        for d in &self.dispatches {
+        for (d, label) in self.labelled() {
             let t = std::time::Instant::now();
             let mut enc =
                 self.gpu
@@ -283,7 +417,7 @@ impl Plan {
             self.gpu.submit(enc.finish());
             self.gpu.wait()?;
             out.push((
-                d.label(),
+                label,
                 t.elapsed().as_secs_f64() * 1e6 / f64::from(repeats.max(1)),
             ));
         }
@@ -302,8 +436,9 @@ impl Plan {
         let repeats = repeats.max(1);
         let ns_per_tick = f64::from(self.gpu.queue().get_timestamp_period());
         let mut out = Vec::with_capacity(self.dispatches.len());
+        let all: Vec<(&Dispatch, String)> = self.labelled().collect();
         // A query set holds at most QUERY_SET_MAX_QUERIES (4096) timestamps.
-        for chunk in self.dispatches.chunks(1024) {
+        for chunk in all.chunks(1024) {
             let n = 2 * chunk.len() as u32;
             let set = dev.create_query_set(&wgpu::QuerySetDescriptor {
                 label: Some("oddity timestamps"),
@@ -321,7 +456,7 @@ impl Plan {
             let mut enc = dev.create_command_encoder(&wgpu::CommandEncoderDescriptor {
                 label: Some("gpu times"),
             });
-            for (i, d) in chunk.iter().enumerate() {
+            for (i, (d, _)) in chunk.iter().enumerate() {
                 let i = i as u32;
                 let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
                     label: Some("timed"),
@@ -344,10 +479,10 @@ impl Plan {
                 .chunks_exact(2)
                 .map(|w| u64::from(w[0]) | (u64::from(w[1]) << 32))
                 .collect();
-            for (i, d) in chunk.iter().enumerate() {
+            for (i, (_, label)) in chunk.iter().enumerate() {
                 let ticks = ticks[2 * i + 1].saturating_sub(ticks[2 * i]);
                 out.push((
-                    d.label(),
+                    label.clone(),
                     ticks as f64 * ns_per_tick / 1e3 / f64::from(repeats),
                 ));
             }

@@ -16,6 +16,35 @@ pub fn gpu() -> Gpu {
     gpu
 }
 
+/// The devices the reducing kernels are checked on: the shared one (their subgroup variants
+/// where the adapter has `SUBGROUP`) and one opened with subgroups off (the workgroup-memory
+/// trees every adapter runs). Each prints which it is.
+pub fn reduction_gpus() -> Vec<Gpu> {
+    static TREES: std::sync::OnceLock<Gpu> = std::sync::OnceLock::new();
+    let trees = TREES
+        .get_or_init(|| {
+            Gpu::with_options(&oddity::gpu::GpuOptions {
+                subgroups: false,
+                ..oddity::gpu::GpuOptions::from_env().unwrap()
+            })
+            .unwrap_or_else(|e| panic!("no adapter for GPU tests: {e}"))
+        })
+        .clone();
+    assert!(!trees.subgroups(), "subgroups were turned off");
+    let all = vec![gpu(), trees];
+    for g in &all {
+        eprintln!(
+            "reductions: {}",
+            if g.subgroups() {
+                "subgroups"
+            } else {
+                "workgroup trees"
+            }
+        );
+    }
+    all
+}
+
 /// A device of the test's own, for tests that read the runtime's counters.
 pub fn own_gpu() -> Gpu {
     Gpu::new().unwrap_or_else(|e| panic!("no adapter for GPU tests: {e}"))

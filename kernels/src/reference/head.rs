@@ -50,6 +50,11 @@ pub fn head_score(p: &HeadParams, l: &[f64], s: &[f64], w: &[f64], out: &mut [f6
 
 /// `head.wgsl::head_fwd`.
 pub fn head_fwd(p: &HeadParams, l: &[f64], s: &[f64], w: &[f64], ym: &[f64], out: &mut [f64]) {
+    out[p.out_off as usize] = head_loss(p, l, s, w, ym);
+}
+
+/// The head's masked mean BCE, plus its prior when that acts.
+fn head_loss(p: &HeadParams, l: &[f64], s: &[f64], w: &[f64], ym: &[f64]) -> f64 {
     let mut acc = 0.0;
     for i in 0..p.rows {
         let z = head_logit(p, l, s, w, i);
@@ -63,11 +68,11 @@ pub fn head_fwd(p: &HeadParams, l: &[f64], s: &[f64], w: &[f64], ym: &[f64], out
             .sum();
         loss += 0.5 * f64::from(p.inv_var) * sq / n;
     }
-    out[p.out_off as usize] = loss;
+    loss
 }
 
-/// `head.wgsl::head_bwd`: the head's gradient into `dw` (at `out_off`) and the latent's into
-/// `dl`.
+/// `head.wgsl::head_bwd`: the head's gradient into `dw` (at `out_off`), the latent's into
+/// `dl`, and (when `loss_off != NONE`) the loss into `loss`.
 #[allow(clippy::too_many_arguments)]
 pub fn head_bwd(
     p: &HeadParams,
@@ -78,7 +83,11 @@ pub fn head_bwd(
     g: &[f64],
     dw: &mut [f64],
     dl: &mut [f64],
+    loss: &mut [f64],
 ) {
+    if p.loss_off != NONE {
+        loss[p.loss_off as usize] = head_loss(p, l, s, w, ym);
+    }
     let count = head_count(p, ym);
     let mut gs = f64::from(p.g_scale);
     if p.g_off != NONE {

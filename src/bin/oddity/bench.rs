@@ -106,9 +106,14 @@ fn algorithm1(gpu: &Gpu, a: &Args, data: &Dataset) -> oddity::Result<Algorithm1>
     warm.prepare(&x, &labels, a.k)?;
     warm.train(2)?;
     warm.query()?;
+    // Per step: the difference between a run of 101 steps and one of 1 (each run also has its
+    // epilogue, the deferred loss values, once).
     let c0 = gpu.counters();
-    warm.train(100)?;
-    let dispatches_per_step = (gpu.counters() - c0).dispatches as f64 / 100.0;
+    warm.train(1)?;
+    let c1 = gpu.counters();
+    warm.train(101)?;
+    let dispatches_per_step =
+        ((gpu.counters() - c1).dispatches - (c1 - c0).dispatches) as f64 / 100.0;
     gpu.wait()?;
     let t = Instant::now();
     warm.train(a.pretrain_steps.max(1))?;
@@ -229,20 +234,21 @@ pub fn run(a: &Args) -> oddity::Result<()> {
     let before = gpu.counters();
     model.fit(&x, 100)?;
     let per100 = gpu.counters() - before;
+    let before = gpu.counters();
+    model.fit(&x, 1)?;
+    let per1 = gpu.counters() - before;
     gpu.wait()?;
+    // Per step, without the run's epilogue (the deferred loss value, once per run).
+    let dispatches_per_step = (per100.dispatches - per1.dispatches) as f64 / 99.0;
 
     let mut rates = Vec::new();
-    let mut dispatches = 0;
     for _ in 0..a.repeats {
-        let c0 = gpu.counters();
         let t = Instant::now();
         model.fit(&x, a.steps)?;
         gpu.wait()?;
         rates.push(f64::from(a.steps) / t.elapsed().as_secs_f64());
-        dispatches = (gpu.counters() - c0).dispatches;
     }
     let steps_per_s = median(rates);
-    let dispatches_per_step = dispatches as f64 / f64::from(a.steps);
 
     let (plan, scores, _) = model.score_plan(&x)?;
     plan.run(1)?;

@@ -27,6 +27,7 @@ pub fn run(args: &Args) -> oddity::Result<()> {
             "error": chosen.as_ref().err().map(|e| e.to_string()),
             "pipeline_cache_dir": cache,
             "gemm_policy": options.gemm,
+            "subgroups": options.subgroups,
         });
         println!("{obj}");
     } else {
@@ -36,6 +37,9 @@ pub fn run(args: &Args) -> oddity::Result<()> {
                 a.name, a.backend, a.device_type, a.driver, a.driver_info
             );
             println!("  features: {}", a.features.join(", "));
+            if let Some([lo, hi]) = a.subgroup_sizes {
+                println!("  subgroups: {lo} to {hi} invocations");
+            }
             if !a.cooperative_matrix.is_empty() {
                 println!("  cooperative matrix: {}", a.cooperative_matrix.join(", "));
             }
@@ -65,6 +69,10 @@ pub fn run(args: &Args) -> oddity::Result<()> {
             "GEMM policy: {} (ODDITY_GEMM: {})",
             options.gemm.name(),
             oddity::ops::dense::GemmPolicy::names()
+        );
+        println!(
+            "subgroups: {} (ODDITY_SUBGROUPS: on, off; on: the reductions' subgroup kernels where the adapter has SUBGROUP)",
+            if options.subgroups { "on" } else { "off" }
         );
     }
     chosen.map(|_| ())
