@@ -332,6 +332,7 @@ fn cli_bench_json_last_line_has_the_fields() {
         assert!(v["adapter"].is_string(), "{v}");
         assert_eq!(v["precision"], precision, "{v}");
         assert_eq!(v["gemm"], gemm, "{v}");
+        assert!(v["subgroups"].is_boolean(), "{v}");
         for k in [
             "algorithm1_s",
             "pretrain_steps_per_s",

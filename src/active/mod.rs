@@ -179,7 +179,7 @@ impl<'m> ActiveRun<'m> {
                         return Err(invalid(
                             "journal",
                             format!(
-                                "round {}: the journal answers row {r}, which this run did not propose (another adapter, build or ODDITY_GEMM?)",
+                                "round {}: the journal answers row {r}, which this run did not propose (another adapter, build, ODDITY_GEMM or ODDITY_SUBGROUPS?)",
                                 rec.round + 1
                             ),
                         ));

@@ -282,7 +282,10 @@ pub fn run(a: &Args) -> oddity::Result<()> {
         None
     };
 
-    println!("oddity bench on {adapter}");
+    println!(
+        "oddity bench on {adapter} (subgroups {})",
+        if gpu.subgroups() { "on" } else { "off" }
+    );
     println!(
         "  data {} x {} ({:?}), DAE {}-{}, batch {}, RMSprop 0.01, GEMM {}",
         a.rows,
@@ -362,6 +365,7 @@ pub fn run(a: &Args) -> oddity::Result<()> {
             "budget": a.budget,
             "precision": a.precision,
             "gemm": policy,
+            "subgroups": gpu.subgroups(),
             "algorithm1_s": r.map(|r| r.seconds),
             "pretrain_steps_per_s": r.map(|r| r.pretrain_steps_per_s),
             "score_all_ms": r.map(|r| r.query_ms),
