@@ -86,7 +86,8 @@ impl PlanBuilder {
         self.pending.is_empty()
     }
 
-    /// Deferred dispatches not yet placed (the epilogue, if recording ended now).
+    /// Deferred dispatches not yet placed (`finish` puts them in the epilogue, or at the end of
+    /// the replay when the replay binds what they write).
     pub fn deferred(&self) -> usize {
         self.deferred.len()
     }
