@@ -125,7 +125,7 @@ fn reflect(
     src: &Source,
     module: &naga::Module,
     info: &naga::valid::ModuleInfo,
-    needs: &[&str],
+    needs: &[String],
     out_dir: &Path,
 ) -> Result<String, String> {
     let wgsl_path = out_dir.join(format!("{name}.wgsl"));
@@ -206,12 +206,11 @@ fn reflect(
 }
 
 /// Parses and validates one shader variant with `features`' capabilities and returns its
-/// table entry; `needs` names the optional features (beyond [`shader_features`]) it needs.
+/// table entry, which names the features beyond [`shader_features`] it needs.
 fn compile(
     name: &str,
     src: &Source,
     features: wgpu_types::Features,
-    needs: &[&str],
     out_dir: &Path,
 ) -> Result<String, String> {
     let caps = wgpu_naga_bridge::features_to_naga_capabilities(
@@ -236,7 +235,12 @@ fn compile(
                 e.emit_to_string(&src.text)
             )
         })?;
-    reflect(name, src, &module, &info, needs, out_dir)
+    let needs: Vec<String> = features
+        .difference(shader_features())
+        .iter_names()
+        .map(|(n, _)| n.to_string())
+        .collect();
+    reflect(name, src, &module, &info, &needs, out_dir)
 }
 
 fn main() {
@@ -260,7 +264,7 @@ fn main() {
         let name = path.file_stem().unwrap().to_string_lossy().to_string();
         let twinned = match preprocess(path, &shared, false) {
             Ok((src, twinned)) => {
-                match compile(&name, &src, shader_features(), &[], &out_dir) {
+                match compile(&name, &src, shader_features(), &out_dir) {
                     Ok(s) => table.push_str(&s),
                     Err(e) => failures.push(e),
                 }
@@ -282,7 +286,6 @@ fn main() {
                 &sg_name,
                 &src,
                 shader_features() | wgpu_types::Features::SUBGROUP,
-                &["SUBGROUP"],
                 &out_dir,
             )
         });
@@ -310,6 +313,7 @@ fn main() {
         .iter_names()
         .map(|(n, _)| format!("{n:?}"))
         .collect();
+    table.push_str(&format!("/// The suffix of a shader's subgroup variant (`X{SUBGROUP_SUFFIX}`).\npub const SUBGROUP_SUFFIX: &str = {SUBGROUP_SUFFIX:?};\n"));
     table.push_str(&format!("/// The wgpu features (by name) the shaders were validated with; the runtime requests exactly these.\npub static SHADER_FEATURES: &[&str] = &[{}];\n", names.join(", ")));
     std::fs::write(out_dir.join("shaders.rs"), table).unwrap();
 }

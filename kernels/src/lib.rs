@@ -65,9 +65,9 @@ include!(concat!(env!("OUT_DIR"), "/shaders.rs"));
 /// The subgroup variant of the shader named `name`, if it has one: the same entry points, with
 /// its reductions written with subgroup operations (built from the `shared/*_sg.wgsl` twins).
 pub fn subgroup_variant(name: &str) -> Option<&'static Shader> {
-    SHADERS
-        .iter()
-        .find(|s| s.name.strip_suffix("_sg") == Some(name) && s.needs.contains(&"SUBGROUP"))
+    SHADERS.iter().find(|s| {
+        s.name.strip_suffix(SUBGROUP_SUFFIX) == Some(name) && s.needs.contains(&"SUBGROUP")
+    })
 }
 
 /// The shader named `name` (a file stem of `shaders/`) and its entry point `entry`.

@@ -59,8 +59,6 @@ struct Inner {
     dummy_write: Mutex<Option<GpuBuffer>>,
     pipeline_cache: Option<cache::PipelineCacheFile>,
     gemm: Mutex<GemmPolicy>,
-    /// The device has `SUBGROUP`: kernels with a subgroup variant use it.
-    subgroups: bool,
     /// `GemmPolicy::Tuned`'s choices so far.
     gemm_tuned: Mutex<HashMap<crate::ops::tune::GemmKey, GemmPolicy>>,
 }
@@ -173,7 +171,6 @@ impl Gpu {
         pipeline_cache: Option<cache::PipelineCacheFile>,
     ) -> Gpu {
         let limits = device.limits();
-        let subgroups = device.features().contains(wgpu::Features::SUBGROUP);
         Gpu {
             inner: Arc::new(Inner {
                 summary: AdapterSummary::of(adapter),
@@ -188,7 +185,6 @@ impl Gpu {
                 dummy_write: Mutex::new(None),
                 pipeline_cache,
                 gemm: Mutex::new(GemmPolicy::default()),
-                subgroups,
                 gemm_tuned: Mutex::new(HashMap::new()),
             }),
         }
@@ -233,7 +229,10 @@ impl Gpu {
     /// `head`) run it: the device has `SUBGROUP` (requested unless
     /// [`GpuOptions::subgroups`] is false; an application's device as it was created).
     pub fn subgroups(&self) -> bool {
-        self.inner.subgroups
+        self.inner
+            .device
+            .features()
+            .contains(wgpu::Features::SUBGROUP)
     }
 
     /// The kernel [`GemmPolicy::Tuned`] chose for this kind of product, if it has met one.
@@ -343,7 +342,7 @@ impl Gpu {
             return Ok(k.clone());
         }
         let variant = match oddity_kernels::subgroup_variant(shader) {
-            Some(v) if self.inner.subgroups => v.name,
+            Some(v) if self.subgroups() => v.name,
             _ => shader,
         };
         let k = Arc::new(Kernel::build(self, variant, entry)?);

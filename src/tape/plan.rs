@@ -19,10 +19,18 @@ use oddity_kernels::params::Params;
 use crate::error::{Error, Result};
 use crate::gpu::{Gpu, GpuBuffer, Kernel};
 
+/// One storage binding of a dispatch: (binding, access, buffer).
+type Bound = (u32, BindingKind, GpuBuffer);
+
+/// Two bindings that share a buffer one of them writes: within one dispatch an error, between
+/// two an order that must be kept.
+fn clash((_, ka, a): &Bound, (_, kb, b): &Bound) -> bool {
+    a == b && (*ka == BindingKind::StorageReadWrite || *kb == BindingKind::StorageReadWrite)
+}
+
 struct Pending {
     kernel: Arc<Kernel>,
-    /// (binding, access, buffer) for every storage binding.
-    buffers: Vec<(u32, BindingKind, GpuBuffer)>,
+    buffers: Vec<Bound>,
     uniform: Option<(u64, u64)>,
     groups: [u32; 3],
     note: Option<String>,
@@ -32,12 +40,9 @@ impl Pending {
     /// Whether running `self` after `other` (or before it) could change what either reads or
     /// leaves behind: they share a buffer that one of them writes.
     fn conflicts(&self, other: &Pending) -> bool {
-        self.buffers.iter().any(|(_, k, b)| {
-            other.buffers.iter().any(|(_, ko, bo)| {
-                b == bo
-                    && (*k == BindingKind::StorageReadWrite || *ko == BindingKind::StorageReadWrite)
-            })
-        })
+        self.buffers
+            .iter()
+            .any(|a| other.buffers.iter().any(|b| clash(a, b)))
     }
 
     /// Whether `self` writes a buffer `other` binds.
@@ -186,16 +191,12 @@ impl PlanBuilder {
         {
             return Err(err(format!("{n} is not a binding this entry point uses")));
         }
-        for (i, (bi, ki, buf)) in bound.iter().enumerate() {
-            for (bj, kj, other) in &bound[i + 1..] {
-                if buf == other
-                    && (*ki == BindingKind::StorageReadWrite
-                        || *kj == BindingKind::StorageReadWrite)
-                {
-                    return Err(err(format!(
-                        "bindings {bi} and {bj} share {buf:?} and one of them writes it"
-                    )));
-                }
+        for (i, a) in bound.iter().enumerate() {
+            if let Some(b) = bound[i + 1..].iter().find(|b| clash(a, b)) {
+                return Err(err(format!(
+                    "bindings {} and {} share {:?} and one of them writes it",
+                    a.0, b.0, a.2
+                )));
             }
         }
         let max = self.gpu.limits().max_compute_workgroups_per_dimension;
