@@ -85,8 +85,16 @@ fn expand(
     Ok(twinned)
 }
 
-fn locate(src: &Source, loc: Option<naga::SourceLocation>) -> String {
-    match loc {
+/// One naga diagnostic, located in the file and line the text came from (before imports were
+/// expanded): `file:line:column (shader): error: message` and naga's own rendering.
+fn diagnostic(
+    name: &str,
+    src: &Source,
+    loc: Option<naga::SourceLocation>,
+    message: impl std::fmt::Display,
+    emitted: String,
+) -> String {
+    let at = match loc {
         Some(l) => {
             let (file, line) = &src.origin[(l.line_number as usize)
                 .saturating_sub(1)
@@ -94,7 +102,8 @@ fn locate(src: &Source, loc: Option<naga::SourceLocation>) -> String {
             format!("{}:{}:{}", file.display(), line, l.line_position)
         }
         None => "(no location)".into(),
-    }
+    };
+    format!("{at} ({name}): error: {message}\n{emitted}")
 }
 
 fn scalar_name(
@@ -217,22 +226,25 @@ fn compile(
         features,
         wgpu_types::DownlevelFlags::all(),
     );
-    let module = naga::front::wgsl::parse_str(&src.text).map_err(|e| {
-        format!(
-            "{} ({name}): error: {}\n{}",
-            locate(src, e.location(&src.text)),
+    let text = &src.text;
+    let module = naga::front::wgsl::parse_str(text).map_err(|e| {
+        diagnostic(
+            name,
+            src,
+            e.location(text),
             e.message(),
-            e.emit_to_string(&src.text)
+            e.emit_to_string(text),
         )
     })?;
     let info = Validator::new(ValidationFlags::all(), caps)
         .validate(&module)
         .map_err(|e| {
-            format!(
-                "{} ({name}): error: {}\n{}",
-                locate(src, e.location(&src.text)),
+            diagnostic(
+                name,
+                src,
+                e.location(text),
                 e.as_inner(),
-                e.emit_to_string(&src.text)
+                e.emit_to_string(text),
             )
         })?;
     let needs: Vec<String> = features
