@@ -4,8 +4,9 @@
 //! shapes). The adapter is printed first; on the software adapter pass a small `--sample-size`.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use oddity::gpu::GemmPolicy;
 use oddity::ops::Act;
-use oddity::ops::dense::{DenseParams, GemmPolicy};
+use oddity::ops::dense::DenseParams;
 use oddity::ops::loss::RowError;
 use oddity::tape::{StepState, Tape, Tensor};
 use oddity::{Gpu, Plan};

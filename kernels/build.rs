@@ -136,10 +136,11 @@ fn reflect(
     info: &naga::valid::ModuleInfo,
     needs: &[String],
     out_dir: &Path,
-) -> Result<String, String> {
+) -> Result<(String, Vec<Entry>), String> {
     let wgsl_path = out_dir.join(format!("{name}.wgsl"));
     std::fs::write(&wgsl_path, &src.text).map_err(|e| e.to_string())?;
     let mut s = String::new();
+    let mut entries = Vec::new();
     writeln!(
         s,
         "    Shader {{ name: {name:?}, source: include_str!({:?}), needs: &{needs:?}, entry_points: &[",
@@ -161,12 +162,14 @@ fn reflect(
             ep.name
         )
         .unwrap();
+        let mut bindings = Vec::new();
         for (h, var) in module.global_variables.iter() {
             let Some(rb) = &var.binding else { continue };
             if uses[h].is_empty() {
                 continue;
             }
             let var_name = var.name.clone().unwrap_or_default();
+            bindings.push(var_name.clone());
             let (kind, members, size) = match var.space {
                 naga::AddressSpace::Uniform => {
                     let naga::TypeInner::Struct { members, span } = &module.types[var.ty].inner
@@ -209,8 +212,91 @@ fn reflect(
             .unwrap();
         }
         writeln!(s, "        ] }},").unwrap();
+        entries.push(Entry {
+            name: ep.name.clone(),
+            bindings,
+        });
     }
     writeln!(s, "    ] }},").unwrap();
+    Ok((s, entries))
+}
+
+/// An entry point's name and the names of the bindings it uses, for the typed handles.
+struct Entry {
+    name: String,
+    bindings: Vec<String>,
+}
+
+/// The suffix of an f16 twin: shader `X16` reads one binding of `X`'s entry points, `b`, as
+/// f16 pairs under the name `b16`, and is otherwise the same kernel.
+const F16_SUFFIX: &str = "16";
+
+/// The `kernels` module: one `KernelId` constant per entry point of every shader (a module per
+/// shader, the constant named after the entry point in capitals), each tied to its f16 twin.
+fn handles(shaders: &[(String, Vec<Entry>)]) -> Result<String, String> {
+    let mut s = String::from(
+        "/// Every entry point of [`SHADERS`] as a constant: `kernels::gemm::GEMM_WIDE` is entry\n\
+         /// point `gemm_wide` of `shaders/gemm.wgsl`. A misspelt kernel does not compile.\n\
+         pub mod kernels {\n",
+    );
+    for (shader, entries) in shaders {
+        let twin = shaders
+            .iter()
+            .find(|(n, _)| *n == format!("{shader}{F16_SUFFIX}"));
+        writeln!(s, "    /// The entry points of `shaders/{shader}.wgsl`.").unwrap();
+        writeln!(s, "    pub mod {shader} {{").unwrap();
+        for e in entries {
+            let f16 = match twin
+                .and_then(|(t, es)| Some((t, es.iter().find(|x| x.name == e.name)?)))
+            {
+                None => "None".to_string(),
+                Some((t, te)) => {
+                    let halves: Vec<&String> = te
+                        .bindings
+                        .iter()
+                        .filter(|b| {
+                            b.strip_suffix(F16_SUFFIX)
+                                .is_some_and(|stem| e.bindings.iter().any(|x| x == stem))
+                        })
+                        .collect();
+                    let [half] = halves[..] else {
+                        return Err(format!(
+                            "{t}::{}: an f16 twin must read exactly one of {shader}::{}'s bindings as `NAME{F16_SUFFIX}`, found {halves:?}",
+                            e.name, e.name
+                        ));
+                    };
+                    format!(
+                        "Some(&crate::F16Twin {{ kernel: super::{t}::{}, binding: {:?}, binding16: {half:?} }})",
+                        e.name.to_uppercase(),
+                        &half[..half.len() - F16_SUFFIX.len()]
+                    )
+                }
+            };
+            writeln!(
+                s,
+                "        pub const {}: crate::KernelId = crate::KernelId {{ shader: {shader:?}, entry: {:?}, f16: {f16} }};",
+                e.name.to_uppercase(),
+                e.name
+            )
+            .unwrap();
+        }
+        writeln!(s, "    }}").unwrap();
+    }
+    let all: Vec<String> = shaders
+        .iter()
+        .flat_map(|(shader, entries)| {
+            entries
+                .iter()
+                .map(move |e| format!("{shader}::{}", e.name.to_uppercase()))
+        })
+        .collect();
+    writeln!(
+        s,
+        "    /// Every kernel above.\n    pub const ALL: &[crate::KernelId] = &[{}];",
+        all.join(", ")
+    )
+    .unwrap();
+    s.push_str("}\n");
     Ok(s)
 }
 
@@ -221,7 +307,7 @@ fn compile(
     src: &Source,
     features: wgpu_types::Features,
     out_dir: &Path,
-) -> Result<String, String> {
+) -> Result<(String, Vec<Entry>), String> {
     let caps = wgpu_naga_bridge::features_to_naga_capabilities(
         features,
         wgpu_types::DownlevelFlags::all(),
@@ -272,12 +358,17 @@ fn main() {
 
     let mut table = String::from("pub static SHADERS: &[Shader] = &[\n");
     let mut failures = Vec::new();
+    let mut plain = Vec::new();
+    let mut table_handles = String::new();
     for path in &files {
         let name = path.file_stem().unwrap().to_string_lossy().to_string();
         let twinned = match preprocess(path, &shared, false) {
             Ok((src, twinned)) => {
                 match compile(&name, &src, shader_features(), &out_dir) {
-                    Ok(s) => table.push_str(&s),
+                    Ok((s, entries)) => {
+                        table.push_str(&s);
+                        plain.push((name.clone(), entries));
+                    }
                     Err(e) => failures.push(e),
                 }
                 twinned
@@ -302,9 +393,13 @@ fn main() {
             )
         });
         match built {
-            Ok(s) => table.push_str(&s),
+            Ok((s, _)) => table.push_str(&s),
             Err(e) => failures.push(e),
         }
+    }
+    match handles(&plain) {
+        Ok(h) => table_handles = h,
+        Err(e) => failures.push(e),
     }
     if !failures.is_empty() {
         for f in &failures {
@@ -321,6 +416,7 @@ fn main() {
         );
     }
     table.push_str("];\n");
+    table.push_str(&table_handles);
     let names: Vec<String> = shader_features()
         .iter_names()
         .map(|(n, _)| format!("{n:?}"))

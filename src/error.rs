@@ -29,10 +29,39 @@ pub enum Error {
     Wgpu(String),
     /// A data file or dataset request that cannot be used.
     #[error(transparent)]
-    Data(#[from] crate::data::DataError),
+    Data(#[from] DataError),
     /// Mapping a buffer for readback failed.
     #[error("readback failed: {0}")]
     Readback(String),
+}
+
+/// Errors in data files and dataset requests. Positions are 1-based, as an editor shows them.
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}: the file is empty")]
+    Empty { path: String },
+    #[error("{path}: line {line}: {detail}")]
+    Parse {
+        path: String,
+        line: u64,
+        detail: String,
+    },
+    #[error("{path}: line {line}, column {column:?}: {detail}")]
+    Value {
+        path: String,
+        line: u64,
+        column: String,
+        detail: String,
+    },
+    #[error("{path}: {detail}")]
+    Format { path: String, detail: String },
+    #[error("{0}")]
+    Request(String),
 }
 
 /// Result with [`Error`].

@@ -9,6 +9,7 @@ use oddity::ops::Act;
 use oddity::ops::dense::DenseParams;
 use oddity::ops::loss::RowError;
 use oddity::tape::{PlanBuilder, StepState, Tape, Tensor};
+use oddity_kernels::kernels as k;
 use oddity_kernels::params::ReduceParams;
 
 /// Tests that create devices of their own (outside `Gpu::new`'s lock) take this first: the
@@ -91,33 +92,39 @@ fn kernel_launches_that_do_not_match_the_shader_are_errors() {
         scale: 1.0,
     };
     let mut b = PlanBuilder::new(&gpu);
-    let m = msg(b.dispatch(("reduce", "reduce_sum"), Some(&p), &[("x", &x)], [1, 1, 1]));
+    let m = msg(b.dispatch(k::reduce::REDUCE_SUM, Some(&p), &[("x", &x)], [1, 1, 1]));
     assert!(m.contains("no buffer for binding out"), "{m}");
     let m = msg(b.dispatch(
-        ("reduce", "reduce_sum"),
+        k::reduce::REDUCE_SUM,
         Some(&p),
         &[("x", &x), ("out", &out), ("extra", &out)],
         [1, 1, 1],
     ));
     assert!(m.contains("extra is not a binding"), "{m}");
     let m = msg(b.dispatch(
-        ("reduce", "reduce_sum"),
+        k::reduce::REDUCE_SUM,
         Some(&p),
         &[("x", &out), ("out", &out)],
         [1, 1, 1],
     ));
     assert!(m.contains("share") && m.contains("writes"), "{m}");
-    let m = msg(b.dispatch(("reduce", "nope"), Some(&p), &[], [1, 1, 1]));
+    // Kernels are named by generated constants; one built by hand may still name nothing.
+    let nope = oddity::gpu::KernelId {
+        shader: "reduce",
+        entry: "nope",
+        f16: None,
+    };
+    let m = msg(b.dispatch(nope, Some(&p), &[], [1, 1, 1]));
     assert!(m.contains("no such shader entry point"), "{m}");
     let m = msg(b.dispatch(
-        ("reduce", "reduce_sum"),
+        k::reduce::REDUCE_SUM,
         None,
         &[("x", &x), ("out", &out)],
         [1, 1, 1],
     ));
     assert!(m.contains("parameters missing"), "{m}");
     let m = msg(b.dispatch(
-        ("reduce", "reduce_sum"),
+        k::reduce::REDUCE_SUM,
         Some(&p),
         &[("x", &x), ("out", &out)],
         [1, 70000, 1],
@@ -125,7 +132,7 @@ fn kernel_launches_that_do_not_match_the_shader_are_errors() {
     assert!(m.contains("workgroups per dimension"), "{m}");
     assert!(b.is_empty());
     b.dispatch(
-        ("reduce", "reduce_sum"),
+        k::reduce::REDUCE_SUM,
         Some(&p),
         &[("x", &x), ("out", &out)],
         [1, 1, 1],
@@ -447,7 +454,7 @@ fn async_readback_and_a_borrowed_device() {
     );
     let mut b = PlanBuilder::new(&borrowed);
     b.dispatch(
-        ("reduce", "reduce_sum"),
+        k::reduce::REDUCE_SUM,
         Some(&ReduceParams {
             n: 5,
             x_off: 0,
@@ -477,7 +484,7 @@ fn devices_created_from_many_threads_at_once() {
                 );
                 let mut b = PlanBuilder::new(&gpu);
                 b.dispatch(
-                    ("reduce", "reduce_sum"),
+                    k::reduce::REDUCE_SUM,
                     Some(&ReduceParams {
                         n: 3,
                         x_off: 0,

@@ -5,11 +5,12 @@ mod common;
 
 use common::*;
 use oddity::Gpu;
-use oddity::gpu::GpuBuffer;
-use oddity::ops::dense::{
+use oddity::gpu::gemm::{
     GEMM_HUGE_TILE, GEMM_SLICED_MIN_K, GEMM_TILE, GEMM_WIDE_TILE, GemmPolicy, gemm_kernel,
 };
+use oddity::gpu::{GpuBuffer, KernelId};
 use oddity::tape::PlanBuilder;
+use oddity_kernels::kernels as k;
 use oddity_kernels::params::*;
 use oddity_kernels::reference as r;
 
@@ -21,7 +22,7 @@ fn poisoned(gpu: &Gpu, n: usize) -> GpuBuffer {
 
 fn run(
     gpu: &Gpu,
-    kernel: (&'static str, &'static str),
+    kernel: KernelId,
     p: Option<&dyn Params>,
     bufs: &[(&str, &GpuBuffer)],
     groups: [u32; 3],
@@ -42,13 +43,9 @@ fn stored(gpu: &Gpu, v: &[f32], half: bool) -> (GpuBuffer, Vec<f32>) {
     }
 }
 
-/// The shader and data binding for f32 or f16 data.
-fn storage(
-    half: bool,
-    f32: (&'static str, &'static str),
-    f16: (&'static str, &'static str),
-) -> (&'static str, &'static str) {
-    if half { f16 } else { f32 }
+/// How the data binding is stored, for messages: an f16 buffer runs the kernel's f16 twin.
+fn storage(half: bool) -> &'static str {
+    if half { "f16 data" } else { "f32 data" }
 }
 
 fn read(gpu: &Gpu, b: &GpuBuffer) -> Vec<f32> {
@@ -88,7 +85,7 @@ fn check_gemm(
     );
     for half in [false, true] {
         let (ga, a_seen) = stored(gpu, &a, half);
-        let (shader, a_name) = storage(half, ("gemm", "a"), ("gemm16", "a16"));
+        let shader = storage(half);
         let mut want = if p.accumulate != 0 {
             wide(&c0)
         } else {
@@ -106,12 +103,13 @@ fn check_gemm(
         // other (they add the K terms in the same order, so choosing one by shape never changes
         // a result); sliced K adds them in another order.
         let mut results = Vec::new();
-        for (entry, tile) in [
-            ("gemm", GEMM_TILE),
-            ("gemm_wide", GEMM_WIDE_TILE),
-            ("gemm_huge", GEMM_HUGE_TILE),
-            ("gemm_sliced", GEMM_TILE),
+        for (kernel, tile) in [
+            (k::gemm::GEMM, GEMM_TILE),
+            (k::gemm::GEMM_WIDE, GEMM_WIDE_TILE),
+            (k::gemm::GEMM_HUGE, GEMM_HUGE_TILE),
+            (k::gemm::GEMM_SLICED, GEMM_TILE),
         ] {
+            let entry = kernel.entry;
             let gc = if p.accumulate != 0 {
                 gpu.upload(&c0, "c").unwrap()
             } else {
@@ -119,10 +117,10 @@ fn check_gemm(
             };
             run(
                 gpu,
-                (shader, entry),
+                kernel,
                 Some(&p),
                 &[
-                    (a_name, &ga),
+                    ("a", &ga),
                     ("a_aux", &gaa),
                     ("b", &gb),
                     ("b_aux", &gba),
@@ -135,12 +133,12 @@ fn check_gemm(
             let s = p.c_off as usize;
             let e = rel_err(&got[s..], &want[s..]);
             eprintln!(
-                "{shader}::{entry} {label} {}x{}x{}: rel err {e:.2e}",
+                "{entry} on {shader} {label} {}x{}x{}: rel err {e:.2e}",
                 p.m, p.n, p.k
             );
             assert!(
                 e < TOL,
-                "{shader}::{entry} {label} {}x{}x{}: rel err {e}",
+                "{entry} on {shader} {label} {}x{}x{}: rel err {e}",
                 p.m,
                 p.n,
                 p.k
@@ -167,13 +165,17 @@ fn gemm_tiling_follows_the_grid_size() {
         (784, 256, 320),
         (257, 9, 128),
     ] {
-        assert_eq!(gemm_kernel(m, n, k, Auto).0, "gemm_sliced", "{m}x{n}x{k}");
-        assert_eq!(gemm_kernel(m, n, k, Tiled).0, "gemm", "{m}x{n}x{k}");
+        assert_eq!(
+            gemm_kernel(m, n, k, Auto).0.entry,
+            "gemm_sliced",
+            "{m}x{n}x{k}"
+        );
+        assert_eq!(gemm_kernel(m, n, k, Tiled).0.entry, "gemm", "{m}x{n}x{k}");
         assert_eq!(gemm_kernel(m, n, k, Auto).1, gemm_kernel(m, n, k, Tiled).1);
     }
     for (m, n, k) in [(1, 1, 1), (8192, 8, 64), (256, 784, GEMM_SLICED_MIN_K - 1)] {
         for policy in [Auto, Tiled] {
-            assert_eq!(gemm_kernel(m, n, k, policy).0, "gemm", "{m}x{n}x{k}");
+            assert_eq!(gemm_kernel(m, n, k, policy).0.entry, "gemm", "{m}x{n}x{k}");
         }
     }
     // Scoring every row: 128x128 tiles where even they give 512 workgroups (Auto), else 64x64.
@@ -185,7 +187,8 @@ fn gemm_tiling_follows_the_grid_size() {
         (8192, 256, "gemm_wide"),
     ] {
         for (policy, want) in [(Auto, auto), (Tiled, "gemm_wide")] {
-            let (entry, grid) = gemm_kernel(m, n, 784, policy);
+            let (kernel, grid) = gemm_kernel(m, n, 784, policy);
+            let entry = kernel.entry;
             let tile = if entry == "gemm_huge" { 128 } else { 64 };
             assert_eq!(entry, want, "{m}x{n} {policy:?}");
             assert_eq!(grid, [n.div_ceil(tile), m.div_ceil(tile), 1]);
@@ -200,7 +203,7 @@ fn gemm_tiling_follows_the_grid_size() {
             (GemmPolicy::Huge, "gemm_huge", GEMM_HUGE_TILE),
         ] {
             let got = gemm_kernel(m, n, k, policy);
-            assert_eq!(got.0, entry, "{m}x{n}x{k} {policy:?}");
+            assert_eq!(got.0.entry, entry, "{m}x{n}x{k} {policy:?}");
             assert_eq!(got.1, [n.div_ceil(tile), m.div_ceil(tile), 1]);
         }
     }
@@ -318,7 +321,7 @@ fn row_error_forward_and_backward() {
         for &(rows, cols) in &[(1u32, 1u32), (3, 7), (257, 785), (1000, 3)] {
             // The target stored as f32 (`rowerr`) and as f16 (`rowerr16`: a dataset kept in half).
             for (mse, half) in [(0u32, false), (1, false), (0, true), (1, true)] {
-                let (shader, tgt_name) = storage(half, ("rowerr", "tgt"), ("rowerr16", "tgt16"));
+                let shader = storage(half);
                 let n = (rows * cols) as usize;
                 let (pred, tgt, g) = (
                     randn(&mut rng, n + 2, 1.0),
@@ -349,11 +352,11 @@ fn row_error_forward_and_backward() {
                     };
                     run(
                         &gpu,
-                        (shader, "rowerr_fwd"),
+                        k::rowerr::ROWERR_FWD,
                         Some(&p),
                         &[
                             ("pred", &gp),
-                            (tgt_name, &gt),
+                            ("tgt", &gt),
                             ("out", &out),
                             ("dpred", &dpred),
                         ],
@@ -363,7 +366,10 @@ fn row_error_forward_and_backward() {
                     let mut want_d = vec![f64::NAN; n + 1];
                     r::rowerr_fwd(&p, &wide(&pred), &wide(&tgt), &mut want, &mut want_d);
                     let e = rel_err(&read(&gpu, &out)[3..], &want[3..]);
-                    assert!(e < TOL, "{shader}::rowerr_fwd {rows}x{cols} mse={mse}: {e}");
+                    assert!(
+                        e < TOL,
+                        "rowerr_fwd on {shader} {rows}x{cols} mse={mse}: {e}"
+                    );
                     let got_d = read(&gpu, &dpred);
                     if let Some(d) = d_rows {
                         let e = rel_err(&got_d[1..], &want_d[1..]);
@@ -404,9 +410,9 @@ fn row_error_forward_and_backward() {
                     };
                     run(
                         &gpu,
-                        (shader, "rowerr_bwd"),
+                        k::rowerr::ROWERR_BWD,
                         Some(&p),
-                        &[("pred", &gp), (tgt_name, &gt), ("g", &gg), ("out", &out)],
+                        &[("pred", &gp), ("tgt", &gt), ("g", &gg), ("out", &out)],
                         groups(&gpu, rows * cols),
                     );
                     let mut want = if acc == 1 { wide(&init) } else { vec![0.0; n] };
@@ -428,7 +434,7 @@ fn row_error_forward_and_backward() {
                     };
                     assert!(
                         e < TOL,
-                        "{shader}::rowerr_bwd {rows}x{cols} mse={mse} g_off={g_off}: {e}"
+                        "rowerr_bwd on {shader} {rows}x{cols} mse={mse} g_off={g_off}: {e}"
                     );
                 }
             }
@@ -467,7 +473,7 @@ fn bce_with_logits_masked_forward_and_backward() {
                 };
                 run(
                     &gpu,
-                    ("bce", "bce_fwd"),
+                    k::bce::BCE_FWD,
                     Some(&p),
                     &[("z", &gz), ("y", &gy), ("mask", &gm), ("out", &out)],
                     [1, 1, 1],
@@ -485,7 +491,7 @@ fn bce_with_logits_masked_forward_and_backward() {
                 };
                 run(
                     &gpu,
-                    ("bce", "bce_bwd"),
+                    k::bce::BCE_BWD,
                     Some(&p),
                     &[
                         ("z", &gz),
@@ -529,7 +535,7 @@ fn sum_and_mean() {
                 };
                 run(
                     &gpu,
-                    ("reduce", "reduce_sum"),
+                    k::reduce::REDUCE_SUM,
                     Some(&p),
                     &[("x", &gx), ("out", &out)],
                     [1, 1, 1],
@@ -565,7 +571,7 @@ fn sample_rows_with_noise_matches_reference_rng() {
         (12345, true),
     ] {
         let (gd, data) = stored(&gpu, &data, half);
-        let (shader, data_name) = storage(half, ("gather", "data"), ("gather16", "data16"));
+        let shader = storage(half);
         let state = gpu.upload(&[step, 0, 0, 0], "state").unwrap();
         let cls_out = gpu
             .upload(&vec![u32::MAX; rows as usize], "cls out")
@@ -589,10 +595,10 @@ fn sample_rows_with_noise_matches_reference_rng() {
         };
         run(
             &gpu,
-            (shader, "sample_rows"),
+            k::gather::SAMPLE_ROWS,
             Some(&p),
             &[
-                (data_name, &gd),
+                ("data", &gd),
                 ("state", &state),
                 ("out", &out),
                 ("noisy", &noisy),
@@ -620,7 +626,7 @@ fn sample_rows_with_noise_matches_reference_rng() {
             "gathered rows are exact copies"
         );
         let e = rel_err(&read(&gpu, &noisy)[1..], &wn[1..]);
-        assert!(e < TOL, "noisy rows: {e}");
+        assert!(e < TOL, "noisy rows on {shader}: {e}");
         let want_cls: Vec<u32> = picked.iter().map(|&r| classes[1 + r as usize]).collect();
         assert_eq!(
             gpu.read_u32(&cls_out, 0, u64::from(rows)).unwrap(),
@@ -640,7 +646,7 @@ fn gather_rows_by_index_with_out_of_range_as_nan() {
     let gi = gpu.upload(&idx, "i").unwrap();
     for half in [false, true] {
         let (gd, data) = stored(&gpu, &data, half);
-        let (shader, data_name) = storage(half, ("gather", "data"), ("gather16", "data16"));
+        let shader = storage(half);
         let rows = 7;
         let out = poisoned(&gpu, (rows * cols) as usize);
         let p = GatherParams {
@@ -658,19 +664,19 @@ fn gather_rows_by_index_with_out_of_range_as_nan() {
         };
         run(
             &gpu,
-            (shader, "gather_rows"),
+            k::gather::GATHER_ROWS,
             Some(&p),
-            &[(data_name, &gd), ("idx", &gi), ("out", &out)],
+            &[("data", &gd), ("idx", &gi), ("out", &out)],
             groups(&gpu, rows * cols),
         );
         let mut want = vec![0.0; (rows * cols) as usize];
         r::gather_rows(&p, &wide(&data), &idx, &mut want);
         let got = read(&gpu, &out);
         let split = (5 * cols) as usize;
-        assert_eq!(rel_err(&got[..split], &want[..split]), 0.0);
+        assert_eq!(rel_err(&got[..split], &want[..split]), 0.0, "{shader}");
         assert!(
             got[split..split + cols as usize].iter().all(|v| v.is_nan()),
-            "index past the data gives NaN"
+            "index past the data gives NaN ({shader})"
         );
         assert_eq!(
             rel_err(
@@ -700,7 +706,7 @@ fn gauss_noise_matches_reference_and_is_standard_normal() {
     };
     run(
         &gpu,
-        ("noise", "gauss_noise"),
+        k::noise::GAUSS_NOISE,
         Some(&p),
         &[("x", &gx), ("state", &state), ("out", &out)],
         groups(&gpu, n),
@@ -752,7 +758,7 @@ fn optimizers_over_an_arena() {
             );
             run(
                 &gpu,
-                ("optim", "optim_step"),
+                k::optim::OPTIM_STEP,
                 Some(&p),
                 &[
                     ("grad", &gg),
@@ -794,7 +800,7 @@ fn fill_axpy_and_advance() {
         };
         run(
             &gpu,
-            ("step", "axpy"),
+            k::step::AXPY,
             Some(&p),
             &[("x", &gx), ("out", &out)],
             groups(&gpu, n),
@@ -822,7 +828,7 @@ fn fill_axpy_and_advance() {
         };
         run(
             &gpu,
-            ("step", "fill"),
+            k::step::FILL,
             Some(&p),
             &[("out", &out2)],
             groups(&gpu, n),
@@ -840,7 +846,7 @@ fn fill_axpy_and_advance() {
     }
     let state = gpu.upload(&[41u32, 7, 7, 7], "s").unwrap();
     let mut b = PlanBuilder::new(&gpu);
-    b.dispatch(("step", "advance"), None, &[("state", &state)], [1, 1, 1])
+    b.dispatch(k::step::ADVANCE, None, &[("state", &state)], [1, 1, 1])
         .unwrap();
     b.finish().unwrap().run(3).unwrap();
     assert_eq!(gpu.read_u32(&state, 0, 4).unwrap(), vec![44, 7, 7, 7]);
@@ -869,14 +875,14 @@ fn bce_stays_accurate_for_confident_predictions() {
                 };
                 run(
                     &gpu,
-                    ("bce", "bce_fwd"),
+                    k::bce::BCE_FWD,
                     Some(&p),
                     &[("z", &gz), ("y", &gy), ("mask", &unused), ("out", &out)],
                     [1, 1, 1],
                 );
                 run(
                     &gpu,
-                    ("bce", "bce_bwd"),
+                    k::bce::BCE_BWD,
                     Some(&p),
                     &[
                         ("z", &gz),
@@ -928,7 +934,7 @@ fn sample_labelled_matches_reference() {
     ];
     for ((batch, rows, count), half) in cases.iter().flat_map(|&c| [(c, false), (c, true)]) {
         let (gd, data) = stored(&gpu, &data32, half);
-        let (shader, data_name) = storage(half, ("gather", "data"), ("gather16", "data16"));
+        let shader = storage(half);
         let mut lab = vec![0u32; 1 + 2 * cap as usize];
         lab[0] = count;
         for r in 0..count.min(cap) as usize {
@@ -969,10 +975,10 @@ fn sample_labelled_matches_reference() {
             .unwrap();
         run(
             &gpu,
-            (shader, "sample_labelled"),
+            k::gather::SAMPLE_LABELLED,
             Some(&p),
             &[
-                (data_name, &gd),
+                ("data", &gd),
                 ("state", &state),
                 ("out", &out),
                 ("noisy", &noisy),
@@ -1052,7 +1058,7 @@ fn copy_cols_matches_reference() {
         };
         run(
             &gpu,
-            ("step", "copy_cols"),
+            k::step::COPY_COLS,
             Some(&p),
             &[("x", &gx), ("out", &out)],
             groups(&gpu, rows * width),
@@ -1095,7 +1101,7 @@ fn softmax_cross_entropy_forward_and_backward() {
             };
             run(
                 &gpu,
-                ("softmax_ce", "ce_fwd"),
+                k::softmax_ce::CE_FWD,
                 Some(&p),
                 &[("z", &gz), ("cls", &gcls), ("out", &out), ("dz", &dz)],
                 groups(&gpu, rows),
@@ -1143,7 +1149,7 @@ fn softmax_cross_entropy_forward_and_backward() {
             };
             run(
                 &gpu,
-                ("softmax_ce", "ce_bwd"),
+                k::softmax_ce::CE_BWD,
                 Some(&p),
                 &[("z", &gz), ("cls", &gcls), ("g", &gg), ("out", &dz)],
                 groups(&gpu, rows),
@@ -1186,14 +1192,14 @@ fn cross_entropy_stays_accurate_for_confident_predictions() {
             };
             run(
                 &gpu,
-                ("softmax_ce", "ce_fwd"),
+                k::softmax_ce::CE_FWD,
                 Some(&p),
                 &[("z", &gz), ("cls", &gc), ("out", &out), ("dz", &unused)],
                 [1, 1, 1],
             );
             run(
                 &gpu,
-                ("softmax_ce", "ce_bwd"),
+                k::softmax_ce::CE_BWD,
                 Some(&p),
                 &[("z", &gz), ("cls", &gc), ("g", &unused), ("out", &dz)],
                 [1, 1, 1],
@@ -1261,7 +1267,7 @@ fn binary_losses_forward_and_backward() {
         };
         run(
             &gpu,
-            ("binloss", "binloss_fwd"),
+            k::binloss::BINLOSS_FWD,
             Some(&p),
             &[("v", &gv), ("y", &gy), ("out", &out)],
             groups(&gpu, rows),
@@ -1295,7 +1301,7 @@ fn binary_losses_forward_and_backward() {
             };
             run(
                 &gpu,
-                ("binloss", "binloss_bwd"),
+                k::binloss::BINLOSS_BWD,
                 Some(&p),
                 &[("v", &gv), ("y", &gy), ("g", &gg), ("out", &dv)],
                 groups(&gpu, rows),
@@ -1384,7 +1390,7 @@ fn uai_head_forward_and_backward() {
                 let out = poisoned(&gpu, 2);
                 run(
                     &gpu,
-                    ("head", "head_fwd"),
+                    k::head::HEAD_FWD,
                     Some(&p),
                     &[
                         ("l", &gl),
@@ -1430,7 +1436,7 @@ fn uai_head_forward_and_backward() {
                     let loss = poisoned(&gpu, 2);
                     run(
                         &gpu,
-                        ("head", "head_bwd"),
+                        k::head::HEAD_BWD,
                         Some(&p),
                         &[
                             ("l", &gl),
@@ -1520,7 +1526,7 @@ fn uai_head_scores_every_row() {
         };
         run(
             &gpu,
-            ("head", "head_score"),
+            k::head::HEAD_SCORE,
             Some(&p),
             &[("l", &gl), ("s", &gs), ("w", &gw), ("out", &out)],
             groups(&gpu, rows),
@@ -1562,21 +1568,28 @@ fn subgroup_variants_run_where_the_adapter_has_them() {
         .filter(|s| twinned.contains(&s.name))
     {
         for ep in shader.entry_points {
-            let k = with.kernel(shader.name, ep.name).unwrap();
+            let id = KernelId {
+                shader: shader.name,
+                entry: ep.name,
+                f16: None,
+            };
+            let k = with.kernel(id).unwrap();
             let want = if has {
                 format!("{}_sg", shader.name)
             } else {
                 shader.name.to_string()
             };
             assert_eq!(k.shader, want, "{}::{}", shader.name, ep.name);
-            assert_eq!(
-                trees.kernel(shader.name, ep.name).unwrap().shader,
-                shader.name
-            );
+            assert_eq!(trees.kernel(id).unwrap().shader, shader.name);
         }
     }
     // A subgroup variant asked for by name on a device without subgroups: a clear error.
-    let e = match trees.kernel("reduce_sg", "reduce_sum") {
+    let sg = KernelId {
+        shader: "reduce_sg",
+        entry: "reduce_sum",
+        f16: None,
+    };
+    let e = match trees.kernel(sg) {
         Err(e) => e.to_string(),
         Ok(_) => panic!("built a subgroup kernel on a device without subgroups"),
     };
@@ -1604,7 +1617,7 @@ fn subgroup_variants_run_where_the_adapter_has_them() {
                 let out = poisoned(gpu, 1);
                 run(
                     gpu,
-                    ("reduce", "reduce_sum"),
+                    k::reduce::REDUCE_SUM,
                     Some(&p),
                     &[("x", &gx), ("out", &out)],
                     [1, 1, 1],

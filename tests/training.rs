@@ -8,6 +8,7 @@ use oddity::Gpu;
 use oddity::nn::{Autoencoder, AutoencoderConfig, Optimizer};
 use oddity::ops::Act;
 use oddity::tape::{StepState, Tape, Tensor};
+use oddity_kernels::kernels as k;
 use oddity_kernels::reference::{TAG_BATCH, TAG_NOISE, optim_step, rng_gauss, rng_u32};
 
 struct RefLayer {
@@ -190,7 +191,7 @@ fn sliced_config(optimizer: Optimizer, seed: u64) -> AutoencoderConfig {
 
 #[test]
 fn dae_steps_match_f64_reference_under_both_gemm_policies() {
-    use oddity::ops::dense::GemmPolicy;
+    use oddity::gpu::GemmPolicy;
     for (policy, sliced) in [(GemmPolicy::Auto, true), (GemmPolicy::Tiled, false)] {
         // A device of its own: the policy is a device setting, and the other tests share one.
         let gpu = own_gpu();
@@ -210,7 +211,7 @@ fn dae_steps_match_f64_reference_under_both_gemm_policies() {
 
 #[test]
 fn tuned_gemm_policy_times_each_product_once_and_matches_f64_reference() {
-    use oddity::ops::dense::GemmPolicy;
+    use oddity::gpu::GemmPolicy;
     let gpu = own_gpu();
     gpu.set_gemm_policy(GemmPolicy::Tuned);
     let x = Tensor::new(&gpu, 53, 150, "data").unwrap();
@@ -518,7 +519,7 @@ fn deferred_dispatches_run_once_after_the_replays_unless_something_needs_them() 
             value,
             accumulate: 1,
         };
-        b.dispatch(("step", "fill"), Some(&p), &[("out", x)], groups)
+        b.dispatch(k::step::FILL, Some(&p), &[("out", x)], groups)
             .unwrap();
     };
     let sum = |b: &mut PlanBuilder, x: &GpuBuffer, out: &GpuBuffer| {
@@ -529,7 +530,7 @@ fn deferred_dispatches_run_once_after_the_replays_unless_something_needs_them() 
             scale: 1.0,
         };
         b.defer(
-            ("reduce", "reduce_sum"),
+            k::reduce::REDUCE_SUM,
             Some(&p),
             &[("x", x), ("out", out)],
             [1, 1, 1],
@@ -546,7 +547,7 @@ fn deferred_dispatches_run_once_after_the_replays_unless_something_needs_them() 
             accumulate: 0,
         };
         b.dispatch(
-            ("step", "axpy"),
+            k::step::AXPY,
             Some(&p),
             &[("x", out), ("out", y)],
             [1, 1, 1],
@@ -634,5 +635,5 @@ fn deferred_dispatches_run_once_after_the_replays_unless_something_needs_them() 
 
 /// The reduce shader the device runs (its subgroup variant where it has one).
 fn sum_shader(gpu: &Gpu) -> &'static str {
-    gpu.kernel("reduce", "reduce_sum").unwrap().shader
+    gpu.kernel(k::reduce::REDUCE_SUM).unwrap().shader
 }

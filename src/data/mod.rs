@@ -18,38 +18,10 @@ pub use idx::{IdxArray, read_idx};
 pub use schema::{Feature, Schema, min_max_scale};
 pub use synthetic::synthetic_mnist;
 
+pub use crate::error::DataError;
 use crate::error::Result;
 use crate::gpu::Gpu;
 use crate::tape::Tensor;
-
-/// Errors in data files and dataset requests. Positions are 1-based, as an editor shows them.
-#[derive(Debug, thiserror::Error)]
-pub enum DataError {
-    #[error("{path}: {source}")]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
-    #[error("{path}: the file is empty")]
-    Empty { path: String },
-    #[error("{path}: line {line}: {detail}")]
-    Parse {
-        path: String,
-        line: u64,
-        detail: String,
-    },
-    #[error("{path}: line {line}, column {column:?}: {detail}")]
-    Value {
-        path: String,
-        line: u64,
-        column: String,
-        detail: String,
-    },
-    #[error("{path}: {detail}")]
-    Format { path: String, detail: String },
-    #[error("{0}")]
-    Request(String),
-}
 
 /// Features scaled to [0, 1] (row-major), with optional ground truth.
 #[derive(Clone, Debug)]
@@ -132,20 +104,31 @@ impl Dataset {
 /// reconstruction target); the values are rounded to f16 (about 3 significant digits, a
 /// largest finite value of 65504), and every computation on them stays f32. The UAI models and
 /// the autoencoders take either; a kernel that cannot read f16 refuses it when recorded.
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    Default,
-    PartialEq,
-    Eq,
-    serde::Serialize,
-    serde::Deserialize,
-    clap::ValueEnum,
-)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Precision {
     #[default]
     F32,
     F16,
+}
+
+impl Precision {
+    /// `f32` or `f16`, as `--precision` takes it and JSON prints it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Precision::F32 => "f32",
+            Precision::F16 => "f16",
+        }
+    }
+}
+
+impl std::str::FromStr for Precision {
+    type Err = crate::Error;
+
+    fn from_str(s: &str) -> Result<Precision> {
+        [Precision::F32, Precision::F16]
+            .into_iter()
+            .find(|p| p.name().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| crate::error::invalid("precision", format!("`{s}`; f32 or f16")))
+    }
 }

@@ -21,7 +21,7 @@ pub struct GpuOptions {
     /// The directory of the pipeline cache file; None: no cache.
     pub pipeline_cache_dir: Option<PathBuf>,
     /// Which GEMM kernels plans use (also `Gpu::set_gemm_policy`).
-    pub gemm: crate::ops::dense::GemmPolicy,
+    pub gemm: super::GemmPolicy,
     /// Use the subgroup variants of the reducing kernels where the adapter has `SUBGROUP`
     /// (default); false keeps the workgroup-memory trees everywhere.
     pub subgroups: bool,
@@ -31,7 +31,7 @@ impl Default for GpuOptions {
     fn default() -> GpuOptions {
         GpuOptions {
             pipeline_cache_dir: None,
-            gemm: crate::ops::dense::GemmPolicy::default(),
+            gemm: super::GemmPolicy::default(),
             subgroups: true,
         }
     }
@@ -53,14 +53,14 @@ impl GpuOptions {
                 .or_else(|| var("HOME").map(|h| PathBuf::from(h).join(".cache/oddity"))),
         };
         let gemm = match var("ODDITY_GEMM") {
-            None => crate::ops::dense::GemmPolicy::default(),
+            None => super::GemmPolicy::default(),
             Some(v) => {
                 let v = v.to_string_lossy();
-                clap::ValueEnum::from_str(&v, true).map_err(|_| crate::Error::Invalid {
+                v.parse().map_err(|_| crate::Error::Invalid {
                     what: "ODDITY_GEMM",
                     detail: format!(
                         "`{v}` is not a GEMM policy; one of {}",
-                        crate::ops::dense::GemmPolicy::names()
+                        super::GemmPolicy::names()
                     ),
                 })?
             }

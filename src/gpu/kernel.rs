@@ -5,13 +5,16 @@
 use std::borrow::Cow;
 
 use oddity_kernels::params::{Params, Value};
-use oddity_kernels::{Binding, BindingKind, EntryPoint, ScalarKind};
+use oddity_kernels::{Binding, BindingKind, EntryPoint, KernelId, ScalarKind};
 
 use super::Gpu;
 use crate::error::{Error, Result};
 
 /// One entry point's pipeline and layout.
 pub struct Kernel {
+    /// The kernel asked for.
+    pub id: KernelId,
+    /// The shader it was built from: `id.shader`, or its subgroup variant.
     pub shader: &'static str,
     pub entry: &'static EntryPoint,
     pub(crate) pipeline: wgpu::ComputePipeline,
@@ -19,7 +22,9 @@ pub struct Kernel {
 }
 
 impl Kernel {
-    pub(crate) fn build(gpu: &Gpu, shader: &'static str, entry: &'static str) -> Result<Kernel> {
+    /// Builds `id`'s entry point from `shader` (its own shader or that shader's variant).
+    pub(crate) fn build(gpu: &Gpu, id: KernelId, shader: &'static str) -> Result<Kernel> {
+        let entry = id.entry;
         let err = |detail: String| Error::Kernel {
             kernel: format!("{shader}::{entry}"),
             detail,
@@ -111,6 +116,7 @@ impl Kernel {
         gpu.check()?;
         gpu.built_pipeline();
         Ok(Kernel {
+            id,
             shader,
             entry: ep,
             pipeline,

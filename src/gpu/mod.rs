@@ -6,6 +6,7 @@
 pub mod adapter;
 mod buffer;
 mod cache;
+pub mod gemm;
 mod kernel;
 
 use std::collections::HashMap;
@@ -15,10 +16,12 @@ use std::sync::{Arc, Mutex};
 pub use adapter::AdapterSummary;
 pub use buffer::{GpuBuffer, PendingRead};
 pub use cache::{CacheStatus, GpuOptions};
+pub use gemm::GemmPolicy;
 pub use kernel::Kernel;
+pub use oddity_kernels::KernelId;
 
 use crate::error::{Error, Result};
-use crate::ops::dense::GemmPolicy;
+use gemm::GemmKey;
 
 /// Counts of what reached the device, for tests and benchmarks.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -51,7 +54,7 @@ struct Inner {
     queue: wgpu::Queue,
     summary: AdapterSummary,
     limits: wgpu::Limits,
-    kernels: Mutex<HashMap<(&'static str, &'static str), Arc<Kernel>>>,
+    kernels: Mutex<HashMap<KernelId, Arc<Kernel>>>,
     counters: AtomicCounters,
     errors: Arc<Mutex<Vec<String>>>,
     next_buffer_id: AtomicU64,
@@ -60,7 +63,7 @@ struct Inner {
     pipeline_cache: Option<cache::PipelineCacheFile>,
     gemm: Mutex<GemmPolicy>,
     /// `GemmPolicy::Tuned`'s choices so far.
-    gemm_tuned: Mutex<HashMap<crate::ops::tune::GemmKey, GemmPolicy>>,
+    gemm_tuned: Mutex<HashMap<GemmKey, GemmPolicy>>,
 }
 
 impl Drop for Inner {
@@ -236,12 +239,12 @@ impl Gpu {
     }
 
     /// The kernel [`GemmPolicy::Tuned`] chose for this kind of product, if it has met one.
-    pub(crate) fn tuned_gemm(&self, key: &crate::ops::tune::GemmKey) -> Option<GemmPolicy> {
+    pub(crate) fn tuned_gemm(&self, key: &GemmKey) -> Option<GemmPolicy> {
         let table = self.inner.gemm_tuned.lock();
         table.unwrap_or_else(|e| e.into_inner()).get(key).copied()
     }
 
-    pub(crate) fn set_tuned_gemm(&self, key: crate::ops::tune::GemmKey, choice: GemmPolicy) {
+    pub(crate) fn set_tuned_gemm(&self, key: GemmKey, choice: GemmPolicy) {
         let mut table = self
             .inner
             .gemm_tuned
@@ -330,23 +333,23 @@ impl Gpu {
         }
     }
 
-    /// The compute pipeline for `shader`'s entry point `entry`, built on first use: from the
-    /// shader's subgroup variant (`shader_sg`) where it has one and the device has subgroups.
-    pub fn kernel(&self, shader: &'static str, entry: &'static str) -> Result<Arc<Kernel>> {
+    /// The compute pipeline of `kernel`, built on first use: from the shader's subgroup
+    /// variant (`shader_sg`) where it has one and the device has subgroups.
+    pub fn kernel(&self, kernel: KernelId) -> Result<Arc<Kernel>> {
         let mut cache = self
             .inner
             .kernels
             .lock()
             .map_err(|_| Error::Wgpu("kernel cache poisoned".into()))?;
-        if let Some(k) = cache.get(&(shader, entry)) {
+        if let Some(k) = cache.get(&kernel) {
             return Ok(k.clone());
         }
-        let variant = match oddity_kernels::subgroup_variant(shader) {
+        let variant = match oddity_kernels::subgroup_variant(kernel.shader) {
             Some(v) if self.subgroups() => v.name,
-            _ => shader,
+            _ => kernel.shader,
         };
-        let k = Arc::new(Kernel::build(self, variant, entry)?);
-        cache.insert((shader, entry), k.clone());
+        let k = Arc::new(Kernel::build(self, kernel, variant)?);
+        cache.insert(kernel, k.clone());
         Ok(k)
     }
 

@@ -1,5 +1,6 @@
 //! Optimizers over a whole parameter arena: one `optim_step` dispatch per training step.
 
+use oddity_kernels::kernels as k;
 use oddity_kernels::params::OptimParams;
 use serde::{Deserialize, Serialize};
 
@@ -141,7 +142,7 @@ impl OptimizerState {
         let gpu = tape.gpu().clone();
         let state = tape.state.buffer().clone();
         tape.plan.dispatch(
-            ("optim", "optim_step"),
+            k::optim::OPTIM_STEP,
             Some(&p),
             &[
                 ("grad", &arena.grads),

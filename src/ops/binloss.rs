@@ -1,6 +1,7 @@
 //! The supervised binary losses of the ABC paper (ABC, LRC, and the DNN's sigmoid
 //! cross-entropy) per row, with their backward rule (`binloss.wgsl`).
 
+use oddity_kernels::kernels as k;
 use oddity_kernels::params::{BinLossParams, NONE};
 
 use super::groups_1d;
@@ -60,7 +61,7 @@ impl Backward for BinLossBackward {
             accumulate: u32::from(acc),
         };
         ctx.plan.dispatch(
-            ("binloss", "binloss_bwd"),
+            k::binloss::BINLOSS_BWD,
             Some(&p),
             &[
                 ("v", self.v.buffer()),
@@ -105,7 +106,7 @@ impl Tape {
         let groups = groups_1d(self.gpu(), v.rows())?;
         // Deferred: the backward does not read the losses' values.
         self.plan.defer(
-            ("binloss", "binloss_fwd"),
+            k::binloss::BINLOSS_FWD,
             Some(&p),
             &[("v", v.buffer()), ("y", y), ("out", out.buffer())],
             groups,

@@ -2,11 +2,12 @@
 //! uploaded dataset by the counter-based RNG, rows gathered by index, and additive noise.
 //! Draws depend on (seed, step counter), so a replayed plan sees new rows every step.
 
+use oddity_kernels::kernels as k;
 use oddity_kernels::params::{
     AxpyParams, CopyColsParams, GatherParams, LabelledParams, NONE, NoiseParams,
 };
 
-use super::{by_storage, groups_1d};
+use super::groups_1d;
 use crate::error::{Result, invalid};
 use crate::gpu::GpuBuffer;
 use crate::tape::{Backward, BackwardCtx, Grad, Tape, Tensor};
@@ -95,7 +96,7 @@ impl Backward for ConcatBackward {
             };
             let groups = groups_1d(&ctx.gpu(), t.len())?;
             ctx.plan.dispatch(
-                ("step", "copy_cols"),
+                k::step::COPY_COLS,
                 Some(&p),
                 &[("x", g.buffer()), ("out", dst.buffer())],
                 groups,
@@ -128,11 +129,6 @@ fn check_rows(op: &'static str, data: &Tensor, rows: u32) -> Result<()> {
         return Err(invalid(op, "zero rows requested"));
     }
     Ok(())
-}
-
-/// The gather shader and its data binding for `data` as it is stored.
-fn gather_kernel(data: &Tensor) -> (&'static str, &'static str) {
-    by_storage(data.buffer(), ("gather", "data"), ("gather16", "data16"))
 }
 
 fn check_noise(noise_std: f32) -> Result<()> {
@@ -196,12 +192,11 @@ impl Tape {
         };
         let (cls, cls_out) = class_buffers(&gpu, data, classes, batch)?;
         let state = self.state.buffer().clone();
-        let (shader, data_binding) = gather_kernel(data);
         self.plan.dispatch(
-            (shader, "sample_rows"),
+            k::gather::SAMPLE_ROWS,
             Some(&p),
             &[
-                (data_binding, data.buffer()),
+                ("data", data.buffer()),
                 ("state", &state),
                 ("out", clean.buffer()),
                 ("noisy", &noisy_buf),
@@ -251,15 +246,10 @@ impl Tape {
             cls_off: NONE,
             cls_out_off: 0,
         };
-        let (shader, data_binding) = gather_kernel(data);
         self.plan.dispatch(
-            (shader, "gather_rows"),
+            k::gather::GATHER_ROWS,
             Some(&p),
-            &[
-                (data_binding, data.buffer()),
-                ("idx", idx),
-                ("out", out.buffer()),
-            ],
+            &[("data", data.buffer()), ("idx", idx), ("out", out.buffer())],
             groups_1d(&gpu, out.len())?,
         )?;
         Ok(out)
@@ -283,7 +273,7 @@ impl Tape {
         };
         let state = self.state.buffer().clone();
         self.plan.dispatch(
-            ("noise", "gauss_noise"),
+            k::noise::GAUSS_NOISE,
             Some(&p),
             &[("x", x.buffer()), ("state", &state), ("out", out.buffer())],
             groups_1d(&gpu, x.len())?,
@@ -322,7 +312,7 @@ impl Tape {
             accumulate: 0,
         };
         self.plan.dispatch(
-            ("step", "axpy"),
+            k::step::AXPY,
             Some(&p),
             &[("x", src.buffer()), ("out", dst.buffer())],
             groups_1d(&gpu, src.len())?,
@@ -358,7 +348,7 @@ impl Tape {
                 accumulate: 0,
             };
             self.plan.dispatch(
-                ("step", "copy_cols"),
+                k::step::COPY_COLS,
                 Some(&p),
                 &[("x", t.buffer()), ("out", out.buffer())],
                 groups_1d(&gpu, t.len())?,
@@ -442,12 +432,11 @@ impl Tape {
         };
         let (cls, cls_out) = class_buffers(&gpu, data, classes, total)?;
         let state = self.state.buffer().clone();
-        let (shader, data_binding) = gather_kernel(data);
         self.plan.dispatch(
-            (shader, "sample_labelled"),
+            k::gather::SAMPLE_LABELLED,
             Some(&p),
             &[
-                (data_binding, data.buffer()),
+                ("data", data.buffer()),
                 ("state", &state),
                 ("out", clean.buffer()),
                 ("noisy", &noisy_buf),

@@ -6,128 +6,9 @@ use oddity_kernels::params::GemmParams;
 
 use super::Act;
 use crate::error::{Result, shape};
-use crate::gpu::GpuBuffer;
+use crate::gpu::gemm::{GemmPolicy, gemm_kernel};
+use crate::gpu::{GpuBuffer, KernelId};
 use crate::tape::{Backward, BackwardCtx, Grad, PlanBuilder, Tape, Tensor};
-
-/// Rows and columns of C one `gemm` or `gemm_sliced` workgroup computes (BM = BN in `gemm.wgsl`).
-pub const GEMM_TILE: u32 = 32;
-
-/// The same for `gemm_wide` (WM = WN).
-pub const GEMM_WIDE_TILE: u32 = 64;
-
-/// The same for `gemm_huge` (HM = HN).
-pub const GEMM_HUGE_TILE: u32 = 128;
-
-/// `gemm_wide` is chosen once its grid has at least this many workgroups: a product that
-/// fills the GPU several times over even with 64x64 tiles (scoring 60000 rows), while the
-/// training step's small products (256 or 320 rows) keep the 32x32 tiles' 4x more
-/// workgroups. The two kernels give bit-identical results. Under [`GemmPolicy::Auto`]
-/// `gemm_huge` takes over once its own grid reaches this many (scoring 60000 rows at 256 or
-/// 784 columns), bit-identical too.
-pub const GEMM_WIDE_MIN_GROUPS: u64 = 512;
-
-/// Under [`GemmPolicy::Auto`], a product too small for `gemm_wide` takes `gemm_sliced` (K split
-/// four ways inside each 32x32 tile's workgroup) from this K on: two or more of its 64-deep
-/// iterations, where `gemm` would chain eight or more 16-deep ones.
-pub const GEMM_SLICED_MIN_K: u32 = 128;
-
-/// Which GEMM kernels a device's plans record (`Gpu::set_gemm_policy`, `oddity bench --gemm`).
-/// Every choice computes the same product; they differ in speed and in rounding (`gemm_sliced`
-/// adds the K terms in another order than the tiled kernels, which agree to the bit).
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    Default,
-    PartialEq,
-    Eq,
-    serde::Serialize,
-    serde::Deserialize,
-    clap::ValueEnum,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum GemmPolicy {
-    /// `gemm_huge` (128x128 tiles) or `gemm_wide` (64x64) for large grids, `gemm_sliced` for
-    /// small grids with K >= 128, else `gemm` (32x32).
-    #[default]
-    Auto,
-    /// `gemm_wide` for large grids, else `gemm`: the tilings the H100 measured on 2026-11-23
-    /// (BENCHMARKS.md), for comparison.
-    Tiled,
-    /// Each kind of product with the kernel that ran it fastest on this device, timed the
-    /// first time a plan records it (`ops::tune`); not the default, as the choice between
-    /// kernels that round differently then depends on timing.
-    Tuned,
-    /// Every product with `gemm` (32x32 tiles), whatever its shape: for measuring one kernel
-    /// against another on the same products (`oddity bench --sweep`).
-    Gemm,
-    /// Every product with `gemm_wide` (64x64 tiles).
-    Wide,
-    /// Every product with `gemm_sliced` (32x32 tiles, K split four ways).
-    Sliced,
-    /// Every product with `gemm_huge` (128x128 tiles).
-    Huge,
-}
-
-impl GemmPolicy {
-    /// The policies that each use one kernel for every product, in `oddity bench --sweep`'s
-    /// column order.
-    pub const SINGLE: [GemmPolicy; 4] = [
-        GemmPolicy::Gemm,
-        GemmPolicy::Wide,
-        GemmPolicy::Sliced,
-        GemmPolicy::Huge,
-    ];
-
-    /// The name `--gemm` and `ODDITY_GEMM` take and JSON prints.
-    pub fn name(self) -> String {
-        clap::ValueEnum::to_possible_value(&self)
-            .map(|v| v.get_name().to_string())
-            .unwrap_or_default()
-    }
-
-    /// Every policy's name, comma-separated, for messages.
-    pub fn names() -> String {
-        let all = <GemmPolicy as clap::ValueEnum>::value_variants();
-        all.iter().map(|p| p.name()).collect::<Vec<_>>().join(", ")
-    }
-
-    /// The kernel and tile of a single-kernel policy ([`GemmPolicy::resolve`] first for the
-    /// others, which otherwise answer as `Gemm`).
-    pub fn kernel(self) -> (&'static str, u32) {
-        match self {
-            GemmPolicy::Wide => ("gemm_wide", GEMM_WIDE_TILE),
-            GemmPolicy::Sliced => ("gemm_sliced", GEMM_TILE),
-            GemmPolicy::Huge => ("gemm_huge", GEMM_HUGE_TILE),
-            _ => ("gemm", GEMM_TILE),
-        }
-    }
-
-    /// The single-kernel policy this policy gives an `m x n x k` product: itself for a single
-    /// kernel; `Auto`'s and `Tiled`'s fixed rules; [`GemmPolicy::Tuned`] chooses when
-    /// recording, by timing, and answers here as `Auto`.
-    pub fn resolve(self, m: u32, n: u32, k: u32) -> GemmPolicy {
-        use GemmPolicy::*;
-        let fills = |tile: u32| {
-            let groups = |d: u32| u64::from(d.div_ceil(tile).max(1));
-            groups(n) * groups(m) >= GEMM_WIDE_MIN_GROUPS
-        };
-        match self {
-            Gemm | Wide | Sliced | Huge => self,
-            Auto | Tuned if fills(GEMM_HUGE_TILE) => Huge,
-            _ if fills(GEMM_WIDE_TILE) => Wide,
-            Auto | Tuned if k >= GEMM_SLICED_MIN_K => Sliced,
-            Auto | Tuned | Tiled => Gemm,
-        }
-    }
-}
-
-/// The GEMM entry point and grid for an `m x n x k` product under `policy` (see
-/// [`GemmPolicy::resolve`]).
-pub fn gemm_kernel(m: u32, n: u32, k: u32, policy: GemmPolicy) -> (&'static str, [u32; 3]) {
-    let (entry, tile) = policy.resolve(m, n, k).kernel();
-    (entry, [n.div_ceil(tile).max(1), m.div_ceil(tile).max(1), 1])
-}
 
 /// A dense layer's parameters: a view of `(inputs + 1) x outputs` words in a parameter arena,
 /// the weights W (`inputs x outputs`, row-major) followed by the bias row.
@@ -180,23 +61,22 @@ pub(crate) fn gemm(
     )
 }
 
-/// Records one launch of GEMM entry point `entry` on `groups` workgroups (from
-/// [`gemm_kernel`]); the A buffer's storage (f32 or f16) picks the shader.
+/// Records one launch of GEMM `kernel` on `groups` workgroups (from [`gemm_kernel`]); an A
+/// buffer stored as f16 takes the kernel's f16 twin.
 pub(crate) fn dispatch_gemm(
     plan: &mut PlanBuilder,
     p: &GemmParams,
-    (entry, groups): (&'static str, [u32; 3]),
+    (kernel, groups): (KernelId, [u32; 3]),
     (a, a_aux): (&GpuBuffer, Option<&GpuBuffer>),
     (b, b_aux): (&GpuBuffer, Option<&GpuBuffer>),
     c: &GpuBuffer,
 ) -> Result<()> {
     let unused = plan.gpu().dummy(false)?;
-    let (shader, a_binding) = super::by_storage(a, ("gemm", "a"), ("gemm16", "a16"));
     plan.dispatch(
-        (shader, entry),
+        kernel,
         Some(p),
         &[
-            (a_binding, a),
+            ("a", a),
             ("a_aux", a_aux.unwrap_or(&unused)),
             ("b", b),
             ("b_aux", b_aux.unwrap_or(&unused)),

@@ -5,6 +5,7 @@
 //! deferred (`PlanBuilder::defer`), and when the backward is recorded before anything reads
 //! the loss, the backward's dispatch writes the loss too and the forward is dropped.
 
+use oddity_kernels::kernels as k;
 use oddity_kernels::params::{HeadParams, NONE};
 
 use super::dense::DenseParams;
@@ -82,7 +83,7 @@ impl Backward for HeadBackward {
             ..self.p
         };
         ctx.plan.dispatch(
-            ("head", "head_bwd"),
+            k::head::HEAD_BWD,
             Some(&p),
             &[
                 ("l", self.latent.buffer()),
@@ -171,7 +172,7 @@ impl Tape {
             ..base
         };
         let fwd = self.plan.defer(
-            ("head", "head_fwd"),
+            k::head::HEAD_FWD,
             Some(&p),
             &[
                 ("l", latent.buffer()),
@@ -225,7 +226,7 @@ impl Tape {
         };
         let groups = self.gpu().grid_1d(rows.div_ceil(256))?;
         self.plan.dispatch(
-            ("head", "head_score"),
+            k::head::HEAD_SCORE,
             Some(&p),
             &[
                 ("l", latent.buffer()),

@@ -2,9 +2,10 @@
 //! cross-entropy, each with its backward rule; the supervised binary losses of the ABC paper
 //! live in [`super::binloss`] and are re-exported here.
 
+use oddity_kernels::kernels as k;
 use oddity_kernels::params::{BceParams, CeParams, NONE, ReduceParams, RowErrParams};
 
-use super::{by_storage, groups_1d};
+use super::groups_1d;
 use crate::error::{Result, invalid, shape};
 use crate::gpu::{Gpu, GpuBuffer};
 use crate::tape::{Backward, BackwardCtx, Grad, Tape, Tensor};
@@ -60,13 +61,12 @@ impl Backward for RowErrBackward {
             d_rows: 0,
         };
         let groups = groups_1d(&gpu, self.pred.len())?;
-        let (shader, tgt) = rowerr_kernel(&self.target);
         ctx.plan.dispatch(
-            (shader, "rowerr_bwd"),
+            k::rowerr::ROWERR_BWD,
             Some(&p),
             &[
                 ("pred", self.pred.buffer()),
-                (tgt, self.target.buffer()),
+                ("tgt", self.target.buffer()),
                 ("g", &g_buf),
                 ("out", dp.buffer()),
             ],
@@ -137,7 +137,7 @@ impl Backward for BceBackward {
             accumulate: u32::from(acc),
         };
         ctx.plan.dispatch(
-            ("bce", "bce_bwd"),
+            k::bce::BCE_BWD,
             Some(&p),
             &[
                 ("z", self.z.buffer()),
@@ -272,13 +272,12 @@ impl Tape {
             None => gpu.dummy(true)?,
         };
         let groups = gpu.grid_1d(pred.rows())?;
-        let (shader, tgt) = rowerr_kernel(target);
         self.plan.dispatch(
-            (shader, "rowerr_fwd"),
+            k::rowerr::ROWERR_FWD,
             Some(&p),
             &[
                 ("pred", pred.buffer()),
-                (tgt, target.buffer()),
+                ("tgt", target.buffer()),
                 ("out", out.buffer()),
                 ("dpred", &dpred),
             ],
@@ -316,7 +315,7 @@ impl Tape {
         };
         // Deferred: the backward does not read the loss's value.
         self.plan.defer(
-            ("bce", "bce_fwd"),
+            k::bce::BCE_FWD,
             Some(&p),
             &[
                 ("z", z.buffer()),
@@ -370,7 +369,7 @@ impl Backward for CeBackward {
             d_rows: 0,
         };
         ctx.plan.dispatch(
-            ("softmax_ce", "ce_bwd"),
+            k::softmax_ce::CE_BWD,
             Some(&p),
             &[
                 ("z", self.z.buffer()),
@@ -457,7 +456,7 @@ impl Tape {
             None => gpu.dummy(true)?,
         };
         self.plan.dispatch(
-            ("softmax_ce", "ce_fwd"),
+            k::softmax_ce::CE_FWD,
             Some(&p),
             &[
                 ("z", logits.buffer()),
@@ -497,7 +496,7 @@ impl Tape {
         // Deferred: the loss's value is for the host; the replays skip it (the gradient was
         // written with the row errors).
         self.plan.defer(
-            ("reduce", "reduce_sum"),
+            k::reduce::REDUCE_SUM,
             Some(&p),
             &[("x", scores.buffer()), ("out", loss.buffer())],
             [1, 1, 1],
@@ -515,11 +514,6 @@ impl Tape {
         }
         Ok(loss)
     }
-}
-
-/// The row-error shader and its target binding for `target` as it is stored.
-fn rowerr_kernel(target: &Tensor) -> (&'static str, &'static str) {
-    by_storage(target.buffer(), ("rowerr", "tgt"), ("rowerr16", "tgt16"))
 }
 
 fn check_loss_rows(op: &'static str, x: &Tensor, loss_rows: u32) -> Result<()> {

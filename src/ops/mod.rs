@@ -13,17 +13,7 @@ pub(crate) mod tune;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
-use crate::gpu::{Gpu, GpuBuffer};
-
-/// The shader and binding that read `buf` as it is stored: `f32` for f32, else `f16` (the
-/// kernel's twin with an f16 binding, for a dataset stored as f16).
-pub(crate) fn by_storage(
-    buf: &GpuBuffer,
-    f32: (&'static str, &'static str),
-    f16: (&'static str, &'static str),
-) -> (&'static str, &'static str) {
-    if buf.is_half() { f16 } else { f32 }
-}
+use crate::gpu::Gpu;
 
 /// Activation functions, fused into the dense kernels (forward and derivative).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]

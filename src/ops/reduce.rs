@@ -1,6 +1,7 @@
 //! Sum and mean of a whole tensor into a 1x1 tensor. Their gradient is a constant, so the
 //! backward rule records no dispatch.
 
+use oddity_kernels::kernels as k;
 use oddity_kernels::params::ReduceParams;
 
 use crate::error::{Result, invalid};
@@ -39,7 +40,7 @@ impl Tape {
         };
         // Deferred: a sum nothing in the step reads (a loss's value) runs once per run.
         self.plan.defer(
-            ("reduce", "reduce_sum"),
+            k::reduce::REDUCE_SUM,
             Some(&p),
             &[("x", x.buffer()), ("out", out.buffer())],
             [1, 1, 1],

@@ -3,6 +3,7 @@
 //! Each pass sorts blocks of 2048 candidates in workgroup memory and keeps each block's best;
 //! for the paper's n = 60000, k = 10 that is two dispatches.
 
+use oddity_kernels::kernels as k;
 use oddity_kernels::params::{NONE, TopKParams};
 use oddity_kernels::reference::key_score;
 
@@ -113,13 +114,13 @@ impl Tape {
             }
             match &prev {
                 None => self.plan.dispatch(
-                    ("topk", "topk_scores"),
+                    k::topk::TOPK_SCORES,
                     Some(&p),
                     &[("scores", scores.buffer()), ("mask", &mask), ("out", &out)],
                     groups3,
                 )?,
                 Some(pairs) => self.plan.dispatch(
-                    ("topk", "topk_pairs"),
+                    k::topk::TOPK_PAIRS,
                     Some(&p),
                     &[("pairs", pairs), ("out", &out)],
                     groups3,

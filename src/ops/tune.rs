@@ -18,9 +18,10 @@
 
 use oddity_kernels::params::{GemmParams, NONE};
 
-use super::dense::{GemmPolicy, dispatch_gemm, gemm_kernel};
+use super::dense::dispatch_gemm;
 use crate::error::{Error, Result};
-use crate::gpu::{Gpu, GpuBuffer};
+use crate::gpu::gemm::{GemmKey, GemmPolicy, gemm_kernel};
+use crate::gpu::{Gpu, GpuBuffer, KernelId};
 use crate::tape::PlanBuilder;
 
 /// Timed launches of each kernel per product.
@@ -31,52 +32,13 @@ pub const LAUNCHES: u32 = 3;
 /// which rounding) a product gets from one process to the next.
 pub const MARGIN: f64 = 0.9;
 
-/// What a tuned choice is keyed by: everything about a product that can change which kernel
-/// is fastest, and nothing (offsets, activation codes) that cannot.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub(crate) struct GemmKey {
-    m: u32,
-    n: u32,
-    k: u32,
-    a_half: bool,
-    a_rs: u32,
-    a_cs: u32,
-    b_rs: u32,
-    b_cs: u32,
-    ldc: u32,
-    a_mode: u32,
-    b_mode: u32,
-    bias: bool,
-    accumulate: bool,
-}
-
-impl GemmKey {
-    fn of(p: &GemmParams, a_half: bool) -> GemmKey {
-        GemmKey {
-            m: p.m,
-            n: p.n,
-            k: p.k,
-            a_half,
-            a_rs: p.a_rs,
-            a_cs: p.a_cs,
-            b_rs: p.b_rs,
-            b_cs: p.b_cs,
-            ldc: p.ldc,
-            a_mode: p.a_mode,
-            b_mode: p.b_mode,
-            bias: p.bias_off != NONE,
-            accumulate: p.accumulate != 0,
-        }
-    }
-}
-
 /// The tuned kernel and grid for `p` (timing the kernels first if this kind of product is new
 /// to the device).
 pub(crate) fn tuned_kernel(
     gpu: &Gpu,
     p: &GemmParams,
     a_half: bool,
-) -> Result<(&'static str, [u32; 3])> {
+) -> Result<(KernelId, [u32; 3])> {
     let key = GemmKey::of(p, a_half);
     let choice = match gpu.tuned_gemm(&key) {
         Some(c) => c,
@@ -180,14 +142,5 @@ mod tests {
         assert_eq!(pick(&t(9.0), Sliced), Sliced);
         assert_eq!(pick(&[(Gemm, f64::NAN)], Gemm), Gemm);
         assert_eq!(pick(&[(Gemm, 4.0), (Wide, f64::NAN)], Wide), Gemm);
-    }
-
-    #[test]
-    fn auto_resolves_to_the_single_policy_of_its_kernel() {
-        let auto = |m, n, k| GemmPolicy::Auto.resolve(m, n, k);
-        assert_eq!(auto(256, 784, 256), Sliced);
-        assert_eq!(auto(60000, 784, 256), Huge);
-        assert_eq!(auto(60000, 8, 64), Wide);
-        assert_eq!(auto(3, 5, 7), Gemm);
     }
 }

@@ -14,6 +14,7 @@
 mod plan;
 mod tensor;
 
+use oddity_kernels::kernels as k;
 use std::collections::{HashMap, HashSet};
 
 pub use plan::{Deferred, Plan, PlanBuilder, run_all};
@@ -195,7 +196,7 @@ impl Tape {
     pub fn advance(&mut self) -> Result<()> {
         let state = self.state.buf.clone();
         self.plan
-            .dispatch(("step", "advance"), None, &[("state", &state)], [1, 1, 1])
+            .dispatch(k::step::ADVANCE, None, &[("state", &state)], [1, 1, 1])
     }
 
     /// The recorded plan.
@@ -340,7 +341,7 @@ impl BackwardCtx<'_> {
         };
         let groups = self.plan.gpu().grid_1d(dst.len().div_ceil(256))?;
         self.plan.dispatch(
-            ("step", "axpy"),
+            k::step::AXPY,
             Some(&p),
             &[("x", &src.buf), ("out", &dst.buf)],
             groups,
@@ -395,6 +396,6 @@ impl BackwardCtx<'_> {
         };
         let groups = self.plan.gpu().grid_1d(t.len().div_ceil(256))?;
         self.plan
-            .dispatch(("step", "fill"), Some(&p), &[("out", &t.buf)], groups)
+            .dispatch(k::step::FILL, Some(&p), &[("out", &t.buf)], groups)
     }
 }

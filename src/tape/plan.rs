@@ -13,8 +13,8 @@
 
 use std::sync::Arc;
 
-use oddity_kernels::BindingKind;
 use oddity_kernels::params::Params;
+use oddity_kernels::{BindingKind, KernelId};
 
 use crate::error::{Error, Result};
 use crate::gpu::{Gpu, GpuBuffer, Kernel};
@@ -97,12 +97,14 @@ impl PlanBuilder {
         self.deferred.len()
     }
 
-    /// Records one dispatch of `shader::entry`. `buffers` names a buffer for every storage
-    /// binding the entry point uses (by its WGSL name) and no other; a buffer bound read-write
-    /// may not be bound a second time. Violations are errors here, never wgpu panics later.
+    /// Records one dispatch of `kernel`. `buffers` names a buffer for every storage binding
+    /// the entry point uses (by its WGSL name) and no other; a buffer bound read-write may not
+    /// be bound a second time. A buffer stored as f16 given for the binding the kernel's f16
+    /// twin reads as f16 pairs selects that twin. Violations are errors here, never wgpu
+    /// panics later.
     pub fn dispatch(
         &mut self,
-        kernel: (&'static str, &'static str),
+        kernel: KernelId,
         params: Option<&dyn Params>,
         buffers: &[(&str, &GpuBuffer)],
         groups: [u32; 3],
@@ -118,7 +120,7 @@ impl PlanBuilder {
     /// else once per run, after the replays.
     pub fn defer(
         &mut self,
-        kernel: (&'static str, &'static str),
+        kernel: KernelId,
         params: Option<&dyn Params>,
         buffers: &[(&str, &GpuBuffer)],
         groups: [u32; 3],
@@ -150,12 +152,28 @@ impl PlanBuilder {
 
     fn prepare(
         &mut self,
-        (shader, entry): (&'static str, &'static str),
+        kernel: KernelId,
         params: Option<&dyn Params>,
         buffers: &[(&str, &GpuBuffer)],
         groups: [u32; 3],
     ) -> Result<Pending> {
-        let kernel = self.gpu.kernel(shader, entry)?;
+        // The f16 twin when its f16 binding is given f16 data, that binding renamed to the
+        // twin's name for it.
+        let twin = kernel
+            .f16
+            .filter(|t| buffers.iter().any(|(n, b)| *n == t.binding && b.is_half()));
+        let renamed: Vec<(&str, &GpuBuffer)>;
+        let (kernel, buffers) = match twin {
+            Some(t) => {
+                renamed = buffers
+                    .iter()
+                    .map(|&(n, b)| (if n == t.binding { t.binding16 } else { n }, b))
+                    .collect();
+                (t.kernel, &renamed[..])
+            }
+            None => (kernel, buffers),
+        };
+        let kernel = self.gpu.kernel(kernel)?;
         let err = |detail: String| Error::Kernel {
             kernel: kernel.name(),
             detail,

@@ -89,7 +89,7 @@ pub struct Training {
     pub head_prior: f32,
     /// How the dataset is stored on the GPU: f16 halves what scoring reads (values rounded
     /// to f16; all arithmetic stays f32).
-    #[arg(long, value_enum, default_value = "f32")]
+    #[arg(long, default_value = "f32", value_parser = crate::parse::<oddity::data::Precision>)]
     pub precision: oddity::data::Precision,
 }
 

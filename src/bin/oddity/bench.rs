@@ -10,8 +10,8 @@ use std::time::Instant;
 
 use oddity::Gpu;
 use oddity::data::{Dataset, Precision, Schema};
+use oddity::gpu::GemmPolicy;
 use oddity::nn::{Autoencoder, AutoencoderConfig};
-use oddity::ops::dense::GemmPolicy;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -50,12 +50,12 @@ pub struct Args {
     #[arg(long, default_value_t = 1000)]
     pub budget: u32,
     /// How the dataset is stored on the GPU (f16: half the bytes for scoring to read).
-    #[arg(long, value_enum, default_value = "f32")]
+    #[arg(long, default_value = "f32", value_parser = crate::parse::<oddity::data::Precision>)]
     pub precision: Precision,
     /// Which GEMM kernels the plans use (default: `ODDITY_GEMM`, else auto; tiled: no sliced
     /// K, for comparison; tuned: each product's fastest, timed on the device; gemm, wide,
     /// sliced, huge: that one kernel for every product).
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = crate::parse::<GemmPolicy>)]
     pub gemm: Option<GemmPolicy>,
     /// Also time every GEMM product of the DAE's step and scoring pass under each GEMM kernel,
     /// this many launches each (0: no sweep).

@@ -68,7 +68,7 @@ pub fn run(args: &Args) -> oddity::Result<()> {
         println!(
             "GEMM policy: {} (ODDITY_GEMM: {})",
             options.gemm.name(),
-            oddity::ops::dense::GemmPolicy::names()
+            oddity::gpu::GemmPolicy::names()
         );
         println!(
             "subgroups: {} (ODDITY_SUBGROUPS: on, off; on: the reductions' subgroup kernels where the adapter has SUBGROUP)",

@@ -41,6 +41,11 @@ enum Command {
     Repro(repro::Experiment),
 }
 
+/// A flag's value parsed by the library's `FromStr` (whose error names the values it takes).
+fn parse<T: std::str::FromStr<Err = oddity::Error>>(s: &str) -> Result<T, String> {
+    s.parse().map_err(|e: oddity::Error| e.to_string())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {

@@ -4,8 +4,8 @@
 //! kernel is fastest for each product and how far the policy's choices are from that.
 
 use oddity::Gpu;
+use oddity::gpu::GemmPolicy;
 use oddity::nn::Autoencoder;
-use oddity::ops::dense::GemmPolicy;
 use oddity::tape::Plan;
 
 /// One product: where it is, its shape, the chosen policy's kernel and time, and its time
@@ -93,7 +93,10 @@ pub fn run(
     }
     Ok(Sweep {
         policy,
-        kernels: GemmPolicy::SINGLE.iter().map(|p| p.kernel().0).collect(),
+        kernels: GemmPolicy::SINGLE
+            .iter()
+            .map(|p| p.kernel().0.entry)
+            .collect(),
         timing,
         launches,
         products,
