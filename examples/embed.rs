@@ -4,7 +4,7 @@
 //!
 //! Run: `cargo run --release --example embed`
 
-use oddity::nn::{Autoencoder, AutoencoderConfig};
+use oddity::models::{Autoencoder, AutoencoderConfig};
 use oddity::{Gpu, Tensor};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -4,11 +4,19 @@
 //! - [`gpu`]: adapter choice, device (own or borrowed), kernels, buffers, readback, counters.
 //! - [`tape`]: tensors, the autograd tape, and plans (recorded steps replayed in one submit).
 //! - [`ops`]: one module per operation: its forward dispatch and its backward rule.
-//! - [`nn`]: parameter arenas, optimizers, [`nn::Mlp`] and [`nn::Autoencoder`].
-//! - [`data`]: the synthetic MNIST-shaped generator used by benchmarks.
+//! - [`nn`]: parameter arenas, optimizers, [`nn::Mlp`] and [`nn::EncoderDecoder`].
+//! - [`data`]: CSV and IDX loading, scaling, the built-in digits, the UAI constructions.
+//! - [`models`]: every detector, on one model core, behind the [`models::Detector`] face, by
+//!   name in the [`models::registry`].
+//! - [`active`]: Algorithm 1 (active anomaly detection), oracles, the label journal.
+//! - [`datasets`]: datasets by name, as the commands take them.
+//! - [`metrics`]: AUROC, AP, precision, recall, F1 at a threshold.
+//!
+//! Each module imports only the ones listed before it (`tests/layering.rs` checks it).
 
 pub mod active;
 pub mod data;
+pub mod datasets;
 pub mod error;
 pub mod gpu;
 pub mod metrics;

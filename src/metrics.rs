@@ -180,8 +180,7 @@ pub fn best_f1_threshold(scores: &[f32], labels: &[u8]) -> Result<AtThreshold> {
 }
 
 /// The threshold that flags a `contamination` share of the rows: the (1 - contamination)
-/// quantile of the scores, interpolated linearly (numpy's default percentile), as
-/// scikit-learn's detectors set it.
+/// quantile of the scores (see [`quantile`]), as scikit-learn's detectors set it.
 pub fn contamination_threshold(scores: &[f32], contamination: f64) -> Result<f64> {
     if !(0.0..=0.5).contains(&contamination) {
         return Err(invalid(
@@ -189,15 +188,24 @@ pub fn contamination_threshold(scores: &[f32], contamination: f64) -> Result<f64
             format!("{contamination} is outside [0, 0.5]"),
         ));
     }
+    quantile(scores, 1.0 - contamination)
+}
+
+/// The `q` quantile (0 to 1) of the scores, interpolated linearly between the two nearest
+/// (numpy's default percentile).
+pub fn quantile(scores: &[f32], q: f64) -> Result<f64> {
+    if !(0.0..=1.0).contains(&q) {
+        return Err(invalid("quantile", format!("{q} is outside [0, 1]")));
+    }
     if scores.is_empty() {
-        return Err(invalid("contamination", "no scores"));
+        return Err(invalid("quantile", "no scores"));
     }
     if let Some(i) = scores.iter().position(|s| s.is_nan()) {
         return Err(invalid("metrics", format!("score {i} is NaN")));
     }
     let mut s: Vec<f64> = scores.iter().map(|&v| f64::from(v)).collect();
     s.sort_by(f64::total_cmp);
-    let pos = (1.0 - contamination) * (s.len() - 1) as f64;
+    let pos = q * (s.len() - 1) as f64;
     let lo = pos.floor() as usize;
     let hi = (lo + 1).min(s.len() - 1);
     Ok(s[lo] + (pos - lo as f64) * (s[hi] - s[lo]))

@@ -6,8 +6,8 @@ mod common;
 use common::*;
 use oddity::active::*;
 use oddity::data::Dataset;
-use oddity::models::{UaiConfig, UaiModel};
-use oddity::nn::{AutoencoderConfig, Optimizer};
+use oddity::models::{AutoencoderConfig, UaiConfig, UaiModel};
+use oddity::nn::Optimizer;
 
 fn dataset() -> Dataset {
     let (x, y) = oddity::data::synthetic_mnist(400, 16, 0.04, 11);
@@ -22,14 +22,14 @@ fn dataset() -> Dataset {
     }
 }
 
-fn model(gpu: &oddity::Gpu) -> ActiveUai {
+fn model(gpu: &oddity::Gpu) -> UaiModel {
     let ae = AutoencoderConfig {
         batch: 32,
         seed: 5,
         optimizer: Optimizer::rmsprop(0.01),
         ..AutoencoderConfig::dae(16, &[8, 4])
     };
-    ActiveUai::new(UaiModel::new(gpu, UaiConfig::new(ae)).unwrap(), None)
+    UaiModel::new(gpu, UaiConfig::new(ae)).unwrap()
 }
 
 const CONFIG: ActiveConfig = ActiveConfig {

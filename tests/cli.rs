@@ -103,7 +103,7 @@ fn bad_arguments_are_clear_errors() {
         (&["active", "--dataset", "nope"], "unknown dataset \"nope\""),
         (
             &["active", "--dataset", "digits0", "--model", "svm"],
-            "available: dae-uai, dae, class-uai, class",
+            "unknown active-learning model \"svm\"; one of dae-uai, dae, class-uai, class",
         ),
         (
             &["active", "--dataset", "digits0", "--oracle", "psychic"],
@@ -248,7 +248,7 @@ fn repro_uai_is_the_active_runs_summarised() {
         ),
         (
             &["repro", "uai", "--datasets", "digits0", "--models", "svm"][..],
-            "available: dae-uai, dae, class-uai, class",
+            "one of dae-uai, dae, class-uai, class",
         ),
     ] {
         let (ok, _, stderr) = oddity(args);
@@ -292,7 +292,7 @@ fn fit_prints_json_and_names_bad_arguments() {
     for (args, want) in [
         (
             &["fit", "--model", "svm", "--dataset", "toy2d"][..],
-            "unknown model \"svm\"",
+            "unknown detector \"svm\"; one of abc-ae, abc-dae, lrc, ae, dae, dnn",
         ),
         (
             &["fit", "--model", "dnn", "--dataset", "mnist9"][..],

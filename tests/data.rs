@@ -156,8 +156,8 @@ fn x_hard_marks_a_weak_classifiers_mistakes() {
     let gpu = oddity::Gpu::new().expect("an adapter");
     eprintln!("adapter: {}", gpu.adapter_name());
     let d = digits().unwrap();
-    let hard = oddity::data::construct_hard(&gpu, &d, 3).unwrap();
-    let again = oddity::data::construct_hard(&gpu, &d, 3).unwrap();
+    let hard = oddity::models::construct_hard(&gpu, &d, 3).unwrap();
+    let again = oddity::models::construct_hard(&gpu, &d, 3).unwrap();
     assert_eq!(
         hard.anomaly, again.anomaly,
         "same seed, same adapter: the same rows"
@@ -173,7 +173,7 @@ fn x_hard_marks_a_weak_classifiers_mistakes() {
         (0.03..0.3).contains(&rate),
         "a weak but trained classifier errs on some rows, not most: {rate}"
     );
-    let e = oddity::data::construct_hard(&gpu, &Dataset { class: None, ..d }, 3)
+    let e = oddity::models::construct_hard(&gpu, &Dataset { class: None, ..d }, 3)
         .unwrap_err()
         .to_string();
     assert!(e.contains("no classes"), "{e}");

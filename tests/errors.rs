@@ -4,7 +4,8 @@ mod common;
 
 use common::*;
 use oddity::Error;
-use oddity::nn::{Autoencoder, AutoencoderConfig, Optimizer};
+use oddity::models::{Autoencoder, AutoencoderConfig};
+use oddity::nn::Optimizer;
 use oddity::ops::Act;
 use oddity::ops::dense::DenseParams;
 use oddity::ops::loss::RowError;

@@ -714,3 +714,106 @@ fn gradients_zero_past_the_loss_rows_reach_every_consumer() {
     };
     check_all(&gpu, "leading rows: into concat", &[xc, w2], &build, &f);
 }
+
+#[test]
+fn vae_latent_sampled_and_at_the_mean() {
+    let gpu = gpu();
+    let mut rng = rng();
+    let (rows, k, latent, seed, beta) = (5u32, 3u32, 2u32, 41u32, 0.6f32);
+    let two = 2 * latent;
+    let target = randn(&mut rng, (rows * latent) as usize, 1.0);
+    let tg = Tensor::from_slice(&gpu, &target, rows, latent, "target").unwrap();
+    let tw = wide(&target);
+    // h = x W + b, then the latent: the loss's gradient reaches W and x through both rules.
+    let f64_parts = |x: &[Vec<f64>], sample: bool| {
+        let h = dense_fwd(
+            Layer::new(k as usize, two as usize, 0, 0.0),
+            &x[0],
+            rows as usize,
+            &x[1],
+        );
+        let (mut rec, mut kl) = (0.0, 0.0);
+        for i in 0..rows as usize {
+            for j in 0..latent as usize {
+                let (mu, lv) = (
+                    h[i * two as usize + j],
+                    h[i * two as usize + latent as usize + j],
+                );
+                let e = (i * latent as usize + j) as u32;
+                let eps = if sample {
+                    rng_gauss(seed, 0, oddity::ops::vae::TAG_VAE, e)
+                } else {
+                    0.0
+                };
+                let z = mu + (0.5 * lv).exp() * eps;
+                rec += (z - tw[i * latent as usize + j]).powi(2);
+                kl += -0.5 * f64::from(beta) * (1.0 + lv - mu * mu - lv.exp());
+            }
+        }
+        (rec / f64::from(rows), kl / f64::from(rows))
+    };
+    let inputs = [
+        (randn(&mut rng, (rows * k) as usize, 1.0), rows, k),
+        (randn(&mut rng, ((k + 1) * two) as usize, 0.7), k + 1, two),
+    ];
+    for sample in [true, false] {
+        let tg = tg.clone();
+        let build = move |tape: &mut Tape, t: &[Tensor]| {
+            let h = tape.dense(&t[0], &DenseParams::new(t[1].clone())?, Act::Identity)?;
+            let lat = tape.gaussian_latent(&h, sample.then_some(seed), beta)?;
+            let e = tape.row_error(&lat.z, &tg, RowError::SquaredL2)?;
+            Ok(vec![tape.mean(&e)?, tape.mean(&lat.kl)?])
+        };
+        let f = |x: &[Vec<f64>]| {
+            let (rec, kl) = f64_parts(x, sample);
+            rec + kl
+        };
+        let name = format!("dense + gaussian latent (sample {sample}) + sqL2 + KL");
+        check_all(&gpu, &name, &inputs, &build, &f);
+    }
+    // The KL term alone: z takes no gradient, and the KL rule writes h's gradient first.
+    let build = move |tape: &mut Tape, t: &[Tensor]| {
+        let h = tape.dense(&t[0], &DenseParams::new(t[1].clone())?, Act::Identity)?;
+        let lat = tape.gaussian_latent(&h, Some(seed), beta)?;
+        tape.mean(&lat.kl)
+    };
+    check(&gpu, "dense + KL only", &inputs, &build, &|x| {
+        f64_parts(x, true).1
+    });
+}
+
+#[test]
+fn gaussian_nll_reaches_the_errors_and_the_log_variance() {
+    let gpu = gpu();
+    let mut rng = rng();
+    let (rows, k, n) = (6u32, 3u32, 4u32);
+    let target = randn(&mut rng, (rows * n) as usize, 1.0);
+    let tg = Tensor::from_slice(&gpu, &target, rows, n, "target").unwrap();
+    let tw = wide(&target);
+    let build = move |tape: &mut Tape, t: &[Tensor]| {
+        let y = tape.dense(&t[0], &DenseParams::new(t[1].clone())?, Act::Tanh)?;
+        let e = tape.row_error(&y, &tg, RowError::SquaredL2)?;
+        let nll = tape.gaussian_nll(&e, &t[2], n)?;
+        tape.mean(&nll)
+    };
+    let f = move |x: &[Vec<f64>]| {
+        let y = dense_fwd(
+            Layer::new(k as usize, n as usize, 3, 0.0),
+            &x[0],
+            rows as usize,
+            &x[1],
+        );
+        let s = x[2][0];
+        row_err(&y, &tw, n as usize, false)
+            .iter()
+            .map(|e| 0.5 * (e * (-s).exp() + f64::from(n) * s))
+            .sum::<f64>()
+            / f64::from(rows)
+    };
+    let inputs = [
+        (randn(&mut rng, (rows * k) as usize, 1.0), rows, k),
+        (randn(&mut rng, ((k + 1) * n) as usize, 1.0), k + 1, n),
+        (vec![-0.7], 1, 1),
+    ];
+    check(&gpu, "dense + sqL2 + Gaussian NLL", &inputs, &build, &f);
+}

@@ -1631,3 +1631,261 @@ fn subgroup_variants_run_where_the_adapter_has_them() {
     let magnitude: f32 = x.iter().map(|v| v.abs()).sum();
     assert!((sums[0] - sums[1]).abs() < 1e-5 * magnitude, "{sums:?}");
 }
+
+#[test]
+fn vae_latent_forward_and_backward() {
+    let gpu = gpu();
+    let mut rng = rng();
+    use rand::RngExt;
+    let (h_off, z_off, kl_off, dz_off, g_off, dh_off) = (3u32, 2u32, 5u32, 4u32, 6u32, 1u32);
+    for (rows, latent) in [(1u32, 1u32), (7, 3), (257, 17)] {
+        let n = rows * latent;
+        let step: u32 = rng.random_range(0..1000);
+        let state = gpu.upload(&[step, 0, 0, 0], "state").unwrap();
+        // Means and log-variances in [-1.5, 1.5], a few log-variances near 0 (expm1's range).
+        let mut h = randn(&mut rng, (h_off + 2 * n) as usize, 1.5);
+        for i in 0..rows {
+            h[(h_off + i * 2 * latent + latent) as usize] *= 1e-4;
+        }
+        let dz = randn(&mut rng, (dz_off + n) as usize, 1.0);
+        let g = randn(&mut rng, (g_off + rows) as usize, 1.0);
+        let (gh, gdz, gg) = (
+            gpu.upload(&h, "h").unwrap(),
+            gpu.upload(&dz, "dz").unwrap(),
+            gpu.upload(&g, "g").unwrap(),
+        );
+        let dh0 = randn(&mut rng, (dh_off + 2 * n) as usize, 1.0);
+        for sample in [0u32, 1] {
+            let p = VaeParams {
+                rows,
+                latent,
+                h_off,
+                z_off,
+                kl_off,
+                dz_off,
+                g_off,
+                dh_off,
+                seed: rng.random_range(0..u32::MAX),
+                tag: r::TAG_VAE,
+                sample,
+                beta: 0.7,
+                g_scale: 1.0,
+                accumulate: 0,
+            };
+            let what = format!("{rows}x{latent} sample={sample}");
+            let (z, kl) = (
+                poisoned(&gpu, (z_off + n) as usize),
+                poisoned(&gpu, (kl_off + rows) as usize),
+            );
+            run(
+                &gpu,
+                k::vae::VAE_FWD,
+                Some(&p),
+                &[("h", &gh), ("state", &state), ("z", &z), ("kl", &kl)],
+                groups(&gpu, rows),
+            );
+            let mut wz = vec![0.0; (z_off + n) as usize];
+            let mut wkl = vec![0.0; (kl_off + rows) as usize];
+            r::vae_fwd(&p, &wide(&h), step, &mut wz, &mut wkl);
+            let e = rel_err(&read(&gpu, &z)[z_off as usize..], &wz[z_off as usize..]);
+            assert!(e < TOL, "vae_fwd z {what}: {e}");
+            let e = rel_err(&read(&gpu, &kl)[kl_off as usize..], &wkl[kl_off as usize..]);
+            assert!(e < TOL, "vae_fwd kl {what}: {e}");
+            if sample == 0 {
+                // z = mu exactly.
+                for i in 0..n {
+                    let mu = h[(h_off + (i / latent) * 2 * latent + i % latent) as usize];
+                    assert_eq!(read(&gpu, &z)[(z_off + i) as usize], mu);
+                }
+            }
+            for accumulate in [0u32, 1] {
+                let q = VaeParams { accumulate, ..p };
+                let start = |gpu: &Gpu| {
+                    if accumulate == 1 {
+                        gpu.upload(&dh0, "dh").unwrap()
+                    } else {
+                        poisoned(gpu, dh0.len())
+                    }
+                };
+                let init = if accumulate == 1 {
+                    wide(&dh0)
+                } else {
+                    vec![0.0; dh0.len()]
+                };
+                let dh = start(&gpu);
+                run(
+                    &gpu,
+                    k::vae::VAE_BWD_Z,
+                    Some(&q),
+                    &[("h", &gh), ("state", &state), ("dz", &gdz), ("dh", &dh)],
+                    groups(&gpu, n),
+                );
+                let mut want = init.clone();
+                r::vae_bwd_z(&q, &wide(&h), step, &wide(&dz), &mut want);
+                let e = rel_err(
+                    &read(&gpu, &dh)[dh_off as usize..],
+                    &want[dh_off as usize..],
+                );
+                assert!(e < TOL, "vae_bwd_z {what} acc={accumulate}: {e}");
+                // The KL rule with a per-row gradient and with one constant for every row.
+                for (g_off, g_scale) in [(g_off, 1.0f32), (NONE, 0.37)] {
+                    let q = VaeParams {
+                        g_off,
+                        g_scale,
+                        ..q
+                    };
+                    let dh = start(&gpu);
+                    run(
+                        &gpu,
+                        k::vae::VAE_BWD_KL,
+                        Some(&q),
+                        &[("h", &gh), ("g", &gg), ("dh", &dh)],
+                        groups(&gpu, n),
+                    );
+                    let mut want = init.clone();
+                    r::vae_bwd_kl(&q, &wide(&h), &wide(&g), &mut want);
+                    let got = read(&gpu, &dh);
+                    let e = rel_err(&got[dh_off as usize..], &want[dh_off as usize..]);
+                    assert!(
+                        e < TOL,
+                        "vae_bwd_kl {what} acc={accumulate} g_off={g_off}: {e}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn gaussian_nll_forward_and_backward() {
+    let gpu = gpu();
+    let mut rng = rng();
+    use rand::RngExt;
+    let (e_off, s_off, out_off, g_off, d_off) = (2u32, 3u32, 1u32, 4u32, 5u32);
+    for rows in [1u32, 7, 300] {
+        let dims: u32 = rng.random_range(1..900);
+        // Squared errors >= 0, and a log-variance in [-4, 2].
+        let e: Vec<f32> = (0..e_off + rows)
+            .map(|_| rng.random_range(0.0f32..3.0).powi(2))
+            .collect();
+        let mut sp = randn(&mut rng, (s_off + 1) as usize, 1.0);
+        sp[s_off as usize] = rng.random_range(-4.0..2.0);
+        let g = randn(&mut rng, (g_off + rows) as usize, 1.0);
+        let (ge, gs, gg) = (
+            gpu.upload(&e, "e").unwrap(),
+            gpu.upload(&sp, "s").unwrap(),
+            gpu.upload(&g, "g").unwrap(),
+        );
+        let p = GaussNllParams {
+            rows,
+            dims,
+            e_off,
+            s_off,
+            out_off,
+            g_off: NONE,
+            g_scale: 1.0,
+            d_off,
+            accumulate: 0,
+        };
+        let what = format!("{rows} rows of {dims}");
+        let out = poisoned(&gpu, (out_off + rows) as usize);
+        run(
+            &gpu,
+            k::gaussnll::NLL_FWD,
+            Some(&p),
+            &[("e", &ge), ("sp", &gs), ("out", &out)],
+            groups(&gpu, rows),
+        );
+        let mut want = vec![0.0; (out_off + rows) as usize];
+        r::nll_fwd(&p, &wide(&e), &wide(&sp), &mut want);
+        let err = rel_err(
+            &read(&gpu, &out)[out_off as usize..],
+            &want[out_off as usize..],
+        );
+        assert!(err < TOL, "nll_fwd {what}: {err}");
+        let d0 = randn(&mut rng, (d_off + rows) as usize, 1.0);
+        for (g_off, g_scale) in [(g_off, 1.0f32), (NONE, -0.6)] {
+            for accumulate in [0u32, 1] {
+                let q = GaussNllParams {
+                    g_off,
+                    g_scale,
+                    accumulate,
+                    ..p
+                };
+                let init = if accumulate == 1 {
+                    wide(&d0)
+                } else {
+                    vec![0.0; d0.len()]
+                };
+                let fresh = || {
+                    if accumulate == 1 {
+                        gpu.upload(&d0, "d").unwrap()
+                    } else {
+                        poisoned(&gpu, d0.len())
+                    }
+                };
+                let de = fresh();
+                run(
+                    &gpu,
+                    k::gaussnll::NLL_BWD_E,
+                    Some(&q),
+                    &[("sp", &gs), ("g", &gg), ("de", &de)],
+                    groups(&gpu, rows),
+                );
+                let mut want = init.clone();
+                r::nll_bwd_e(&q, &wide(&sp), &wide(&g), &mut want);
+                let got = read(&gpu, &de);
+                let err = rel_err(&got[d_off as usize..], &want[d_off as usize..]);
+                assert!(
+                    err < TOL,
+                    "nll_bwd_e {what} g_off={g_off} acc={accumulate}: {err}"
+                );
+                let ds = fresh();
+                run(
+                    &gpu,
+                    k::gaussnll::NLL_BWD_S,
+                    Some(&q),
+                    &[("e", &ge), ("sp", &gs), ("g", &gg), ("ds", &ds)],
+                    [1, 1, 1],
+                );
+                let mut want = init.clone();
+                r::nll_bwd_s(&q, &wide(&e), &wide(&sp), &wide(&g), &mut want);
+                let got = read(&gpu, &ds);
+                let at = d_off as usize;
+                // One sum of terms of either sign: its f32 rounding is bounded by the terms'
+                // magnitudes, not by the (possibly cancelled) result.
+                let w = (-f64::from(sp[s_off as usize])).exp();
+                let upstream = |i: u32| {
+                    f64::from(g_scale)
+                        * if g_off == NONE {
+                            1.0
+                        } else {
+                            f64::from(g[(g_off + i) as usize])
+                        }
+                };
+                let scale = init[at].abs()
+                    + (0..rows)
+                        .map(|i| {
+                            let ei = f64::from(e[(e_off + i) as usize]);
+                            (upstream(i) * 0.5 * (f64::from(dims) - ei * w)).abs()
+                        })
+                        .sum::<f64>();
+                let err = (f64::from(got[at]) - want[at]).abs() / scale;
+                assert!(
+                    err < TOL,
+                    "nll_bwd_s {what} g_off={g_off} acc={accumulate}: {err}"
+                );
+                assert!(
+                    got[at + 1..].iter().zip(&init[at + 1..]).all(|(a, b)| {
+                        if accumulate == 1 {
+                            f64::from(*a) == *b
+                        } else {
+                            a.is_nan()
+                        }
+                    }),
+                    "nll_bwd_s writes one value"
+                );
+            }
+        }
+    }
+}

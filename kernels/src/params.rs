@@ -175,3 +175,19 @@ params!(
         accumulate: u32, d_off: u32, d_rows: u32,
     }
 );
+
+params!(
+    /// `vae.wgsl`: the VAE's Gaussian latent (sample z, each row's KL term) and its backward.
+    VaeParams {
+        rows: u32, latent: u32, h_off: u32, z_off: u32, kl_off: u32, dz_off: u32, g_off: u32,
+        dh_off: u32, seed: u32, tag: u32, sample: u32, beta: f32, g_scale: f32, accumulate: u32,
+    }
+);
+
+params!(
+    /// `gaussnll.wgsl`: rows' Gaussian negative log-likelihood under one learned log-variance.
+    GaussNllParams {
+        rows: u32, dims: u32, e_off: u32, s_off: u32, out_off: u32, g_off: u32, g_scale: f32,
+        d_off: u32, accumulate: u32,
+    }
+);

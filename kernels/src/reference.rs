@@ -6,7 +6,9 @@
 use crate::params::*;
 
 mod head;
+mod vae;
 pub use head::*;
+pub use vae::*;
 
 pub fn rng_hash(v: u32) -> u32 {
     let mut x = v;

@@ -7,7 +7,7 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{RngExt, SeedableRng};
 
-use super::{DataError, Dataset, Schema, min_max_scale};
+use super::{ClassColumn, DataError, Dataset, Schema, min_max_scale};
 
 const DIGITS_GZ: &[u8] = include_bytes!("digits.csv.gz");
 
@@ -51,7 +51,11 @@ pub fn digits() -> Result<Dataset, DataError> {
         x,
         anomaly: None,
         class: Some(class),
-        schema: Schema::numeric((0..64).map(|i| format!("pixel{i}")), &ranges),
+        schema: with_class(
+            Schema::numeric((0..64).map(|i| format!("pixel{i}")), &ranges),
+            "digit",
+            10,
+        ),
     })
 }
 
@@ -161,8 +165,23 @@ pub fn fashion_mnist() -> Result<Dataset, DataError> {
         x,
         anomaly: None,
         class: Some(class),
-        schema: Schema::numeric((0..cols).map(|i| format!("pixel{i}")), &ranges),
+        schema: with_class(
+            Schema::numeric((0..cols).map(|i| format!("pixel{i}")), &ranges),
+            "class",
+            10,
+        ),
     })
+}
+
+/// `schema` with a class column `column` whose classes are `0 .. classes` written out.
+fn with_class(schema: Schema, column: &str, classes: u32) -> Schema {
+    Schema {
+        class: Some(ClassColumn {
+            column: column.into(),
+            values: (0..classes).map(|c| c.to_string()).collect(),
+        }),
+        ..schema
+    }
 }
 
 /// The base dataset of a built-in name: the digits for `digits*`, Fashion-MNIST for `fmnist*`.

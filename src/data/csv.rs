@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use super::{DataError, Dataset, Feature, Schema, min_max_scale};
+use super::{ClassColumn, DataError, Dataset, Feature, Schema, min_max_scale};
 
 /// What to read from a CSV file.
 #[derive(Clone, Debug, Default)]
@@ -159,6 +159,32 @@ impl Table {
     }
 
     /// The anomaly labels of `opts.label`, if named.
+    /// Each row's class: the index of its value in `class`'s categories; a value that is not
+    /// one of them is an error naming its row.
+    fn classes(&self, class: &ClassColumn) -> Result<Vec<u32>, DataError> {
+        let j = self.find(Some(&class.column), "class")?.unwrap_or(0);
+        (0..self.rows)
+            .map(|r| {
+                let v = &self.cells[j][r];
+                class
+                    .values
+                    .iter()
+                    .position(|c| c == v)
+                    .map(|i| i as u32)
+                    .ok_or_else(|| {
+                        self.value_err(
+                            j,
+                            r,
+                            format!(
+                                "class {v:?} is none of the {} the model knows",
+                                class.values.len()
+                            ),
+                        )
+                    })
+            })
+            .collect()
+    }
+
     fn labels(&self, opts: &CsvOptions) -> Result<Option<Vec<u8>>, DataError> {
         match self.find(opts.label.as_deref(), "label")? {
             None => Ok(None),
@@ -263,16 +289,14 @@ impl Dataset {
             (f.lo, f.hi) = (lo, hi);
         }
         let anomaly = t.labels(opts)?;
-        let class = class_col.map(|j| {
-            let cats: Vec<&String> = t.cells[j]
+        let class = class_col.map(|j| ClassColumn {
+            column: t.header[j].clone(),
+            values: t.cells[j]
                 .iter()
                 .collect::<BTreeSet<_>>()
                 .into_iter()
-                .collect();
-            t.cells[j]
-                .iter()
-                .map(|s| cats.iter().position(|c| *c == s).unwrap_or(0) as u32)
-                .collect()
+                .cloned()
+                .collect(),
         });
         Ok(Dataset {
             name: name.to_string(),
@@ -280,8 +304,8 @@ impl Dataset {
             cols,
             x,
             anomaly,
-            class,
-            schema: Schema { features },
+            class: class.as_ref().map(|c| t.classes(c)).transpose()?,
+            schema: Schema { features, class },
         })
     }
 
@@ -329,13 +353,18 @@ impl Dataset {
             .collect::<Result<Vec<usize>, DataError>>()?;
         let mut x = t.raw(&schema.features, &index)?;
         schema.scale(&mut x);
+        // Each row's class where the schema has a class column and the file holds it.
+        let class = match &schema.class {
+            Some(c) if t.header.contains(&c.column) => Some(t.classes(c)?),
+            _ => None,
+        };
         Ok(Dataset {
             name: name.to_string(),
             rows: t.rows,
             cols: schema.len(),
             x,
             anomaly: t.labels(opts)?,
-            class: None,
+            class,
             schema: schema.clone(),
         })
     }

@@ -1,10 +1,10 @@
-//! Datasets: CSV and IDX loading, min-max scaling and one-hot encoding (kept in a schema), the built-in 8x8 digits,
-//! the UAI paper's constructions (X_0, X_0-2), and generators for benchmarks.
+//! Datasets: CSV and IDX loading, min-max scaling and one-hot encoding (kept in a schema), the
+//! built-in 8x8 digits, the UAI paper's constructions (X_0, X_0-2; X_hard, which trains a
+//! classifier, is `models::construct_hard`), and generators for benchmarks.
 
 pub mod abc;
 mod builtin;
 mod csv;
-mod hard;
 mod idx;
 mod schema;
 mod synthetic;
@@ -13,9 +13,8 @@ pub use builtin::{
     FASHION_MNIST_DIR, base_dataset, construct_anomalies, digits, fashion_mnist, named, named_from,
 };
 pub use csv::CsvOptions;
-pub use hard::construct_hard;
 pub use idx::{IdxArray, read_idx};
-pub use schema::{Feature, Schema, min_max_scale};
+pub use schema::{ClassColumn, Feature, Schema, min_max_scale};
 pub use synthetic::synthetic_mnist;
 
 pub use crate::error::DataError;

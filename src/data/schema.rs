@@ -39,10 +39,20 @@ impl Feature {
     }
 }
 
-/// The features of a dataset, in column order.
+/// A categorical column kept as each row's class (for the Class models): its name and its
+/// categories, class i being `values[i]`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ClassColumn {
+    pub column: String,
+    pub values: Vec<String>,
+}
+
+/// The features of a dataset, in column order, and its class column if it has one.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Schema {
     pub features: Vec<Feature>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class: Option<ClassColumn>,
 }
 
 impl Schema {
@@ -59,6 +69,7 @@ impl Schema {
                     hi,
                 })
                 .collect(),
+            class: None,
         }
     }
 

@@ -1,10 +1,36 @@
-//! Anomaly detectors built on [`crate::nn`]: the UAI active-learning models and the label set
-//! they learn from.
+//! Anomaly detectors, every one built the same way: a configuration, layers from
+//! [`crate::nn`], the loss it records, on the model [`core`] (parameters, optimizer and step
+//! state, training plans, chunked scoring, model files); the [`Detector`] face users call
+//! (fit, score, threshold, predict, save, load) and, for the models Algorithm 1 drives, the
+//! [`ActiveDetector`] face; and the [`registry`] that names them.
+//!
+//! - [`Autoencoder`]: the plain and denoising autoencoder (library use, benchmarks).
+//! - [`UaiModel`]: DAE_uai, Class_uai and their bases (Pimentel et al.).
+//! - [`Supervised`]: ABC on an AE or DAE, LRC, and the ABC paper's AE, DAE and DNN baselines.
+//! - [`Vae`]: the report's variational autoencoder.
+//! - [`construct_hard`]: the UAI paper's X_hard, from a weak classifier's mistakes.
 
-pub mod abc;
+mod autoencoder;
+pub mod core;
+mod detector;
+pub mod evaluation;
+mod file;
+mod hard;
 mod labels;
+pub mod registry;
+mod supervised;
 mod uai;
+mod vae;
 
-pub use abc::{FitReport, Supervised, SupervisedConfig, SupervisedKind};
+pub use autoencoder::{Autoencoder, AutoencoderConfig};
+pub use core::{
+    EarlyStopping, FitReport, ModelCore, VALIDATION_SHARE, shader_seed, validation_split,
+};
+pub use detector::{ActiveDetector, Detector, Threshold, ThresholdRule};
+pub use file::{CoreState, Family, ModelFile};
+pub use hard::{WEAK_BATCH, WEAK_HIDDEN, WEAK_STEPS, WeakClassifier, construct_hard};
 pub use labels::LabelSet;
-pub use uai::{BaseKind, HEAD_PRIOR_STD, UaiConfig, UaiModel};
+pub use registry::{DataShape, Model, Settings};
+pub use supervised::{Supervised, SupervisedConfig, SupervisedKind};
+pub use uai::{BaseKind, HEAD_PRIOR_STD, UAI_BATCH, UAI_LR, UAI_NOISE, UaiConfig, UaiModel};
+pub use vae::{Vae, VaeConfig, VaeScore};

@@ -25,13 +25,15 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::LabelSet;
+use super::core::{FitReport, ModelCore};
+use super::detector::{ActiveDetector, Detector, needs_classes};
+use super::file::{Family, config_json};
+use super::registry::{DataShape, Model, Settings};
+use super::{AutoencoderConfig, LabelSet};
+use crate::data::Dataset;
 use crate::error::{Result, invalid, shape};
 use crate::gpu::{Gpu, GpuBuffer};
-use crate::nn::{
-    ArenaBuilder, AutoencoderConfig, Mlp, OptimizerState, ParamArena, Slot, score_chunk,
-    shader_seed,
-};
+use crate::nn::{ArenaBuilder, EncoderDecoder, Mlp, ParamArena, Slot};
 use crate::ops::Act;
 use crate::ops::data::LabelSource;
 use crate::ops::dense::DenseParams;
@@ -62,10 +64,24 @@ pub struct UaiConfig {
     /// The standard deviation of the head's Gaussian prior around its start (None: no prior).
     #[serde(default)]
     pub head_prior_std: Option<f32>,
+    /// The steps [`Detector::fit`] trains the base network for, before any label (Algorithm 1
+    /// counts its pretraining in `ActiveConfig` instead).
+    #[serde(default = "default_fit_steps")]
+    pub fit_steps: u32,
+}
+
+fn default_fit_steps() -> u32 {
+    1000
 }
 
 /// The default prior on the head: a standard normal around its start.
 pub const HEAD_PRIOR_STD: f32 = 1.0;
+
+/// The UAI models' defaults as the registry configures them (`oddity active`'s): minibatch,
+/// RMSprop learning rate, and the DAE's input noise.
+pub const UAI_BATCH: u32 = 64;
+pub const UAI_LR: f32 = 0.01;
+pub const UAI_NOISE: f32 = 0.1;
 
 impl UaiConfig {
     /// DAE_uai with the autoencoder's settings.
@@ -73,6 +89,7 @@ impl UaiConfig {
         UaiConfig {
             labelled_batch: ae.batch.min(64),
             head_prior_std: Some(HEAD_PRIOR_STD),
+            fit_steps: default_fit_steps(),
             ae,
             base: BaseKind::Dae,
             uai: true,
@@ -107,19 +124,27 @@ impl UaiConfig {
 }
 
 enum Base {
-    Dae { encoder: Mlp, decoder: Mlp },
+    Dae(EncoderDecoder),
     Class { mlp: Mlp },
 }
 
 /// A UAI model (or its base alone) on the GPU.
 pub struct UaiModel {
-    gpu: Gpu,
+    core: ModelCore,
     pub config: UaiConfig,
-    pub arena: ParamArena,
     base: Base,
     pub head: Slot,
-    opt: OptimizerState,
-    state: StepState,
+    /// What Algorithm 1 prepared: every row's class (Class base), the training plan, and the
+    /// query plan with its scores and top-k.
+    prepared: Option<Prepared>,
+}
+
+struct Prepared {
+    _classes: Option<GpuBuffer>,
+    train: Plan,
+    query: Plan,
+    scores: Tensor,
+    top: TopK,
 }
 
 /// What the base network gives for a batch of rows.
@@ -150,10 +175,7 @@ impl UaiModel {
         }
         let mut b = ArenaBuilder::new(c.seed);
         let base = match config.base {
-            BaseKind::Dae => {
-                let (encoder, decoder) = c.encoder_decoder(&mut b)?;
-                Base::Dae { encoder, decoder }
-            }
+            BaseKind::Dae => Base::Dae(c.encoder_decoder(&mut b)?),
             BaseKind::Class { classes } => {
                 if classes < 2 {
                     return Err(invalid(
@@ -176,43 +198,42 @@ impl UaiModel {
         let mut head_init = vec![0f32; latent as usize + 2];
         head_init[latent as usize] = 1.0;
         let head = b.fixed(latent + 2, 1, &head_init)?;
-        let arena = b.upload(gpu)?;
-        let opt = OptimizerState::new(gpu, c.optimizer, &arena)?;
+        let core = ModelCore::new(gpu, b, c.optimizer, c.seed)?;
         Ok(UaiModel {
-            gpu: gpu.clone(),
+            core,
             config,
-            arena,
             base,
             head,
-            opt,
-            state: StepState::new(gpu)?,
+            prepared: None,
         })
     }
 
     pub fn gpu(&self) -> &Gpu {
-        &self.gpu
+        self.core.gpu()
+    }
+
+    pub fn arena(&self) -> &ParamArena {
+        self.core.arena()
     }
 
     pub fn step_state(&self) -> &StepState {
-        &self.state
+        self.core.step_state()
     }
 
     /// The 32-bit seed of the shaders' RNG streams.
     pub fn rng_seed(&self) -> u32 {
-        shader_seed(self.config.ae.seed)
+        self.core.rng_seed()
+    }
+
+    fn widest(&self) -> u32 {
+        match &self.base {
+            Base::Dae(net) => net.widest(),
+            Base::Class { mlp } => mlp.widest(),
+        }
     }
 
     fn check(&self, data: &Tensor, labels: &LabelSet, classes: Option<&GpuBuffer>) -> Result<()> {
-        if data.cols() != self.config.ae.inputs {
-            return Err(shape(
-                "UAI model",
-                format!(
-                    "data has {} columns, the model takes {}",
-                    data.cols(),
-                    self.config.ae.inputs
-                ),
-            ));
-        }
+        self.check_inputs(data)?;
         if labels.capacity() != data.rows() {
             return Err(shape(
                 "UAI model",
@@ -223,13 +244,7 @@ impl UaiModel {
                 ),
             ));
         }
-        if matches!(self.base, Base::Class { .. }) && classes.is_none() {
-            return Err(invalid(
-                "Class model",
-                "needs every row's class (the data has none)",
-            ));
-        }
-        Ok(())
+        self.check_classes(classes)
     }
 
     /// l(x) and s(x) for rows `input` (noisy or not) whose clean values are `clean`; with
@@ -244,9 +259,8 @@ impl UaiModel {
         loss_rows: Option<u32>,
     ) -> Result<BaseOut> {
         match &self.base {
-            Base::Dae { encoder, decoder } => {
-                let latent = encoder.forward(tape, &self.arena, input)?;
-                let recon = decoder.forward(tape, &self.arena, &latent)?;
+            Base::Dae(net) => {
+                let (latent, recon) = net.forward(tape, self.arena(), input)?;
                 let (score, loss) = match loss_rows {
                     Some(n) => {
                         let (s, l) = tape.row_error_mean(&recon, clean, RowError::SquaredL2, n)?;
@@ -262,7 +276,7 @@ impl UaiModel {
             }
             Base::Class { mlp } => {
                 let (cls, off) = cls.ok_or_else(|| invalid("Class model", "no classes"))?;
-                let mut outs = mlp.forward_all(tape, &self.arena, input)?;
+                let mut outs = mlp.forward_all(tape, self.arena(), input)?;
                 let logits = outs
                     .pop()
                     .ok_or_else(|| invalid("Class model", "no layers"))?;
@@ -298,21 +312,20 @@ impl UaiModel {
         self.check(data, labels, classes)?;
         let c = &self.config.ae;
         let seed = self.rng_seed();
-        let noise = if matches!(self.base, Base::Dae { .. }) {
+        let noise = if matches!(self.base, Base::Dae(_)) {
             c.noise_std
         } else {
             0.0
         };
-        let mut tape = Tape::new(&self.gpu, &self.state);
-        self.arena.register(&mut tape)?;
         let no_loss = || invalid("UAI model", "the base network gave no loss");
-        if !self.config.uai {
-            let batch = tape.sample_rows_with(data, classes, c.batch, noise, seed)?;
-            let input = batch.noisy.as_ref().unwrap_or(&batch.clean).clone();
-            let cls = batch.class.as_ref().map(|b| (b, 0));
-            let out = self.base_forward(&mut tape, &input, &batch.clean, cls, Some(c.batch))?;
-            tape.backward(&out.loss.ok_or_else(no_loss)?)?;
-        } else {
+        self.core.train_plan(|tape| {
+            if !self.config.uai {
+                let batch = tape.sample_rows_with(data, classes, c.batch, noise, seed)?;
+                let input = batch.noisy.as_ref().unwrap_or(&batch.clean).clone();
+                let cls = batch.class.as_ref().map(|b| (b, 0));
+                let out = self.base_forward(tape, &input, &batch.clean, cls, Some(c.batch))?;
+                return Ok(vec![out.loss.ok_or_else(no_loss)?]);
+            }
             let source = LabelSource {
                 lab: &labels.lab,
                 cap: labels.capacity(),
@@ -328,7 +341,7 @@ impl UaiModel {
             )?;
             let input = lb.noisy.as_ref().unwrap_or(&lb.clean).clone();
             let cls = lb.class.as_ref().map(|b| (b, 0));
-            let out = self.base_forward(&mut tape, &input, &lb.clean, cls, Some(c.batch))?;
+            let out = self.base_forward(tape, &input, &lb.clean, cls, Some(c.batch))?;
             // Logit, BCE, prior and every gradient of the head in two dispatches.
             let bce = tape.uai_head(
                 HeadInput {
@@ -342,13 +355,31 @@ impl UaiModel {
                         .head_prior_std
                         .map(|sd| (1.0 / (sd * sd), &lb.count)),
                 },
-                &DenseParams::new(self.arena.param(self.head)?)?,
+                &DenseParams::new(self.core.param(self.head)?)?,
             )?;
-            tape.backward_all(&[&out.loss.ok_or_else(no_loss)?, &bce])?;
-        }
-        self.opt.record(&mut tape, &self.arena)?;
-        tape.advance()?;
-        tape.finish()
+            Ok(vec![out.loss.ok_or_else(no_loss)?, bce])
+        })
+    }
+
+    /// Records every row's score into `scores` (`rows x 1`): the head's logit with the head,
+    /// else s(x); higher = more anomalous.
+    fn record_scores(
+        &self,
+        tape: &mut Tape,
+        data: &Tensor,
+        classes: Option<&GpuBuffer>,
+        scores: &Tensor,
+    ) -> Result<()> {
+        let head = DenseParams::new(self.core.param(self.head)?)?;
+        self.core
+            .record_rows(tape, data, self.widest(), &[scores], |tape, r0, x, dst| {
+                let out = self.base_forward(tape, x, x, classes.map(|c| (c, r0)), None)?;
+                if self.config.uai {
+                    tape.uai_head_scores(&out.latent, &out.score, &head, &dst[0])
+                } else {
+                    tape.copy(&out.score, &dst[0])
+                }
+            })
     }
 
     /// Records scoring of every row (the head's logit with the head, else s(x); higher = more
@@ -362,28 +393,203 @@ impl UaiModel {
         k: u32,
     ) -> Result<(Plan, Tensor, TopK)> {
         self.check(data, labels, classes)?;
-        let scores = Tensor::new(&self.gpu, data.rows(), 1, "scores")?;
-        let mut tape = Tape::new(&self.gpu, &self.state);
-        let head = DenseParams::new(self.arena.param(self.head)?)?;
-        let chunk = match &self.base {
-            Base::Dae { encoder, decoder } => score_chunk(&self.gpu, &[encoder, decoder]),
-            Base::Class { mlp } => score_chunk(&self.gpu, &[mlp]),
-        };
-        for (r0, x) in data.row_chunks(chunk)? {
-            let out = self.base_forward(&mut tape, &x, &x, classes.map(|c| (c, r0)), None)?;
-            let dst = Tensor::view(scores.buffer(), r0, x.rows(), 1)?;
-            if self.config.uai {
-                tape.uai_head_scores(&out.latent, &out.score, &head, &dst)?;
-            } else {
-                tape.copy(&out.score, &dst)?;
-            }
-        }
+        let scores = Tensor::new(self.gpu(), data.rows(), 1, "scores")?;
+        let mut tape = self.core.tape();
+        self.record_scores(&mut tape, data, classes, &scores)?;
         let top = tape.top_k(&scores, Some((&labels.flags, 0)), k)?;
         Ok((tape.finish()?, scores, top))
     }
 
     /// The arena slots of the base network, in order (encoder then decoder, or the MLP).
     pub fn base_slots(&self) -> std::ops::Range<usize> {
-        0..self.arena.slots.len() - 1
+        0..self.arena().slots.len() - 1
+    }
+
+    /// Every row's class on the GPU, for the Class base (None for the DAE).
+    fn classes(&self, data: &Dataset) -> Result<Option<GpuBuffer>> {
+        match (&self.base, &data.class) {
+            (Base::Dae(_), _) => Ok(None),
+            (Base::Class { .. }, Some(c)) => Ok(Some(self.gpu().upload(c, "classes")?)),
+            (Base::Class { .. }, None) => Err(needs_classes(&self.config.name(), &data.name)),
+        }
+    }
+
+    fn check_classes(&self, classes: Option<&GpuBuffer>) -> Result<()> {
+        if matches!(self.base, Base::Class { .. }) && classes.is_none() {
+            return Err(invalid(
+                "Class model",
+                "needs every row's class (the data has none)",
+            ));
+        }
+        Ok(())
+    }
+
+    fn check_inputs(&self, x: &Tensor) -> Result<()> {
+        if x.cols() != self.config.ae.inputs {
+            return Err(shape(
+                "UAI model",
+                format!(
+                    "data has {} columns, the model takes {}",
+                    x.cols(),
+                    self.config.ae.inputs
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Detector for UaiModel {
+    fn name(&self) -> &str {
+        match (self.config.base, self.config.uai) {
+            (BaseKind::Dae, true) => "dae-uai",
+            (BaseKind::Dae, false) => "dae",
+            (BaseKind::Class { .. }, true) => "class-uai",
+            (BaseKind::Class { .. }, false) => "class",
+        }
+    }
+
+    fn family(&self) -> Family {
+        Family::Active
+    }
+
+    fn core(&self) -> &ModelCore {
+        &self.core
+    }
+
+    fn core_mut(&mut self) -> &mut ModelCore {
+        &mut self.core
+    }
+
+    fn config(&self) -> Result<serde_json::Value> {
+        config_json(&self.config)
+    }
+
+    fn inputs(&self) -> u32 {
+        self.config.ae.inputs
+    }
+
+    fn needs_classes(&self) -> bool {
+        matches!(self.base, Base::Class { .. })
+    }
+
+    /// Trains the base network `fit_steps` steps on every row (no label exists yet, so the
+    /// head keeps its start: its logit is s(x)).
+    fn fit(&mut self, data: &Dataset) -> Result<FitReport> {
+        let x = data.upload(self.gpu())?;
+        let classes = self.classes(data)?;
+        let labels = LabelSet::new(self.gpu(), data.rows as u32)?;
+        let plan = self.train_plan(&x, &labels, classes.as_ref())?;
+        self.core.schema = data.schema.clone();
+        self.core.fit_steps(&plan, self.config.fit_steps)
+    }
+
+    fn score_plan(&self, x: &Tensor, classes: Option<&GpuBuffer>) -> Result<(Plan, Tensor)> {
+        self.check_inputs(x)?;
+        self.check_classes(classes)?;
+        let scores = Tensor::new(self.gpu(), x.rows(), 1, "scores")?;
+        let mut tape = self.core.tape();
+        self.record_scores(&mut tape, x, classes, &scores)?;
+        Ok((tape.finish()?, scores))
+    }
+
+    fn as_active(&mut self) -> Option<&mut dyn ActiveDetector> {
+        Some(self)
+    }
+}
+
+impl Model for UaiModel {
+    type Config = UaiConfig;
+
+    /// The UAI paper's set-up as `oddity active` runs it: encoder 256-64-8 for inputs over
+    /// 256 features, else 32-16-8; relu, sigmoid output, noise 0.1, RMSprop 0.01, batch 64,
+    /// the head's prior N(start, 1); the Class models over the data's classes.
+    fn configure(name: &str, shape: &DataShape, s: &Settings) -> Result<UaiConfig> {
+        let dim = shape.inputs;
+        let default_hidden = if dim > 256 {
+            vec![256, 64, 8]
+        } else {
+            vec![32, 16, 8]
+        };
+        let ae = AutoencoderConfig {
+            batch: s.batch.unwrap_or(UAI_BATCH),
+            seed: s.seed,
+            noise_std: s.noise.unwrap_or(UAI_NOISE),
+            optimizer: crate::nn::Optimizer::rmsprop(s.lr.unwrap_or(UAI_LR)),
+            ..AutoencoderConfig::dae(dim, s.hidden.as_deref().unwrap_or(&default_hidden))
+        };
+        let prior = s.head_prior.unwrap_or(HEAD_PRIOR_STD);
+        let prior = (prior != 0.0).then_some(prior);
+        let classes = || {
+            shape
+                .classes
+                .ok_or_else(|| needs_classes(name, &shape.name))
+        };
+        let config = match name {
+            "dae" => UaiConfig::new(ae).without_head(),
+            "dae-uai" => UaiConfig {
+                head_prior_std: prior,
+                ..UaiConfig::new(ae)
+            },
+            "class-uai" => UaiConfig {
+                head_prior_std: prior,
+                ..UaiConfig::class(ae, classes()?)
+            },
+            "class" => UaiConfig {
+                head_prior_std: prior,
+                ..UaiConfig::class(ae, classes()?)
+            }
+            .without_head(),
+            other => return Err(invalid("model", format!("{other:?} is not a UAI model"))),
+        };
+        Ok(UaiConfig {
+            fit_steps: s.steps.unwrap_or(config.fit_steps),
+            ..config
+        })
+    }
+
+    fn build(gpu: &Gpu, config: UaiConfig) -> Result<UaiModel> {
+        UaiModel::new(gpu, config)
+    }
+}
+
+fn not_prepared() -> crate::Error {
+    invalid("active model", "prepare() must be called first")
+}
+
+impl ActiveDetector for UaiModel {
+    fn prepare(&mut self, data: &Dataset, x: &Tensor, labels: &LabelSet, k: u32) -> Result<()> {
+        let classes = self.classes(data)?;
+        let train = self.train_plan(x, labels, classes.as_ref())?;
+        let (query, scores, top) = self.query_plan(x, labels, classes.as_ref(), k)?;
+        self.core.schema = data.schema.clone();
+        self.prepared = Some(Prepared {
+            _classes: classes,
+            train,
+            query,
+            scores,
+            top,
+        });
+        Ok(())
+    }
+
+    fn train(&mut self, steps: u32) -> Result<()> {
+        let p = self.prepared.as_ref().ok_or_else(not_prepared)?;
+        p.train.run(steps)
+    }
+
+    fn query(&mut self) -> Result<Vec<(u32, f32)>> {
+        let p = self.prepared.as_ref().ok_or_else(not_prepared)?;
+        p.query.run(1)?;
+        p.top.read(self.gpu())
+    }
+
+    fn last_scores(&self) -> Result<Vec<f32>> {
+        let p = self.prepared.as_ref().ok_or_else(not_prepared)?;
+        p.scores.read(self.gpu())
+    }
+
+    fn step_plan(&self) -> Option<&Plan> {
+        self.prepared.as_ref().map(|p| &p.train)
     }
 }

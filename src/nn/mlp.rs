@@ -1,4 +1,5 @@
-//! A multilayer perceptron: dense layers of any sizes and activations, parameters in an arena.
+//! A multilayer perceptron (dense layers of any sizes and activations, parameters in an
+//! arena), and an autoencoder's encoder and decoder made of two.
 
 use super::{ArenaBuilder, ParamArena, Slot};
 use crate::error::{Result, invalid};
@@ -47,6 +48,11 @@ impl Mlp {
         self.sizes[self.sizes.len() - 1]
     }
 
+    /// The widest layer (input, hidden or output).
+    pub fn widest(&self) -> u32 {
+        self.sizes.iter().copied().max().unwrap_or(1)
+    }
+
     /// The layers' parameters in `arena`.
     pub fn layers(&self, arena: &ParamArena) -> Result<Vec<DenseParams>> {
         self.slots
@@ -74,5 +80,60 @@ impl Mlp {
     pub fn forward(&self, tape: &mut Tape, arena: &ParamArena, x: &Tensor) -> Result<Tensor> {
         let mut outs = self.forward_all(tape, arena, x)?;
         outs.pop().ok_or_else(|| invalid("mlp", "no layers"))
+    }
+}
+
+/// An autoencoder's two networks: an encoder from the inputs through the hidden widths (`act`,
+/// the last layer, the latent code, linear) and an independent decoder, its mirror (`act`,
+/// `output_act` last).
+#[derive(Clone, Debug)]
+pub struct EncoderDecoder {
+    pub encoder: Mlp,
+    pub decoder: Mlp,
+}
+
+impl EncoderDecoder {
+    /// Reserves and initialises both networks in `arena`, encoder first.
+    pub fn new(
+        arena: &mut ArenaBuilder,
+        inputs: u32,
+        hidden: &[u32],
+        act: Act,
+        output_act: Act,
+    ) -> Result<EncoderDecoder> {
+        if hidden.is_empty() {
+            return Err(invalid(
+                "autoencoder",
+                "needs at least one hidden (latent) size",
+            ));
+        }
+        let depth = hidden.len();
+        let mut sizes = vec![inputs];
+        sizes.extend(hidden);
+        let mut enc_acts = vec![act; depth];
+        enc_acts[depth - 1] = Act::Identity;
+        let encoder = Mlp::new(arena, &sizes, &enc_acts)?;
+        sizes.reverse();
+        let mut dec_acts = vec![act; depth];
+        dec_acts[depth - 1] = output_act;
+        let decoder = Mlp::new(arena, &sizes, &dec_acts)?;
+        Ok(EncoderDecoder { encoder, decoder })
+    }
+
+    /// The widest layer of either network (for chunked passes over many rows).
+    pub fn widest(&self) -> u32 {
+        self.encoder.widest().max(self.decoder.widest())
+    }
+
+    /// The latent code of `x` and its reconstruction.
+    pub fn forward(
+        &self,
+        tape: &mut Tape,
+        arena: &ParamArena,
+        x: &Tensor,
+    ) -> Result<(Tensor, Tensor)> {
+        let latent = self.encoder.forward(tape, arena, x)?;
+        let recon = self.decoder.forward(tape, arena, &latent)?;
+        Ok((latent, recon))
     }
 }

@@ -154,6 +154,28 @@ impl OptimizerState {
         )
     }
 
+    /// The state, read back (blocking): `state_per_param` words per parameter (one word for
+    /// SGD, which keeps none).
+    pub fn read(&self, gpu: &Gpu) -> Result<Vec<f32>> {
+        gpu.read_f32(&self.state, 0, self.state.words())
+    }
+
+    /// Overwrites the state with `values` (as [`OptimizerState::read`] gave them).
+    pub fn write(&self, gpu: &Gpu, values: &[f32]) -> Result<()> {
+        if values.len() as u64 != self.state.words() {
+            return Err(invalid(
+                "optimizer state",
+                format!(
+                    "{} values for {:?}'s {} words",
+                    values.len(),
+                    self.optimizer,
+                    self.state.words()
+                ),
+            ));
+        }
+        gpu.write(&self.state, 0, values)
+    }
+
     /// Zeroes the optimizer state (a fresh start).
     pub fn reset(&self, gpu: &Gpu) -> Result<()> {
         gpu.write(&self.state, 0, &vec![0f32; self.state.words() as usize])

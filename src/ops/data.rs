@@ -38,7 +38,9 @@ fn class_buffers(
             }
             Ok((c.clone(), gpu.buffer(u64::from(rows), "drawn classes")?))
         }
-        None => Ok((gpu.dummy(false)?, gpu.dummy(true)?)),
+        // The unused class output gets a word of its own: the shared writable placeholder may
+        // already stand in for the unused noisy copy, and one dispatch cannot bind it twice.
+        None => Ok((gpu.dummy(false)?, gpu.buffer(1, "no classes")?)),
     }
 }
 
@@ -291,9 +293,18 @@ impl Tape {
     /// Copies `src` into `dst` (same shape, e.g. a view of a larger buffer); records no
     /// backward rule.
     pub fn copy(&mut self, src: &Tensor, dst: &Tensor) -> Result<()> {
+        self.write_into(src, dst, false)
+    }
+
+    /// Adds `src` into `dst` (same shape); records no backward rule.
+    pub fn add_into(&mut self, src: &Tensor, dst: &Tensor) -> Result<()> {
+        self.write_into(src, dst, true)
+    }
+
+    fn write_into(&mut self, src: &Tensor, dst: &Tensor, accumulate: bool) -> Result<()> {
         if (src.rows(), src.cols()) != (dst.rows(), dst.cols()) {
             return Err(crate::error::shape(
-                "copy",
+                if accumulate { "add_into" } else { "copy" },
                 format!(
                     "{}x{} into {}x{}",
                     src.rows(),
@@ -309,7 +320,7 @@ impl Tape {
             x_off: src.offset(),
             out_off: dst.offset(),
             a: 1.0,
-            accumulate: 0,
+            accumulate: u32::from(accumulate),
         };
         self.plan.dispatch(
             k::step::AXPY,

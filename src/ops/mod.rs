@@ -9,6 +9,7 @@ pub mod loss;
 pub mod reduce;
 pub mod topk;
 pub(crate) mod tune;
+pub mod vae;
 
 use serde::{Deserialize, Serialize};
 

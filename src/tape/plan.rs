@@ -510,6 +510,15 @@ impl Plan {
         Ok(Some(out))
     }
 
+    /// Each dispatch's time in microseconds, and how it was taken: GPU timestamps where the
+    /// device has them ([`Plan::gpu_times`]), else host-timed launches ([`Plan::profile`]).
+    pub fn kernel_times(&self, repeats: u32) -> Result<(Vec<(String, f64)>, &'static str)> {
+        Ok(match self.gpu_times(repeats)? {
+            Some(t) => (t, "gpu timestamps"),
+            None => (self.profile(repeats)?, "host"),
+        })
+    }
+
     /// Replays the plan `repeats` times in one compute pass and one submit; does not wait.
     pub fn run(&self, repeats: u32) -> Result<()> {
         run_all(&self.gpu, &[(self, repeats)])

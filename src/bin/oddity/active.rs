@@ -1,19 +1,18 @@
 //! `oddity active`: Algorithm 1 from the command line, with the ground truth, a person at the
 //! terminal, or a labels file as the oracle; a progress bar on stderr; the curve of anomalies
-//! found against labels spent as a table, JSON, CSV and an SVG plot.
+//! found against labels spent as a table, JSON, CSV and an SVG plot; every row's final score,
+//! the rows asked with their answers, and the trained model, beside the curves.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
-use std::time::Instant;
+use std::path::{Path, PathBuf};
 
 use oddity::active::{
-    ActiveConfig, ActiveModel, ActiveRun, ActiveUai, FileOracle, GroundTruth, Interactive, Journal,
-    JournalHeader, Oracle,
+    ActiveConfig, FileOracle, GroundTruth, Interactive, Oracle, Outcome, RunSpec, budget_for,
+    run_model,
 };
 use oddity::data::{CsvOptions, Dataset};
-use oddity::gpu::GpuBuffer;
-use oddity::models::{UaiConfig, UaiModel};
-use oddity::nn::{AutoencoderConfig, Optimizer};
+use oddity::datasets::{DataRequest, DataSource};
+use oddity::models::Settings;
 use oddity::{Error, Gpu};
 
 #[derive(clap::Args, Clone)]
@@ -37,7 +36,7 @@ pub struct Args {
     /// The CSV column the Class models predict (a categorical feature).
     #[arg(long)]
     pub class_col: Option<String>,
-    /// Models, comma-separated: dae-uai, dae, class-uai, class.
+    /// Models, comma-separated: dae-uai, dae, class-uai, class (`oddity::models::registry`).
     #[arg(long, value_delimiter = ',', default_value = "dae-uai")]
     pub model: Vec<String>,
     /// Labels to spend (default: twice the anomalies when the data has ground truth).
@@ -56,7 +55,8 @@ pub struct Args {
     /// Label journal: answers are appended here before use; an existing journal resumes.
     #[arg(long)]
     pub journal: Option<PathBuf>,
-    /// Write the curves (CSV) and a plot (SVG) here.
+    /// Write the curves (CSV) and a plot (SVG) here, and for each model every row's final
+    /// score, the rows asked with their answers (CSV) and the trained model (safetensors).
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Print one JSON object per model; the last line is the last model's.
@@ -91,6 +91,32 @@ pub struct Training {
     /// to f16; all arithmetic stays f32).
     #[arg(long, default_value = "f32", value_parser = crate::parse::<oddity::data::Precision>)]
     pub precision: oddity::data::Precision,
+}
+
+impl Training {
+    /// The registry settings these flags give, with `seed`.
+    pub fn settings(&self, seed: u64) -> Settings {
+        Settings {
+            seed,
+            hidden: self.hidden.clone(),
+            batch: Some(self.batch),
+            lr: Some(self.lr),
+            noise: Some(self.noise),
+            head_prior: Some(self.head_prior),
+            max_epochs: None,
+            steps: Some(self.pretrain_steps),
+        }
+    }
+
+    /// Algorithm 1's settings with `k` and `budget`.
+    pub fn config(&self, k: u32, budget: u32) -> ActiveConfig {
+        ActiveConfig {
+            k,
+            budget,
+            pretrain_steps: self.pretrain_steps,
+            active_steps: self.active_steps,
+        }
+    }
 }
 
 impl Training {
@@ -145,117 +171,33 @@ impl Args {
     }
 }
 
-/// One model's run.
-pub struct Outcome {
-    pub model: String,
-    pub found: u32,
-    pub spent: u32,
-    pub curve: Vec<u32>,
-    pub seconds: f64,
-}
-
+/// The dataset `a` names.
 pub fn load(gpu: &Gpu, a: &Args) -> oddity::Result<Dataset> {
-    match (&a.dataset, &a.data) {
-        (Some(name), None) => {
-            let mut base = oddity::data::base_dataset(name)?;
-            if let Some(n) = a.max_rows {
-                base = base.subsample(n, a.seed);
-            }
-            let mut d = if name == "digitshard" || name == "fmnisthard" {
-                oddity::data::construct_hard(gpu, &base, a.seed)?
-            } else {
-                oddity::data::named_from(name, &base, a.seed)?
-            };
-            d.name = name.clone();
-            Ok(d)
-        }
-        (None, Some(path)) => {
-            let mut opts = CsvOptions::default();
-            if let Some(c) = &a.label_col {
-                opts = opts.label(c);
-            }
-            if let Some(v) = &a.anomaly_label {
-                opts = opts.anomaly_label(v);
-            }
-            if let Some(c) = &a.class_col {
-                opts = opts.class(c);
-            }
-            let d = Dataset::from_csv(path, &opts)?;
-            Ok(match a.max_rows {
-                Some(n) => d.subsample(n, a.seed),
-                None => d,
-            })
-        }
-        _ => Err(Error::Invalid {
-            what: "data",
-            detail: "give --dataset NAME or --data FILE.csv".into(),
-        }),
-    }
-}
-
-pub fn build(
-    name: &str,
-    gpu: &Gpu,
-    data: &Dataset,
-    a: &Args,
-) -> oddity::Result<Box<dyn ActiveModel>> {
-    let dim = data.cols as u32;
-    let hidden = a.train.hidden.clone().unwrap_or_else(|| {
-        if dim > 256 {
-            vec![256, 64, 8]
-        } else {
-            vec![32, 16, 8]
-        }
-    });
-    let ae = AutoencoderConfig {
-        batch: a.train.batch,
-        seed: a.seed,
-        noise_std: a.train.noise,
-        optimizer: Optimizer::rmsprop(a.train.lr),
-        ..AutoencoderConfig::dae(dim, &hidden)
-    };
-    let classes = || -> oddity::Result<(GpuBuffer, u32)> {
-        let cls = data.class.as_ref().ok_or_else(|| Error::Invalid {
-            what: "model",
-            detail: format!(
-                "{name} predicts each row's class, and {} has none (for CSV data: --class-col)",
-                data.name
-            ),
-        })?;
-        let count = cls.iter().max().map_or(0, |m| m + 1);
-        Ok((gpu.upload(cls, "classes")?, count))
-    };
-    let prior = (a.train.head_prior != 0.0).then_some(a.train.head_prior);
-    let config = match name {
-        "dae" => UaiConfig::new(ae).without_head(),
-        "dae-uai" => UaiConfig {
-            head_prior_std: prior,
-            ..UaiConfig::new(ae)
+    let source = match (&a.dataset, &a.data) {
+        (Some(name), None) => DataSource::Named(name.clone()),
+        (None, Some(path)) => DataSource::Csv {
+            path: path.clone(),
+            options: CsvOptions {
+                label: a.label_col.clone(),
+                anomaly_label: a.anomaly_label.clone(),
+                class: a.class_col.clone(),
+            },
         },
-        "class" | "class-uai" => {
-            let (buf, count) = classes()?;
-            let cfg = UaiConfig {
-                head_prior_std: prior,
-                ..UaiConfig::class(ae, count)
-            };
-            let cfg = if name == "class" {
-                cfg.without_head()
-            } else {
-                cfg
-            };
-            return Ok(Box::new(ActiveUai::new(
-                UaiModel::new(gpu, cfg)?,
-                Some(buf),
-            )));
-        }
-        other => {
+        _ => {
             return Err(Error::Invalid {
-                what: "model",
-                detail: format!("{other:?}; available: dae-uai, dae, class-uai, class"),
+                what: "data",
+                detail: "give --dataset NAME or --data FILE.csv".into(),
             });
         }
     };
-    Ok(Box::new(ActiveUai::new(UaiModel::new(gpu, config)?, None)))
+    oddity::datasets::load(
+        gpu,
+        &DataRequest {
+            source,
+            max_rows: a.max_rows,
+            seed: a.seed,
+        },
+    )
 }
 
 fn oracle(spec: &str) -> oddity::Result<Box<dyn Oracle>> {
@@ -297,15 +239,15 @@ pub fn run(a: &Args) -> oddity::Result<Vec<Outcome>> {
         data.anomalies()
     );
     let x = data.upload_as(&gpu, a.train.precision)?;
-    let outcomes = run_models(&gpu, &data, &x, a, budget, true)?;
+    let mut outcomes = run_models(&gpu, &data, &x, a, budget, true)?;
     print_table(&data, budget, a.k, &outcomes);
     if let Some(dir) = &a.out {
-        write_out(dir, &data, a.k, &outcomes)?;
+        write_out(dir, &data, a.k, &mut outcomes)?;
     }
     if a.json {
         for o in &outcomes {
             let obj = serde_json::json!({
-                "model": o.model, "dataset": data.name, "n": data.rows, "anomalies_total": data.anomalies(),
+                "model": o.model.name(), "dataset": data.name, "n": data.rows, "anomalies_total": data.anomalies(),
                 "budget": budget, "k": a.k, "found": o.found, "curve": o.curve, "seconds": o.seconds, "adapter": adapter,
                 "precision": a.train.precision,
             });
@@ -315,36 +257,8 @@ pub fn run(a: &Args) -> oddity::Result<Vec<Outcome>> {
     Ok(outcomes)
 }
 
-/// `--budget`, or twice the anomalies when the data has ground truth.
-pub fn budget_for(data: &Dataset, budget: Option<u32>) -> oddity::Result<u32> {
-    match (budget, data.anomaly.is_some()) {
-        (Some(b), _) => Ok(b),
-        (None, true) => Ok((2 * data.anomalies() as u32).max(1)),
-        (None, false) => Err(Error::Invalid {
-            what: "budget",
-            detail: "the data has no ground truth: give --budget".into(),
-        }),
-    }
-}
-
 /// Algorithm 1 for every model of `a` on `data` (already uploaded as `x`), with `a`'s oracle
 /// and journal; a progress bar on stderr when `progress` and stderr is a terminal.
-/// The training set-up in words, for the journal header.
-fn training_words(a: &Args) -> String {
-    let t = &a.train;
-    let hidden = t.hidden.as_ref().map_or("default".to_string(), |h| {
-        h.iter().map(u32::to_string).collect::<Vec<_>>().join(",")
-    });
-    format!(
-        "hidden {hidden}, batch {}, lr {}, noise {}, head prior {}, class column {}",
-        t.batch,
-        t.lr,
-        t.noise,
-        t.head_prior,
-        a.class_col.as_deref().unwrap_or("default")
-    )
-}
-
 pub fn run_models(
     gpu: &Gpu,
     data: &Dataset,
@@ -353,36 +267,17 @@ pub fn run_models(
     budget: u32,
     progress: bool,
 ) -> oddity::Result<Vec<Outcome>> {
-    let config = ActiveConfig {
-        k: a.k,
-        budget,
-        pretrain_steps: a.train.pretrain_steps,
-        active_steps: a.train.active_steps,
-    };
+    let settings = a.train.settings(a.seed);
     let mut outcomes = Vec::new();
     for name in &a.model {
-        let mut model = build(name, gpu, data, a)?;
-        let journal = match &a.journal {
-            Some(p) => {
-                let header = JournalHeader {
-                    oddity_journal: 1,
-                    dataset: data.name.clone(),
-                    rows: data.rows as u32,
-                    model: model.name(),
-                    seed: a.seed,
-                    k: a.k,
-                    budget,
-                    pretrain_steps: a.train.pretrain_steps,
-                    active_steps: a.train.active_steps,
-                    training: training_words(a),
-                };
-                Some(Journal::open(p, &header)?)
-            }
-            None => None,
+        let spec = RunSpec {
+            model: name,
+            settings: &settings,
+            config: a.train.config(a.k, budget),
+            journal: a.journal.as_deref(),
+            class_col: a.class_col.as_deref(),
         };
         let mut oracle = oracle(&a.oracle)?;
-        let start = Instant::now();
-        let mut run = ActiveRun::new(gpu, model.as_mut(), data, x, config, journal)?;
         let bar = indicatif::ProgressBar::new(u64::from(budget));
         if !progress || a.oracle == "interactive" || !std::io::stderr().is_terminal() {
             bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
@@ -394,33 +289,18 @@ pub fn run_models(
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
         bar.set_prefix(name.clone());
-        let mut stopped = false;
-        while let Some(query) = run.next_query()? {
-            let audit = oracle.audit(data, &query)?;
-            if !audit.answers.is_empty() {
-                run.record(&audit.answers)?;
-            }
+        let outcome = run_model(gpu, data, x, &spec, oracle.as_mut(), |run| {
             bar.set_position(u64::from(run.spent()));
             bar.set_message(format!("{} anomalies found", run.found()));
-            if audit.stop {
-                stopped = true;
-                break;
-            }
-        }
+        })?;
         bar.finish_and_clear();
-        if stopped {
+        if outcome.stopped {
             eprintln!(
                 "stopped after {} labels; resume with the same --journal",
-                run.spent()
+                outcome.spent
             );
         }
-        outcomes.push(Outcome {
-            model: name.clone(),
-            found: run.found(),
-            spent: run.spent(),
-            curve: run.curve().to_vec(),
-            seconds: start.elapsed().as_secs_f64(),
-        });
+        outcomes.push(outcome);
     }
     Ok(outcomes)
 }
@@ -434,7 +314,7 @@ fn print_table(data: &Dataset, budget: u32, k: u32, outcomes: &[Outcome]) {
     );
     print!("{:>8}", "labels");
     for o in outcomes {
-        print!("{:>10}", o.model);
+        print!("{:>10}", o.model.name());
     }
     println!();
     let rounds = outcomes.iter().map(|o| o.curve.len()).max().unwrap_or(0);
@@ -451,7 +331,7 @@ fn print_table(data: &Dataset, budget: u32, k: u32, outcomes: &[Outcome]) {
     for o in outcomes {
         println!(
             "{}: {} of {} anomalies with {} labels ({:.1} s)",
-            o.model,
+            o.model.name(),
             o.found,
             data.anomalies(),
             o.spent,
@@ -460,13 +340,9 @@ fn print_table(data: &Dataset, budget: u32, k: u32, outcomes: &[Outcome]) {
     }
 }
 
-fn write_out(
-    dir: &std::path::Path,
-    data: &Dataset,
-    k: u32,
-    outcomes: &[Outcome],
-) -> oddity::Result<()> {
-    use plotters::prelude::*;
+/// The curves (CSV and SVG), and for each model its final scores, its queries with their
+/// answers, and the model itself.
+fn write_out(dir: &Path, data: &Dataset, k: u32, outcomes: &mut [Outcome]) -> oddity::Result<()> {
     let io = |e: std::io::Error| {
         Error::Data(oddity::data::DataError::Io {
             path: dir.display().to_string(),
@@ -475,74 +351,79 @@ fn write_out(
     };
     std::fs::create_dir_all(dir).map_err(io)?;
     let mut csv = String::from("model,round,labels,found\n");
-    for o in outcomes {
+    for o in outcomes.iter() {
         for (r, f) in o.curve.iter().enumerate() {
             csv.push_str(&format!(
                 "{},{},{},{}\n",
-                o.model,
+                o.model.name(),
                 r + 1,
                 ((r as u32 + 1) * k).min(o.spent),
                 f
             ));
         }
     }
-    std::fs::write(dir.join(format!("{}-curve.csv", data.name)), csv).map_err(io)?;
-    let path = dir.join(format!("{}-curve.svg", data.name));
-    let max_x = outcomes.iter().map(|o| o.spent).max().unwrap_or(1).max(1);
-    let max_y = (data.anomalies() as u32)
-        .max(outcomes.iter().map(|o| o.found).max().unwrap_or(1))
-        .max(1);
-    let plot_err = |e: String| Error::Invalid {
-        what: "plot",
-        detail: e,
-    };
-    let root = SVGBackend::new(&path, (720, 480)).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| plot_err(e.to_string()))?;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(
-            format!("{}: anomalies found vs labels spent", data.name),
-            ("sans-serif", 20),
-        )
-        .margin(12)
-        .x_label_area_size(40)
-        .y_label_area_size(50)
-        .build_cartesian_2d(0u32..max_x, 0u32..max_y)
-        .map_err(|e| plot_err(e.to_string()))?;
-    chart
-        .configure_mesh()
-        .x_desc("labels spent")
-        .y_desc("anomalies found")
-        .draw()
-        .map_err(|e| plot_err(e.to_string()))?;
-    for (i, o) in outcomes.iter().enumerate() {
-        let color = Palette99::pick(i).to_rgba();
-        let points: Vec<(u32, u32)> = std::iter::once((0, 0))
-            .chain(
-                o.curve
+    let curve_csv = dir.join(format!("{}-curve.csv", data.name));
+    std::fs::write(&curve_csv, csv).map_err(io)?;
+    let svg = dir.join(format!("{}-curve.svg", data.name));
+    let curves: Vec<crate::plot::Curve> = outcomes
+        .iter()
+        .map(|o| crate::plot::Curve {
+            label: o.model.name().to_string(),
+            points: std::iter::once((0, 0))
+                .chain(
+                    o.curve
+                        .iter()
+                        .enumerate()
+                        .map(|(r, &f)| (((r as u32 + 1) * k).min(o.spent), f)),
+                )
+                .collect(),
+        })
+        .collect();
+    crate::plot::found_vs_spent(&svg, &data.name, data.anomalies() as u32, &curves)?;
+    eprintln!("wrote {} and {}", curve_csv.display(), svg.display());
+    for o in outcomes.iter_mut() {
+        let name = o.model.name().to_string();
+        let path = |what: &str| dir.join(format!("{}-{name}{what}", data.name));
+        let scores = o.scores()?;
+        let truth = data.anomaly.as_ref();
+        let mut text = String::from(if truth.is_some() {
+            "row,score,anomaly\n"
+        } else {
+            "row,score\n"
+        });
+        for (i, s) in scores.iter().enumerate() {
+            match truth {
+                Some(t) => text.push_str(&format!("{i},{s},{}\n", t[i])),
+                None => text.push_str(&format!("{i},{s}\n")),
+            }
+        }
+        let scores_csv = path("-scores.csv");
+        std::fs::write(&scores_csv, text).map_err(io)?;
+        let mut text = String::from("round,rank,row,score,answer\n");
+        for r in &o.history {
+            for (rank, (row, score)) in r.shown.iter().enumerate() {
+                let answer = r
+                    .answers
                     .iter()
-                    .enumerate()
-                    .map(|(r, &f)| (((r as u32 + 1) * k).min(o.spent), f)),
-            )
-            .collect();
-        chart
-            .draw_series(LineSeries::new(points, color.stroke_width(2)))
-            .map_err(|e| plot_err(e.to_string()))?
-            .label(o.model.clone())
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
-            });
+                    .find(|(a, _)| a == row)
+                    .map_or("", |(_, a)| a.name());
+                text.push_str(&format!(
+                    "{},{},{row},{score},{answer}\n",
+                    r.round + 1,
+                    rank + 1
+                ));
+            }
+        }
+        let queries_csv = path("-queries.csv");
+        std::fs::write(&queries_csv, text).map_err(io)?;
+        let model_file = path(".safetensors");
+        o.model.save(&model_file)?;
+        eprintln!(
+            "wrote {}, {} and {}",
+            scores_csv.display(),
+            queries_csv.display(),
+            model_file.display()
+        );
     }
-    chart
-        .configure_series_labels()
-        .border_style(BLACK)
-        .background_style(WHITE.mix(0.8))
-        .draw()
-        .map_err(|e| plot_err(e.to_string()))?;
-    root.present().map_err(|e| plot_err(e.to_string()))?;
-    eprintln!(
-        "wrote {} and {}",
-        dir.join(format!("{}-curve.csv", data.name)).display(),
-        path.display()
-    );
     Ok(())
 }

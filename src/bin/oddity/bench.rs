@@ -11,7 +11,7 @@ use std::time::Instant;
 use oddity::Gpu;
 use oddity::data::{Dataset, Precision, Schema};
 use oddity::gpu::GemmPolicy;
-use oddity::nn::{Autoencoder, AutoencoderConfig};
+use oddity::models::{Autoencoder, AutoencoderConfig};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -84,9 +84,9 @@ struct Algorithm1 {
 /// Algorithm 1 with DAE_uai on `data` as `oddity active` runs it (RMSprop 0.01, noise 0.1, the
 /// head prior), the ground truth as the oracle. A first model, with the same set-up, is
 /// warmed up and measured alone (step dispatches, pretraining rate, query time); a fresh one
-/// then runs the whole algorithm under the clock.
+/// then runs the whole algorithm under the clock, through the library's loop.
 fn algorithm1(gpu: &Gpu, a: &Args, data: &Dataset) -> oddity::Result<Algorithm1> {
-    use oddity::active::{ActiveConfig, ActiveRun, GroundTruth, Oracle};
+    use oddity::active::{ActiveRun, GroundTruth};
     let train = crate::active::Training {
         precision: a.precision,
         ..crate::active::Training::with(
@@ -96,14 +96,15 @@ fn algorithm1(gpu: &Gpu, a: &Args, data: &Dataset) -> oddity::Result<Algorithm1>
             a.batch,
         )
     };
-    let args = crate::active::Args {
-        budget: Some(a.budget),
-        ..crate::active::Args::ground_truth(None, vec!["dae-uai".into()], a.k, train, a.seed)
-    };
+    let settings = train.settings(a.seed);
+    let entry = oddity::models::registry::active("dae-uai")?;
     let x = data.upload_as(gpu, a.precision)?;
     let labels = oddity::models::LabelSet::new(gpu, data.rows as u32)?;
-    let mut warm = crate::active::build("dae-uai", gpu, data, &args)?;
-    warm.prepare(&x, &labels, a.k)?;
+    let mut model = entry.build(gpu, data, &settings)?;
+    let warm = model
+        .as_active()
+        .ok_or_else(|| oddity::Error::Wgpu("dae-uai is an active model".into()))?;
+    warm.prepare(data, &x, &labels, a.k)?;
     warm.train(2)?;
     warm.query()?;
     // Per step: the difference between a run of 101 steps and one of 1 (each run also has its
@@ -129,34 +130,28 @@ fn algorithm1(gpu: &Gpu, a: &Args, data: &Dataset) -> oddity::Result<Algorithm1>
     }
     let kernels = match (a.profile, warm.step_plan()) {
         (0, _) | (_, None) => (Vec::new(), ""),
-        (p, Some(plan)) => kernel_times(plan, p)?,
+        (p, Some(plan)) => plan.kernel_times(p)?,
     };
-    drop(warm);
+    drop(model);
 
-    let config = ActiveConfig {
-        k: a.k,
-        budget: a.budget,
-        pretrain_steps: a.pretrain_steps,
-        active_steps: a.active_steps,
-    };
-    let mut model = crate::active::build("dae-uai", gpu, data, &args)?;
-    let mut oracle = GroundTruth;
+    let mut model = entry.build(gpu, data, &settings)?;
+    let active = model
+        .as_active()
+        .ok_or_else(|| oddity::Error::Wgpu("dae-uai is an active model".into()))?;
     gpu.wait()?;
     let start = Instant::now();
-    let mut run = ActiveRun::new(gpu, model.as_mut(), data, &x, config, None)?;
-    let (mut rounds, mut waits, mut submits) = (0u32, 0u64, 0u64);
-    loop {
-        let c0 = gpu.counters();
-        let Some(query) = run.next_query()? else {
-            break;
-        };
-        let audit = oracle.audit(data, &query)?;
-        run.record(&audit.answers)?;
-        let c = gpu.counters() - c0;
+    let mut run = ActiveRun::new(gpu, active, data, &x, train.config(a.k, a.budget), None)?;
+    // Each round's host waits and submits, from the counters between rounds (the first round
+    // includes the pretraining).
+    let (mut rounds, mut waits, mut submits, mut last) = (0u32, 0u64, 0u64, gpu.counters());
+    run.drive(data, &mut GroundTruth, |_| {
+        let now = gpu.counters();
+        let c = now - last;
+        last = now;
         rounds += 1;
         waits += c.host_waits;
         submits += c.submits;
-    }
+    })?;
     let found = run.found();
     drop(run);
     gpu.wait()?;
@@ -172,18 +167,6 @@ fn algorithm1(gpu: &Gpu, a: &Args, data: &Dataset) -> oddity::Result<Algorithm1>
         query_ms: median(times),
         dispatches_per_query,
         kernels,
-    })
-}
-
-/// Each kernel's time in a plan (microseconds): GPU timestamps where the device has them,
-/// else host-timed launches; with which of the two it was.
-pub(crate) fn kernel_times(
-    plan: &oddity::tape::Plan,
-    repeats: u32,
-) -> oddity::Result<(Vec<(String, f64)>, &'static str)> {
-    Ok(match plan.gpu_times(repeats)? {
-        Some(t) => (t, "gpu timestamps"),
-        None => (plan.profile(repeats)?, "host"),
     })
 }
 
@@ -267,7 +250,7 @@ pub fn run(a: &Args) -> oddity::Result<()> {
     let storage = storage_effect(&model, &dataset, a.precision, &s)?;
 
     let profile = if a.profile > 0 {
-        kernel_times(&model.train_plan(&x)?, a.profile)?
+        model.train_plan(&x)?.kernel_times(a.profile)?
     } else {
         (Vec::new(), "")
     };

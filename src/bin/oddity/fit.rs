@@ -1,17 +1,17 @@
-//! `oddity fit`: a supervised detector of the ABC paper trained on a split and evaluated on
-//! known and unknown anomalies.
+//! `oddity fit`: any detector of the registry trained on a split and evaluated on known and
+//! unknown anomalies, the ABC paper's protocol (`oddity::models::evaluation`).
 
 use std::time::Instant;
 
 use oddity::data::abc::{AbcSource, AbcSplit, Setting, labelled_split};
 use oddity::data::{CsvOptions, Dataset};
-use oddity::models::abc::{Evaluation, fit_and_evaluate};
-use oddity::models::{SupervisedConfig, SupervisedKind};
+use oddity::models::evaluation::{Evaluation, fit_and_evaluate, training_rows};
+use oddity::models::{DataShape, Detector, Settings, Threshold, registry};
 use oddity::{Error, Gpu};
 
 #[derive(clap::Args, Clone)]
 pub struct Args {
-    /// abc-ae, abc-dae, lrc, ae, dae or dnn.
+    /// A detector of the registry: abc-ae, abc-dae, lrc, ae, dae, dnn, vae.
     #[arg(long)]
     pub model: String,
     /// A built-in split: toy2d, digits-abc or fmnist-abc.
@@ -43,6 +43,10 @@ pub struct Args {
     /// Epochs at most (early stopping usually ends training first).
     #[arg(long, default_value_t = 100)]
     pub max_epochs: u32,
+    /// Set the model's threshold to flag this share of its training rows (PyOD's
+    /// contamination, 0 to 0.5); it is saved with the model and `oddity score` flags rows by it.
+    #[arg(long)]
+    pub contamination: Option<f64>,
     /// Save the trained model here (safetensors).
     #[arg(long)]
     pub save: Option<std::path::PathBuf>,
@@ -72,13 +76,6 @@ impl Labels {
     }
 }
 
-pub fn kind(name: &str) -> oddity::Result<SupervisedKind> {
-    SupervisedKind::parse(name).ok_or_else(|| Error::Invalid {
-        what: "model",
-        detail: format!("unknown model {name:?}; one of abc-ae, abc-dae, lrc, ae, dae, dnn"),
-    })
-}
-
 pub fn setting(s: &str) -> oddity::Result<Setting> {
     Setting::parse(s).ok_or_else(|| Error::Invalid {
         what: "setting",
@@ -97,22 +94,30 @@ pub fn source(dataset: &str, toy_rows: usize) -> oddity::Result<AbcSource> {
     Ok(AbcSource::named(dataset, toy_rows)?)
 }
 
-/// Trains and evaluates one model on one split.
+/// Trains registry detector `model` on `split` (seeded by `seed`, at most `max_epochs` epochs
+/// where it stops early) and evaluates it.
 pub fn evaluate(
     gpu: &Gpu,
     split: &AbcSplit,
-    kind: SupervisedKind,
+    model: &str,
     seed: u64,
     max_epochs: u32,
-) -> oddity::Result<(oddity::models::Supervised, Evaluation, f64)> {
-    let config = SupervisedConfig {
-        seed,
-        max_epochs,
-        ..SupervisedConfig::paper(kind, split.cols as u32)
+) -> oddity::Result<(Box<dyn Detector>, Evaluation, f64)> {
+    let entry = registry::detector(model)?;
+    let shape = DataShape {
+        name: split.name.clone(),
+        inputs: split.cols as u32,
+        classes: None,
     };
+    let settings = Settings {
+        seed,
+        max_epochs: Some(max_epochs),
+        ..Settings::default()
+    };
+    let mut detector = entry.build_with(gpu, entry.config(&shape, &settings)?)?;
     let start = Instant::now();
-    let (model, ev) = fit_and_evaluate(gpu, split, config)?;
-    Ok((model, ev, start.elapsed().as_secs_f64()))
+    let ev = fit_and_evaluate(detector.as_mut(), split)?;
+    Ok((detector, ev, start.elapsed().as_secs_f64()))
 }
 
 /// The split `a` asks for: a built-in one or one from CSV files.
@@ -143,7 +148,7 @@ pub fn shown(v: Option<f64>) -> String {
 }
 
 pub fn run(a: &Args) -> oddity::Result<()> {
-    let kind = kind(&a.model)?;
+    registry::detector(&a.model)?;
     let split = split_of(a)?;
     let gpu = Gpu::new()?;
     let adapter = gpu.adapter_name();
@@ -153,12 +158,12 @@ pub fn run(a: &Args) -> oddity::Result<()> {
         split.train_rows(),
         split.test_rows(),
         split.cols,
-        kind.name()
+        a.model
     );
-    let (model, ev, seconds) = evaluate(&gpu, &split, kind, a.seed, a.max_epochs)?;
+    let (mut model, ev, seconds) = evaluate(&gpu, &split, &a.model, a.seed, a.max_epochs)?;
     println!(
         "{}: known AUROC {} AP {}; unknown AUROC {} AP {}; {} epochs (best {}), {:.1} s",
-        kind.name(),
+        a.model,
         shown(ev.known_auroc),
         shown(ev.known_ap),
         shown(ev.unknown_auroc),
@@ -167,18 +172,30 @@ pub fn run(a: &Args) -> oddity::Result<()> {
         ev.fit.best_epoch,
         seconds
     );
+    if let Some(rate) = a.contamination {
+        let train = training_rows(&split, !model.supervised());
+        let t = Threshold::contamination(&model.score(&train)?, rate)?;
+        let flagged = t.flags(&ev.test_scores).iter().filter(|&&f| f == 1).count();
+        println!(
+            "threshold {:.6} (contamination {rate} of the training rows): flags {flagged} of {} test rows",
+            t.value,
+            ev.test_scores.len()
+        );
+        model.set_threshold(Some(t));
+    }
     if let Some(path) = &a.save {
-        oddity::models::abc::save(&model, path)?;
+        model.save(path)?;
         eprintln!("saved {}", path.display());
     }
     if a.json {
         println!(
             "{}",
             serde_json::json!({
-                "model": kind.name(), "dataset": split.name, "setting": a.setting, "seed": a.seed,
+                "model": a.model, "dataset": split.name, "setting": a.setting, "seed": a.seed,
                 "known_auroc": ev.known_auroc, "unknown_auroc": ev.unknown_auroc,
                 "known_ap": ev.known_ap, "unknown_ap": ev.unknown_ap,
                 "epochs": ev.fit.epochs, "best_epoch": ev.fit.best_epoch,
+                "threshold": model.threshold().map(|t| t.value),
                 "seconds": seconds, "adapter": adapter,
             })
         );

@@ -1,11 +1,12 @@
-//! The `oddity` command-line tool.
+//! The `oddity` command-line tool: it parses flags, calls the library, prints and plots.
 
 mod active;
 mod bench;
 mod fit;
 mod info;
+mod plot;
+mod progress;
 mod repro;
-mod repro_abc;
 mod score;
 mod sweep;
 

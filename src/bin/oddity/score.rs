@@ -1,5 +1,6 @@
-//! `oddity score`: scores new data with a model saved by `oddity fit --save`, without
-//! retraining. The data is encoded and scaled by the schema saved with the model.
+//! `oddity score`: scores new data with a saved model (`oddity fit --save`, `oddity active
+//! --out`), without retraining. The data is encoded and scaled by the schema saved with the
+//! model; a model with a threshold also flags each row.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -10,7 +11,7 @@ use oddity::{Error, Gpu};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// A model file written by `oddity fit --save`.
+    /// A model file written by `oddity fit --save` or `oddity active --out`.
     #[arg(long)]
     pub model_file: PathBuf,
     /// A CSV file with a header holding the columns the model was trained on (other columns
@@ -20,8 +21,8 @@ pub struct Args {
     /// With --label-col, AUROC and AP against --data's labels.
     #[command(flatten)]
     pub labels: crate::fit::Labels,
-    /// Write the scores here as CSV (`row,score`; row 0 is the first data line) instead of to
-    /// standard output.
+    /// Write the scores here as CSV (`row,score`, and `flagged` (0/1) when the model has a
+    /// threshold; row 0 is the first data line) instead of to standard output.
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Print a JSON summary as the last line.
@@ -32,8 +33,8 @@ pub struct Args {
 pub fn run(a: &Args) -> oddity::Result<()> {
     let start = Instant::now();
     let gpu = Gpu::new()?;
-    let model = oddity::models::abc::load(&gpu, &a.model_file)?;
-    if model.schema.is_empty() {
+    let model = oddity::models::registry::load(&gpu, &a.model_file)?;
+    if model.schema().is_empty() {
         return Err(Error::Invalid {
             what: "model file",
             detail: format!(
@@ -42,12 +43,23 @@ pub fn run(a: &Args) -> oddity::Result<()> {
             ),
         });
     }
-    let data = Dataset::from_csv_with_schema(&a.data, &model.schema, &a.labels.csv_options())?;
-    let x = data.upload(&gpu)?;
-    let scores = model.scores(&x)?;
-    let text: String = std::iter::once("row,score\n".to_string())
-        .chain(scores.iter().enumerate().map(|(i, s)| format!("{i},{s}\n")))
-        .collect();
+    let data = Dataset::from_csv_with_schema(&a.data, model.schema(), &a.labels.csv_options())?;
+    let scores = model.score(&data)?;
+    let flags = model.threshold().map(|t| t.flags(&scores));
+    let text: String = match &flags {
+        None => std::iter::once("row,score\n".to_string())
+            .chain(scores.iter().enumerate().map(|(i, s)| format!("{i},{s}\n")))
+            .collect(),
+        Some(f) => std::iter::once("row,score,flagged\n".to_string())
+            .chain(
+                scores
+                    .iter()
+                    .zip(f)
+                    .enumerate()
+                    .map(|(i, (s, f))| format!("{i},{s},{f}\n")),
+            )
+            .collect(),
+    };
     let io = |p: &std::path::Path, e: std::io::Error| Error::Invalid {
         what: "output",
         detail: format!("{}: {e}", p.display()),
@@ -66,7 +78,7 @@ pub fn run(a: &Args) -> oddity::Result<()> {
         None => (None, None),
     };
     let seconds = start.elapsed().as_secs_f64();
-    let kind = model.config.kind.name();
+    let kind = model.name();
     eprintln!(
         "{kind}: scored {} rows of {} in {seconds:.2} s on {}{}",
         data.rows,
@@ -83,6 +95,7 @@ pub fn run(a: &Args) -> oddity::Result<()> {
             serde_json::json!({
                 "model": kind, "model_file": a.model_file, "data": a.data, "rows": data.rows,
                 "auroc": auroc, "ap": ap, "out": a.out, "seconds": seconds,
+                "flagged": flags.map(|f| f.iter().filter(|&&v| v == 1).count()),
                 "adapter": gpu.adapter_name(),
             })
         );

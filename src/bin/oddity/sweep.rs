@@ -5,7 +5,7 @@
 
 use oddity::Gpu;
 use oddity::gpu::GemmPolicy;
-use oddity::nn::Autoencoder;
+use oddity::models::Autoencoder;
 use oddity::tape::Plan;
 
 /// One product: where it is, its shape, the chosen policy's kernel and time, and its time
@@ -30,7 +30,7 @@ pub struct Sweep {
 
 /// A plan's GEMM dispatches as (label, microseconds), in order.
 fn gemm_times(plan: &Plan, launches: u32) -> oddity::Result<(Vec<(String, f64)>, &'static str)> {
-    let (times, how) = crate::bench::kernel_times(plan, launches)?;
+    let (times, how) = plan.kernel_times(launches)?;
     let gemms = times
         .into_iter()
         .filter(|(label, _)| label.starts_with("gemm::") || label.starts_with("gemm16::"))

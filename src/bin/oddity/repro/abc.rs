@@ -6,8 +6,8 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use oddity::models::SupervisedKind;
-use oddity::models::abc::Evaluation;
+use oddity::models::evaluation::Evaluation;
+use oddity::models::registry;
 use oddity::{Error, Gpu};
 
 use crate::fit;
@@ -141,11 +141,9 @@ pub fn run(a: &Args) -> oddity::Result<()> {
             detail: "must be at least 1".into(),
         });
     }
-    let kinds = a
-        .models
-        .iter()
-        .map(|m| fit::kind(m))
-        .collect::<oddity::Result<Vec<SupervisedKind>>>()?;
+    for m in &a.models {
+        registry::detector(m)?;
+    }
     let gpu = Gpu::new()?;
     let adapter = gpu.adapter_name();
     let datasets = a.datasets.clone().unwrap_or_else(|| default_datasets(&gpu));
@@ -178,7 +176,7 @@ pub fn run(a: &Args) -> oddity::Result<()> {
         a.max_epochs
     );
     let start = Instant::now();
-    let bar = crate::repro::Progress::new((jobs.len() * kinds.len()) as u64);
+    let bar = crate::progress::Progress::new((jobs.len() * a.models.len()) as u64);
     let mut rows: Vec<Row> = Vec::new();
     for (name, source, setting, value, seed) in jobs {
         let split = source.split(value, seed, a.max_rows)?;
@@ -193,21 +191,17 @@ pub fn run(a: &Args) -> oddity::Result<()> {
             });
         }
         let row = rows.last_mut().expect("pushed above");
-        for &kind in &kinds {
-            bar.start(format!(
-                "{name} setting {setting} seed {seed} {}",
-                kind.name()
-            ));
-            let (_, ev, seconds) = fit::evaluate(&gpu, &split, kind, seed, a.max_epochs)?;
+        for model in &a.models {
+            bar.start(format!("{name} setting {setting} seed {seed} {model}"));
+            let (_, ev, seconds) = fit::evaluate(&gpu, &split, model, seed, a.max_epochs)?;
             bar.done(format!(
-                "{name} setting {setting} seed {seed} {}: known AUROC {}, unknown {}; {} epochs, {seconds:.1} s",
-                kind.name(),
+                "{name} setting {setting} seed {seed} {model}: known AUROC {}, unknown {}; {} epochs, {seconds:.1} s",
                 fit::shown(ev.known_auroc),
                 fit::shown(ev.unknown_auroc),
                 ev.fit.epochs
             ));
             row.runs
-                .entry(kind.name().to_string())
+                .entry(model.clone())
                 .or_default()
                 .push((seed, ev, seconds));
         }

@@ -1,22 +1,18 @@
-//! Autoencoder and denoising autoencoder with independent encoder and decoder weights. Training
-//! is one recorded plan (minibatch and noise drawn on the GPU, forward, loss, backward,
-//! optimizer, step advance) replayed N times per submit; scoring returns each row's squared
-//! reconstruction error (the anomaly score) and its latent vector.
+//! Autoencoder and denoising autoencoder with independent encoder and decoder weights, on the
+//! model core: training is one recorded plan (minibatch and noise drawn on the GPU, forward,
+//! loss, backward, optimizer, step advance) replayed N times per submit; scoring returns each
+//! row's squared reconstruction error (the anomaly score) and its latent vector.
 
 use serde::{Deserialize, Serialize};
 
-use super::{ArenaBuilder, Mlp, Optimizer, OptimizerState, ParamArena};
+use super::core::ModelCore;
 use crate::error::{Result, invalid};
-use crate::gpu::Gpu;
+use crate::gpu::{Gpu, GpuBuffer};
+use crate::nn::{ArenaBuilder, EncoderDecoder, Optimizer, ParamArena};
 use crate::ops::Act;
 use crate::ops::loss::RowError;
 use crate::ops::topk::TopK;
-use crate::tape::{Plan, StepState, Tape, Tensor};
-
-/// The 32-bit seed the shaders' RNG streams use for a model seed (both halves folded in).
-pub fn shader_seed(seed: u64) -> u32 {
-    (seed ^ (seed >> 32)) as u32
-}
+use crate::tape::{Plan, StepState, Tape, Tensor, TensorKey};
 
 /// An autoencoder's shape and training set-up. The paper's DAE: hidden `[256, 64, 8]`, relu,
 /// sigmoid output, noise 0.1, RMSprop 0.01, batch 256.
@@ -35,26 +31,9 @@ pub struct AutoencoderConfig {
 }
 
 impl AutoencoderConfig {
-    /// Reserves an encoder (inputs → hidden, `act`, latent layer linear) and an independent
-    /// decoder (the mirror, `output_act` last) in `arena`.
-    pub fn encoder_decoder(&self, arena: &mut ArenaBuilder) -> Result<(Mlp, Mlp)> {
-        if self.hidden.is_empty() {
-            return Err(invalid(
-                "autoencoder",
-                "needs at least one hidden (latent) size",
-            ));
-        }
-        let mut sizes = vec![self.inputs];
-        sizes.extend(&self.hidden);
-        let depth = self.hidden.len();
-        let mut enc_acts = vec![self.act; depth];
-        enc_acts[depth - 1] = Act::Identity;
-        let encoder = Mlp::new(arena, &sizes, &enc_acts)?;
-        sizes.reverse();
-        let mut dec_acts = vec![self.act; depth];
-        dec_acts[depth - 1] = self.output_act;
-        let decoder = Mlp::new(arena, &sizes, &dec_acts)?;
-        Ok((encoder, decoder))
+    /// Reserves the encoder and decoder in `arena` (see [`EncoderDecoder`]).
+    pub fn encoder_decoder(&self, arena: &mut ArenaBuilder) -> Result<EncoderDecoder> {
+        EncoderDecoder::new(arena, self.inputs, &self.hidden, self.act, self.output_act)
     }
 
     pub fn dae(inputs: u32, hidden: &[u32]) -> Self {
@@ -73,56 +52,44 @@ impl AutoencoderConfig {
 
 /// A (denoising) autoencoder on the GPU.
 pub struct Autoencoder {
-    gpu: Gpu,
+    core: ModelCore,
     pub config: AutoencoderConfig,
-    pub arena: ParamArena,
-    pub encoder: Mlp,
-    pub decoder: Mlp,
-    opt: OptimizerState,
-    state: StepState,
-    train: Option<(crate::tape::TensorKey, Plan)>,
+    pub net: EncoderDecoder,
+    train: Option<(TensorKey, Plan)>,
 }
 
 impl Autoencoder {
     pub fn new(gpu: &Gpu, config: AutoencoderConfig) -> Result<Autoencoder> {
-        if config.hidden.is_empty() {
-            return Err(invalid(
-                "autoencoder",
-                "needs at least one hidden (latent) size",
-            ));
-        }
         if config.batch == 0 {
             return Err(invalid("batch size", "0"));
         }
         let mut b = ArenaBuilder::new(config.seed);
-        let (encoder, decoder) = config.encoder_decoder(&mut b)?;
-        let arena = b.upload(gpu)?;
-        let opt = OptimizerState::new(gpu, config.optimizer, &arena)?;
-        let state = StepState::new(gpu)?;
+        let net = config.encoder_decoder(&mut b)?;
+        let core = ModelCore::new(gpu, b, config.optimizer, config.seed)?;
         Ok(Autoencoder {
-            gpu: gpu.clone(),
+            core,
             config,
-            arena,
-            encoder,
-            decoder,
-            opt,
-            state,
+            net,
             train: None,
         })
     }
 
     pub fn gpu(&self) -> &Gpu {
-        &self.gpu
+        self.core.gpu()
+    }
+
+    pub fn arena(&self) -> &ParamArena {
+        self.core.arena()
     }
 
     /// The GPU step counter (also the RNG stream).
     pub fn step_state(&self) -> &StepState {
-        &self.state
+        self.core.step_state()
     }
 
     /// The 32-bit seed the shaders' RNG streams use (minibatch rows, noise).
     pub fn rng_seed(&self) -> u32 {
-        shader_seed(self.config.seed)
+        self.core.rng_seed()
     }
 
     fn check_data(&self, data: &Tensor) -> Result<()> {
@@ -142,23 +109,15 @@ impl Autoencoder {
     /// Records one training step on `data` into a plan.
     pub fn train_plan(&self, data: &Tensor) -> Result<Plan> {
         self.check_data(data)?;
-        let mut tape = Tape::new(&self.gpu, &self.state);
-        self.arena.register(&mut tape)?;
-        let batch = tape.sample_rows(
-            data,
-            self.config.batch,
-            self.config.noise_std,
-            self.rng_seed(),
-        )?;
-        let input = batch.noisy.as_ref().unwrap_or(&batch.clean).clone();
-        let latent = self.encoder.forward(&mut tape, &self.arena, &input)?;
-        let recon = self.decoder.forward(&mut tape, &self.arena, &latent)?;
-        let rows = batch.clean.rows();
-        let (_, loss) = tape.row_error_mean(&recon, &batch.clean, RowError::SquaredL2, rows)?;
-        tape.backward(&loss)?;
-        self.opt.record(&mut tape, &self.arena)?;
-        tape.advance()?;
-        tape.finish()
+        let c = &self.config;
+        self.core.train_plan(|tape| {
+            let batch = tape.sample_rows(data, c.batch, c.noise_std, self.rng_seed())?;
+            let input = batch.noisy.as_ref().unwrap_or(&batch.clean).clone();
+            let (_, recon) = self.net.forward(tape, self.arena(), &input)?;
+            let rows = batch.clean.rows();
+            let (_, loss) = tape.row_error_mean(&recon, &batch.clean, RowError::SquaredL2, rows)?;
+            Ok(vec![loss])
+        })
     }
 
     /// Trains `steps` steps on `data`: one submit, no host wait. The plan is recorded on the
@@ -177,41 +136,36 @@ impl Autoencoder {
     /// reconstruction errors (`rows x 1`) and the latent vectors (`rows x latent`).
     fn record_scores(&self, tape: &mut Tape, data: &Tensor) -> Result<(Tensor, Tensor)> {
         self.check_data(data)?;
-        let latent_dim = self.encoder.outputs();
-        let scores = Tensor::new(&self.gpu, data.rows(), 1, "scores")?;
-        let latents = Tensor::new(&self.gpu, data.rows(), latent_dim, "latents")?;
-        let chunk = super::score_chunk(&self.gpu, &[&self.encoder, &self.decoder]);
-        for (r0, x) in data.row_chunks(chunk)? {
-            let n = x.rows();
-            let l = self.encoder.forward(tape, &self.arena, &x)?;
-            let recon = self.decoder.forward(tape, &self.arena, &l)?;
-            let out = Tensor::view(scores.buffer(), r0, n, 1)?;
-            tape.row_error_into(&recon, &x, RowError::SquaredL2, &out)?;
-            tape.copy(
-                &l,
-                &Tensor::view(latents.buffer(), r0 * latent_dim, n, latent_dim)?,
-            )?;
-        }
+        let gpu = self.gpu();
+        let scores = Tensor::new(gpu, data.rows(), 1, "scores")?;
+        let latents = Tensor::new(gpu, data.rows(), self.net.encoder.outputs(), "latents")?;
+        let widest = self.net.widest();
+        self.core.record_rows(
+            tape,
+            data,
+            widest,
+            &[&scores, &latents],
+            |tape, _, x, out| {
+                let (l, recon) = self.net.forward(tape, self.arena(), x)?;
+                tape.row_error_into(&recon, x, RowError::SquaredL2, &out[0])?;
+                tape.copy(&l, &out[1])
+            },
+        )?;
         Ok((scores, latents))
     }
 
     /// Records scoring of every row of `data`: returns the plan, the per-row squared
     /// reconstruction errors (`rows x 1`) and the latent vectors (`rows x latent`) it fills.
     pub fn score_plan(&self, data: &Tensor) -> Result<(Plan, Tensor, Tensor)> {
-        let mut tape = Tape::new(&self.gpu, &self.state);
+        let mut tape = self.core.tape();
         let (scores, latents) = self.record_scores(&mut tape, data)?;
         Ok((tape.finish()?, scores, latents))
     }
 
     /// Records scoring of every row and the selection of the k highest-scoring rows whose
     /// word in `exclude` is 0: one plan, one submit, k pairs to read back.
-    pub fn query_plan(
-        &self,
-        data: &Tensor,
-        exclude: &crate::gpu::GpuBuffer,
-        k: u32,
-    ) -> Result<(Plan, TopK)> {
-        let mut tape = Tape::new(&self.gpu, &self.state);
+    pub fn query_plan(&self, data: &Tensor, exclude: &GpuBuffer, k: u32) -> Result<(Plan, TopK)> {
+        let mut tape = self.core.tape();
         let (scores, _) = self.record_scores(&mut tape, data)?;
         let top = tape.top_k(&scores, Some((exclude, 0)), k)?;
         Ok((tape.finish()?, top))
@@ -221,13 +175,13 @@ impl Autoencoder {
     pub fn scores(&self, data: &Tensor) -> Result<Vec<f32>> {
         let (plan, scores, _) = self.score_plan(data)?;
         plan.run(1)?;
-        scores.read(&self.gpu)
+        scores.read(self.gpu())
     }
 
     /// Each row's latent vector, row-major.
     pub fn latent(&self, data: &Tensor) -> Result<Vec<f32>> {
         let (plan, _, latents) = self.score_plan(data)?;
         plan.run(1)?;
-        latents.read(&self.gpu)
+        latents.read(self.gpu())
     }
 }

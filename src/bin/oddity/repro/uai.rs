@@ -1,6 +1,6 @@
-//! `oddity repro uai` (and the dispatch to `repro abc`): the UAI paper's synthetic experiments (X_0, X_0-2, X_hard) at a scale the
-//! adapter can carry: anomalies found at a budget of twice the anomalies, for DAE, DAE_uai,
-//! Class and Class_uai over several seeds (mean, min, max), with the checks.
+//! `oddity repro uai`: the UAI paper's synthetic experiments (X_0, X_0-2, X_hard) at a scale
+//! the adapter can carry: anomalies found at a budget of twice the anomalies, for DAE, DAE_uai,
+//! Class and Class_uai over several seeds (mean, min, max), with the paper's checks.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -8,16 +8,6 @@ use std::time::Instant;
 use oddity::{Error, Gpu};
 
 use crate::active;
-
-#[derive(clap::Subcommand)]
-pub enum Experiment {
-    /// "Deep Active Learning for Anomaly Detection": found-at-budget for DAE, DAE_uai, Class
-    /// and Class_uai on X_0, X_0-2 and X_hard.
-    Uai(UaiArgs),
-    /// "Autoencoding Binary Classifiers for Supervised Anomaly Detection": known- and
-    /// unknown-anomaly AUROC of ABC, LRC, AE, DAE and DNN, and Figure 5's error curves.
-    Abc(crate::repro_abc::Args),
-}
 
 #[derive(clap::Args)]
 pub struct UaiArgs {
@@ -49,58 +39,6 @@ pub struct UaiArgs {
     /// Print one JSON object as the last line.
     #[arg(long)]
     pub json: bool,
-}
-
-pub fn run(e: &Experiment) -> oddity::Result<()> {
-    match e {
-        Experiment::Uai(a) => uai(a),
-        Experiment::Abc(a) => crate::repro_abc::run(a),
-    }
-}
-
-/// Progress of a long experiment on stderr: a bar on a terminal, else one line per finished
-/// unit (with the time so far), so a run logged to a file shows how far it got.
-pub(crate) struct Progress {
-    bar: indicatif::ProgressBar,
-    tty: bool,
-    start: Instant,
-}
-
-impl Progress {
-    pub(crate) fn new(total: u64) -> Progress {
-        let bar = indicatif::ProgressBar::new(total);
-        let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
-        if !tty {
-            bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
-        }
-        Progress {
-            bar,
-            tty,
-            start: Instant::now(),
-        }
-    }
-
-    /// What runs now (shown on the bar).
-    pub(crate) fn start(&self, what: String) {
-        self.bar.set_message(what);
-    }
-
-    /// One unit finished; `line` says what it gave.
-    pub(crate) fn done(&self, line: String) {
-        self.bar.inc(1);
-        if !self.tty {
-            eprintln!(
-                "[{}/{} {:.0} s] {line}",
-                self.bar.position(),
-                self.bar.length().unwrap_or(0),
-                self.start.elapsed().as_secs_f64()
-            );
-        }
-    }
-
-    pub(crate) fn finish(&self) {
-        self.bar.finish_and_clear();
-    }
 }
 
 /// One dataset's results: per model, found at budget for every seed.
@@ -175,7 +113,7 @@ fn default_datasets(gpu: &Gpu) -> Vec<String> {
     d
 }
 
-fn uai(a: &UaiArgs) -> oddity::Result<()> {
+pub fn run(a: &UaiArgs) -> oddity::Result<()> {
     if a.seeds == 0 {
         return Err(Error::Invalid {
             what: "seeds",
@@ -196,7 +134,7 @@ fn uai(a: &UaiArgs) -> oddity::Result<()> {
         a.train.batch
     );
     let start = Instant::now();
-    let bar = Progress::new((datasets.len() * a.seeds as usize) as u64);
+    let bar = crate::progress::Progress::new((datasets.len() * a.seeds as usize) as u64);
     let mut rows = Vec::new();
     for name in &datasets {
         let mut row = Row {
@@ -217,13 +155,14 @@ fn uai(a: &UaiArgs) -> oddity::Result<()> {
                 )
             };
             let data = active::load(&gpu, &args)?;
-            let budget = active::budget_for(&data, None)?;
+            let budget = oddity::active::budget_for(&data, None)?;
             let x = data.upload_as(&gpu, args.train.precision)?;
             bar.start(format!("{name} seed {}", args.seed));
             let mut found = Vec::new();
             for o in active::run_models(&gpu, &data, &x, &args, budget, false)? {
-                found.push(format!("{} {}", o.model, o.found));
-                row.found.entry(o.model).or_default().push(o.found);
+                let model = o.model.name().to_string();
+                found.push(format!("{model} {}", o.found));
+                row.found.entry(model).or_default().push(o.found);
             }
             row.anomalies.push(data.anomalies());
             row.budgets.push(budget);

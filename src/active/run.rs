@@ -1,0 +1,252 @@
+//! A run of Algorithm 1 over one dataset, round by round: see the module documentation.
+
+use super::{ActiveConfig, Answer, Journal, JournalRound, Oracle, Query};
+use crate::data::Dataset;
+use crate::error::{Result, invalid};
+use crate::gpu::Gpu;
+use crate::models::{ActiveDetector, LabelSet};
+use crate::tape::Tensor;
+
+/// A run of Algorithm 1 over one dataset.
+pub struct ActiveRun<'m> {
+    gpu: Gpu,
+    model: &'m mut dyn ActiveDetector,
+    labels: LabelSet,
+    config: ActiveConfig,
+    journal: Option<Journal>,
+    replay: std::collections::VecDeque<JournalRound>,
+    pending: Option<Query>,
+    pretrained: bool,
+    spent: u32,
+    found: u32,
+    round: u32,
+    curve: Vec<u32>,
+    history: Vec<RoundLog>,
+}
+
+/// One round as it happened: the rows shown (best first, with their scores) and the answers.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RoundLog {
+    pub round: u32,
+    pub shown: Vec<(u32, f32)>,
+    pub answers: Vec<(u32, Answer)>,
+}
+
+impl<'m> ActiveRun<'m> {
+    /// Checks the settings against the data and prepares the model's plans. With a journal,
+    /// its recorded rounds are replayed (same seed and adapter: the same queries) before any
+    /// new query is shown.
+    pub fn new(
+        gpu: &Gpu,
+        model: &'m mut dyn ActiveDetector,
+        data: &Dataset,
+        x: &Tensor,
+        config: ActiveConfig,
+        journal: Option<Journal>,
+    ) -> Result<ActiveRun<'m>> {
+        let n = data.rows as u32;
+        if config.k == 0 {
+            return Err(invalid("k", "must be at least 1"));
+        }
+        if config.budget == 0 {
+            return Err(invalid("budget", "must be at least 1"));
+        }
+        if config.budget > n {
+            return Err(invalid(
+                "budget",
+                format!(
+                    "{} is more than the {n} rows of {}",
+                    config.budget, data.name
+                ),
+            ));
+        }
+        if config.k > n {
+            return Err(invalid(
+                "k",
+                format!("{} is more than the {n} rows of {}", config.k, data.name),
+            ));
+        }
+        if config.budget + config.k > n + 1 {
+            return Err(invalid(
+                "budget",
+                format!(
+                    "budget {} with k {} leaves the last round fewer than k unlabelled rows of {} to rank (need budget + k <= {})",
+                    config.budget,
+                    config.k,
+                    data.name,
+                    n + 1
+                ),
+            ));
+        }
+        let labels = LabelSet::new(gpu, n)?;
+        model.prepare(data, x, &labels, config.k)?;
+        let replay = journal
+            .as_ref()
+            .map(|j| j.rounds.iter().cloned().collect())
+            .unwrap_or_default();
+        Ok(ActiveRun {
+            gpu: gpu.clone(),
+            model,
+            labels,
+            config,
+            journal,
+            replay,
+            pending: None,
+            pretrained: false,
+            spent: 0,
+            found: 0,
+            round: 0,
+            curve: Vec::new(),
+            history: Vec::new(),
+        })
+    }
+
+    /// The next rows to audit, or None when the budget is spent. Rounds already in the journal
+    /// are replayed and applied first.
+    pub fn next_query(&mut self) -> Result<Option<Query>> {
+        if let Some(q) = &self.pending {
+            return Err(invalid(
+                "query",
+                format!("round {} is still waiting for answers", q.round + 1),
+            ));
+        }
+        loop {
+            if self.spent >= self.config.budget {
+                return Ok(None);
+            }
+            if !self.pretrained {
+                self.model.train(self.config.pretrain_steps)?;
+                self.pretrained = true;
+            }
+            self.model.train(self.config.active_steps)?;
+            let mut rows = self.model.query()?;
+            rows.truncate((self.config.budget - self.spent).min(self.config.k) as usize);
+            let query = Query {
+                round: self.round,
+                rows,
+            };
+            match self.replay.pop_front() {
+                Some(rec) => {
+                    let shown: std::collections::HashSet<u32> =
+                        query.rows.iter().map(|r| r.0).collect();
+                    if let Some((r, _)) = rec.answers.iter().find(|(r, _)| !shown.contains(r)) {
+                        return Err(invalid(
+                            "journal",
+                            format!(
+                                "round {}: the journal answers row {r}, which this run did not propose (another adapter, build, ODDITY_GEMM or ODDITY_SUBGROUPS?)",
+                                rec.round + 1
+                            ),
+                        ));
+                    }
+                    self.apply(&query, &rec.answers)?;
+                }
+                None => {
+                    self.pending = Some(query.clone());
+                    return Ok(Some(query));
+                }
+            }
+        }
+    }
+
+    /// Records answers to the pending query (all of its rows, or some when the expert
+    /// stopped early): journalled and fsync'd first, then used.
+    pub fn record(&mut self, answers: &[(u32, Answer)]) -> Result<()> {
+        let query = self
+            .pending
+            .clone()
+            .ok_or_else(|| invalid("answers", "no query is waiting for answers"))?;
+        if answers.is_empty() {
+            return Err(invalid("answers", "no answers given"));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (r, _) in answers {
+            if !query.rows.iter().any(|q| q.0 == *r) {
+                return Err(invalid(
+                    "answers",
+                    format!("row {r} was not in round {}'s query", query.round + 1),
+                ));
+            }
+            if !seen.insert(*r) {
+                return Err(invalid("answers", format!("row {r} is answered twice")));
+            }
+        }
+        if let Some(j) = &mut self.journal {
+            j.append(&JournalRound {
+                round: query.round,
+                answers: answers.to_vec(),
+            })?;
+        }
+        self.apply(&query, answers)?;
+        self.pending = None;
+        Ok(())
+    }
+
+    fn apply(&mut self, query: &Query, answers: &[(u32, Answer)]) -> Result<()> {
+        let labelled: Vec<(u32, u8)> = answers
+            .iter()
+            .filter(|a| a.1 != Answer::Skip)
+            .map(|&(r, a)| (r, u8::from(a == Answer::Anomaly)))
+            .collect();
+        let skipped: Vec<u32> = answers
+            .iter()
+            .filter(|a| a.1 == Answer::Skip)
+            .map(|a| a.0)
+            .collect();
+        self.labels.add(&self.gpu, &labelled)?;
+        self.labels.skip(&self.gpu, &skipped)?;
+        self.found += labelled.iter().filter(|l| l.1 == 1).count() as u32;
+        self.spent += answers.len() as u32;
+        self.curve.push(self.found);
+        self.round = query.round + 1;
+        self.history.push(RoundLog {
+            round: query.round,
+            shown: query.rows.clone(),
+            answers: answers.to_vec(),
+        });
+        Ok(())
+    }
+
+    /// Runs the rest of the algorithm: every query goes to `oracle` and its answers are
+    /// recorded (journalled first); `on_round` then sees the run. Stops when the budget is
+    /// spent or the oracle asks to (returns true then: resume with the same journal).
+    pub fn drive(
+        &mut self,
+        data: &Dataset,
+        oracle: &mut dyn Oracle,
+        mut on_round: impl FnMut(&ActiveRun<'_>),
+    ) -> Result<bool> {
+        while let Some(query) = self.next_query()? {
+            let audit = oracle.audit(data, &query)?;
+            if !audit.answers.is_empty() {
+                self.record(&audit.answers)?;
+            }
+            on_round(self);
+            if audit.stop {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Every round so far (journalled ones replayed included), in order.
+    pub fn history(&self) -> &[RoundLog] {
+        &self.history
+    }
+
+    /// Anomalies found after each round.
+    pub fn curve(&self) -> &[u32] {
+        &self.curve
+    }
+
+    pub fn found(&self) -> u32 {
+        self.found
+    }
+
+    pub fn spent(&self) -> u32 {
+        self.spent
+    }
+
+    pub fn labels(&self) -> &LabelSet {
+        &self.labels
+    }
+}

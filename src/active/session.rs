@@ -1,0 +1,97 @@
+//! One model's whole run of Algorithm 1, as `oddity active` makes it: the model built by the
+//! registry, its journal opened (or resumed), every round driven, and what it found.
+
+use std::path::Path;
+use std::time::Instant;
+
+use super::{ActiveConfig, ActiveRun, Journal, JournalHeader, Oracle, RoundLog};
+use crate::data::Dataset;
+use crate::error::{Result, invalid};
+use crate::gpu::Gpu;
+use crate::models::{Detector, Settings, registry};
+use crate::tape::Tensor;
+
+/// What to run.
+#[derive(Clone, Copy, Debug)]
+pub struct RunSpec<'a> {
+    /// The model's registry name (`dae-uai`, `dae`, `class-uai`, `class`).
+    pub model: &'a str,
+    pub settings: &'a Settings,
+    pub config: ActiveConfig,
+    /// The label journal: every answer is appended (and fsync'd) before it is used; an
+    /// existing journal of the same run resumes it.
+    pub journal: Option<&'a Path>,
+    /// The CSV column the data's classes came from, for the journal header (None: default).
+    pub class_col: Option<&'a str>,
+}
+
+/// What a run did.
+pub struct Outcome {
+    /// The trained model (save it for `oddity score`).
+    pub model: Box<dyn Detector>,
+    pub found: u32,
+    pub spent: u32,
+    /// Anomalies found after each round.
+    pub curve: Vec<u32>,
+    /// Every round: the rows shown with their scores, and the answers.
+    pub history: Vec<RoundLog>,
+    /// The oracle asked to stop before the budget was spent (resume with the same journal).
+    pub stopped: bool,
+    pub seconds: f64,
+}
+
+impl Outcome {
+    /// Every row's score as the last query ranked them (read back: one wait).
+    pub fn scores(&mut self) -> Result<Vec<f32>> {
+        let name = self.model.name().to_string();
+        self.model
+            .as_active()
+            .ok_or_else(|| invalid("model", format!("{name} does not learn from labels")))?
+            .last_scores()
+    }
+}
+
+/// Runs Algorithm 1 with `spec`'s model on `data` (uploaded as `x`), `oracle` answering;
+/// `on_round` sees the run after every round.
+pub fn run_model(
+    gpu: &Gpu,
+    data: &Dataset,
+    x: &Tensor,
+    spec: &RunSpec<'_>,
+    oracle: &mut dyn Oracle,
+    on_round: impl FnMut(&ActiveRun<'_>),
+) -> Result<Outcome> {
+    let mut model = registry::active(spec.model)?.build(gpu, data, spec.settings)?;
+    let journal = match spec.journal {
+        Some(p) => {
+            let header = JournalHeader::for_run(
+                data,
+                model.name(),
+                spec.settings,
+                spec.class_col,
+                &spec.config,
+            );
+            Some(Journal::open(p, &header)?)
+        }
+        None => None,
+    };
+    let start = Instant::now();
+    let name = model.name().to_string();
+    let active = model
+        .as_active()
+        .ok_or_else(|| invalid("model", format!("{name} does not learn from labels")))?;
+    let mut run = ActiveRun::new(gpu, active, data, x, spec.config, journal)?;
+    let stopped = run.drive(data, oracle, on_round)?;
+    let (found, spent) = (run.found(), run.spent());
+    let (curve, history) = (run.curve().to_vec(), run.history().to_vec());
+    drop(run);
+    Ok(Outcome {
+        model,
+        found,
+        spent,
+        curve,
+        history,
+        stopped,
+        seconds: start.elapsed().as_secs_f64(),
+    })
+}

@@ -1,0 +1,341 @@
+//! The model core: the training skeleton every detector shares, written once. A model is its
+//! configuration, its layers (reserved in an [`ArenaBuilder`]) and the loss it records; the
+//! core owns the rest:
+//!
+//! - the parameter arena (every parameter in one buffer, gradients in another), the
+//!   optimizer's state and the step counter (the RNG stream and Adam's t);
+//! - recording a training step from a closure that builds the loss on a tape
+//!   ([`ModelCore::train_plan`]), replayed N times per submit;
+//! - recording a pass over any number of rows in chunks that stay under the adapter's binding
+//!   limit ([`ModelCore::record_rows`]) and scoring host rows of any count in uploads that do
+//!   ([`ModelCore::score_rows`]);
+//! - training with early stopping on a validation loss, the best epoch's parameters kept on
+//!   the GPU ([`ModelCore::fit_early_stopping`]);
+//! - the training state for a model file ([`ModelCore::state`], [`ModelCore::restore`]).
+
+use serde::Serialize;
+
+use super::Threshold;
+use super::file::CoreState;
+use crate::data::{Dataset, Schema};
+use crate::error::{Result, invalid};
+use crate::gpu::Gpu;
+use crate::nn::{ArenaBuilder, Optimizer, OptimizerState, ParamArena, Slot};
+use crate::tape::{Plan, StepState, Tape, Tensor};
+
+/// The most rows a chunk takes: every kernel's grid fits (a GEMM's 32-row tiles stay under
+/// 65535 workgroups a dimension).
+pub const MAX_CHUNK_ROWS: u32 = 1 << 20;
+
+/// The share of training rows [`validation_split`] holds out for early stopping.
+pub const VALIDATION_SHARE: f64 = 0.2;
+
+/// A random [`VALIDATION_SHARE`] of `rows` row indices (seeded), at least one, and the rest:
+/// (held out, kept), each in the shuffled order. Too few rows to keep one is an error naming
+/// `data`.
+pub fn validation_split(data: &str, rows: usize, seed: u64) -> Result<(Vec<usize>, Vec<usize>)> {
+    use rand::SeedableRng;
+    use rand::seq::SliceRandom;
+    let mut ix: Vec<usize> = (0..rows).collect();
+    ix.shuffle(&mut rand::rngs::StdRng::seed_from_u64(seed ^ 0xabc));
+    let n_val = ((rows as f64 * VALIDATION_SHARE).round() as usize).max(1);
+    if rows < n_val + 1 {
+        return Err(invalid(
+            "training data",
+            format!("{data}: {rows} training rows are too few to hold out a validation split"),
+        ));
+    }
+    let kept = ix.split_off(n_val);
+    Ok((ix, kept))
+}
+
+/// The 32-bit seed the shaders' RNG streams use for a model seed (both halves folded in).
+pub fn shader_seed(seed: u64) -> u32 {
+    (seed ^ (seed >> 32)) as u32
+}
+
+/// A model's parameters, optimizer state and step state on the GPU, and what its file keeps
+/// beside them: the schema of its training data and its threshold.
+pub struct ModelCore {
+    gpu: Gpu,
+    arena: ParamArena,
+    opt: OptimizerState,
+    state: StepState,
+    seed: u64,
+    /// How raw data becomes the model's inputs (empty when unknown).
+    pub schema: Schema,
+    pub threshold: Option<Threshold>,
+}
+
+/// When [`ModelCore::fit_early_stopping`] stops: after `max_epochs`, or after `patience`
+/// epochs without a better validation loss.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct EarlyStopping {
+    pub max_epochs: u32,
+    pub patience: u32,
+}
+
+/// What training did.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct FitReport {
+    /// Epochs run (0 for training by a number of steps).
+    pub epochs: u32,
+    pub best_epoch: u32,
+    pub steps: u64,
+    /// The validation loss after each epoch.
+    pub val_loss: Vec<f32>,
+    /// Mean reconstruction error of the validation split's normal rows and known anomalies
+    /// after each epoch, where a model tracks them (the ABC paper's Figure 5); else empty.
+    pub normal_error: Vec<f32>,
+    pub anomaly_error: Vec<f32>,
+    /// The validation loss stopped being finite (LRC can run away); the best epoch is kept.
+    pub diverged: bool,
+}
+
+impl ModelCore {
+    /// Uploads the parameters laid out in `arena`, with `optimizer`'s state zeroed and the step
+    /// counter at 0. `seed` is the model's (the arena was initialised from it; the shaders'
+    /// RNG streams use [`shader_seed`] of it).
+    pub fn new(gpu: &Gpu, arena: ArenaBuilder, optimizer: Optimizer, seed: u64) -> Result<Self> {
+        let arena = arena.upload(gpu)?;
+        let opt = OptimizerState::new(gpu, optimizer, &arena)?;
+        Ok(ModelCore {
+            gpu: gpu.clone(),
+            arena,
+            opt,
+            state: StepState::new(gpu)?,
+            seed,
+            schema: Schema::default(),
+            threshold: None,
+        })
+    }
+
+    pub fn gpu(&self) -> &Gpu {
+        &self.gpu
+    }
+
+    pub fn arena(&self) -> &ParamArena {
+        &self.arena
+    }
+
+    /// A slot's parameters.
+    pub fn param(&self, slot: Slot) -> Result<Tensor> {
+        self.arena.param(slot)
+    }
+
+    pub fn optimizer(&self) -> Optimizer {
+        self.opt.optimizer
+    }
+
+    /// The GPU step counter (also the RNG stream).
+    pub fn step_state(&self) -> &StepState {
+        &self.state
+    }
+
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// The 32-bit seed of the shaders' RNG streams (minibatch rows, noise).
+    pub fn rng_seed(&self) -> u32 {
+        shader_seed(self.seed)
+    }
+
+    /// A tape for a forward-only plan (scoring, validation) on this model's step state.
+    pub fn tape(&self) -> Tape {
+        Tape::new(&self.gpu, &self.state)
+    }
+
+    /// Records one training step: `losses` builds the loss terms (1x1 tensors) on a tape whose
+    /// parameters are all registered; the step is then the backward pass of their sum, one
+    /// optimizer update of the whole arena and the step counter's advance.
+    pub fn train_plan(
+        &self,
+        losses: impl FnOnce(&mut Tape) -> Result<Vec<Tensor>>,
+    ) -> Result<Plan> {
+        let mut tape = self.tape();
+        self.arena.register(&mut tape)?;
+        let losses = losses(&mut tape)?;
+        let refs: Vec<&Tensor> = losses.iter().collect();
+        tape.backward_all(&refs)?;
+        self.opt.record(&mut tape, &self.arena)?;
+        tape.advance()?;
+        tape.finish()
+    }
+
+    /// Rows per chunk for a network whose widest layer (input, hidden or output) has `widest`
+    /// values a row: as many as the adapter binds at that width, at most [`MAX_CHUNK_ROWS`].
+    /// Fewer chunks are fewer dispatches and larger GEMMs (60000 x 784 is two chunks on
+    /// llvmpipe's 128 MiB bindings, one on a GPU); a plan allocates every chunk's
+    /// activations either way.
+    pub fn chunk_rows(&self, widest: u32) -> u32 {
+        let limits = self.gpu.limits();
+        let bytes = limits
+            .max_storage_buffer_binding_size
+            .min(limits.max_buffer_size);
+        let rows = bytes / (4 * u64::from(widest.max(1)));
+        rows.clamp(1, u64::from(MAX_CHUNK_ROWS)) as u32
+    }
+
+    /// Records `f` over every row of `data` in chunks of [`ModelCore::chunk_rows`]`(widest)`
+    /// rows: `f(tape, first_row, rows, outs)` gets a chunk's rows and the views of `outs` (each
+    /// `data.rows()` rows) at those rows, to write.
+    pub fn record_rows(
+        &self,
+        tape: &mut Tape,
+        data: &Tensor,
+        widest: u32,
+        outs: &[&Tensor],
+        mut f: impl FnMut(&mut Tape, u32, &Tensor, &[Tensor]) -> Result<()>,
+    ) -> Result<()> {
+        if let Some(o) = outs.iter().find(|o| o.rows() != data.rows()) {
+            return Err(crate::error::shape(
+                "record_rows",
+                format!(
+                    "an output of {} rows for {} data rows",
+                    o.rows(),
+                    data.rows()
+                ),
+            ));
+        }
+        for (r0, x) in data.row_chunks(self.chunk_rows(widest))? {
+            let views = outs
+                .iter()
+                .map(|o| Tensor::view(o.buffer(), o.offset() + r0 * o.cols(), x.rows(), o.cols()))
+                .collect::<Result<Vec<_>>>()?;
+            f(tape, r0, &x, &views)?;
+        }
+        Ok(())
+    }
+
+    /// Scores any number of host rows of `cols` values (row-major) in uploads of at most
+    /// `rows_per_upload` rows (at most [`ModelCore::chunk_rows`]`(cols)`, what one binding
+    /// holds), each scored by `score(rows, first_row)` (one value a row).
+    pub fn score_rows(
+        &self,
+        x: &[f32],
+        cols: u32,
+        rows_per_upload: u32,
+        mut score: impl FnMut(&Tensor, u32) -> Result<Vec<f32>>,
+    ) -> Result<Vec<f32>> {
+        let cols_us = cols.max(1) as usize;
+        if !x.len().is_multiple_of(cols_us) {
+            return Err(invalid(
+                "rows",
+                format!("{} values are not whole rows of {cols}", x.len()),
+            ));
+        }
+        let per_upload = rows_per_upload.clamp(1, self.chunk_rows(cols)) as usize;
+        let mut out = Vec::with_capacity(x.len() / cols_us);
+        for (i, piece) in x.chunks(per_upload * cols_us).enumerate() {
+            let rows = (piece.len() / cols_us) as u32;
+            let t = Tensor::from_slice(&self.gpu, piece, rows, cols, "rows to score")?;
+            let scores = score(&t, (i * per_upload) as u32)?;
+            if scores.len() != rows as usize {
+                return Err(crate::error::shape(
+                    "score_rows",
+                    format!("{} scores for {rows} rows", scores.len()),
+                ));
+            }
+            out.extend(scores);
+        }
+        Ok(out)
+    }
+
+    /// Rows `ix` of `data`, in that order, as a tensor.
+    pub fn rows_tensor(&self, data: &Dataset, ix: &[usize], label: &str) -> Result<Tensor> {
+        let x: Vec<f32> = ix.iter().flat_map(|&i| data.row(i)).copied().collect();
+        Tensor::from_slice(&self.gpu, &x, ix.len() as u32, data.cols as u32, label)
+    }
+
+    /// Replays `plan` `steps` times (one submit, no wait) and reports it.
+    pub fn fit_steps(&self, plan: &Plan, steps: u32) -> Result<FitReport> {
+        plan.run(steps)?;
+        Ok(FitReport {
+            steps: u64::from(steps),
+            ..FitReport::default()
+        })
+    }
+
+    /// Trains with early stopping: each epoch replays `step` `steps_per_epoch` times, then
+    /// `validate` returns the validation loss (and may add to the report: tracked curves).
+    /// The parameters of the epoch with the lowest loss are copied aside on the GPU and
+    /// restored at the end; a loss that stops being finite ends training (the best finite
+    /// epoch is kept).
+    pub fn fit_early_stopping(
+        &self,
+        step: &Plan,
+        steps_per_epoch: u32,
+        stopping: EarlyStopping,
+        mut validate: impl FnMut(&mut FitReport) -> Result<f32>,
+    ) -> Result<FitReport> {
+        let best = Tensor::new(&self.gpu, self.arena.len(), 1, "best params")?;
+        let params = Tensor::view(&self.arena.params, 0, self.arena.len(), 1)?;
+        let copy_plan = |from: &Tensor, to: &Tensor| -> Result<Plan> {
+            let mut tape = self.tape();
+            tape.copy(from, to)?;
+            tape.finish()
+        };
+        let (save, restore) = (copy_plan(&params, &best)?, copy_plan(&best, &params)?);
+        let mut report = FitReport::default();
+        let mut best_loss = f32::INFINITY;
+        let mut since = 0;
+        save.run(1)?;
+        for epoch in 1..=stopping.max_epochs {
+            step.run(steps_per_epoch)?;
+            report.steps += u64::from(steps_per_epoch);
+            report.epochs = epoch;
+            let loss = validate(&mut report)?;
+            report.val_loss.push(loss);
+            if !loss.is_finite() {
+                report.diverged = true;
+                break;
+            }
+            if loss < best_loss {
+                best_loss = loss;
+                report.best_epoch = epoch;
+                save.run(1)?;
+                since = 0;
+            } else {
+                since += 1;
+                if since >= stopping.patience {
+                    break;
+                }
+            }
+        }
+        restore.run(1)?;
+        Ok(report)
+    }
+
+    /// The parameters, optimizer state and step counter, read back (blocking).
+    pub fn state(&self) -> Result<CoreState> {
+        Ok(CoreState {
+            params: self.arena.read(&self.gpu)?,
+            optimizer: Some(self.opt.read(&self.gpu)?),
+            step: Some(self.state.step(&self.gpu)?),
+        })
+    }
+
+    /// Overwrites the parameters, and the optimizer state and step counter where `state` has
+    /// them (a file of the first format has neither: the optimizer then starts afresh).
+    pub fn restore(&self, state: &CoreState) -> Result<()> {
+        if state.params.len() != self.arena.len() as usize {
+            return Err(invalid(
+                "model state",
+                format!(
+                    "{} parameters, the architecture has {}",
+                    state.params.len(),
+                    self.arena.len()
+                ),
+            ));
+        }
+        self.arena.write(&self.gpu, &state.params)?;
+        if let Some(o) = &state.optimizer {
+            self.opt.write(&self.gpu, o)?;
+        }
+        if let Some(s) = state.step {
+            self.state.set_step(&self.gpu, s)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,268 @@
+//! The registry: every model by name, with its constructor and its default configuration.
+//! Every command resolves `--model NAME` here, and model files are loaded through it.
+//!
+//! Names are unique within a [`Family`]: `oddity fit` and [`detector`] look among the
+//! detectors, `oddity active` and [`active`] among the models Algorithm 1 drives. `dae` is in
+//! both: as a detector, the ABC paper's DAE baseline (tanh, Adam, early stopping); under
+//! Algorithm 1, the UAI paper's DAE (the base of DAE_uai without its head).
+//!
+//! Adding a model: its file implements [`Detector`] and [`Model`] (its configuration type,
+//! `configure` for data of a shape, `build`), and one line of [`MODELS`] names it.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::detector::Detector;
+use super::file::{Family, ModelFile, config_from, config_json};
+use super::{Supervised, UaiModel, Vae};
+use crate::data::Dataset;
+use crate::error::{Result, invalid};
+use crate::gpu::Gpu;
+
+/// What a model is configured for: the data's name (for messages), its feature count and,
+/// where it has classes, how many.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DataShape {
+    pub name: String,
+    pub inputs: u32,
+    pub classes: Option<u32>,
+}
+
+impl DataShape {
+    pub fn of(data: &Dataset) -> DataShape {
+        DataShape {
+            name: data.name.clone(),
+            inputs: data.cols as u32,
+            classes: data
+                .class
+                .as_ref()
+                .map(|c| c.iter().max().map_or(0, |m| m + 1)),
+        }
+    }
+}
+
+/// The settings a user may give any model (the command line's flags); None keeps the model's
+/// default. A model ignores what it has no use for.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Settings {
+    /// The seed of the initial weights, minibatches, noise and validation split.
+    pub seed: u64,
+    /// Hidden widths (an autoencoder's encoder, the last the latent size).
+    pub hidden: Option<Vec<u32>>,
+    pub batch: Option<u32>,
+    /// The optimizer's learning rate.
+    pub lr: Option<f32>,
+    /// Input noise of a denoising autoencoder.
+    pub noise: Option<f32>,
+    /// The UAI head's prior standard deviation (0: no prior).
+    pub head_prior: Option<f32>,
+    /// Epochs at most, for the models trained with early stopping.
+    pub max_epochs: Option<u32>,
+    /// Training steps, for the models trained for a number of steps.
+    pub steps: Option<u32>,
+}
+
+/// A model the registry can build.
+pub trait Model: Detector + Sized + 'static {
+    type Config: Serialize + DeserializeOwned;
+
+    /// The configuration the registry name `name` (one of this model's) gives data of
+    /// `shape`, with `settings` applied.
+    fn configure(name: &str, shape: &DataShape, settings: &Settings) -> Result<Self::Config>;
+
+    /// The model of a configuration (from [`Model::configure`] or a model file).
+    fn build(gpu: &Gpu, config: Self::Config) -> Result<Self>;
+}
+
+/// One model of the registry.
+pub struct Entry {
+    pub name: &'static str,
+    pub family: Family,
+    /// One line for listings.
+    pub about: &'static str,
+    configure: fn(&str, &DataShape, &Settings) -> Result<serde_json::Value>,
+    build: fn(&Gpu, &str, serde_json::Value) -> Result<Box<dyn Detector>>,
+}
+
+fn configure<M: Model>(
+    name: &str,
+    shape: &DataShape,
+    settings: &Settings,
+) -> Result<serde_json::Value> {
+    config_json(&M::configure(name, shape, settings)?)
+}
+
+fn build<M: Model>(gpu: &Gpu, name: &str, config: serde_json::Value) -> Result<Box<dyn Detector>> {
+    Ok(Box::new(M::build(gpu, config_from(name, config)?)?))
+}
+
+impl Entry {
+    /// The entry of model `M` under `name`.
+    pub const fn of<M: Model>(name: &'static str, family: Family, about: &'static str) -> Entry {
+        Entry {
+            name,
+            family,
+            about,
+            configure: configure::<M>,
+            build: build::<M>,
+        }
+    }
+
+    /// The default configuration for data of `shape`, with `settings` applied (as JSON:
+    /// what a model file records, and what [`Entry::build_with`] takes).
+    pub fn config(&self, shape: &DataShape, settings: &Settings) -> Result<serde_json::Value> {
+        (self.configure)(self.name, shape, settings)
+    }
+
+    /// The model for `data`, configured by its default and `settings`.
+    pub fn build(
+        &self,
+        gpu: &Gpu,
+        data: &Dataset,
+        settings: &Settings,
+    ) -> Result<Box<dyn Detector>> {
+        self.build_with(gpu, self.config(&DataShape::of(data), settings)?)
+    }
+
+    /// The model of a configuration given as JSON.
+    pub fn build_with(&self, gpu: &Gpu, config: serde_json::Value) -> Result<Box<dyn Detector>> {
+        let model = (self.build)(gpu, self.name, config)?;
+        if model.name() != self.name {
+            return Err(invalid(
+                "model configuration",
+                format!(
+                    "the configuration is of {}, not {}",
+                    model.name(),
+                    self.name
+                ),
+            ));
+        }
+        Ok(model)
+    }
+}
+
+/// Every model, detectors first.
+pub static MODELS: &[Entry] = &[
+    Entry::of::<Supervised>(
+        "abc-ae",
+        Family::Detector,
+        "autoencoding binary classifier on an AE (supervised; Yamanaka et al.)",
+    ),
+    Entry::of::<Supervised>(
+        "abc-dae",
+        Family::Detector,
+        "autoencoding binary classifier on a denoising AE (supervised)",
+    ),
+    Entry::of::<Supervised>(
+        "lrc",
+        Family::Detector,
+        "the ABC paper's unbounded baseline, y L - (1 - y) L (supervised)",
+    ),
+    Entry::of::<Supervised>(
+        "ae",
+        Family::Detector,
+        "autoencoder on normal rows, reconstruction error (the ABC paper's baseline)",
+    ),
+    Entry::of::<Supervised>(
+        "dae",
+        Family::Detector,
+        "denoising autoencoder on normal rows (the ABC paper's baseline)",
+    ),
+    Entry::of::<Supervised>(
+        "dnn",
+        Family::Detector,
+        "sigmoid classifier of known anomalies (supervised; the ABC paper's baseline)",
+    ),
+    Entry::of::<Vae>(
+        "vae",
+        Family::Detector,
+        "variational autoencoder: negative ELBO or reconstruction error (the report's VAE)",
+    ),
+    Entry::of::<UaiModel>(
+        "dae-uai",
+        Family::Active,
+        "DAE with the UAI head, learning from the expert's labels (Pimentel et al.)",
+    ),
+    Entry::of::<UaiModel>(
+        "dae",
+        Family::Active,
+        "the DAE alone: ranks by reconstruction error, ignores labels",
+    ),
+    Entry::of::<UaiModel>(
+        "class-uai",
+        Family::Active,
+        "class predictor with the UAI head (needs a class per row)",
+    ),
+    Entry::of::<UaiModel>(
+        "class",
+        Family::Active,
+        "the class predictor alone: ranks by cross-entropy, ignores labels",
+    ),
+];
+
+/// The names of a family's models, comma-separated.
+pub fn names(family: Family) -> String {
+    MODELS
+        .iter()
+        .filter(|e| e.family == family)
+        .map(|e| e.name)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The model `name` of `family`, or an error listing the family's models.
+pub fn find(name: &str, family: Family) -> Result<&'static Entry> {
+    MODELS
+        .iter()
+        .find(|e| e.family == family && e.name == name)
+        .ok_or_else(|| {
+            let what = match family {
+                Family::Detector => "detector",
+                Family::Active => "active-learning model",
+            };
+            invalid(
+                "model",
+                format!("unknown {what} {name:?}; one of {}", names(family)),
+            )
+        })
+}
+
+/// The detector `name` (`oddity fit`'s models).
+pub fn detector(name: &str) -> Result<&'static Entry> {
+    find(name, Family::Detector)
+}
+
+/// The active-learning model `name` (`oddity active`'s models).
+pub fn active(name: &str) -> Result<&'static Entry> {
+    find(name, Family::Active)
+}
+
+/// Loads a model file: the registry builds the model its metadata names from the
+/// configuration it records, then its parameters, optimizer state, step counter, schema and
+/// threshold are restored.
+pub fn load(gpu: &Gpu, path: &std::path::Path) -> Result<Box<dyn Detector>> {
+    let file = ModelFile::read(path)?;
+    let entry = find(&file.kind, file.family)
+        .map_err(|e| invalid("model file", format!("{}: {e}", path.display())))?;
+    let mut model = entry
+        .build_with(gpu, file.config)
+        .map_err(|e| invalid("model file", format!("{}: {e}", path.display())))?;
+    if !file.schema.is_empty() && file.schema.len() != model.inputs() as usize {
+        return Err(invalid(
+            "model file",
+            format!(
+                "{}: its schema has {} features, its architecture {} inputs",
+                path.display(),
+                file.schema.len(),
+                model.inputs()
+            ),
+        ));
+    }
+    model
+        .core()
+        .restore(&file.state)
+        .map_err(|e| invalid("model file", format!("{}: {e}", path.display())))?;
+    model.set_schema(file.schema);
+    model.set_threshold(file.threshold);
+    Ok(model)
+}
