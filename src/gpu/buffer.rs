@@ -92,14 +92,16 @@ impl Gpu {
                 detail: format!("{label} needs {bytes} bytes; the adapter binds at most {limit}"),
             });
         }
-        let buffer = self.device().create_buffer(&wgpu::BufferDescriptor {
-            label: Some(label),
-            size: bytes,
-            usage: wgpu::BufferUsages::STORAGE
-                | wgpu::BufferUsages::COPY_SRC
-                | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
+        let buffer = self.scoped(|| {
+            Ok(self.device().create_buffer(&wgpu::BufferDescriptor {
+                label: Some(label),
+                size: bytes,
+                usage: wgpu::BufferUsages::STORAGE
+                    | wgpu::BufferUsages::COPY_SRC
+                    | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            }))
+        })?;
         let id = self.inner.next_buffer_id.fetch_add(1, Ordering::Relaxed);
         Ok(GpuBuffer {
             inner: Arc::new(BufferInner {
@@ -107,6 +109,46 @@ impl Gpu {
                 words,
                 id,
                 half,
+            }),
+        })
+    }
+
+    /// An application's buffer as an oddity buffer, without a copy or a trip through the host
+    /// (a tensor over it: [`crate::Tensor::view`]). It must belong to this device, have
+    /// `STORAGE` usage and a whole number of 32-bit words within what the adapter binds;
+    /// reading it back needs `COPY_SRC`, writing it from the host `COPY_DST`. The application
+    /// keeps its handle: oddity's work and its own see the same memory, ordered by submission
+    /// (or by dispatch order within one pass, [`crate::Plan::encode_pass`]).
+    pub fn wrap_buffer(&self, buffer: wgpu::Buffer) -> Result<GpuBuffer> {
+        let bytes = buffer.size();
+        let what = |detail: String| {
+            crate::error::invalid(
+                "application buffer",
+                format!(
+                    "a buffer of {bytes} bytes with usage {:?}: {detail}",
+                    buffer.usage()
+                ),
+            )
+        };
+        if !buffer.usage().contains(wgpu::BufferUsages::STORAGE) {
+            return Err(what("oddity's kernels need STORAGE usage".into()));
+        }
+        let limit = self
+            .limits()
+            .max_storage_buffer_binding_size
+            .min(self.limits().max_buffer_size);
+        if bytes == 0 || !bytes.is_multiple_of(4) || bytes > limit {
+            return Err(what(format!(
+                "oddity takes whole 32-bit words, at most {limit} bytes on this adapter"
+            )));
+        }
+        let id = self.inner.next_buffer_id.fetch_add(1, Ordering::Relaxed);
+        Ok(GpuBuffer {
+            inner: Arc::new(BufferInner {
+                buffer,
+                words: bytes / 4,
+                id,
+                half: false,
             }),
         })
     }
@@ -146,8 +188,17 @@ impl Gpu {
                 format!("{} bytes at word {offset} into {buf:?}", bytes.len()),
             ));
         }
+        if !buf.raw().usage().contains(wgpu::BufferUsages::COPY_DST) {
+            return Err(crate::error::invalid(
+                "write",
+                format!("{buf:?} was made without COPY_DST usage"),
+            ));
+        }
         if !bytes.is_empty() {
-            self.queue().write_buffer(buf.raw(), offset * 4, bytes);
+            self.scoped(|| {
+                self.queue().write_buffer(buf.raw(), offset * 4, bytes);
+                Ok(())
+            })?;
         }
         Ok(())
     }
@@ -161,13 +212,21 @@ impl Gpu {
                 format!("{words} words at {offset} from {buf:?}"),
             ));
         }
+        if !buf.raw().usage().contains(wgpu::BufferUsages::COPY_SRC) {
+            return Err(crate::error::invalid(
+                "read",
+                format!("{buf:?} was made without COPY_SRC usage, so it cannot be read back"),
+            ));
+        }
         let bytes = words.max(1) * 4;
-        let staging = self.device().create_buffer(&wgpu::BufferDescriptor {
-            label: Some("oddity readback"),
-            size: bytes,
-            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
+        let staging = self.scoped(|| {
+            Ok(self.device().create_buffer(&wgpu::BufferDescriptor {
+                label: Some("oddity readback"),
+                size: bytes,
+                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            }))
+        })?;
         let mut enc = self
             .device()
             .create_command_encoder(&wgpu::CommandEncoderDescriptor {
@@ -176,14 +235,17 @@ impl Gpu {
         if words > 0 {
             enc.copy_buffer_to_buffer(buf.raw(), offset * 4, &staging, 0, bytes);
         }
-        self.submit(enc.finish());
+        self.submit(enc)?;
         let slot: Arc<Mutex<Option<Result<(), String>>>> = Arc::new(Mutex::new(None));
         let s2 = slot.clone();
-        staging.slice(..).map_async(wgpu::MapMode::Read, move |r| {
-            if let Ok(mut s) = s2.lock() {
-                *s = Some(r.map_err(|e| e.to_string()));
-            }
-        });
+        self.scoped(|| {
+            staging.slice(..).map_async(wgpu::MapMode::Read, move |r| {
+                if let Ok(mut s) = s2.lock() {
+                    *s = Some(r.map_err(|e| e.to_string()));
+                }
+            });
+            Ok(())
+        })?;
         Ok(PendingRead {
             gpu: self.clone(),
             staging,

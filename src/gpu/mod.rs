@@ -161,8 +161,10 @@ impl Gpu {
     }
 
     /// Borrows an application's adapter, device and queue (for embedding oddity in a renderer
-    /// that already has them). The application keeps its own uncaptured-error handler; oddity
-    /// checks shapes and limits itself before anything reaches the device.
+    /// that already has them). The application keeps its own uncaptured-error handler: oddity
+    /// checks shapes and limits itself before anything reaches the device, and wraps every
+    /// call it makes on the device in wgpu error scopes ([`Gpu::scoped`]), so an error wgpu
+    /// raises there comes back as an oddity error instead of reaching that handler.
     pub fn from_wgpu(adapter: &wgpu::Adapter, device: &wgpu::Device, queue: &wgpu::Queue) -> Gpu {
         Gpu::build(adapter, device.clone(), queue.clone(), None)
     }
@@ -270,10 +272,11 @@ impl Gpu {
             .fetch_add(n, Ordering::Relaxed);
     }
 
-    /// Submits one command buffer and counts it.
-    pub fn submit(&self, cmd: wgpu::CommandBuffer) -> wgpu::SubmissionIndex {
+    /// Finishes `encoder` and submits it, counted; an error either raises on the device comes
+    /// back ([`Gpu::scoped`]).
+    pub fn submit(&self, encoder: wgpu::CommandEncoder) -> Result<wgpu::SubmissionIndex> {
         self.inner.counters.submits.fetch_add(1, Ordering::Relaxed);
-        self.inner.queue.submit(Some(cmd))
+        self.scoped(|| Ok(self.inner.queue.submit(Some(encoder.finish()))))
     }
 
     /// Blocks until all submitted work is done (one host wait), then reports any error wgpu
@@ -288,6 +291,32 @@ impl Gpu {
             .poll(wgpu::PollType::wait_indefinitely())
             .map_err(|e| Error::Wgpu(e.to_string()))?;
         self.check()
+    }
+
+    /// Runs `f` with wgpu error scopes pushed on this thread (validation, out of memory,
+    /// internal): an error wgpu raises on the device during `f` comes back as
+    /// [`Error::Wgpu`], on oddity's own device and on an application's alike (whose
+    /// uncaptured-error handler then never sees it). An error `f` itself returns comes first.
+    pub fn scoped<T>(&self, f: impl FnOnce() -> Result<T>) -> Result<T> {
+        let device = &self.inner.device;
+        let scopes = [
+            wgpu::ErrorFilter::Internal,
+            wgpu::ErrorFilter::OutOfMemory,
+            wgpu::ErrorFilter::Validation,
+        ]
+        .map(|filter| device.push_error_scope(filter));
+        let out = f();
+        // Innermost first, as scopes must be popped.
+        let mut raised = Vec::new();
+        for scope in scopes.into_iter().rev() {
+            if let Some(e) = pollster::block_on(scope.pop()) {
+                raised.push(e.to_string());
+            }
+        }
+        match (out, raised.is_empty()) {
+            (Ok(_), false) => Err(Error::Wgpu(raised.join("\n"))),
+            (out, _) => out,
+        }
     }
 
     /// Returns the first error wgpu reported on this device since the last check, if any

@@ -272,52 +272,56 @@ impl PlanBuilder {
             self.pending.extend(placed.into_iter().map(|(_, d)| d));
         }
         let epilogue: Vec<Pending> = self.deferred.drain(..).map(|(_, d)| d).collect();
-        let device = self.gpu.device();
-        let uniform = (!self.uniform.is_empty()).then(|| {
-            let buf = device.create_buffer(&wgpu::BufferDescriptor {
-                label: Some("plan uniforms"),
-                size: self.uniform.len().div_ceil(16) as u64 * 16,
-                usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
-                mapped_at_creation: false,
-            });
-            self.gpu.queue().write_buffer(&buf, 0, &self.uniform);
-            buf
-        });
-        let build = |p: &Pending| {
-            let mut entries: Vec<wgpu::BindGroupEntry> = p
-                .buffers
-                .iter()
-                .map(|(b, _, buf)| wgpu::BindGroupEntry {
-                    binding: *b,
-                    resource: buf.raw().as_entire_binding(),
-                })
-                .collect();
-            if let (Some(u), Some((offset, size)), Some(ub)) =
-                (p.kernel.uniform(), p.uniform, uniform.as_ref())
-            {
-                entries.push(wgpu::BindGroupEntry {
-                    binding: u.binding,
-                    resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
-                        buffer: ub,
-                        offset,
-                        size: wgpu::BufferSize::new(size),
-                    }),
+        let gpu = self.gpu.clone();
+        let (dispatches, epilogue, uniform) = gpu.scoped(|| {
+            let device = self.gpu.device();
+            let uniform = (!self.uniform.is_empty()).then(|| {
+                let buf = device.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some("plan uniforms"),
+                    size: self.uniform.len().div_ceil(16) as u64 * 16,
+                    usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+                    mapped_at_creation: false,
                 });
-            }
-            let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
-                label: None,
-                layout: &p.kernel.layout,
-                entries: &entries,
+                self.gpu.queue().write_buffer(&buf, 0, &self.uniform);
+                buf
             });
-            Dispatch {
-                kernel: p.kernel.clone(),
-                bind_group,
-                groups: p.groups,
-                note: p.note.clone(),
-            }
-        };
-        let dispatches = self.pending.iter().map(build).collect();
-        let epilogue = epilogue.iter().map(build).collect();
+            let build = |p: &Pending| {
+                let mut entries: Vec<wgpu::BindGroupEntry> = p
+                    .buffers
+                    .iter()
+                    .map(|(b, _, buf)| wgpu::BindGroupEntry {
+                        binding: *b,
+                        resource: buf.raw().as_entire_binding(),
+                    })
+                    .collect();
+                if let (Some(u), Some((offset, size)), Some(ub)) =
+                    (p.kernel.uniform(), p.uniform, uniform.as_ref())
+                {
+                    entries.push(wgpu::BindGroupEntry {
+                        binding: u.binding,
+                        resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                            buffer: ub,
+                            offset,
+                            size: wgpu::BufferSize::new(size),
+                        }),
+                    });
+                }
+                let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+                    label: None,
+                    layout: &p.kernel.layout,
+                    entries: &entries,
+                });
+                Dispatch {
+                    kernel: p.kernel.clone(),
+                    bind_group,
+                    groups: p.groups,
+                    note: p.note.clone(),
+                }
+            };
+            let dispatches = self.pending.iter().map(build).collect();
+            let epilogue = epilogue.iter().map(build).collect();
+            Ok((dispatches, epilogue, uniform))
+        })?;
         self.gpu.check()?;
         Ok(Plan {
             gpu: self.gpu.clone(),
@@ -434,7 +438,7 @@ impl Plan {
                 d.encode(&mut pass, repeats);
             }
             self.gpu.count_dispatches(u64::from(repeats));
-            self.gpu.submit(enc.finish());
+            self.gpu.submit(enc)?;
             self.gpu.wait()?;
             out.push((
                 label,
@@ -460,17 +464,20 @@ impl Plan {
         // A query set holds at most QUERY_SET_MAX_QUERIES (4096) timestamps.
         for chunk in all.chunks(1024) {
             let n = 2 * chunk.len() as u32;
-            let set = dev.create_query_set(&wgpu::QuerySetDescriptor {
-                label: Some("oddity timestamps"),
-                ty: wgpu::QueryType::Timestamp,
-                count: n,
-            });
-            let resolved = dev.create_buffer(&wgpu::BufferDescriptor {
-                label: Some("oddity timestamps"),
-                size: 8 * u64::from(n),
-                usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
-                mapped_at_creation: false,
-            });
+            let (set, resolved) = self.gpu.scoped(|| {
+                let set = dev.create_query_set(&wgpu::QuerySetDescriptor {
+                    label: Some("oddity timestamps"),
+                    ty: wgpu::QueryType::Timestamp,
+                    count: n,
+                });
+                let resolved = dev.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some("oddity timestamps"),
+                    size: 8 * u64::from(n),
+                    usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
+                    mapped_at_creation: false,
+                });
+                Ok((set, resolved))
+            })?;
             // Two u32 words per timestamp, read back through the usual readback path.
             let words = self.gpu.buffer(2 * u64::from(n), "timestamps")?;
             let mut enc = dev.create_command_encoder(&wgpu::CommandEncoderDescriptor {
@@ -492,7 +499,7 @@ impl Plan {
             enc.copy_buffer_to_buffer(&resolved, 0, words.raw(), 0, 8 * u64::from(n));
             self.gpu
                 .count_dispatches(chunk.len() as u64 * u64::from(repeats));
-            self.gpu.submit(enc.finish());
+            self.gpu.submit(enc)?;
             let ticks: Vec<u64> = self
                 .gpu
                 .read_u32(&words, 0, 2 * u64::from(n))?
@@ -523,6 +530,25 @@ impl Plan {
     pub fn run(&self, repeats: u32) -> Result<()> {
         run_all(&self.gpu, &[(self, repeats)])
     }
+
+    /// Records `repeats` replays (and the epilogue, once) into the caller's command encoder,
+    /// in a compute pass of their own: the caller submits, in its own order with its own work
+    /// (a frame of a renderer). Nothing is submitted or waited for; the plan's uniforms were
+    /// queued when it was built, so any submit on the device's queue sees them.
+    pub fn encode(&self, encoder: &mut wgpu::CommandEncoder, repeats: u32) {
+        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+            label: Some("oddity plan"),
+            timestamp_writes: None,
+        });
+        self.record(&mut pass, repeats);
+    }
+
+    /// Records `repeats` replays (and the epilogue, once) into the caller's compute pass, after
+    /// whatever it holds: the caller's dispatches before and after see the plan's buffers in
+    /// dispatch order. The pass's pipeline and bind group are left set to the plan's last.
+    pub fn encode_pass(&self, pass: &mut wgpu::ComputePass<'_>, repeats: u32) {
+        self.record(pass, repeats);
+    }
 }
 
 /// Replays several plans in order, each its number of times, in one compute pass and one
@@ -542,6 +568,6 @@ pub fn run_all(gpu: &Gpu, plans: &[(&Plan, u32)]) -> Result<()> {
             plan.record(&mut pass, *n);
         }
     }
-    gpu.submit(enc.finish());
+    gpu.submit(enc)?;
     gpu.check()
 }
