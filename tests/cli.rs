@@ -1,37 +1,10 @@
 //! The `oddity active` command: its JSON line, its files, resuming from a journal, and clear
 //! errors (never a panic) for bad arguments.
 
-use std::process::Command;
+#[path = "common/bin.rs"]
+mod bin;
 
-fn oddity(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_oddity"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into(),
-        String::from_utf8_lossy(&out.stderr).into(),
-    )
-}
-
-const SMALL: &[&str] = &[
-    "active",
-    "--dataset",
-    "digits0",
-    "--k",
-    "6",
-    "--budget",
-    "12",
-    "--pretrain-steps",
-    "20",
-    "--active-steps",
-    "5",
-    "--hidden",
-    "16,4",
-    "--batch",
-    "32",
-];
+use bin::{SMALL, oddity};
 
 #[test]
 fn active_json_files_and_journal_resume() {

@@ -29,6 +29,7 @@ fn layers(model: &Autoencoder) -> Vec<RefLayer> {
         .copied()
         .collect();
     model
+        .core()
         .arena()
         .slots
         .iter()
@@ -52,7 +53,7 @@ fn reference_step(
     step: u32,
 ) {
     let c = &model.config;
-    let (d, batch, seed) = (c.inputs as usize, c.batch as usize, model.rng_seed());
+    let (d, batch, seed) = (c.inputs as usize, c.batch as usize, model.core().rng_seed());
     let mut clean = vec![0.0; batch * d];
     let mut noisy = vec![0.0; batch * d];
     for i in 0..batch {
@@ -133,7 +134,7 @@ fn check_config_against_reference(
     let x = Tensor::from_slice(gpu, &data, n_data, d, "data").unwrap();
     let seed = rand::RngExt::random::<u64>(&mut rng);
     let mut model = Autoencoder::new(gpu, config(optimizer, seed)).unwrap();
-    let mut params = wide(&model.arena().read(gpu).unwrap());
+    let mut params = wide(&model.core().arena().read(gpu).unwrap());
     let mut opt = vec![0.0; 2 * params.len()];
     let steps = 20;
     model.fit(&x, steps).unwrap();
@@ -141,13 +142,14 @@ fn check_config_against_reference(
     for s in 0..steps {
         reference_step(&model, &dw, n_data, &mut params, &mut opt, s);
     }
-    let got = model.arena().read(gpu).unwrap();
+    let got = model.core().arena().read(gpu).unwrap();
     let e = rel_err(&got, &params);
     let moved = rel_err64(
         &params,
         &wide(
             &Autoencoder::new(gpu, config(optimizer, seed))
                 .unwrap()
+                .core()
                 .arena()
                 .read(gpu)
                 .unwrap(),
@@ -161,7 +163,7 @@ fn check_config_against_reference(
         e < 1e-3,
         "{optimizer:?}: GPU vs f64 after {steps} steps: {e}"
     );
-    assert_eq!(model.step_state().step(gpu).unwrap(), steps);
+    assert_eq!(model.core().step_state().step(gpu).unwrap(), steps);
 }
 
 #[test]
@@ -256,7 +258,7 @@ fn replaying_100_steps_is_one_submit_and_no_host_wait() {
     assert_eq!(d.host_waits, 0);
     assert_eq!(d.dispatches, 100 * per_step + once);
     gpu.wait().unwrap();
-    assert_eq!(model.step_state().step(&gpu).unwrap(), 101);
+    assert_eq!(model.core().step_state().step(&gpu).unwrap(), 101);
 }
 
 #[test]
@@ -322,7 +324,8 @@ fn same_seed_gives_bit_identical_parameters() {
     let run = |seed| {
         let mut m = Autoencoder::new(&gpu, small_config(Optimizer::adam(0.01), seed)).unwrap();
         m.fit(&x, 50).unwrap();
-        m.arena()
+        m.core()
+            .arena()
             .read(&gpu)
             .unwrap()
             .iter()
@@ -346,7 +349,7 @@ fn scores_and_latents_match_f64_forward_across_chunks() {
         ..AutoencoderConfig::dae(d, &[4, 2])
     };
     let model = Autoencoder::new(&gpu, cfg).unwrap();
-    let params = wide(&model.arena().read(&gpu).unwrap());
+    let params = wide(&model.core().arena().read(&gpu).unwrap());
     let ls = layers(&model);
     let mut h = wide(&data);
     let mut latent = Vec::new();

@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use oddity::models::{Autoencoder, AutoencoderConfig};
-use oddity::models::{LabelSet, UaiConfig, UaiModel};
+use oddity::models::{Detector, LabelSet, UaiConfig, UaiModel};
 use oddity::nn::Optimizer;
 use oddity::tape::Tensor;
 use oddity_kernels::reference::top_k;
@@ -45,37 +45,37 @@ fn head_gradient_reaches_the_encoder_and_not_the_score() {
         // Two steps: the head starts with zero weights on l, so the first step only moves the
         // head; the second shows where its loss flows.
         model.train_plan(&x, &labels, None).unwrap().run(2).unwrap();
-        (model.arena().read_grads(&gpu).unwrap(), model)
+        (model.core().arena().read_grads(&gpu).unwrap(), model)
     };
     let (g0, m) = grads_with(0);
     let (g1, _) = grads_with(1);
     let mut dae = Autoencoder::new(&gpu, config(9)).unwrap();
     dae.fit(&x, 2).unwrap();
-    let gd = dae.arena().read_grads(&gpu).unwrap();
+    let gd = dae.core().arena().read_grads(&gpu).unwrap();
     // slots: encoder 0..2, decoder 2..4, head 4
     assert_ne!(
-        slots(m.arena(), &g0, 0, 2),
-        slots(m.arena(), &g1, 0, 2),
+        slots(m.core().arena(), &g0, 0, 2),
+        slots(m.core().arena(), &g1, 0, 2),
         "the head's loss changes the encoder's gradient"
     );
     assert_ne!(
-        slots(m.arena(), &g0, 0, 2),
-        slots(dae.arena(), &gd, 0, 2),
+        slots(m.core().arena(), &g0, 0, 2),
+        slots(dae.core().arena(), &gd, 0, 2),
         "labels add to the encoder's gradient"
     );
     assert_eq!(
-        slots(m.arena(), &g0, 2, 4),
-        slots(m.arena(), &g1, 2, 4),
+        slots(m.core().arena(), &g0, 2, 4),
+        slots(m.core().arena(), &g1, 2, 4),
         "no gradient flows through s(x) into the decoder"
     );
     assert_eq!(
-        slots(m.arena(), &g0, 2, 4),
-        slots(dae.arena(), &gd, 2, 4),
+        slots(m.core().arena(), &g0, 2, 4),
+        slots(dae.core().arena(), &gd, 2, 4),
         "the decoder sees only the DAE loss"
     );
     assert_ne!(
-        slots(m.arena(), &g0, 4, 5),
-        slots(m.arena(), &g1, 4, 5),
+        slots(m.core().arena(), &g0, 4, 5),
+        slots(m.core().arena(), &g1, 4, 5),
         "the head learns from the labels"
     );
 }
@@ -100,14 +100,14 @@ fn without_labels_a_step_is_exactly_a_dae_step() {
     let mut dae = Autoencoder::new(&gpu, config(4)).unwrap();
     dae.fit(&x, 30).unwrap();
     let (pu, pd) = (
-        model.arena().read(&gpu).unwrap(),
-        dae.arena().read(&gpu).unwrap(),
+        model.core().arena().read(&gpu).unwrap(),
+        dae.core().arena().read(&gpu).unwrap(),
     );
     assert_eq!(
-        slots(model.arena(), &pu, 0, 4),
-        slots(dae.arena(), &pd, 0, 4)
+        slots(model.core().arena(), &pu, 0, 4),
+        slots(dae.core().arena(), &pd, 0, 4)
     );
-    let head = slots(model.arena(), &pu, 4, 5);
+    let head = slots(model.core().arena(), &pu, 4, 5);
     assert_eq!(
         head,
         [0f32, 0.0, 0.0, 1.0, 0.0].map(f32::to_bits).to_vec(),
@@ -193,16 +193,20 @@ fn head_prior_pulls_the_head_toward_its_start() {
         labels.add(&gpu, &given).unwrap();
         let plan = model.train_plan(&x, &labels, None).unwrap();
         plan.run(1).unwrap();
-        let after_one = model.arena().read(&gpu).unwrap();
+        let after_one = model.core().arena().read(&gpu).unwrap();
         plan.run(1).unwrap();
-        (after_one, model.arena().read_grads(&gpu).unwrap(), model)
+        (
+            after_one,
+            model.core().arena().read_grads(&gpu).unwrap(),
+            model,
+        )
     };
     let (p_with, g_with, m) = run(Some(sd));
     let (p_without, g_without, _) = run(None);
     assert_eq!(p_with, p_without, "the prior does not act at the start");
     assert_eq!(
-        slots(m.arena(), &g_with, 0, 4),
-        slots(m.arena(), &g_without, 0, 4),
+        slots(m.core().arena(), &g_with, 0, 4),
+        slots(m.core().arena(), &g_without, 0, 4),
         "the prior touches only the head"
     );
     let h = m.head;
@@ -284,7 +288,7 @@ fn f16_data_gives_exactly_its_rounded_values_in_f32() {
             model.train_plan(x, &labels, cls).unwrap().run(5).unwrap();
             let (plan, scores, top) = model.query_plan(x, &labels, cls, 9).unwrap();
             plan.run(1).unwrap();
-            let params = model.arena().read(&gpu).unwrap();
+            let params = model.core().arena().read(&gpu).unwrap();
             (
                 bits(&params),
                 bits(&scores.read(&gpu).unwrap()),

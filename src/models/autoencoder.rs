@@ -5,14 +5,14 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::core::ModelCore;
+use super::core::{ModelCore, check_inputs};
 use crate::error::{Result, invalid};
 use crate::gpu::{Gpu, GpuBuffer};
-use crate::nn::{ArenaBuilder, EncoderDecoder, Optimizer, ParamArena};
+use crate::nn::{ArenaBuilder, EncoderDecoder, Optimizer};
 use crate::ops::Act;
 use crate::ops::loss::RowError;
 use crate::ops::topk::TopK;
-use crate::tape::{Plan, StepState, Tape, Tensor, TensorKey};
+use crate::tape::{Plan, Tape, Tensor, TensorKey};
 
 /// An autoencoder's shape and training set-up. The paper's DAE: hidden `[256, 64, 8]`, relu,
 /// sigmoid output, noise 0.1, RMSprop 0.01, batch 256.
@@ -74,46 +74,19 @@ impl Autoencoder {
         })
     }
 
-    pub fn gpu(&self) -> &Gpu {
-        self.core.gpu()
-    }
-
-    pub fn arena(&self) -> &ParamArena {
-        self.core.arena()
-    }
-
-    /// The GPU step counter (also the RNG stream).
-    pub fn step_state(&self) -> &StepState {
-        self.core.step_state()
-    }
-
-    /// The 32-bit seed the shaders' RNG streams use (minibatch rows, noise).
-    pub fn rng_seed(&self) -> u32 {
-        self.core.rng_seed()
-    }
-
-    fn check_data(&self, data: &Tensor) -> Result<()> {
-        if data.cols() != self.config.inputs {
-            return Err(crate::error::shape(
-                "autoencoder",
-                format!(
-                    "data has {} columns, the model takes {}",
-                    data.cols(),
-                    self.config.inputs
-                ),
-            ));
-        }
-        Ok(())
+    /// The model core: parameters, optimizer and step state, the device.
+    pub fn core(&self) -> &ModelCore {
+        &self.core
     }
 
     /// Records one training step on `data` into a plan.
     pub fn train_plan(&self, data: &Tensor) -> Result<Plan> {
-        self.check_data(data)?;
+        check_inputs("autoencoder", data, self.config.inputs)?;
         let c = &self.config;
         self.core.train_plan(|tape| {
-            let batch = tape.sample_rows(data, c.batch, c.noise_std, self.rng_seed())?;
+            let batch = tape.sample_rows(data, c.batch, c.noise_std, self.core.rng_seed())?;
             let input = batch.noisy.as_ref().unwrap_or(&batch.clean).clone();
-            let (_, recon) = self.net.forward(tape, self.arena(), &input)?;
+            let (_, recon) = self.net.forward(tape, self.core.arena(), &input)?;
             let rows = batch.clean.rows();
             let (_, loss) = tape.row_error_mean(&recon, &batch.clean, RowError::SquaredL2, rows)?;
             Ok(vec![loss])
@@ -135,8 +108,8 @@ impl Autoencoder {
     /// Records scoring of every row of `data` into `tape`, in chunks: the per-row squared
     /// reconstruction errors (`rows x 1`) and the latent vectors (`rows x latent`).
     fn record_scores(&self, tape: &mut Tape, data: &Tensor) -> Result<(Tensor, Tensor)> {
-        self.check_data(data)?;
-        let gpu = self.gpu();
+        check_inputs("autoencoder", data, self.config.inputs)?;
+        let gpu = self.core.gpu();
         let scores = Tensor::new(gpu, data.rows(), 1, "scores")?;
         let latents = Tensor::new(gpu, data.rows(), self.net.encoder.outputs(), "latents")?;
         let widest = self.net.widest();
@@ -146,7 +119,7 @@ impl Autoencoder {
             widest,
             &[&scores, &latents],
             |tape, _, x, out| {
-                let (l, recon) = self.net.forward(tape, self.arena(), x)?;
+                let (l, recon) = self.net.forward(tape, self.core.arena(), x)?;
                 tape.row_error_into(&recon, x, RowError::SquaredL2, &out[0])?;
                 tape.copy(&l, &out[1])
             },
@@ -175,13 +148,13 @@ impl Autoencoder {
     pub fn scores(&self, data: &Tensor) -> Result<Vec<f32>> {
         let (plan, scores, _) = self.score_plan(data)?;
         plan.run(1)?;
-        scores.read(self.gpu())
+        scores.read(self.core.gpu())
     }
 
     /// Each row's latent vector, row-major.
     pub fn latent(&self, data: &Tensor) -> Result<Vec<f32>> {
         let (plan, _, latents) = self.score_plan(data)?;
         plan.run(1)?;
-        latents.read(self.gpu())
+        latents.read(self.core.gpu())
     }
 }

@@ -49,6 +49,18 @@ pub fn validation_split(data: &str, rows: usize, seed: u64) -> Result<(Vec<usize
     Ok((ix, kept))
 }
 
+/// Refuses rows `x` whose width is not the `inputs` a model (named `model` in the error)
+/// takes.
+pub fn check_inputs(model: &'static str, x: &Tensor, inputs: u32) -> Result<()> {
+    if x.cols() != inputs {
+        return Err(crate::error::shape(
+            model,
+            format!("data has {} columns, the model takes {inputs}", x.cols()),
+        ));
+    }
+    Ok(())
+}
+
 /// The 32-bit seed the shaders' RNG streams use for a model seed (both halves folded in).
 pub fn shader_seed(seed: u64) -> u32 {
     (seed ^ (seed >> 32)) as u32

@@ -235,6 +235,30 @@ pub trait Detector {
     }
 }
 
+/// The four [`Detector`] methods every model writes the same way, for a model whose fields
+/// `core` and `config` hold its [`ModelCore`] and its serde configuration:
+/// `detector_basics!(Family::Detector);` inside its `impl Detector`.
+macro_rules! detector_basics {
+    ($family:expr) => {
+        fn family(&self) -> $crate::models::Family {
+            $family
+        }
+
+        fn core(&self) -> &$crate::models::ModelCore {
+            &self.core
+        }
+
+        fn core_mut(&mut self) -> &mut $crate::models::ModelCore {
+            &mut self.core
+        }
+
+        fn config(&self) -> $crate::Result<serde_json::Value> {
+            $crate::models::file::config_json(&self.config)
+        }
+    };
+}
+pub(crate) use detector_basics;
+
 /// The error for a model that needs every row's class, given data without classes.
 pub(crate) fn needs_classes(model: &str, data: &str) -> crate::Error {
     invalid(

@@ -11,9 +11,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::core::{EarlyStopping, FitReport, ModelCore, validation_split};
-use super::detector::Detector;
-use super::file::{Family, config_json};
+use super::core::{EarlyStopping, FitReport, ModelCore, check_inputs, validation_split};
+use super::detector::{Detector, detector_basics};
+use super::file::Family;
 use super::registry::{DataShape, Model, Settings};
 use crate::data::Dataset;
 use crate::error::{Result, invalid, shape};
@@ -176,16 +176,7 @@ impl Supervised {
     }
 
     fn check(&self, x: &Tensor, y: Option<&GpuBuffer>) -> Result<()> {
-        if x.cols() != self.config.inputs {
-            return Err(shape(
-                self.config.kind.name(),
-                format!(
-                    "data has {} columns, the model takes {}",
-                    x.cols(),
-                    self.config.inputs
-                ),
-            ));
-        }
+        check_inputs(self.config.kind.name(), x, self.config.inputs)?;
         if let Some(y) = y
             && y.words() < u64::from(x.rows())
         {
@@ -318,21 +309,7 @@ impl Detector for Supervised {
         self.config.kind.name()
     }
 
-    fn family(&self) -> Family {
-        Family::Detector
-    }
-
-    fn core(&self) -> &ModelCore {
-        &self.core
-    }
-
-    fn core_mut(&mut self) -> &mut ModelCore {
-        &mut self.core
-    }
-
-    fn config(&self) -> Result<serde_json::Value> {
-        config_json(&self.config)
-    }
+    detector_basics!(Family::Detector);
 
     fn inputs(&self) -> u32 {
         self.config.inputs

@@ -25,22 +25,22 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::core::{FitReport, ModelCore};
-use super::detector::{ActiveDetector, Detector, needs_classes};
-use super::file::{Family, config_json};
+use super::core::{FitReport, ModelCore, check_inputs};
+use super::detector::{ActiveDetector, Detector, detector_basics, needs_classes};
+use super::file::Family;
 use super::registry::{DataShape, Model, Settings};
 use super::{AutoencoderConfig, LabelSet};
 use crate::data::Dataset;
 use crate::error::{Result, invalid, shape};
 use crate::gpu::{Gpu, GpuBuffer};
-use crate::nn::{ArenaBuilder, EncoderDecoder, Mlp, ParamArena, Slot};
+use crate::nn::{ArenaBuilder, EncoderDecoder, Mlp, Slot};
 use crate::ops::Act;
 use crate::ops::data::LabelSource;
 use crate::ops::dense::DenseParams;
 use crate::ops::head::HeadInput;
 use crate::ops::loss::RowError;
 use crate::ops::topk::TopK;
-use crate::tape::{Plan, StepState, Tape, Tensor};
+use crate::tape::{Plan, Tape, Tensor};
 
 /// Which base network.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -208,23 +208,6 @@ impl UaiModel {
         })
     }
 
-    pub fn gpu(&self) -> &Gpu {
-        self.core.gpu()
-    }
-
-    pub fn arena(&self) -> &ParamArena {
-        self.core.arena()
-    }
-
-    pub fn step_state(&self) -> &StepState {
-        self.core.step_state()
-    }
-
-    /// The 32-bit seed of the shaders' RNG streams.
-    pub fn rng_seed(&self) -> u32 {
-        self.core.rng_seed()
-    }
-
     fn widest(&self) -> u32 {
         match &self.base {
             Base::Dae(net) => net.widest(),
@@ -233,7 +216,7 @@ impl UaiModel {
     }
 
     fn check(&self, data: &Tensor, labels: &LabelSet, classes: Option<&GpuBuffer>) -> Result<()> {
-        self.check_inputs(data)?;
+        check_inputs("UAI model", data, self.config.ae.inputs)?;
         if labels.capacity() != data.rows() {
             return Err(shape(
                 "UAI model",
@@ -260,7 +243,7 @@ impl UaiModel {
     ) -> Result<BaseOut> {
         match &self.base {
             Base::Dae(net) => {
-                let (latent, recon) = net.forward(tape, self.arena(), input)?;
+                let (latent, recon) = net.forward(tape, self.core.arena(), input)?;
                 let (score, loss) = match loss_rows {
                     Some(n) => {
                         let (s, l) = tape.row_error_mean(&recon, clean, RowError::SquaredL2, n)?;
@@ -276,7 +259,7 @@ impl UaiModel {
             }
             Base::Class { mlp } => {
                 let (cls, off) = cls.ok_or_else(|| invalid("Class model", "no classes"))?;
-                let mut outs = mlp.forward_all(tape, self.arena(), input)?;
+                let mut outs = mlp.forward_all(tape, self.core.arena(), input)?;
                 let logits = outs
                     .pop()
                     .ok_or_else(|| invalid("Class model", "no layers"))?;
@@ -311,7 +294,7 @@ impl UaiModel {
     ) -> Result<Plan> {
         self.check(data, labels, classes)?;
         let c = &self.config.ae;
-        let seed = self.rng_seed();
+        let seed = self.core.rng_seed();
         let noise = if matches!(self.base, Base::Dae(_)) {
             c.noise_std
         } else {
@@ -393,7 +376,7 @@ impl UaiModel {
         k: u32,
     ) -> Result<(Plan, Tensor, TopK)> {
         self.check(data, labels, classes)?;
-        let scores = Tensor::new(self.gpu(), data.rows(), 1, "scores")?;
+        let scores = Tensor::new(self.core.gpu(), data.rows(), 1, "scores")?;
         let mut tape = self.core.tape();
         self.record_scores(&mut tape, data, classes, &scores)?;
         let top = tape.top_k(&scores, Some((&labels.flags, 0)), k)?;
@@ -402,14 +385,14 @@ impl UaiModel {
 
     /// The arena slots of the base network, in order (encoder then decoder, or the MLP).
     pub fn base_slots(&self) -> std::ops::Range<usize> {
-        0..self.arena().slots.len() - 1
+        0..self.core.arena().slots.len() - 1
     }
 
     /// Every row's class on the GPU, for the Class base (None for the DAE).
     fn classes(&self, data: &Dataset) -> Result<Option<GpuBuffer>> {
         match (&self.base, &data.class) {
             (Base::Dae(_), _) => Ok(None),
-            (Base::Class { .. }, Some(c)) => Ok(Some(self.gpu().upload(c, "classes")?)),
+            (Base::Class { .. }, Some(c)) => Ok(Some(self.core.gpu().upload(c, "classes")?)),
             (Base::Class { .. }, None) => Err(needs_classes(&self.config.name(), &data.name)),
         }
     }
@@ -419,20 +402,6 @@ impl UaiModel {
             return Err(invalid(
                 "Class model",
                 "needs every row's class (the data has none)",
-            ));
-        }
-        Ok(())
-    }
-
-    fn check_inputs(&self, x: &Tensor) -> Result<()> {
-        if x.cols() != self.config.ae.inputs {
-            return Err(shape(
-                "UAI model",
-                format!(
-                    "data has {} columns, the model takes {}",
-                    x.cols(),
-                    self.config.ae.inputs
-                ),
             ));
         }
         Ok(())
@@ -449,21 +418,7 @@ impl Detector for UaiModel {
         }
     }
 
-    fn family(&self) -> Family {
-        Family::Active
-    }
-
-    fn core(&self) -> &ModelCore {
-        &self.core
-    }
-
-    fn core_mut(&mut self) -> &mut ModelCore {
-        &mut self.core
-    }
-
-    fn config(&self) -> Result<serde_json::Value> {
-        config_json(&self.config)
-    }
+    detector_basics!(Family::Active);
 
     fn inputs(&self) -> u32 {
         self.config.ae.inputs
@@ -476,18 +431,18 @@ impl Detector for UaiModel {
     /// Trains the base network `fit_steps` steps on every row (no label exists yet, so the
     /// head keeps its start: its logit is s(x)).
     fn fit(&mut self, data: &Dataset) -> Result<FitReport> {
-        let x = data.upload(self.gpu())?;
+        let x = data.upload(self.core.gpu())?;
         let classes = self.classes(data)?;
-        let labels = LabelSet::new(self.gpu(), data.rows as u32)?;
+        let labels = LabelSet::new(self.core.gpu(), data.rows as u32)?;
         let plan = self.train_plan(&x, &labels, classes.as_ref())?;
         self.core.schema = data.schema.clone();
         self.core.fit_steps(&plan, self.config.fit_steps)
     }
 
     fn score_plan(&self, x: &Tensor, classes: Option<&GpuBuffer>) -> Result<(Plan, Tensor)> {
-        self.check_inputs(x)?;
+        check_inputs("UAI model", x, self.config.ae.inputs)?;
         self.check_classes(classes)?;
-        let scores = Tensor::new(self.gpu(), x.rows(), 1, "scores")?;
+        let scores = Tensor::new(self.core.gpu(), x.rows(), 1, "scores")?;
         let mut tape = self.core.tape();
         self.record_scores(&mut tape, x, classes, &scores)?;
         Ok((tape.finish()?, scores))
@@ -581,12 +536,12 @@ impl ActiveDetector for UaiModel {
     fn query(&mut self) -> Result<Vec<(u32, f32)>> {
         let p = self.prepared.as_ref().ok_or_else(not_prepared)?;
         p.query.run(1)?;
-        p.top.read(self.gpu())
+        p.top.read(self.core.gpu())
     }
 
     fn last_scores(&self) -> Result<Vec<f32>> {
         let p = self.prepared.as_ref().ok_or_else(not_prepared)?;
-        p.scores.read(self.gpu())
+        p.scores.read(self.core.gpu())
     }
 
     fn step_plan(&self) -> Option<&Plan> {

@@ -19,9 +19,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::core::{EarlyStopping, FitReport, ModelCore, validation_split};
-use super::detector::Detector;
-use super::file::{Family, config_json};
+use super::core::{EarlyStopping, FitReport, ModelCore, check_inputs, validation_split};
+use super::detector::{Detector, detector_basics};
+use super::file::Family;
 use super::registry::{DataShape, Model, Settings};
 use crate::data::Dataset;
 use crate::error::{Result, invalid, shape};
@@ -129,24 +129,10 @@ impl Vae {
         })
     }
 
-    fn check(&self, x: &Tensor) -> Result<()> {
-        if x.cols() != self.config.inputs {
-            return Err(shape(
-                "vae",
-                format!(
-                    "data has {} columns, the model takes {}",
-                    x.cols(),
-                    self.config.inputs
-                ),
-            ));
-        }
-        Ok(())
-    }
-
     /// Records one training step on rows of `x`: a minibatch, the negative ELBO's two terms
     /// (the mean negative log-likelihood and the mean KL term), backward, Adam.
     pub fn train_plan(&self, x: &Tensor) -> Result<Plan> {
-        self.check(x)?;
+        check_inputs("vae", x, self.config.inputs)?;
         let c = &self.config;
         let log_var = self.core.param(self.log_var)?;
         self.core.train_plan(|tape| {
@@ -218,21 +204,7 @@ impl Detector for Vae {
         "vae"
     }
 
-    fn family(&self) -> Family {
-        Family::Detector
-    }
-
-    fn core(&self) -> &ModelCore {
-        &self.core
-    }
-
-    fn core_mut(&mut self) -> &mut ModelCore {
-        &mut self.core
-    }
-
-    fn config(&self) -> Result<serde_json::Value> {
-        config_json(&self.config)
-    }
+    detector_basics!(Family::Detector);
 
     fn inputs(&self) -> u32 {
         self.config.inputs
@@ -280,7 +252,7 @@ impl Detector for Vae {
     }
 
     fn score_plan(&self, x: &Tensor, _classes: Option<&GpuBuffer>) -> Result<(Plan, Tensor)> {
-        self.check(x)?;
+        check_inputs("vae", x, self.config.inputs)?;
         let out = Tensor::new(self.core.gpu(), x.rows(), 1, "scores")?;
         let mut tape = self.core.tape();
         let elbo = self.config.score == VaeScore::NegativeElbo;

@@ -403,7 +403,7 @@ fn storage_effect(
     precision: Precision,
     scores: &[f32],
 ) -> oddity::Result<StorageEffect> {
-    let gpu = model.gpu();
+    let gpu = model.core().gpu();
     let other = match precision {
         Precision::F32 => Precision::F16,
         Precision::F16 => Precision::F32,

@@ -43,6 +43,10 @@ pub struct Args {
     /// Epochs at most (early stopping usually ends training first).
     #[arg(long, default_value_t = 100)]
     pub max_epochs: u32,
+    /// Hidden widths, the last the latent size (default: the model's; the ABC paper's
+    /// 300,100,20 for its detectors, 32,16,4 for the VAE on up to 256 features).
+    #[arg(long, value_delimiter = ',')]
+    pub hidden: Option<Vec<u32>>,
     /// Set the model's threshold to flag this share of its training rows (PyOD's
     /// contamination, 0 to 0.5); it is saved with the model and `oddity score` flags rows by it.
     #[arg(long)]
@@ -94,14 +98,12 @@ pub fn source(dataset: &str, toy_rows: usize) -> oddity::Result<AbcSource> {
     Ok(AbcSource::named(dataset, toy_rows)?)
 }
 
-/// Trains registry detector `model` on `split` (seeded by `seed`, at most `max_epochs` epochs
-/// where it stops early) and evaluates it.
+/// Trains registry detector `model` on `split` with `settings` and evaluates it.
 pub fn evaluate(
     gpu: &Gpu,
     split: &AbcSplit,
     model: &str,
-    seed: u64,
-    max_epochs: u32,
+    settings: &Settings,
 ) -> oddity::Result<(Box<dyn Detector>, Evaluation, f64)> {
     let entry = registry::detector(model)?;
     let shape = DataShape {
@@ -109,12 +111,7 @@ pub fn evaluate(
         inputs: split.cols as u32,
         classes: None,
     };
-    let settings = Settings {
-        seed,
-        max_epochs: Some(max_epochs),
-        ..Settings::default()
-    };
-    let mut detector = entry.build_with(gpu, entry.config(&shape, &settings)?)?;
+    let mut detector = entry.build_with(gpu, entry.config(&shape, settings)?)?;
     let start = Instant::now();
     let ev = fit_and_evaluate(detector.as_mut(), split)?;
     Ok((detector, ev, start.elapsed().as_secs_f64()))
@@ -160,7 +157,13 @@ pub fn run(a: &Args) -> oddity::Result<()> {
         split.cols,
         a.model
     );
-    let (mut model, ev, seconds) = evaluate(&gpu, &split, &a.model, a.seed, a.max_epochs)?;
+    let settings = Settings {
+        seed: a.seed,
+        max_epochs: Some(a.max_epochs),
+        hidden: a.hidden.clone(),
+        ..Settings::default()
+    };
+    let (mut model, ev, seconds) = evaluate(&gpu, &split, &a.model, &settings)?;
     println!(
         "{}: known AUROC {} AP {}; unknown AUROC {} AP {}; {} epochs (best {}), {:.1} s",
         a.model,

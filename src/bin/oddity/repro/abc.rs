@@ -121,32 +121,16 @@ fn checks(rows: &[Row], toy_rows: usize) -> Vec<Check> {
     out
 }
 
-fn default_datasets(gpu: &Gpu) -> Vec<String> {
-    let mut d = vec!["toy2d".to_string(), "digits-abc".to_string()];
-    let installed = std::path::Path::new(oddity::data::FASHION_MNIST_DIR).exists();
-    if installed && gpu.summary().device_type != "Cpu" {
-        d.push("fmnist-abc".into());
-    } else if installed {
-        eprintln!(
-            "Fashion-MNIST left out on the software adapter; ask for it with --datasets fmnist-abc --max-rows 6000"
-        );
-    }
-    d
-}
-
 pub fn run(a: &Args) -> oddity::Result<()> {
-    if a.seeds == 0 {
-        return Err(Error::Invalid {
-            what: "seeds",
-            detail: "must be at least 1".into(),
-        });
-    }
+    super::check_seeds(a.seeds)?;
     for m in &a.models {
         registry::detector(m)?;
     }
     let gpu = Gpu::new()?;
     let adapter = gpu.adapter_name();
-    let datasets = a.datasets.clone().unwrap_or_else(|| default_datasets(&gpu));
+    let datasets = a.datasets.clone().unwrap_or_else(|| {
+        super::default_datasets(&gpu, &["toy2d", "digits-abc"], &["fmnist-abc"])
+    });
     // Names, settings and data are checked (and each image set loaded once) before any
     // training; the splits are made one seed at a time.
     let settings = a
@@ -193,7 +177,12 @@ pub fn run(a: &Args) -> oddity::Result<()> {
         let row = rows.last_mut().expect("pushed above");
         for model in &a.models {
             bar.start(format!("{name} setting {setting} seed {seed} {model}"));
-            let (_, ev, seconds) = fit::evaluate(&gpu, &split, model, seed, a.max_epochs)?;
+            let settings = oddity::models::Settings {
+                seed,
+                max_epochs: Some(a.max_epochs),
+                ..Default::default()
+            };
+            let (_, ev, seconds) = fit::evaluate(&gpu, &split, model, &settings)?;
             bar.done(format!(
                 "{name} setting {setting} seed {seed} {model}: known AUROC {}, unknown {}; {} epochs, {seconds:.1} s",
                 fit::shown(ev.known_auroc),

@@ -19,3 +19,31 @@ pub fn run(e: &Experiment) -> oddity::Result<()> {
         Experiment::Abc(a) => abc::run(a),
     }
 }
+
+/// The default datasets of an experiment: `built_in`, and the Fashion-MNIST ones `fmnist`
+/// when it is installed and the adapter is not a software one (there a line says how to ask
+/// for them anyway).
+fn default_datasets(gpu: &oddity::Gpu, built_in: &[&str], fmnist: &[&str]) -> Vec<String> {
+    let mut d: Vec<String> = built_in.iter().map(|s| s.to_string()).collect();
+    let installed = std::path::Path::new(oddity::data::FASHION_MNIST_DIR).exists();
+    if installed && gpu.summary().device_type != "Cpu" {
+        d.extend(fmnist.iter().map(|s| s.to_string()));
+    } else if installed {
+        eprintln!(
+            "Fashion-MNIST left out on the software adapter; ask for it with --datasets {} --max-rows 6000",
+            fmnist.join(",")
+        );
+    }
+    d
+}
+
+/// An experiment runs at least one seed.
+fn check_seeds(seeds: u32) -> oddity::Result<()> {
+    if seeds == 0 {
+        return Err(oddity::Error::Invalid {
+            what: "seeds",
+            detail: "must be at least 1".into(),
+        });
+    }
+    Ok(())
+}

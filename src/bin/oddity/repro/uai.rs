@@ -97,32 +97,17 @@ fn checks(rows: &[Row]) -> Vec<Check> {
     out
 }
 
-fn default_datasets(gpu: &Gpu) -> Vec<String> {
-    let mut d: Vec<String> = ["digits0", "digits02", "digitshard"]
-        .map(String::from)
-        .to_vec();
-    let installed = std::path::Path::new(oddity::data::FASHION_MNIST_DIR).exists();
-    let software = gpu.summary().device_type == "Cpu";
-    if installed && !software {
-        d.extend(["fmnist0", "fmnist02", "fmnisthard"].map(String::from));
-    } else if installed {
-        eprintln!(
-            "Fashion-MNIST left out on the software adapter; ask for it with --datasets fmnist0,fmnist02,fmnisthard --max-rows 6000"
-        );
-    }
-    d
-}
-
 pub fn run(a: &UaiArgs) -> oddity::Result<()> {
-    if a.seeds == 0 {
-        return Err(Error::Invalid {
-            what: "seeds",
-            detail: "must be at least 1".into(),
-        });
-    }
+    super::check_seeds(a.seeds)?;
     let gpu = Gpu::new()?;
     let adapter = gpu.adapter_name();
-    let datasets = a.datasets.clone().unwrap_or_else(|| default_datasets(&gpu));
+    let datasets = a.datasets.clone().unwrap_or_else(|| {
+        super::default_datasets(
+            &gpu,
+            &["digits0", "digits02", "digitshard"],
+            &["fmnist0", "fmnist02", "fmnisthard"],
+        )
+    });
     eprintln!(
         "repro uai: {} x {} seeds x {}; k {}, pretrain {} steps, {} per round, batch {}; adapter {adapter}",
         datasets.join(","),
