@@ -29,9 +29,9 @@ struct Cli {
 enum Command {
     /// Active anomaly detection (Algorithm 1 of the UAI paper).
     Active(Box<active::Args>),
-    /// Train a supervised detector (ABC, LRC and baselines) and evaluate it.
+    /// Train a detector of the registry (ABC, LRC, their baselines, the VAE) and evaluate it.
     Fit(Box<fit::Args>),
-    /// Score a CSV file with a model saved by `oddity fit --save`.
+    /// Score a CSV file with a model saved by `oddity fit --save` or `oddity active --out`.
     Score(Box<score::Args>),
     /// Adapters, features and limits.
     Info(info::Args),
