@@ -51,11 +51,24 @@ fn bits(v: &[f32]) -> Vec<u32> {
 fn every_registered_model_fits_scores_and_round_trips_through_its_file() {
     let gpu = gpu();
     let data = small_data();
+    let narrow = Dataset {
+        cols: 6,
+        x: data.x[..data.rows * 6].to_vec(),
+        ..data.clone()
+    };
     let dir = temp_dir("registry");
     for entry in registry::MODELS {
         let mut model = entry.build(&gpu, &data, &small_settings(1)).unwrap();
         assert_eq!(model.name(), entry.name);
         assert_eq!(model.family(), entry.family);
+        // Rows of another width: refused, both widths named, before anything runs.
+        for e in [model.fit(&narrow).err(), model.score(&narrow).err()] {
+            let e = e.expect("a narrower dataset is refused").to_string();
+            assert!(
+                e.contains("has 6 features") && e.contains("takes 12"),
+                "{e}"
+            );
+        }
         let report = model.fit(&data).unwrap();
         assert!(report.steps > 0, "{}: no training step", entry.name);
         let scores = model.score(&data).unwrap();

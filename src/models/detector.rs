@@ -110,6 +110,23 @@ pub trait Detector {
     /// The number of features a row must have.
     fn inputs(&self) -> u32;
 
+    /// Refuses `data` whose rows do not have the features the model takes, naming both.
+    fn check_width(&self, data: &Dataset) -> Result<()> {
+        if data.cols != self.inputs() as usize {
+            return Err(shape(
+                "data",
+                format!(
+                    "{} has {} features, {} takes {}",
+                    data.name,
+                    data.cols,
+                    self.name(),
+                    self.inputs()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// Whether fitting learns from the rows' anomaly labels (the supervised detectors); the
     /// others are fit on rows taken to be normal, or on all rows.
     fn supervised(&self) -> bool {
@@ -148,18 +165,7 @@ pub trait Detector {
     /// Each row's anomaly score, higher = more anomalous, for any number of rows (uploaded in
     /// pieces that each fit one binding of the adapter).
     fn score(&self, data: &Dataset) -> Result<Vec<f32>> {
-        if data.cols != self.inputs() as usize {
-            return Err(shape(
-                "score",
-                format!(
-                    "{} has {} features, {} takes {}",
-                    data.name,
-                    data.cols,
-                    self.name(),
-                    self.inputs()
-                ),
-            ));
-        }
+        self.check_width(data)?;
         let classes = match (&data.class, self.needs_classes()) {
             (Some(c), true) => Some(c),
             (None, true) => return Err(needs_classes(self.name(), &data.name)),

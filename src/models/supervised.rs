@@ -325,15 +325,7 @@ impl Detector for Supervised {
     /// baselines reconstruct every row they are given (give them normal rows).
     fn fit(&mut self, data: &Dataset) -> Result<FitReport> {
         let name = self.name().to_string();
-        if data.cols != self.config.inputs as usize {
-            return Err(shape(
-                "fit",
-                format!(
-                    "{name} takes {} columns, {} has {}",
-                    self.config.inputs, data.name, data.cols
-                ),
-            ));
-        }
+        self.check_width(data)?;
         // y = 1 for normal rows, 0 for known anomalies.
         let y: Vec<u32> = match (&data.anomaly, self.supervised()) {
             (Some(a), _) => a.iter().map(|&v| u32::from(v == 0)).collect(),

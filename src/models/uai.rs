@@ -431,6 +431,7 @@ impl Detector for UaiModel {
     /// Trains the base network `fit_steps` steps on every row (no label exists yet, so the
     /// head keeps its start: its logit is s(x)).
     fn fit(&mut self, data: &Dataset) -> Result<FitReport> {
+        self.check_width(data)?;
         let x = data.upload(self.core.gpu())?;
         let classes = self.classes(data)?;
         let labels = LabelSet::new(self.core.gpu(), data.rows as u32)?;

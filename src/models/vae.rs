@@ -24,7 +24,7 @@ use super::detector::{Detector, detector_basics};
 use super::file::Family;
 use super::registry::{DataShape, Model, Settings};
 use crate::data::Dataset;
-use crate::error::{Result, invalid, shape};
+use crate::error::{Result, invalid};
 use crate::gpu::{Gpu, GpuBuffer};
 use crate::nn::{ArenaBuilder, Mlp, Optimizer, Slot};
 use crate::ops::Act;
@@ -214,15 +214,7 @@ impl Detector for Vae {
     /// on the held-out rows' mean negative ELBO (at z = mu); the best epoch's parameters are
     /// kept. Every row given is taken to be normal (labels are not read).
     fn fit(&mut self, data: &Dataset) -> Result<FitReport> {
-        if data.cols != self.config.inputs as usize {
-            return Err(shape(
-                "fit",
-                format!(
-                    "vae takes {} columns, {} has {}",
-                    self.config.inputs, data.name, data.cols
-                ),
-            ));
-        }
+        self.check_width(data)?;
         let (val, train) = validation_split(&data.name, data.rows, self.config.seed)?;
         if self.core.step_state().step(self.core.gpu())? == 0 {
             self.start_log_var(data, &train)?;
