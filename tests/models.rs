@@ -69,6 +69,17 @@ fn every_registered_model_fits_scores_and_round_trips_through_its_file() {
                 "{e}"
             );
         }
+        // Only the models Algorithm 1 drives have the active face; the others say so.
+        match (entry.family, model.active()) {
+            (Family::Active, r) => assert!(r.is_ok(), "{}", entry.name),
+            (Family::Detector, r) => {
+                let e = r.err().expect("no active face").to_string();
+                assert!(
+                    e.contains(&format!("{} does not learn from labels", entry.name)),
+                    "{e}"
+                );
+            }
+        }
         let report = model.fit(&data).unwrap();
         assert!(report.steps > 0, "{}: no training step", entry.name);
         let scores = model.score(&data).unwrap();

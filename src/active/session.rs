@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use super::{ActiveConfig, ActiveRun, Journal, JournalHeader, Oracle, RoundLog};
 use crate::data::Dataset;
-use crate::error::{Result, invalid};
+use crate::error::Result;
 use crate::gpu::Gpu;
 use crate::models::{Detector, Settings, registry};
 use crate::tape::Tensor;
@@ -43,11 +43,7 @@ pub struct Outcome {
 impl Outcome {
     /// Every row's score as the last query ranked them (read back: one wait).
     pub fn scores(&mut self) -> Result<Vec<f32>> {
-        let name = self.model.name().to_string();
-        self.model
-            .as_active()
-            .ok_or_else(|| invalid("model", format!("{name} does not learn from labels")))?
-            .last_scores()
+        self.model.active()?.last_scores()
     }
 }
 
@@ -76,10 +72,7 @@ pub fn run_model(
         None => None,
     };
     let start = Instant::now();
-    let name = model.name().to_string();
-    let active = model
-        .as_active()
-        .ok_or_else(|| invalid("model", format!("{name} does not learn from labels")))?;
+    let active = model.active()?;
     let mut run = ActiveRun::new(gpu, active, data, x, spec.config, journal)?;
     let stopped = run.drive(data, oracle, on_round)?;
     let (found, spent) = (run.found(), run.spent());

@@ -239,6 +239,13 @@ pub trait Detector {
     fn as_active(&mut self) -> Option<&mut dyn ActiveDetector> {
         None
     }
+
+    /// [`Detector::as_active`], or an error naming a model that has no such face.
+    fn active(&mut self) -> Result<&mut dyn ActiveDetector> {
+        let name = self.name().to_string();
+        self.as_active()
+            .ok_or_else(|| invalid("model", format!("{name} does not learn from labels")))
+    }
 }
 
 /// The four [`Detector`] methods every model writes the same way, for a model whose fields

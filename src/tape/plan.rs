@@ -272,8 +272,7 @@ impl PlanBuilder {
             self.pending.extend(placed.into_iter().map(|(_, d)| d));
         }
         let epilogue: Vec<Pending> = self.deferred.drain(..).map(|(_, d)| d).collect();
-        let gpu = self.gpu.clone();
-        let (dispatches, epilogue, uniform) = gpu.scoped(|| {
+        let (dispatches, epilogue, uniform) = self.gpu.scoped(|| {
             let device = self.gpu.device();
             let uniform = (!self.uniform.is_empty()).then(|| {
                 let buf = device.create_buffer(&wgpu::BufferDescriptor {

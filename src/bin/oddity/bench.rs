@@ -101,9 +101,7 @@ fn algorithm1(gpu: &Gpu, a: &Args, data: &Dataset) -> oddity::Result<Algorithm1>
     let x = data.upload_as(gpu, a.precision)?;
     let labels = oddity::models::LabelSet::new(gpu, data.rows as u32)?;
     let mut model = entry.build(gpu, data, &settings)?;
-    let warm = model
-        .as_active()
-        .ok_or_else(|| oddity::Error::Wgpu("dae-uai is an active model".into()))?;
+    let warm = model.active()?;
     warm.prepare(data, &x, &labels, a.k)?;
     warm.train(2)?;
     warm.query()?;
@@ -135,9 +133,7 @@ fn algorithm1(gpu: &Gpu, a: &Args, data: &Dataset) -> oddity::Result<Algorithm1>
     drop(model);
 
     let mut model = entry.build(gpu, data, &settings)?;
-    let active = model
-        .as_active()
-        .ok_or_else(|| oddity::Error::Wgpu("dae-uai is an active model".into()))?;
+    let active = model.active()?;
     gpu.wait()?;
     let start = Instant::now();
     let mut run = ActiveRun::new(gpu, active, data, &x, train.config(a.k, a.budget), None)?;
