@@ -2,31 +2,43 @@
 // dispatch and every gradient in another (instead of two column copies, a GEMM, BCE forward and
 // backward, two backward GEMMs and a copy back).
 //
-//   z_i  = sum_j w[j] l[r0 + i, j] + w[h] s[r0 + i] + w[h + 1]           i < rows, j < h
-//          (w: the head's h + 1 weights then its bias, at w_off; l: l_rows x h at l_off;
-//           s: one score per latent row at s_off, detached: it gets no gradient)
+//   f_i  = (s[r0 + i] - mu) / sd: the score standardised by the statistics of the minibatch
+//          rows 0 .. r0 of s (their mean and population standard deviation; mu = 0, sd = 1 when
+//          r0 < 2 or the rows do not vary), so the head's weights are in logit units whatever
+//          the base network's score scale; head_score reads (mu, sd) from `stats` instead
+//   z_i  = sum_j w[j] l[r0 + i, j] + exp(w[h]) f_i + w[h + 1]          i < rows, j < h
+//          (w: the head's h latent weights, the log of its weight on the score, and its bias,
+//           at w_off; l: l_rows x h at l_off; s: one score per latent row at s_off, detached:
+//           it gets no gradient). The head is increasing in the score: it can weigh the base
+//           network's ranking down but never turn it round.
 //   head_fwd: out[out_off] = sum_i m_i bce(z_i, y_i) / max(1, sum_i m_i)   (as bce.wgsl)
-//                            + inv_var |w - w0|^2 / (2 n)   (the prior, when inv_var > 0, n > 0)
+//                            + inv_var |w[0..=h]|^2 / (2 n)  (the prior, when inv_var > 0, n > 0)
 //   head_bwd: c_i = g m_i (sigmoid(z_i) - y_i) / max(1, sum_i m_i)
-//             dw[j] (+)= sum_i c_i l[r0 + i, j],  dw[h] (+)= sum_i c_i s[r0 + i],
+//             dw[j] (+)= sum_i c_i l[r0 + i, j],  dw[h] (+)= exp(w[h]) sum_i c_i f_i,
 //             dw[h + 1] (+)= sum_i c_i            (dw = out at out_off; dw_acc says (+)=)
-//             dw[k] += g inv_var (w[k] - w0[k]) / n   (the prior's gradient)
+//             dw[k] += g inv_var w[k] / n for k <= h  (the prior's gradient; none on the bias)
 //             dl[dl_off + r * h + j] (+)= c_{r - r0} w[j] for r0 <= r < r0 + rows, else 0,
 //             over all l_rows rows (so the rows outside the head's get a defined zero);
 //             no dl when dl_off == NONE.
 //             loss[loss_off] = head_fwd's loss, when loss_off != NONE: a training step's
 //             head then needs no forward dispatch of its own.
+//             stats[st_off], stats[st_off + 1] = mu, sd when st_off != NONE: what the last
+//             training step standardised by, for head_score.
 //            g = g_scale * (g[g_off] when g_off != NONE)
 //   One workgroup of 256 threads (sums by `wgsum`); rows <= 1024 (the labelled minibatch).
-//   The prior is a Gaussian N(w0, I / inv_var) around the head's start w0 (1 on s, 0 on every
-//   latent weight and the bias: the logit starts as s) for n = ym[c_off] labels, as MAP
-//   logistic regression whose objective is sum_i bce_i + |w - w0|^2 inv_var / 2, divided by n
-//   to match the mean BCE. No prior when inv_var == 0 or n == 0 (no labels: a base step).
-//   head_score: out[out_off + i] = z_i for every i < rows (scoring: any number of rows, one
-//             invocation each, 2-D grid; no labels, no gradient).
+//   The prior is a Gaussian N(0, I / inv_var) on the latent weights and the log score weight
+//   (the head's start: the logit starts as f, the base network's ranking; the bias is free, so
+//   labels that are all normal lower it rather than the weight on the score) for
+//   n = ym[c_off] labels, as MAP logistic regression whose objective is
+//   sum_i bce_i + |w[0..=h]|^2 inv_var / 2, divided by n to match the mean BCE. No prior when
+//   inv_var == 0 or n == 0 (no labels).
+//   head_score: out[out_off + i] = z_i for every i < rows, with (mu, sd) = stats_in[st_off ..]
+//             (scoring: any number of rows, one invocation each, 2-D grid; no labels, no
+//             gradient).
 //
 // Bindings: 0 params, 1 l, 2 s, 3 w, 4 ym (y at y_off, the mask at m_off, the count at c_off), 5 g (read),
-// 6 out / dw (read_write), 7 dl (read_write), 8 loss (read_write; head_bwd).
+// 6 out / dw (read_write), 7 dl (read_write), 8 loss (read_write; head_bwd), 9 stats
+// (read_write; head_bwd writes), 10 stats_in (read; head_score).
 
 #import grid
 #import math
@@ -51,6 +63,7 @@ struct Params {
     inv_var: f32,
     c_off: u32,
     loss_off: u32,
+    st_off: u32,
 }
 
 const NONE: u32 = 0xffffffffu;
@@ -66,8 +79,13 @@ const WG: u32 = 256u;
 @group(0) @binding(6) var<storage, read_write> out: array<f32>;
 @group(0) @binding(7) var<storage, read_write> dl: array<f32>;
 @group(0) @binding(8) var<storage, read_write> loss: array<f32>;
+@group(0) @binding(9) var<storage, read_write> stats: array<f32>;
+@group(0) @binding(10) var<storage, read> stats_in: array<f32>;
 
 var<workgroup> coef: array<f32, MAX_ROWS>;
+// The score's standardisation (see the top), set first by every entry point.
+var<private> mu: f32 = 0.0;
+var<private> sd: f32 = 1.0;
 
 fn mask_count(lane: Lane) -> f32 {
     var c = 0.0;
@@ -77,16 +95,47 @@ fn mask_count(lane: Lane) -> f32 {
     return max(1.0, workgroup_sum(c, lane));
 }
 
-// Input k of row i: a latent column, the score, or 1 for the bias.
+// mu and sd of the minibatch rows 0 .. r0 of s (two passes: the mean, then the squares about it).
+fn batch_stats(lane: Lane) {
+    let n = p.r0;
+    mu = 0.0;
+    sd = 1.0;
+    if n < 2u {
+        return;
+    }
+    var acc = 0.0;
+    for (var r = lane.lid; r < n; r += WG) {
+        acc += s[p.s_off + r];
+    }
+    let m = workgroup_sum(acc, lane) / f32(n);
+    var sq = 0.0;
+    for (var r = lane.lid; r < n; r += WG) {
+        let d = s[p.s_off + r] - m;
+        sq = fma(d, d, sq);
+    }
+    let v = sqrt(workgroup_sum(sq, lane) / f32(n));
+    mu = m;
+    if v > 1e-6 * abs(m) && v > 1e-30 {
+        sd = v;
+    }
+}
+
+// Input k of row i: a latent column, the standardised score, or 1 for the bias.
 fn feature(k: u32, i: u32) -> f32 {
     let r = p.r0 + i;
     if k < p.h {
         return l[p.l_off + r * p.h + k];
     }
     if k == p.h {
-        return s[p.s_off + r];
+        return (s[p.s_off + r] - mu) / sd;
     }
     return 1.0;
+}
+
+// The weight on input k: the score's is exp of its parameter (positive).
+fn weight(k: u32) -> f32 {
+    let v = w[p.w_off + k];
+    return select(v, exp(v), k == p.h);
 }
 
 // The label count the prior is divided by; 0 when the prior does not act.
@@ -97,15 +146,10 @@ fn prior_count() -> f32 {
     return max(0.0, ym[p.c_off]);
 }
 
-// The head's start: the logit starts as s.
-fn start(k: u32) -> f32 {
-    return select(0.0, 1.0, k == p.h);
-}
-
 fn logit(i: u32) -> f32 {
     var z = 0.0;
     for (var k = 0u; k < p.h + 2u; k++) {
-        z = fma(w[p.w_off + k], feature(k, i), z);
+        z = fma(weight(k), feature(k, i), z);
     }
     return z;
 }
@@ -114,6 +158,8 @@ fn logit(i: u32) -> f32 {
 fn head_score(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
               @builtin(local_invocation_index) lid: u32) {
     let i = grid_index(wg, nwg, lid);
+    mu = stats_in[p.st_off];
+    sd = stats_in[p.st_off + 1u];
     if i < p.rows {
         out[p.out_off + i] = logit(i);
     }
@@ -128,8 +174,8 @@ fn loss_value(lane: Lane, count: f32) -> f32 {
     let total = workgroup_sum(acc, lane);
     let n = prior_count();
     var sq = 0.0;
-    for (var k = lane.lid; k < p.h + 2u; k += WG) {
-        let d = w[p.w_off + k] - start(k);
+    for (var k = lane.lid; k <= p.h; k += WG) {
+        let d = w[p.w_off + k];
         sq = fma(d, d, sq);
     }
     let sq_total = workgroup_sum(sq, lane);
@@ -142,6 +188,7 @@ fn loss_value(lane: Lane, count: f32) -> f32 {
 
 @compute @workgroup_size(WG, 1, 1)
 fn head_fwd(lane: Lane) {
+    batch_stats(lane);
     let value = loss_value(lane, mask_count(lane));
     if lane.lid == 0u {
         out[p.out_off] = value;
@@ -151,12 +198,17 @@ fn head_fwd(lane: Lane) {
 @compute @workgroup_size(WG, 1, 1)
 fn head_bwd(lane: Lane) {
     let lid = lane.lid;
+    batch_stats(lane);
     let count = mask_count(lane);
     if p.loss_off != NONE {
         let value = loss_value(lane, count);
         if lid == 0u {
             loss[p.loss_off] = value;
         }
+    }
+    if p.st_off != NONE && lid == 0u {
+        stats[p.st_off] = mu;
+        stats[p.st_off + 1u] = sd;
     }
     var gs = p.g_scale;
     if p.g_off != NONE {
@@ -173,12 +225,15 @@ fn head_bwd(lane: Lane) {
         for (var i = 0u; i < p.rows; i++) {
             acc = fma(coef[i], feature(k, i), acc);
         }
+        if k == p.h {
+            acc *= weight(k);
+        }
         let o = p.out_off + k;
         if p.dw_acc != 0u {
             acc += out[o];
         }
-        if n > 0.0 {
-            acc += gs * (p.inv_var * (w[p.w_off + k] - start(k)) / n);
+        if n > 0.0 && k <= p.h {
+            acc += gs * (p.inv_var * w[p.w_off + k] / n);
         }
         out[o] = acc;
     }

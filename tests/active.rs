@@ -264,3 +264,35 @@ fn file_and_terminal_oracles() {
     assert!(render(&[0.0, 1.0, 0.5, 0.25]).unwrap().lines().count() == 2);
     assert!(render(&[0.0; 5]).is_none());
 }
+
+/// Until the first label a UAI model is its base network: DAE_uai pretrains with the plain
+/// DAE's own step (the same draws), so its first query is the DAE's, row for row and score for
+/// score (the head starts as the identity on the score); the second, after labels, is not.
+#[test]
+fn dae_uai_asks_first_what_its_base_network_asks() {
+    let gpu = gpu();
+    let data = dataset();
+    let x = data.upload(&gpu).unwrap();
+    let first_two = |uai: bool| {
+        let mut m = model(&gpu);
+        if !uai {
+            m = UaiModel::new(&gpu, m.config.clone().without_head()).unwrap();
+        }
+        let mut run = ActiveRun::new(&gpu, &mut m, &data, &x, CONFIG, None).unwrap();
+        let q1 = run.next_query().unwrap().unwrap();
+        let audit = GroundTruth.audit(&data, &q1).unwrap();
+        run.record(&audit.answers).unwrap();
+        let q2 = run.next_query().unwrap().unwrap();
+        let bits = |q: &Query| {
+            q.rows
+                .iter()
+                .map(|(r, s)| (*r, s.to_bits()))
+                .collect::<Vec<_>>()
+        };
+        (bits(&q1), bits(&q2))
+    };
+    let (uai1, uai2) = first_two(true);
+    let (dae1, dae2) = first_two(false);
+    assert_eq!(uai1, dae1, "the first query");
+    assert_ne!(uai2, dae2, "the head acts once labels exist");
+}

@@ -58,18 +58,24 @@ fn shape_mismatches_are_errors_at_plan_build() {
     // that is not one per row.
     let (l, s) = (x.clone(), Tensor::new(&gpu, 4, 1, "s").unwrap());
     let head = DenseParams::new(Tensor::new(&gpu, 5, 1, "head").unwrap()).unwrap();
-    let m = msg(tape.uai_head_scores(&l, &s, &w, &s));
+    let st = Tensor::new(&gpu, 2, 1, "stats").unwrap();
+    let m = msg(tape.uai_head_scores(&l, &s, &w, &st, &s));
     assert!(
         m.contains("uai_head_scores") && m.contains("5 inputs and 2 outputs"),
         "{m}"
     );
-    let m = msg(tape.uai_head_scores(&l, &b, &head, &s));
+    let m = msg(tape.uai_head_scores(&l, &b, &head, &st, &s));
     assert!(
         m.contains("4x2 score") && m.contains("one score per row"),
         "{m}"
     );
-    let m = msg(tape.uai_head_scores(&l, &s, &head, &Tensor::new(&gpu, 3, 1, "o").unwrap()));
+    let m = msg(tape.uai_head_scores(&l, &s, &head, &st, &Tensor::new(&gpu, 3, 1, "o").unwrap()));
     assert!(m.contains("3x1 output") && m.contains("needs 4x1"), "{m}");
+    let m = msg(tape.uai_head_scores(&l, &s, &head, &s, &s));
+    assert!(
+        m.contains("4x1 statistics") && m.contains("needs 2x1"),
+        "{m}"
+    );
     assert_eq!(
         tape.dispatches(),
         0,
@@ -359,9 +365,10 @@ fn cli_bench_json_last_line_has_the_fields() {
         // (which writes its loss too), 11 backward GEMMs, the optimizer, the step counter. The
         // mean's value is deferred: once per run, not per step.
         assert_eq!(v["dispatches_per_step"], 22.0, "{v}");
-        // One query: the rows fit one chunk, so 6 GEMMs, the row errors, the head's scores and
-        // one top-k pass (300 rows).
-        assert_eq!(v["dispatches_per_query"], 9, "{v}");
+        // One query: the copy of the head's standardisation from the last step, then (the rows
+        // fit one chunk) 6 GEMMs, the row errors, the head's scores and one top-k pass (300
+        // rows).
+        assert_eq!(v["dispatches_per_query"], 10, "{v}");
         let dae = &v["dae"];
         // The DAE: no head, the same otherwise.
         assert_eq!(dae["dispatches_per_step"], 21.0, "{v}");

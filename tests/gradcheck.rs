@@ -468,6 +468,7 @@ fn uai_head_matches_finite_differences_and_leaves_the_score_alone() {
         let y = Tensor::view(&ym_buf, 0, rows, 1).unwrap();
         let mask = Tensor::view(&ym_buf, rows, rows, 1).unwrap();
         let count = Tensor::view(&ym_buf, 2 * rows, 1, 1).unwrap();
+        let stats = Tensor::new(&gpu, 2, 1, "stats").unwrap();
         let build = move |tape: &mut Tape, t: &[Tensor]| {
             let input = HeadInput {
                 latent: &t[0],
@@ -476,6 +477,7 @@ fn uai_head_matches_finite_differences_and_leaves_the_score_alone() {
                 y: &y,
                 mask: &mask,
                 prior: prior.map(|(v, _)| (v, &count)),
+                stats: &stats,
             };
             tape.uai_head(input, &DenseParams::new(t[1].clone())?)
         };
@@ -483,21 +485,25 @@ fn uai_head_matches_finite_differences_and_leaves_the_score_alone() {
         let f = move |x: &[Vec<f64>]| {
             let (l, w) = (&x[0], &x[1]);
             let (h, n) = (h as usize, rows as usize);
+            // The score standardised by the rows before the head's (the minibatch).
+            let before = &sw[..r0 as usize];
+            let mu = before.iter().sum::<f64>() / before.len() as f64;
+            let sd =
+                (before.iter().map(|v| (v - mu).powi(2)).sum::<f64>() / before.len() as f64).sqrt();
             let mut total = 0.0;
             let mut count = 0.0;
             for i in 0..n {
                 let r = r0 as usize + i;
-                let z: f64 =
-                    (0..h).map(|j| w[j] * l[r * h + j]).sum::<f64>() + w[h] * sw[r] + w[h + 1];
+                let z: f64 = (0..h).map(|j| w[j] * l[r * h + j]).sum::<f64>()
+                    + w[h].exp() * (sw[r] - mu) / sd
+                    + w[h + 1];
                 let (yi, mi) = (yw[i], yw[n + i]);
                 total += mi * (z.max(0.0) - z * yi + (-z.abs()).exp().ln_1p());
                 count += mi;
             }
-            // The prior: |w - start|^2 inv_var / (2 labels), start = 1 on s, 0 elsewhere.
+            // The prior: |w|^2 inv_var / (2 labels) over every weight but the bias.
             let pull = prior.map_or(0.0, |(inv_var, labels)| {
-                let sq: f64 = (0..h + 2)
-                    .map(|k| (w[k] - if k == h { 1.0 } else { 0.0 }).powi(2))
-                    .sum();
+                let sq: f64 = (0..=h).map(|k| w[k].powi(2)).sum();
                 0.5 * f64::from(inv_var) * sq / f64::from(labels)
             });
             total / count + pull

@@ -1386,6 +1386,7 @@ fn uai_head_forward_and_backward() {
                     inv_var,
                     c_off: 1 + 2 * rows,
                     loss_off: NONE,
+                    st_off: NONE,
                 };
                 let out = poisoned(&gpu, 2);
                 run(
@@ -1431,9 +1432,11 @@ fn uai_head_forward_and_backward() {
                         dl_off: 2,
                         dl_acc: acc,
                         loss_off: if acc == 1 { 1 } else { NONE },
+                        st_off: if acc == 1 { 1 } else { NONE },
                         ..p
                     };
                     let loss = poisoned(&gpu, 2);
+                    let stats = poisoned(&gpu, 4);
                     run(
                         &gpu,
                         k::head::HEAD_BWD,
@@ -1447,11 +1450,13 @@ fn uai_head_forward_and_backward() {
                             ("out", &dw),
                             ("dl", &dl),
                             ("loss", &loss),
+                            ("stats", &stats),
                         ],
                         [1, 1, 1],
                     );
                     let (mut want_w, mut want_l) = (wide(&dw0), wide(&dl0));
                     let mut want_loss = vec![f64::NAN; 2];
+                    let mut want_stats = vec![f64::NAN; 4];
                     r::head_bwd(
                         &p,
                         &lw,
@@ -1462,7 +1467,17 @@ fn uai_head_forward_and_backward() {
                         &mut want_w,
                         &mut want_l,
                         &mut want_loss,
+                        &mut want_stats,
                     );
+                    // The minibatch's statistics: written when asked, left alone otherwise.
+                    let got_stats = read(&gpu, &stats);
+                    assert!(got_stats[0].is_nan() && got_stats[3].is_nan());
+                    if acc == 1 {
+                        let e = rel_err(&got_stats[1..3], &want_stats[1..3]);
+                        assert!(e < TOL, "head_bwd stats rows={rows} r0={r0}: {e}");
+                    } else {
+                        assert!(got_stats[1].is_nan(), "head_bwd wrote stats unasked");
+                    }
                     let got_loss = read(&gpu, &loss);
                     assert!(got_loss[0].is_nan(), "head_bwd wrote before its loss");
                     if acc == 1 {
@@ -1523,16 +1538,33 @@ fn uai_head_scores_every_row() {
             inv_var: 0.0,
             c_off: 0,
             loss_off: NONE,
+            st_off: 2,
         };
+        // The standardisation (mean, sd) at 2 of a buffer holding other values around it.
+        let stats = [f32::NAN, 7.0, 0.3, 1.7, f32::NAN];
+        let gst = gpu.upload(&stats, "stats").unwrap();
         run(
             &gpu,
             k::head::HEAD_SCORE,
             Some(&p),
-            &[("l", &gl), ("s", &gs), ("w", &gw), ("out", &out)],
+            &[
+                ("l", &gl),
+                ("s", &gs),
+                ("w", &gw),
+                ("out", &out),
+                ("stats_in", &gst),
+            ],
             groups(&gpu, rows),
         );
         let mut want = vec![0.0; n + 6];
-        r::head_score(&p, &wide(&l), &wide(&s), &wide(&w), &mut want);
+        r::head_score(
+            &p,
+            &wide(&l),
+            &wide(&s),
+            &wide(&w),
+            &wide(&stats),
+            &mut want,
+        );
         let got = read(&gpu, &out);
         assert!(got[..5].iter().all(|v| v.is_nan()), "wrote before out_off");
         assert!(got[5 + n].is_nan(), "wrote past the rows");

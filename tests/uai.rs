@@ -110,8 +110,8 @@ fn without_labels_a_step_is_exactly_a_dae_step() {
     let head = slots(model.core().arena(), &pu, 4, 5);
     assert_eq!(
         head,
-        [0f32, 0.0, 0.0, 1.0, 0.0].map(f32::to_bits).to_vec(),
-        "the head is untouched"
+        [0f32; 5].map(f32::to_bits).to_vec(),
+        "the head is untouched (at its start: the logit is the standardised score)"
     );
 }
 
@@ -159,7 +159,7 @@ fn query_ranks_by_score_and_skips_labelled_rows() {
 }
 
 #[test]
-fn head_prior_pulls_the_head_toward_its_start() {
+fn head_prior_pulls_the_head_toward_its_start_and_leaves_the_bias_free() {
     let gpu = gpu();
     let mut rng = rng();
     let n = 120u32;
@@ -209,12 +209,16 @@ fn head_prior_pulls_the_head_toward_its_start() {
         slots(m.core().arena(), &g_without, 0, 4),
         "the prior touches only the head"
     );
-    let h = m.head;
-    let start = [0f64, 0.0, 0.0, 1.0, 0.0];
+    // The prior is N(0, sd^2) on the latent weights and the log weight on the score; the bias
+    // (the last) is free.
+    let h = m.head_slot();
     let mut moved = 0.0f64;
     for i in 0..5 {
         let k = (h.offset + i) as usize;
-        let pull = (f64::from(p_with[k]) - start[i as usize]) / (f64::from(sd * sd) * 7.0);
+        let pull = match i {
+            4 => 0.0,
+            _ => f64::from(p_with[k]) / (f64::from(sd * sd) * 7.0),
+        };
         let got = f64::from(g_with[k]) - f64::from(g_without[k]);
         assert!(
             (got - pull).abs() <= 1e-5 * (1.0 + pull.abs()),
@@ -301,4 +305,21 @@ fn f16_data_gives_exactly_its_rounded_values_in_f32() {
         assert_eq!(s16, s32, "{name}: every row's score");
         assert_eq!(t16, t32, "{name}: the top 9");
     }
+}
+
+/// A UAI model file from before the standardised head (no `head_form` in its configuration:
+/// form 1) is refused with what to do; the plain models, whose arena is unchanged, still load.
+#[test]
+fn a_first_form_head_is_refused_and_plain_models_still_build() {
+    let gpu = gpu();
+    let mut json = serde_json::to_value(UaiConfig::new(config(1))).unwrap();
+    json.as_object_mut().unwrap().remove("head_form");
+    let old: UaiConfig = serde_json::from_value(json).unwrap();
+    assert_eq!(old.head_form, 1);
+    let e = UaiModel::new(&gpu, old.clone()).err().unwrap().to_string();
+    assert!(
+        e.contains("dae-uai") && e.contains("head form 1") && e.contains("train the model again"),
+        "{e}"
+    );
+    UaiModel::new(&gpu, old.without_head()).unwrap();
 }

@@ -115,10 +115,12 @@ impl<'m> ActiveRun<'m> {
                 return Ok(None);
             }
             if !self.pretrained {
-                self.model.train(self.config.pretrain_steps)?;
+                self.model
+                    .train(self.config.pretrain_steps, self.labels.len())?;
                 self.pretrained = true;
             }
-            self.model.train(self.config.active_steps)?;
+            self.model
+                .train(self.config.active_steps, self.labels.len())?;
             let mut rows = self.model.query()?;
             rows.truncate((self.config.budget - self.spent).min(self.config.k) as usize);
             let query = Query {

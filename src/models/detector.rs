@@ -290,8 +290,9 @@ pub trait ActiveDetector: Detector {
     /// precision), the run's label set and `k`.
     fn prepare(&mut self, data: &Dataset, x: &Tensor, labels: &LabelSet, k: u32) -> Result<()>;
 
-    /// Replays `steps` training steps (one submit, no wait).
-    fn train(&mut self, steps: u32) -> Result<()>;
+    /// Replays `steps` training steps (one submit, no wait), `labelled` labels having been
+    /// given so far (a UAI model trains its base network alone until the first).
+    fn train(&mut self, steps: u32, labelled: usize) -> Result<()>;
 
     /// Scores every row and returns the k best rows not yet shown, (row, score), best first.
     fn query(&mut self) -> Result<Vec<(u32, f32)>>;

@@ -32,5 +32,7 @@ pub use hard::{WEAK_BATCH, WEAK_HIDDEN, WEAK_STEPS, WeakClassifier, construct_ha
 pub use labels::LabelSet;
 pub use registry::{DataShape, Model, Settings};
 pub use supervised::{Supervised, SupervisedConfig, SupervisedKind};
-pub use uai::{BaseKind, HEAD_PRIOR_STD, UAI_BATCH, UAI_LR, UAI_NOISE, UaiConfig, UaiModel};
+pub use uai::{
+    BaseKind, HEAD_FORM, HEAD_PRIOR_STD, UAI_BATCH, UAI_LR, UAI_NOISE, UaiConfig, UaiModel,
+};
 pub use vae::{Vae, VaeConfig, VaeScore};

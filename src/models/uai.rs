@@ -1,27 +1,33 @@
 //! The UAI models of "Deep Active Learning for Anomaly Detection" (Pimentel et al.): a base
 //! network gives a latent code l(x) and an anomaly score s(x); the UAI head is a logistic layer,
-//! p(anomaly) = sigmoid(w . [l; s] + b). Its gradient reaches the base network through l but
+//! p(anomaly) = sigmoid(w . [l; f(s)] + b). Its gradient reaches the base network through l but
 //! not through s: s enters the head detached.
 //!
 //! Bases: DAE (l = enc(x + noise), s = ||x - dec(l)||^2, encoder and decoder independent) and
 //! Class (an MLP predicting each row's class; s = its cross-entropy, l = its last hidden layer).
 //! Without the head (`uai: false`) a model is the unsupervised baseline: it ranks by s(x).
 //!
-//! Every training step is one replayed plan: the base loss on a random minibatch and, with the
-//! head, `labelled_batch` rows drawn on the GPU (with replacement) from the labels given so far,
-//! for the head's masked BCE. A handful of labels therefore reach every step. Both row sets go
-//! through the base network as one tensor (minibatch first): one forward pass gives the base
-//! loss (the mean score of the minibatch rows) and the labelled rows' l and s; the base loss's
-//! gradient is written for the minibatch rows only, so the labelled rows' s stays detached.
-//! Before any label exists the BCE mask is zero and the step is exactly a base-network step.
+//! Until the first label, a UAI model trains exactly as its base does (the base network's own
+//! step plan, the same draws): its first query is the base network's. From then on every
+//! training step is one replayed plan: the base loss on a random minibatch and
+//! `labelled_batch` rows drawn on the GPU (with replacement) from the labels given so far, for
+//! the head's masked BCE. Both row sets go through the base network as one tensor (minibatch
+//! first): one forward pass gives the base loss (the mean score of the minibatch rows) and the
+//! labelled rows' l and s; the base loss's gradient is written for the minibatch rows only, so
+//! the labelled rows' s stays detached.
 //!
-//! The head starts at w = (0, ..., 0, 1), b = 0: its logit is s(x), so until labels arrive the
-//! ranking is the base network's. With `head_prior_std = Some(sigma)` the head is fit as MAP
-//! logistic regression under a Gaussian prior N(start, sigma^2 I): the rows the expert sees are
-//! the top-ranked ones, among which s(x) separates little, and a plain fit on them shrinks the
-//! weight on s and drops the base ranking that chose them; the prior keeps the head near that
-//! ranking until the labels outweigh it (its pull is 1 / (sigma^2 n) against the mean BCE of n
-//! labels, the same balance as the full MAP objective).
+//! The head (`head.wgsl`) reads the score standardised, f = (s - mean) / sd with the
+//! minibatch's statistics (scoring uses the last training step's), so that its weights are in
+//! logit units whatever the base network's scale: a reconstruction error of 0.01 or of 50, a
+//! cross-entropy near 0. Its weight on f is exp of a parameter: the head is increasing in the
+//! base score, so labels that are all normal (the usual start: the expert sees the top-ranked
+//! rows, most of them normal) can weigh the score down but never turn the ranking round. It
+//! starts at 0 (the logit is f: the base network's ranking), and with `head_prior_std =
+//! Some(sigma)` it is fit as MAP logistic regression under a Gaussian prior N(0, sigma^2 I) on
+//! the latent weights and that log weight, the bias free (its pull is 1 / (sigma^2 n) against
+//! the mean BCE of n labels, the same balance as the full MAP objective): all-normal labels
+//! lower the bias, which costs nothing under the prior, rather than the weight on the score.
+//! BENCHMARKS.md (stop 17) has what each of these choices changed.
 
 use serde::{Deserialize, Serialize};
 
@@ -68,11 +74,24 @@ pub struct UaiConfig {
     /// counts its pretraining in `ActiveConfig` instead).
     #[serde(default = "default_fit_steps")]
     pub fit_steps: u32,
+    /// The form of the head: [`HEAD_FORM`]. Model files written before it was recorded hold
+    /// form 1 (the raw score, a linear weight on it, the prior on the bias too), which this
+    /// version cannot score as they were scored.
+    #[serde(default = "first_head_form")]
+    pub head_form: u32,
 }
 
 fn default_fit_steps() -> u32 {
     1000
 }
+
+fn first_head_form() -> u32 {
+    1
+}
+
+/// The head this version builds: the standardised score under an increasing weight, the bias
+/// free of the prior (the module documentation).
+pub const HEAD_FORM: u32 = 2;
 
 /// The default prior on the head: a standard normal around its start.
 pub const HEAD_PRIOR_STD: f32 = 1.0;
@@ -90,6 +109,7 @@ impl UaiConfig {
             labelled_batch: ae.batch.min(64),
             head_prior_std: Some(HEAD_PRIOR_STD),
             fit_steps: default_fit_steps(),
+            head_form: HEAD_FORM,
             ae,
             base: BaseKind::Dae,
             uai: true,
@@ -123,6 +143,14 @@ impl UaiConfig {
     }
 }
 
+/// The UAI head's trained parameters in the arena, and the score standardisation the last
+/// training step used, which scoring reads.
+struct HeadSlots {
+    weights: Slot,
+    /// With the head only (the plain models' arenas are as they always were).
+    stats: Option<Slot>,
+}
+
 enum Base {
     Dae(EncoderDecoder),
     Class { mlp: Mlp },
@@ -133,7 +161,10 @@ pub struct UaiModel {
     core: ModelCore,
     pub config: UaiConfig,
     base: Base,
-    pub head: Slot,
+    head: HeadSlots,
+    /// Written by every head step: the minibatch's score mean and standard deviation. The
+    /// query plan copies it into `head.stats` first.
+    step_stats: Tensor,
     /// What Algorithm 1 prepared: every row's class (Class base), the training plan, and the
     /// query plan with its scores and top-k.
     prepared: Option<Prepared>,
@@ -141,6 +172,8 @@ pub struct UaiModel {
 
 struct Prepared {
     _classes: Option<GpuBuffer>,
+    /// The base network's step, for the UAI models until the first label.
+    base_train: Option<Plan>,
     train: Plan,
     query: Plan,
     scores: Tensor,
@@ -159,6 +192,16 @@ struct BaseOut {
 impl UaiModel {
     pub fn new(gpu: &Gpu, config: UaiConfig) -> Result<UaiModel> {
         let c = &config.ae;
+        if config.uai && config.head_form != HEAD_FORM {
+            return Err(invalid(
+                "UAI model",
+                format!(
+                    "{} was saved with head form {} (the raw score under a linear weight), which this version of oddity cannot score as it was scored (it builds form {HEAD_FORM}: the standardised score under an increasing weight); train the model again",
+                    config.name(),
+                    config.head_form
+                ),
+            ));
+        }
         if let Some(sd) = config.head_prior_std
             && !(sd > 0.0 && (1.0 / (sd * sd)).is_normal())
         {
@@ -194,16 +237,23 @@ impl UaiModel {
             }
         };
         let latent = *c.hidden.last().unwrap_or(&1);
-        // The start `head.wgsl` centres the prior on: the logit starts as s.
-        let mut head_init = vec![0f32; latent as usize + 2];
-        head_init[latent as usize] = 1.0;
-        let head = b.fixed(latent + 2, 1, &head_init)?;
+        // The start `head.wgsl` centres the prior on: the logit starts as the standardised s.
+        let head = HeadSlots {
+            weights: b.fixed(latent + 2, 1, &vec![0f32; latent as usize + 2])?,
+            // Never trained (no gradient reaches it): only copied into.
+            stats: match config.uai {
+                true => Some(b.state(2, 1, &[0.0, 1.0])?),
+                false => None,
+            },
+        };
         let core = ModelCore::new(gpu, b, c.optimizer, c.seed)?;
+        let step_stats = Tensor::from_slice(gpu, &[0.0, 1.0], 2, 1, "head step stats")?;
         Ok(UaiModel {
             core,
             config,
             base,
             head,
+            step_stats,
             prepared: None,
         })
     }
@@ -292,6 +342,17 @@ impl UaiModel {
         labels: &LabelSet,
         classes: Option<&GpuBuffer>,
     ) -> Result<Plan> {
+        self.record_train(data, labels, classes, self.config.uai)
+    }
+
+    /// [`Self::train_plan`] with the head or without it (the base network's own step).
+    fn record_train(
+        &self,
+        data: &Tensor,
+        labels: &LabelSet,
+        classes: Option<&GpuBuffer>,
+        with_head: bool,
+    ) -> Result<Plan> {
         self.check(data, labels, classes)?;
         let c = &self.config.ae;
         let seed = self.core.rng_seed();
@@ -302,7 +363,7 @@ impl UaiModel {
         };
         let no_loss = || invalid("UAI model", "the base network gave no loss");
         self.core.train_plan(|tape| {
-            if !self.config.uai {
+            if !with_head {
                 let batch = tape.sample_rows_with(data, classes, c.batch, noise, seed)?;
                 let input = batch.noisy.as_ref().unwrap_or(&batch.clean).clone();
                 let cls = batch.class.as_ref().map(|b| (b, 0));
@@ -337,8 +398,9 @@ impl UaiModel {
                         .config
                         .head_prior_std
                         .map(|sd| (1.0 / (sd * sd), &lb.count)),
+                    stats: &self.step_stats,
                 },
-                &DenseParams::new(self.core.param(self.head)?)?,
+                &DenseParams::new(self.core.param(self.head.weights)?)?,
             )?;
             Ok(vec![out.loss.ok_or_else(no_loss)?, bce])
         })
@@ -353,14 +415,14 @@ impl UaiModel {
         classes: Option<&GpuBuffer>,
         scores: &Tensor,
     ) -> Result<()> {
-        let head = DenseParams::new(self.core.param(self.head)?)?;
+        let head = DenseParams::new(self.core.param(self.head.weights)?)?;
+        let stats = self.head.stats.map(|s| self.core.param(s)).transpose()?;
         self.core
             .record_rows(tape, data, self.widest(), &[scores], |tape, r0, x, dst| {
                 let out = self.base_forward(tape, x, x, classes.map(|c| (c, r0)), None)?;
-                if self.config.uai {
-                    tape.uai_head_scores(&out.latent, &out.score, &head, &dst[0])
-                } else {
-                    tape.copy(&out.score, &dst[0])
+                match &stats {
+                    Some(st) => tape.uai_head_scores(&out.latent, &out.score, &head, st, &dst[0]),
+                    None => tape.copy(&out.score, &dst[0]),
                 }
             })
     }
@@ -378,6 +440,10 @@ impl UaiModel {
         self.check(data, labels, classes)?;
         let scores = Tensor::new(self.core.gpu(), data.rows(), 1, "scores")?;
         let mut tape = self.core.tape();
+        if let Some(st) = self.head.stats {
+            // The standardisation the last training step used (the start's before any).
+            tape.copy(&self.step_stats, &self.core.param(st)?)?;
+        }
         self.record_scores(&mut tape, data, classes, &scores)?;
         let top = tape.top_k(&scores, Some((&labels.flags, 0)), k)?;
         Ok((tape.finish()?, scores, top))
@@ -385,7 +451,13 @@ impl UaiModel {
 
     /// The arena slots of the base network, in order (encoder then decoder, or the MLP).
     pub fn base_slots(&self) -> std::ops::Range<usize> {
-        0..self.core.arena().slots.len() - 1
+        0..self.core.arena().slots.len() - 1 - usize::from(self.head.stats.is_some())
+    }
+
+    /// The head's slot in the arena: the latent weights, the log of the weight on the
+    /// standardised score, and the bias (`h + 2`).
+    pub fn head_slot(&self) -> Slot {
+        self.head.weights
     }
 
     /// Every row's class on the GPU, for the Class base (None for the DAE).
@@ -435,7 +507,7 @@ impl Detector for UaiModel {
         let x = data.upload(self.core.gpu())?;
         let classes = self.classes(data)?;
         let labels = LabelSet::new(self.core.gpu(), data.rows as u32)?;
-        let plan = self.train_plan(&x, &labels, classes.as_ref())?;
+        let plan = self.record_train(&x, &labels, classes.as_ref(), false)?;
         self.core.schema = data.schema.clone();
         self.core.fit_steps(&plan, self.config.fit_steps)
     }
@@ -517,10 +589,15 @@ impl ActiveDetector for UaiModel {
     fn prepare(&mut self, data: &Dataset, x: &Tensor, labels: &LabelSet, k: u32) -> Result<()> {
         let classes = self.classes(data)?;
         let train = self.train_plan(x, labels, classes.as_ref())?;
+        let base_train = match self.config.uai {
+            true => Some(self.record_train(x, labels, classes.as_ref(), false)?),
+            false => None,
+        };
         let (query, scores, top) = self.query_plan(x, labels, classes.as_ref(), k)?;
         self.core.schema = data.schema.clone();
         self.prepared = Some(Prepared {
             _classes: classes,
+            base_train,
             train,
             query,
             scores,
@@ -529,9 +606,12 @@ impl ActiveDetector for UaiModel {
         Ok(())
     }
 
-    fn train(&mut self, steps: u32) -> Result<()> {
+    fn train(&mut self, steps: u32, labelled: usize) -> Result<()> {
         let p = self.prepared.as_ref().ok_or_else(not_prepared)?;
-        p.train.run(steps)
+        match (&p.base_train, labelled) {
+            (Some(base), 0) => base.run(steps),
+            _ => p.train.run(steps),
+        }
     }
 
     fn query(&mut self) -> Result<Vec<(u32, f32)>> {

@@ -20,6 +20,8 @@ pub struct Slot {
 pub struct ArenaBuilder {
     values: Vec<f32>,
     slots: Vec<Slot>,
+    /// Per slot: false for state that no gradient reaches ([`ArenaBuilder::state`]).
+    trained: Vec<bool>,
     rng: StdRng,
 }
 
@@ -28,6 +30,7 @@ impl ArenaBuilder {
         ArenaBuilder {
             values: Vec::new(),
             slots: Vec::new(),
+            trained: Vec::new(),
             rng: StdRng::seed_from_u64(seed),
         }
     }
@@ -47,6 +50,7 @@ impl ArenaBuilder {
             self.values.push(v);
         }
         self.slots.push(slot);
+        self.trained.push(true);
         slot
     }
 
@@ -65,6 +69,18 @@ impl ArenaBuilder {
         };
         self.values.extend_from_slice(values);
         self.slots.push(slot);
+        self.trained.push(true);
+        Ok(slot)
+    }
+
+    /// A slot of model state that lives (and is saved) with the parameters but is not trained:
+    /// it is not registered with the tape, so its gradient stays zero and every optimizer
+    /// leaves it as it is; only a kernel that copies into it changes it.
+    pub fn state(&mut self, rows: u32, cols: u32, values: &[f32]) -> Result<Slot> {
+        let slot = self.fixed(rows, cols, values)?;
+        if let Some(t) = self.trained.last_mut() {
+            *t = false;
+        }
         Ok(slot)
     }
 
@@ -76,6 +92,7 @@ impl ArenaBuilder {
             params,
             grads,
             slots: self.slots,
+            trained: self.trained,
             len: self.values.len() as u32,
         })
     }
@@ -86,6 +103,7 @@ pub struct ParamArena {
     pub params: GpuBuffer,
     pub grads: GpuBuffer,
     pub slots: Vec<Slot>,
+    trained: Vec<bool>,
     len: u32,
 }
 
@@ -107,10 +125,12 @@ impl ParamArena {
         Tensor::view(&self.grads, s.offset, s.rows, s.cols)
     }
 
-    /// Registers every slot with the tape as trainable.
+    /// Registers every trained slot with the tape (not the state slots).
     pub fn register(&self, tape: &mut Tape) -> Result<()> {
-        for &s in &self.slots {
-            tape.param(&self.param(s)?, &self.grad(s)?)?;
+        for (&s, &trained) in self.slots.iter().zip(&self.trained) {
+            if trained {
+                tape.param(&self.param(s)?, &self.grad(s)?)?;
+            }
         }
         Ok(())
     }

@@ -1,5 +1,6 @@
 //! The UAI head as one op (`head.wgsl`): a logistic layer on [l; detach(s)] over some rows of a
-//! latent tensor, its masked mean BCE, and in the backward pass the head's gradient and the
+//! latent tensor (s standardised by the minibatch's statistics, its weight exp of a parameter
+//! so that the head is increasing in s), its masked mean BCE, and in the backward pass the head's gradient and the
 //! latent's in one dispatch. Equal to `concat_cols` + `dense` + `bce_with_logits` (and, with
 //! the prior, its gradient kernel), in one or two dispatches instead of nine: the forward is
 //! deferred (`PlanBuilder::defer`), and when the backward is recorded before anything reads
@@ -22,17 +23,23 @@ pub struct HeadInput<'a> {
     /// `l_rows x h` latent rows; the head reads rows `r0 .. r0 + y.rows()`.
     pub latent: &'a Tensor,
     pub r0: u32,
-    /// One score per latent row (`l_rows x 1`), detached: it gets no gradient.
+    /// One score per latent row (`l_rows x 1`), detached: it gets no gradient. Rows before
+    /// `r0` are the minibatch whose mean and standard deviation standardise it.
     pub score: &'a Tensor,
     /// Targets (1 anomaly, 0 normal) and the mask of rows that count, `rows x 1` each, views of
     /// one buffer (as `sample_labelled` makes them).
     pub y: &'a Tensor,
     pub mask: &'a Tensor,
-    /// The head's Gaussian prior around its start (1 on s, 0 elsewhere): its inverse variance
-    /// and the label count (1x1, a view of the targets' buffer, as `sample_labelled` writes
-    /// it). The op's loss is then the mean BCE plus |w - start|^2 inv_var / (2 count): MAP
-    /// logistic regression divided by the count. No prior while the count is 0.
+    /// The head's Gaussian prior N(0, I / inv_var) on its latent weights and the log of its
+    /// weight on the score (its start: the logit is the standardised score), the bias left
+    /// free: its inverse variance and the label count (1x1, a view of the targets' buffer, as
+    /// `sample_labelled` writes it). The op's loss is then the mean BCE plus |w|^2 inv_var /
+    /// (2 count) over those weights: MAP logistic regression divided by the count. No prior
+    /// while the count is 0.
     pub prior: Option<(f32, &'a Tensor)>,
+    /// Where the backward writes the score's standardisation (mean, standard deviation of the
+    /// minibatch rows before `r0`; `2 x 1`), for [`Tape::uai_head_scores`].
+    pub stats: &'a Tensor,
 }
 
 struct HeadBackward {
@@ -40,6 +47,7 @@ struct HeadBackward {
     score: Tensor,
     w: Tensor,
     ym: GpuBuffer,
+    stats: Tensor,
     p: HeadParams,
     out: Tensor,
     /// The deferred forward dispatch, dropped if the backward can write the loss instead.
@@ -80,6 +88,7 @@ impl Backward for HeadBackward {
             dl_off: dl.as_ref().map_or(NONE, |(t, _)| t.offset()),
             dl_acc: u32::from(dl.as_ref().is_some_and(|d| d.1)),
             loss_off,
+            st_off: self.stats.offset(),
             ..self.p
         };
         ctx.plan.dispatch(
@@ -94,6 +103,7 @@ impl Backward for HeadBackward {
                 ("out", dw.0.buffer()),
                 ("dl", &dl_buf),
                 ("loss", self.out.buffer()),
+                ("stats", self.stats.buffer()),
             ],
             [1, 1, 1],
         )
@@ -111,6 +121,7 @@ impl Tape {
             y,
             mask,
             prior,
+            stats,
         } = input;
         let rows = y.rows();
         let bad = |detail: String| Err(shape("uai_head", detail));
@@ -126,6 +137,13 @@ impl Tape {
                 "rows {r0}..{} of a {}-row latent",
                 u64::from(r0) + u64::from(rows),
                 latent.rows()
+            ));
+        }
+        if stats.len() != 2 {
+            return bad(format!(
+                "a {}x{} statistics tensor (needs 2x1)",
+                stats.rows(),
+                stats.cols()
             ));
         }
         if y.cols() != 1 || (mask.rows(), mask.cols()) != (rows, 1) {
@@ -190,6 +208,7 @@ impl Tape {
                 score: score.clone(),
                 w: head.param.clone(),
                 ym: y.buffer().clone(),
+                stats: stats.clone(),
                 p,
                 out: out.clone(),
                 fwd,
@@ -200,16 +219,28 @@ impl Tape {
 
     /// The head's logit for every row of `latent` (`rows x h`) and `score` (`rows x 1`) into
     /// `out` (`rows x 1`, e.g. a slice of a dataset-wide score vector), in one dispatch: the
-    /// query's ranking. Records no backward rule.
+    /// query's ranking. The score is standardised by `stats` (mean, standard deviation; `2 x
+    /// 1`), as the last training step wrote them. Records no backward rule.
     pub fn uai_head_scores(
         &mut self,
         latent: &Tensor,
         score: &Tensor,
         head: &DenseParams,
+        stats: &Tensor,
         out: &Tensor,
     ) -> Result<()> {
         let base = head_params("uai_head_scores", latent, score, head)?;
         let rows = latent.rows();
+        if stats.len() != 2 {
+            return Err(shape(
+                "uai_head_scores",
+                format!(
+                    "a {}x{} statistics tensor (needs 2x1)",
+                    stats.rows(),
+                    stats.cols()
+                ),
+            ));
+        }
         if (out.rows(), out.cols()) != (rows, 1) {
             return Err(shape(
                 "uai_head_scores",
@@ -222,6 +253,7 @@ impl Tape {
         }
         let p = HeadParams {
             out_off: out.offset(),
+            st_off: stats.offset(),
             ..base
         };
         let groups = self.gpu().grid_1d(rows.div_ceil(256))?;
@@ -233,6 +265,7 @@ impl Tape {
                 ("s", score.buffer()),
                 ("w", head.param.buffer()),
                 ("out", out.buffer()),
+                ("stats_in", stats.buffer()),
             ],
             groups,
         )
@@ -289,5 +322,6 @@ fn head_params(
         inv_var: 0.0,
         c_off: 0,
         loss_off: NONE,
+        st_off: NONE,
     })
 }

@@ -3,21 +3,50 @@
 use super::at;
 use crate::params::{HeadParams, NONE};
 
-/// Input k of head row i: a latent column, the score, or 1 (the bias).
-fn head_feature(p: &HeadParams, l: &[f64], s: &[f64], k: u32, i: u32) -> f64 {
+/// The score's standardisation: mean and population standard deviation of the minibatch
+/// rows `0 .. r0` of `s`; (0, 1) with fewer than two rows or rows that do not vary.
+pub fn head_batch_stats(p: &HeadParams, s: &[f64]) -> (f64, f64) {
+    let n = p.r0;
+    if n < 2 {
+        return (0.0, 1.0);
+    }
+    let mu = (0..n).map(|r| at(s, p.s_off + r)).sum::<f64>() / f64::from(n);
+    let var = (0..n)
+        .map(|r| (at(s, p.s_off + r) - mu).powi(2))
+        .sum::<f64>()
+        / f64::from(n);
+    let sd = var.sqrt();
+    (
+        mu,
+        if sd > 1e-6 * mu.abs() && sd > 1e-30 {
+            sd
+        } else {
+            1.0
+        },
+    )
+}
+
+/// Input k of head row i: a latent column, the standardised score, or 1 (the bias).
+fn head_feature(p: &HeadParams, l: &[f64], s: &[f64], st: (f64, f64), k: u32, i: u32) -> f64 {
     let r = p.r0 + i;
     if k < p.h {
         at(l, p.l_off + r * p.h + k)
     } else if k == p.h {
-        at(s, p.s_off + r)
+        (at(s, p.s_off + r) - st.0) / st.1
     } else {
         1.0
     }
 }
 
-fn head_logit(p: &HeadParams, l: &[f64], s: &[f64], w: &[f64], i: u32) -> f64 {
+/// The weight on input k: the score's is exp of its parameter.
+fn head_weight(p: &HeadParams, w: &[f64], k: u32) -> f64 {
+    let v = at(w, p.w_off + k);
+    if k == p.h { v.exp() } else { v }
+}
+
+fn head_logit(p: &HeadParams, l: &[f64], s: &[f64], st: (f64, f64), w: &[f64], i: u32) -> f64 {
     (0..p.h + 2)
-        .map(|k| at(w, p.w_off + k) * head_feature(p, l, s, k, i))
+        .map(|k| head_weight(p, w, k) * head_feature(p, l, s, st, k, i))
         .sum()
 }
 
@@ -28,11 +57,6 @@ fn head_count(p: &HeadParams, ym: &[f64]) -> f64 {
         .max(1.0)
 }
 
-/// The head's start, the centre of its prior: 1 on s, 0 elsewhere.
-fn head_start(p: &HeadParams, k: u32) -> f64 {
-    if k == p.h { 1.0 } else { 0.0 }
-}
-
 /// The label count the head's prior is divided by; None when the prior does not act.
 fn prior_count(p: &HeadParams, ym: &[f64]) -> Option<f64> {
     if p.inv_var == 0.0 {
@@ -41,10 +65,11 @@ fn prior_count(p: &HeadParams, ym: &[f64]) -> Option<f64> {
     Some(at(ym, p.c_off)).filter(|n| *n > 0.0)
 }
 
-/// `head.wgsl::head_score`: every row's logit.
-pub fn head_score(p: &HeadParams, l: &[f64], s: &[f64], w: &[f64], out: &mut [f64]) {
+/// `head.wgsl::head_score`: every row's logit, standardising by `stats[st_off ..]`.
+pub fn head_score(p: &HeadParams, l: &[f64], s: &[f64], w: &[f64], stats: &[f64], out: &mut [f64]) {
+    let st = (at(stats, p.st_off), at(stats, p.st_off + 1));
     for i in 0..p.rows {
-        out[(p.out_off + i) as usize] = head_logit(p, l, s, w, i);
+        out[(p.out_off + i) as usize] = head_logit(p, l, s, st, w, i);
     }
 }
 
@@ -55,24 +80,24 @@ pub fn head_fwd(p: &HeadParams, l: &[f64], s: &[f64], w: &[f64], ym: &[f64], out
 
 /// The head's masked mean BCE, plus its prior when that acts.
 fn head_loss(p: &HeadParams, l: &[f64], s: &[f64], w: &[f64], ym: &[f64]) -> f64 {
+    let st = head_batch_stats(p, s);
     let mut acc = 0.0;
     for i in 0..p.rows {
-        let z = head_logit(p, l, s, w, i);
+        let z = head_logit(p, l, s, st, w, i);
         let loss = z.max(0.0) - z * at(ym, p.y_off + i) + (-z.abs()).exp().ln_1p();
         acc += at(ym, p.m_off + i) * loss;
     }
     let mut loss = acc / head_count(p, ym);
     if let Some(n) = prior_count(p, ym) {
-        let sq: f64 = (0..p.h + 2)
-            .map(|k| (at(w, p.w_off + k) - head_start(p, k)).powi(2))
-            .sum();
+        let sq: f64 = (0..=p.h).map(|k| at(w, p.w_off + k).powi(2)).sum();
         loss += 0.5 * f64::from(p.inv_var) * sq / n;
     }
     loss
 }
 
 /// `head.wgsl::head_bwd`: the head's gradient into `dw` (at `out_off`), the latent's into
-/// `dl`, and (when `loss_off != NONE`) the loss into `loss`.
+/// `dl`, (when `loss_off != NONE`) the loss into `loss`, and (when `st_off != NONE`) the
+/// standardisation into `stats`.
 #[allow(clippy::too_many_arguments)]
 pub fn head_bwd(
     p: &HeadParams,
@@ -84,9 +109,15 @@ pub fn head_bwd(
     dw: &mut [f64],
     dl: &mut [f64],
     loss: &mut [f64],
+    stats: &mut [f64],
 ) {
     if p.loss_off != NONE {
         loss[p.loss_off as usize] = head_loss(p, l, s, w, ym);
+    }
+    let st = head_batch_stats(p, s);
+    if p.st_off != NONE {
+        stats[p.st_off as usize] = st.0;
+        stats[p.st_off as usize + 1] = st.1;
     }
     let count = head_count(p, ym);
     let mut gs = f64::from(p.g_scale);
@@ -95,20 +126,25 @@ pub fn head_bwd(
     }
     let coef: Vec<f64> = (0..p.rows)
         .map(|i| {
-            let sig = 1.0 / (1.0 + (-head_logit(p, l, s, w, i)).exp());
+            let sig = 1.0 / (1.0 + (-head_logit(p, l, s, st, w, i)).exp());
             gs * at(ym, p.m_off + i) * (sig - at(ym, p.y_off + i)) / count
         })
         .collect();
     for k in 0..p.h + 2 {
         let mut v: f64 = (0..p.rows)
-            .map(|i| coef[i as usize] * head_feature(p, l, s, k, i))
+            .map(|i| coef[i as usize] * head_feature(p, l, s, st, k, i))
             .sum();
+        if k == p.h {
+            v *= head_weight(p, w, k);
+        }
         let o = (p.out_off + k) as usize;
         if p.dw_acc != 0 {
             v += dw[o];
         }
-        if let Some(n) = prior_count(p, ym) {
-            v += gs * f64::from(p.inv_var) * (at(w, p.w_off + k) - head_start(p, k)) / n;
+        if let Some(n) = prior_count(p, ym)
+            && k <= p.h
+        {
+            v += gs * f64::from(p.inv_var) * at(w, p.w_off + k) / n;
         }
         dw[o] = v;
     }

@@ -103,19 +103,19 @@ fn algorithm1(gpu: &Gpu, a: &Args, data: &Dataset) -> oddity::Result<Algorithm1>
     let mut model = entry.build(gpu, data, &settings)?;
     let warm = model.active()?;
     warm.prepare(data, &x, &labels, a.k)?;
-    warm.train(2)?;
+    warm.train(2, 1)?;
     warm.query()?;
     // Per step: the difference between a run of 101 steps and one of 1 (each run also has its
     // epilogue, the deferred loss values, once).
     let c0 = gpu.counters();
-    warm.train(1)?;
+    warm.train(1, 1)?;
     let c1 = gpu.counters();
-    warm.train(101)?;
+    warm.train(101, 1)?;
     let dispatches_per_step =
         ((gpu.counters() - c1).dispatches - (c1 - c0).dispatches) as f64 / 100.0;
     gpu.wait()?;
     let t = Instant::now();
-    warm.train(a.pretrain_steps.max(1))?;
+    warm.train(a.pretrain_steps.max(1), 0)?;
     gpu.wait()?;
     let pretrain_steps_per_s = f64::from(a.pretrain_steps.max(1)) / t.elapsed().as_secs_f64();
     let mut times = Vec::new();
