@@ -83,8 +83,9 @@ pub struct Training {
     /// Input noise of the denoising autoencoder.
     #[arg(long, default_value_t = 0.1)]
     pub noise: f32,
-    /// Standard deviation of the UAI head's Gaussian prior around its start (logit = s(x));
-    /// 0 fits the head without a prior.
+    /// Standard deviation of the UAI head's Gaussian prior on its latent weights and its log
+    /// weight on the standardised score, around its start (the base network's ranking; the
+    /// bias is free); 0 fits the head without a prior.
     #[arg(long, default_value_t = oddity::models::HEAD_PRIOR_STD)]
     pub head_prior: f32,
     /// How the dataset is stored on the GPU: f16 halves what scoring reads (values rounded
