@@ -1,6 +1,7 @@
 //! Datasets by name, as the commands take them: a built-in one (the UAI paper's X_0, X_0-2 and
-//! X_hard on the shipped digits or on Fashion-MNIST; X_hard trains a weak classifier on the
-//! GPU) or a CSV file, optionally cut to a random subset of rows.
+//! X_hard on the shipped digits, on Fashion-MNIST or on MNIST 5k; X_hard trains a weak
+//! classifier on the GPU; the real tabular sets Shuttle and Cardiotocography, see
+//! [`crate::data::wheels`]) or a CSV file, optionally cut to a random subset of rows.
 
 use std::path::PathBuf;
 
@@ -10,14 +11,22 @@ use crate::gpu::Gpu;
 use crate::models::construct_hard;
 
 /// The built-in datasets.
-pub const NAMES: [&str; 6] = [
+pub const NAMES: [&str; 11] = [
     "digits0",
     "digits02",
     "digitshard",
     "fmnist0",
     "fmnist02",
     "fmnisthard",
+    "mnist5k0",
+    "mnist5k02",
+    "mnist5khard",
+    "shuttle",
+    "ctg",
 ];
+
+/// The real sets with their own ground truth (no construction applies).
+pub const REAL: [&str; 2] = ["shuttle", "ctg"];
 
 /// Where a dataset comes from.
 #[derive(Clone, Debug)]
@@ -47,8 +56,16 @@ pub fn load(gpu: &Gpu, request: &DataRequest) -> Result<Dataset> {
     };
     match &request.source {
         DataSource::Named(name) => {
+            if !NAMES.contains(&name.as_str()) {
+                return Err(crate::error::invalid(
+                    "dataset",
+                    format!("unknown dataset {name:?}; one of {}", NAMES.join(", ")),
+                ));
+            }
             let base = cut(base_dataset(name)?);
-            let mut d = if name == "digitshard" || name == "fmnisthard" {
+            let mut d = if REAL.contains(&name.as_str()) {
+                base
+            } else if name.ends_with("hard") {
                 construct_hard(gpu, &base, request.seed)?
             } else {
                 named_from(name, &base, request.seed)?

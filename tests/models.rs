@@ -81,7 +81,12 @@ fn every_registered_model_fits_scores_and_round_trips_through_its_file() {
             }
         }
         let report = model.fit(&data).unwrap();
-        assert!(report.steps > 0, "{}: no training step", entry.name);
+        // The forest is grown on the host, not trained by steps.
+        assert!(
+            report.steps > 0 || entry.name == "iforest",
+            "{}: no training step",
+            entry.name
+        );
         let scores = model.score(&data).unwrap();
         assert_eq!(scores.len(), data.rows);
         assert!(

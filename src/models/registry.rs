@@ -14,7 +14,7 @@ use serde::de::DeserializeOwned;
 
 use super::detector::Detector;
 use super::file::{Family, ModelFile, config_from, config_json};
-use super::{Supervised, UaiModel, Vae};
+use super::{IForest, Supervised, UaiModel, Vae};
 use crate::data::Dataset;
 use crate::error::{Result, invalid};
 use crate::gpu::Gpu;
@@ -72,6 +72,12 @@ pub trait Model: Detector + Sized + 'static {
 
     /// The model of a configuration (from [`Model::configure`] or a model file).
     fn build(gpu: &Gpu, config: Self::Config) -> Result<Self>;
+
+    /// [`Model::build`] for the registry entry of `family`: a model registered in both
+    /// families (one implementation) takes the entry's.
+    fn build_for(gpu: &Gpu, config: Self::Config, _family: Family) -> Result<Self> {
+        Self::build(gpu, config)
+    }
 }
 
 /// One model of the registry.
@@ -81,8 +87,11 @@ pub struct Entry {
     /// One line for listings.
     pub about: &'static str,
     configure: fn(&str, &DataShape, &Settings) -> Result<serde_json::Value>,
-    build: fn(&Gpu, &str, serde_json::Value) -> Result<Box<dyn Detector>>,
+    build: BuildFn,
 }
+
+/// An entry's constructor: (device, name, family, configuration) to the model.
+type BuildFn = fn(&Gpu, &str, Family, serde_json::Value) -> Result<Box<dyn Detector>>;
 
 fn configure<M: Model>(
     name: &str,
@@ -92,8 +101,17 @@ fn configure<M: Model>(
     config_json(&M::configure(name, shape, settings)?)
 }
 
-fn build<M: Model>(gpu: &Gpu, name: &str, config: serde_json::Value) -> Result<Box<dyn Detector>> {
-    Ok(Box::new(M::build(gpu, config_from(name, config)?)?))
+fn build<M: Model>(
+    gpu: &Gpu,
+    name: &str,
+    family: Family,
+    config: serde_json::Value,
+) -> Result<Box<dyn Detector>> {
+    Ok(Box::new(M::build_for(
+        gpu,
+        config_from(name, config)?,
+        family,
+    )?))
 }
 
 impl Entry {
@@ -126,7 +144,7 @@ impl Entry {
 
     /// The model of a configuration given as JSON.
     pub fn build_with(&self, gpu: &Gpu, config: serde_json::Value) -> Result<Box<dyn Detector>> {
-        let model = (self.build)(gpu, self.name, config)?;
+        let model = (self.build)(gpu, self.name, self.family, config)?;
         if model.name() != self.name {
             return Err(invalid(
                 "model configuration",
@@ -178,6 +196,11 @@ pub static MODELS: &[Entry] = &[
         Family::Detector,
         "variational autoencoder: negative ELBO or reconstruction error (the report's VAE)",
     ),
+    Entry::of::<IForest>(
+        "iforest",
+        Family::Detector,
+        "isolation forest: 100 trees of 256-row subsamples, path-length score (Liu et al.)",
+    ),
     Entry::of::<UaiModel>(
         "dae-uai",
         Family::Active,
@@ -197,6 +220,11 @@ pub static MODELS: &[Entry] = &[
         "class",
         Family::Active,
         "the class predictor alone: ranks by cross-entropy, ignores labels",
+    ),
+    Entry::of::<IForest>(
+        "iforest",
+        Family::Active,
+        "isolation forest, grown once: ranks by path length, ignores labels (the peer)",
     ),
 ];
 

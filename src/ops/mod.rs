@@ -5,6 +5,7 @@ pub mod binloss;
 pub mod data;
 pub mod dense;
 pub mod head;
+pub mod iforest;
 pub mod loss;
 pub mod reduce;
 pub mod topk;
