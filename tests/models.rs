@@ -123,22 +123,34 @@ fn the_registry_resolves_names_per_family_and_lists_the_others() {
     let act = registry::active("dae").unwrap().config(&shape, &s).unwrap();
     assert_eq!(det["act"], "Tanh", "{det}");
     assert_eq!(act["ae"]["act"], "Relu", "{act}");
-    // Defaults follow the data: the UAI widths by input size, the Class models' classes.
-    assert_eq!(act["ae"]["hidden"], serde_json::json!([32, 16, 8]));
-    let wide = DataShape {
-        inputs: 784,
-        ..shape.clone()
+    // Defaults follow the data: the DAE's code from the feature count (12 / 8 -> 2, and 8
+    // from 64 up), the paper's widths past 256 features, the Class models' classes; the
+    // DAE's learning rate and Class's (the paper's).
+    assert_eq!(act["ae"]["hidden"], serde_json::json!([32, 16, 2]));
+    let width = |inputs| {
+        let shape = DataShape {
+            inputs,
+            ..shape.clone()
+        };
+        registry::active("dae-uai")
+            .unwrap()
+            .config(&shape, &s)
+            .unwrap()["ae"]["hidden"]
+            .clone()
     };
-    let c = registry::active("dae-uai")
-        .unwrap()
-        .config(&wide, &s)
-        .unwrap();
-    assert_eq!(c["ae"]["hidden"], serde_json::json!([256, 64, 8]));
+    assert_eq!(width(21), serde_json::json!([32, 16, 3]));
+    assert_eq!(width(64), serde_json::json!([32, 16, 8]));
+    assert_eq!(width(200), serde_json::json!([32, 16, 8]));
+    assert_eq!(width(784), serde_json::json!([256, 64, 8]));
+    let lr = |c: &serde_json::Value| c["ae"]["optimizer"]["RmsProp"]["lr"].as_f64().unwrap() as f32;
+    assert_eq!(lr(&act), 0.002, "{act}");
     let c = registry::active("class-uai")
         .unwrap()
         .config(&shape, &s)
         .unwrap();
     assert_eq!(c["base"]["Class"]["classes"], 3, "{c}");
+    assert_eq!(c["ae"]["hidden"], serde_json::json!([32, 16, 8]));
+    assert_eq!(lr(&c), 0.01, "{c}");
     let no_classes = DataShape {
         classes: None,
         ..shape.clone()

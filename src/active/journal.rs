@@ -12,7 +12,6 @@ use serde::{Deserialize, Serialize};
 use super::{ActiveConfig, Answer};
 use crate::data::Dataset;
 use crate::error::{Error, Result, invalid};
-use crate::models::{HEAD_PRIOR_STD, Settings, UAI_BATCH, UAI_LR, UAI_NOISE};
 
 /// What a journal was written for; resuming requires an equal header.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -26,20 +25,23 @@ pub struct JournalHeader {
     pub budget: u32,
     pub pretrain_steps: u32,
     pub active_steps: u32,
-    /// The rest of the set-up that changes which rows are asked (widths, batch, learning rate,
-    /// noise, head prior, class column), in words. Journals written before it was recorded
-    /// read as "" and so are refused rather than resumed under another set-up.
+    /// The rest of the set-up that changes which rows are asked: the model's configuration
+    /// as resolved for this data (widths, batch, learning rate, noise, head prior, ...: every
+    /// default included, so a changed default is a changed header) and the class column.
+    /// Journals written before it was recorded read as "" and so are refused rather than
+    /// resumed under another set-up.
     #[serde(default)]
     pub training: String,
 }
 
 impl JournalHeader {
-    /// The header of `model`'s run on `data` under `config`, its training set-up described
-    /// by [`training_words`].
+    /// The header of `model`'s run on `data` under `config`; `training` is the model's
+    /// resolved configuration (its [`crate::models::Detector::config`]) and CSV class column.
     pub fn for_run(
         data: &Dataset,
         model: &str,
-        settings: &Settings,
+        seed: u64,
+        training: &serde_json::Value,
         class_col: Option<&str>,
         config: &ActiveConfig,
     ) -> JournalHeader {
@@ -48,30 +50,17 @@ impl JournalHeader {
             dataset: data.name.clone(),
             rows: data.rows as u32,
             model: model.to_string(),
-            seed: settings.seed,
+            seed,
             k: config.k,
             budget: config.budget,
             pretrain_steps: config.pretrain_steps,
             active_steps: config.active_steps,
-            training: training_words(settings, class_col),
+            training: format!(
+                "{training}, class column {}",
+                class_col.unwrap_or("default")
+            ),
         }
     }
-}
-
-/// The training set-up in words, as a journal header records it: widths, batch, learning
-/// rate, noise and head prior as the UAI models resolve them, and the CSV class column.
-pub fn training_words(s: &Settings, class_col: Option<&str>) -> String {
-    let hidden = s.hidden.as_ref().map_or("default".to_string(), |h| {
-        h.iter().map(u32::to_string).collect::<Vec<_>>().join(",")
-    });
-    format!(
-        "hidden {hidden}, batch {}, lr {}, noise {}, head prior {}, class column {}",
-        s.batch.unwrap_or(UAI_BATCH),
-        s.lr.unwrap_or(UAI_LR),
-        s.noise.unwrap_or(UAI_NOISE),
-        s.head_prior.unwrap_or(HEAD_PRIOR_STD),
-        class_col.unwrap_or("default")
-    )
 }
 
 /// One round: the rows shown, best first, and the answers.

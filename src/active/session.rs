@@ -63,7 +63,8 @@ pub fn run_model(
             let header = JournalHeader::for_run(
                 data,
                 model.name(),
-                spec.settings,
+                spec.settings.seed,
+                &model.config()?,
                 spec.class_col,
                 &spec.config,
             );

@@ -36,6 +36,7 @@ pub use labels::LabelSet;
 pub use registry::{DataShape, Model, Settings};
 pub use supervised::{Supervised, SupervisedConfig, SupervisedKind};
 pub use uai::{
-    BaseKind, HEAD_FORM, HEAD_PRIOR_STD, UAI_BATCH, UAI_LR, UAI_NOISE, UaiConfig, UaiModel,
+    BaseKind, HEAD_FORM, HEAD_PRIOR_STD, UAI_BATCH, UAI_CLASS_LR, UAI_DAE_LR, UAI_NOISE, UaiConfig,
+    UaiModel, uai_dae_hidden,
 };
 pub use vae::{Vae, VaeConfig, VaeScore};

@@ -99,8 +99,25 @@ pub const HEAD_PRIOR_STD: f32 = 1.0;
 /// The UAI models' defaults as the registry configures them (`oddity active`'s): minibatch,
 /// RMSprop learning rate, and the DAE's input noise.
 pub const UAI_BATCH: u32 = 64;
-pub const UAI_LR: f32 = 0.01;
+/// The DAE's RMSprop rate. The paper's 0.01 leaves half the encoder's first layer dead (no
+/// row activates it) after pretraining on the digits, and the head's gradient cannot reshape
+/// the code through dead units: DAE_uai then finds no zero on some seeds (BENCHMARKS.md, stop
+/// 18). `--lr 0.01` is the paper's set-up.
+pub const UAI_DAE_LR: f32 = 0.002;
+/// The Class network's RMSprop rate (the paper's).
+pub const UAI_CLASS_LR: f32 = 0.01;
 pub const UAI_NOISE: f32 = 0.1;
+
+/// The DAE's default encoder for `inputs` features: the paper's 256-64-8 above 256 features,
+/// else 32-16-L with the code L = inputs / 8 (rounded up) within 2 ..= 8, so that a table of
+/// few features still passes through a bottleneck (a code as wide as the input can copy it).
+pub fn uai_dae_hidden(inputs: u32) -> Vec<u32> {
+    if inputs > 256 {
+        vec![256, 64, 8]
+    } else {
+        vec![32, 16, inputs.div_ceil(8).clamp(2, 8)]
+    }
+}
 
 impl UaiConfig {
     /// DAE_uai with the autoencoder's settings.
@@ -529,21 +546,24 @@ impl Detector for UaiModel {
 impl Model for UaiModel {
     type Config = UaiConfig;
 
-    /// The UAI paper's set-up as `oddity active` runs it: encoder 256-64-8 for inputs over
-    /// 256 features, else 32-16-8; relu, sigmoid output, noise 0.1, RMSprop 0.01, batch 64,
-    /// the head's prior N(start, 1); the Class models over the data's classes.
+    /// The UAI paper's set-up as `oddity active` runs it: for the DAE models the encoder of
+    /// [`uai_dae_hidden`] and RMSprop [`UAI_DAE_LR`]; for the Class models 256-64-8 above 256
+    /// features, else 32-16-8, and RMSprop [`UAI_CLASS_LR`], over the data's classes; relu,
+    /// sigmoid output, noise 0.1, batch 64, the head's prior N(start, 1).
     fn configure(name: &str, shape: &DataShape, s: &Settings) -> Result<UaiConfig> {
         let dim = shape.inputs;
-        let default_hidden = if dim > 256 {
-            vec![256, 64, 8]
-        } else {
-            vec![32, 16, 8]
+        let dae = matches!(name, "dae" | "dae-uai");
+        let default_hidden = match (dae, dim > 256) {
+            (true, _) => uai_dae_hidden(dim),
+            (false, true) => vec![256, 64, 8],
+            (false, false) => vec![32, 16, 8],
         };
+        let lr = if dae { UAI_DAE_LR } else { UAI_CLASS_LR };
         let ae = AutoencoderConfig {
             batch: s.batch.unwrap_or(UAI_BATCH),
             seed: s.seed,
             noise_std: s.noise.unwrap_or(UAI_NOISE),
-            optimizer: crate::nn::Optimizer::rmsprop(s.lr.unwrap_or(UAI_LR)),
+            optimizer: crate::nn::Optimizer::rmsprop(s.lr.unwrap_or(lr)),
             ..AutoencoderConfig::dae(dim, s.hidden.as_deref().unwrap_or(&default_hidden))
         };
         let prior = s.head_prior.unwrap_or(HEAD_PRIOR_STD);

@@ -68,18 +68,24 @@ pub struct Args {
 /// `oddity repro uai`.
 #[derive(clap::Args, Clone)]
 pub struct Training {
-    #[arg(long, default_value_t = 1000)]
-    pub pretrain_steps: u32,
+    /// Pretraining in passes over the data: epochs x rows / batch steps, within 1000 ..= 5000.
+    #[arg(long, default_value_t = oddity::active::PRETRAIN_EPOCHS)]
+    pub pretrain_epochs: u32,
+    /// Pretraining steps, in place of --pretrain-epochs.
+    #[arg(long)]
+    pub pretrain_steps: Option<u32>,
     #[arg(long, default_value_t = 100)]
     pub active_steps: u32,
-    /// Encoder widths (default: 256,64,8 for inputs over 256 features, else 32,16,8).
+    /// Encoder widths (default: 256,64,8 for inputs over 256 features, else 32,16,L for the
+    /// DAE with the code L = features / 8 within 2 ..= 8, and 32,16,8 for Class).
     #[arg(long, value_delimiter = ',')]
     pub hidden: Option<Vec<u32>>,
     #[arg(long, default_value_t = 64)]
     pub batch: u32,
-    /// RMSprop learning rate.
-    #[arg(long, default_value_t = 0.01)]
-    pub lr: f32,
+    /// RMSprop learning rate (default: 0.002 for the DAE models, 0.01 for Class; the paper's
+    /// is 0.01).
+    #[arg(long)]
+    pub lr: Option<f32>,
     /// Input noise of the denoising autoencoder.
     #[arg(long, default_value_t = 0.1)]
     pub noise: f32,
@@ -95,46 +101,67 @@ pub struct Training {
 }
 
 impl Training {
-    /// The registry settings these flags give, with `seed`.
-    pub fn settings(&self, seed: u64) -> Settings {
+    /// Pretraining steps on data of `rows` rows: --pretrain-steps, else --pretrain-epochs'.
+    pub fn pretrain_steps_for(&self, rows: usize) -> u32 {
+        self.pretrain_steps.unwrap_or_else(|| {
+            oddity::active::pretrain_steps(rows, self.batch, self.pretrain_epochs)
+        })
+    }
+
+    /// How pretraining is set, in words.
+    pub fn pretraining(&self) -> String {
+        match self.pretrain_steps {
+            Some(s) => format!("{s} steps"),
+            None => format!(
+                "{} epochs ({} ..= {} steps)",
+                self.pretrain_epochs,
+                oddity::active::PRETRAIN_MIN_STEPS,
+                oddity::active::PRETRAIN_MAX_STEPS
+            ),
+        }
+    }
+
+    /// The registry settings these flags give, with `seed`, for data of `rows` rows.
+    pub fn settings(&self, seed: u64, rows: usize) -> Settings {
         Settings {
             seed,
             hidden: self.hidden.clone(),
             batch: Some(self.batch),
-            lr: Some(self.lr),
+            lr: self.lr,
             noise: Some(self.noise),
             head_prior: Some(self.head_prior),
             max_epochs: None,
-            steps: Some(self.pretrain_steps),
+            steps: Some(self.pretrain_steps_for(rows)),
         }
     }
 
-    /// Algorithm 1's settings with `k` and `budget`.
-    pub fn config(&self, k: u32, budget: u32) -> ActiveConfig {
+    /// Algorithm 1's settings with `k` and `budget`, for data of `rows` rows.
+    pub fn config(&self, k: u32, budget: u32, rows: usize) -> ActiveConfig {
         ActiveConfig {
             k,
             budget,
-            pretrain_steps: self.pretrain_steps,
+            pretrain_steps: self.pretrain_steps_for(rows),
             active_steps: self.active_steps,
         }
     }
 }
 
 impl Training {
-    /// A set-up with the command line's defaults for learning rate (0.01), noise (0.1) and
-    /// head prior.
+    /// A set-up with the command line's defaults for pretraining epochs (unless
+    /// `pretrain_steps`), learning rate (the model's), noise (0.1) and head prior.
     pub fn with(
-        pretrain_steps: u32,
+        pretrain_steps: Option<u32>,
         active_steps: u32,
         hidden: Option<Vec<u32>>,
         batch: u32,
     ) -> Training {
         Training {
+            pretrain_epochs: oddity::active::PRETRAIN_EPOCHS,
             pretrain_steps,
             active_steps,
             hidden,
             batch,
-            lr: 0.01,
+            lr: None,
             noise: 0.1,
             head_prior: oddity::models::HEAD_PRIOR_STD,
             precision: oddity::data::Precision::F32,
@@ -268,13 +295,13 @@ pub fn run_models(
     budget: u32,
     progress: bool,
 ) -> oddity::Result<Vec<Outcome>> {
-    let settings = a.train.settings(a.seed);
+    let settings = a.train.settings(a.seed, data.rows);
     let mut outcomes = Vec::new();
     for name in &a.model {
         let spec = RunSpec {
             model: name,
             settings: &settings,
-            config: a.train.config(a.k, budget),
+            config: a.train.config(a.k, budget, data.rows),
             journal: a.journal.as_deref(),
             class_col: a.class_col.as_deref(),
         };

@@ -87,16 +87,18 @@ struct Algorithm1 {
 /// then runs the whole algorithm under the clock, through the library's loop.
 fn algorithm1(gpu: &Gpu, a: &Args, data: &Dataset) -> oddity::Result<Algorithm1> {
     use oddity::active::{ActiveRun, GroundTruth};
+    // The paper's (and the PyTorch scripts') RMSprop 0.01: the same arithmetic as the peers.
     let train = crate::active::Training {
         precision: a.precision,
+        lr: Some(0.01),
         ..crate::active::Training::with(
-            a.pretrain_steps,
+            Some(a.pretrain_steps),
             a.active_steps,
             Some(a.hidden.clone()),
             a.batch,
         )
     };
-    let settings = train.settings(a.seed);
+    let settings = train.settings(a.seed, data.rows);
     let entry = oddity::models::registry::active("dae-uai")?;
     let x = data.upload_as(gpu, a.precision)?;
     let labels = oddity::models::LabelSet::new(gpu, data.rows as u32)?;
@@ -136,7 +138,14 @@ fn algorithm1(gpu: &Gpu, a: &Args, data: &Dataset) -> oddity::Result<Algorithm1>
     let active = model.active()?;
     gpu.wait()?;
     let start = Instant::now();
-    let mut run = ActiveRun::new(gpu, active, data, &x, train.config(a.k, a.budget), None)?;
+    let mut run = ActiveRun::new(
+        gpu,
+        active,
+        data,
+        &x,
+        train.config(a.k, a.budget, data.rows),
+        None,
+    )?;
     // Each round's host waits and submits, from the counters between rounds (the first round
     // includes the pretraining).
     let (mut rounds, mut waits, mut submits, mut last) = (0u32, 0u64, 0u64, gpu.counters());

@@ -70,8 +70,8 @@ fn main() -> ExitCode {
 /// With no arguments: the demo. Active anomaly detection on the built-in digits (X_0: the
 /// 0s are the anomalies), DAE_uai against the plain DAE, the ground truth as the oracle, the
 /// found-vs-budget table, and the plot in `oddity-out/`. `oddity active`'s training defaults
-/// (1000 pretraining steps, the paper's 100 per round), k 5, seed 0: about 30 s on the
-/// software adapter.
+/// (40 epochs of pretraining, the paper's 100 steps per round), k 5, seed 0: about 40 s on
+/// the software adapter.
 fn demo() -> oddity::Result<()> {
     let args = active::Args {
         out: Some("oddity-out".into()),
@@ -79,7 +79,7 @@ fn demo() -> oddity::Result<()> {
             Some("digits0".into()),
             vec!["dae-uai".into(), "dae".into()],
             5,
-            active::Training::with(1000, 100, None, 64),
+            active::Training::with(None, 100, None, 64),
             0,
         )
     };
