@@ -282,6 +282,29 @@ pub(crate) fn needs_classes(model: &str, data: &str) -> crate::Error {
     )
 }
 
+/// An active model's prepared query: the plan that scores every row (or reads scores already
+/// computed) and selects the k best not yet shown, the scores it ranks and the top-k it fills.
+pub(crate) struct QueryPlan {
+    pub plan: Plan,
+    pub scores: Tensor,
+    pub top: crate::ops::topk::TopK,
+}
+
+impl QueryPlan {
+    /// Runs the plan (one submit) and reads the k (row, score) pairs back, best first.
+    pub fn select(&self, gpu: &Gpu) -> Result<Vec<(u32, f32)>> {
+        self.plan.run(1)?;
+        self.top.read(gpu)
+    }
+}
+
+/// What an active model has prepared, or the error for a model used before
+/// [`ActiveDetector::prepare`].
+pub(crate) fn prepared<T>(p: &Option<T>) -> Result<&T> {
+    p.as_ref()
+        .ok_or_else(|| invalid("active model", "prepare() must be called first"))
+}
+
 /// A detector that learns from an expert's labels as they arrive (Algorithm 1 drives it):
 /// its base network is trained before any label exists, then every round trains with the
 /// labels so far and queries the k highest-scoring rows not yet shown.

@@ -22,14 +22,13 @@ use serde::{Deserialize, Serialize};
 
 use super::LabelSet;
 use super::core::{FitReport, ModelCore, check_inputs};
-use super::detector::{ActiveDetector, Detector};
+use super::detector::{ActiveDetector, Detector, QueryPlan, prepared};
 use super::file::Family;
 use super::registry::{DataShape, Model, Settings};
 use crate::data::Dataset;
 use crate::error::{Result, invalid};
 use crate::gpu::{Gpu, GpuBuffer};
 use crate::nn::{ArenaBuilder, Optimizer, Slot};
-use crate::ops::topk::TopK;
 use crate::tape::{Plan, Tensor};
 
 /// Trees of Liu et al. (and sklearn's default).
@@ -55,14 +54,9 @@ pub struct IForest {
     family: Family,
     core: ModelCore,
     nodes: Slot,
-    prepared: Option<Prepared>,
-}
-
-struct Prepared {
-    /// The top k of the scores (computed once, in `prepare`) among the rows not yet shown.
-    query: Plan,
-    scores: Tensor,
-    top: TopK,
+    /// Under Algorithm 1: the top k of the scores (computed once, in `prepare`) among the
+    /// rows not yet shown.
+    prepared: Option<QueryPlan>,
 }
 
 /// c(n): the mean path length of an unsuccessful search in a binary search tree of n points
@@ -282,10 +276,6 @@ impl Model for IForest {
     }
 }
 
-fn not_prepared() -> crate::Error {
-    invalid("active model", "prepare() must be called first")
-}
-
 /// Under Algorithm 1 the forest is grown and scores every row once, then each round shows the
 /// best rows not yet shown: the peer with no feedback.
 impl ActiveDetector for IForest {
@@ -296,8 +286,8 @@ impl ActiveDetector for IForest {
         score.run(1)?;
         let mut tape = self.core.tape();
         let top = tape.top_k(&scores, Some((&labels.flags, 0)), k)?;
-        self.prepared = Some(Prepared {
-            query: tape.finish()?,
+        self.prepared = Some(QueryPlan {
+            plan: tape.finish()?,
             scores,
             top,
         });
@@ -305,18 +295,15 @@ impl ActiveDetector for IForest {
     }
 
     fn train(&mut self, _steps: u32, _labelled: usize) -> Result<()> {
-        self.prepared.as_ref().map(|_| ()).ok_or_else(not_prepared)
+        prepared(&self.prepared).map(|_| ())
     }
 
     fn query(&mut self) -> Result<Vec<(u32, f32)>> {
-        let p = self.prepared.as_ref().ok_or_else(not_prepared)?;
-        p.query.run(1)?;
-        p.top.read(self.core.gpu())
+        prepared(&self.prepared)?.select(self.core.gpu())
     }
 
     fn last_scores(&self) -> Result<Vec<f32>> {
-        let p = self.prepared.as_ref().ok_or_else(not_prepared)?;
-        p.scores.read(self.core.gpu())
+        prepared(&self.prepared)?.scores.read(self.core.gpu())
     }
 
     fn step_plan(&self) -> Option<&Plan> {

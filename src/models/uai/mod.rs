@@ -31,7 +31,9 @@
 
 use super::LabelSet;
 use super::core::{FitReport, ModelCore, check_inputs};
-use super::detector::{ActiveDetector, Detector, detector_basics, needs_classes};
+use super::detector::{
+    ActiveDetector, Detector, QueryPlan, detector_basics, needs_classes, prepared,
+};
 use super::file::Family;
 use crate::data::Dataset;
 use crate::error::{Result, invalid, shape};
@@ -80,9 +82,7 @@ struct Prepared {
     /// The base network's step, for the UAI models until the first label.
     base_train: Option<Plan>,
     train: Plan,
-    query: Plan,
-    scores: Tensor,
-    top: TopK,
+    query: QueryPlan,
 }
 
 /// What the base network gives for a batch of rows.
@@ -431,10 +431,6 @@ impl Detector for UaiModel {
     }
 }
 
-fn not_prepared() -> crate::Error {
-    invalid("active model", "prepare() must be called first")
-}
-
 impl ActiveDetector for UaiModel {
     fn prepare(&mut self, data: &Dataset, x: &Tensor, labels: &LabelSet, k: u32) -> Result<()> {
         let classes = self.classes(data)?;
@@ -449,15 +445,17 @@ impl ActiveDetector for UaiModel {
             _classes: classes,
             base_train,
             train,
-            query,
-            scores,
-            top,
+            query: QueryPlan {
+                plan: query,
+                scores,
+                top,
+            },
         });
         Ok(())
     }
 
     fn train(&mut self, steps: u32, labelled: usize) -> Result<()> {
-        let p = self.prepared.as_ref().ok_or_else(not_prepared)?;
+        let p = prepared(&self.prepared)?;
         match (&p.base_train, labelled) {
             (Some(base), 0) => base.run(steps),
             _ => p.train.run(steps),
@@ -465,14 +463,11 @@ impl ActiveDetector for UaiModel {
     }
 
     fn query(&mut self) -> Result<Vec<(u32, f32)>> {
-        let p = self.prepared.as_ref().ok_or_else(not_prepared)?;
-        p.query.run(1)?;
-        p.top.read(self.core.gpu())
+        prepared(&self.prepared)?.query.select(self.core.gpu())
     }
 
     fn last_scores(&self) -> Result<Vec<f32>> {
-        let p = self.prepared.as_ref().ok_or_else(not_prepared)?;
-        p.scores.read(self.core.gpu())
+        prepared(&self.prepared)?.query.scores.read(self.core.gpu())
     }
 
     fn step_plan(&self) -> Option<&Plan> {
