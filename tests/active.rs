@@ -296,3 +296,18 @@ fn dae_uai_asks_first_what_its_base_network_asks() {
     assert_eq!(uai1, dae1, "the first query");
     assert_ne!(uai2, dae2, "the head acts once labels exist");
 }
+
+#[test]
+fn pretraining_is_sized_by_epochs_within_its_bounds() {
+    use oddity::active::{PRETRAIN_MAX_STEPS, PRETRAIN_MIN_STEPS, pretrain_steps};
+    // 15 epochs of 5,000 rows in batches of 64: ceil(75000 / 64).
+    assert_eq!(pretrain_steps(5000, 64, 15), 1172);
+    // The digits (1,637 rows of X_0) and an empty table get the floor; Fashion-MNIST the cap
+    // at batch 64; at the paper's batch of 256, 15 epochs are 3516 steps.
+    assert_eq!(pretrain_steps(1637, 64, 15), PRETRAIN_MIN_STEPS);
+    assert_eq!(pretrain_steps(0, 64, 15), PRETRAIN_MIN_STEPS);
+    assert_eq!(pretrain_steps(60000, 64, 15), PRETRAIN_MAX_STEPS);
+    assert_eq!(pretrain_steps(60000, 256, 15), 3516);
+    // A batch of 0 is read as 1 (the model refuses it later), never a division by zero.
+    assert_eq!(pretrain_steps(5000, 0, 15), PRETRAIN_MAX_STEPS);
+}

@@ -160,7 +160,7 @@ fn repro_uai_is_the_active_runs_summarised() {
         "--first-seed",
         "3",
         "--models",
-        "dae,dae-uai",
+        "dae,dae-uai,iforest",
         "--json",
     ];
     args.extend(settings);
@@ -176,7 +176,7 @@ fn repro_uai_is_the_active_runs_summarised() {
             "--dataset",
             "digits0",
             "--model",
-            "dae,dae-uai",
+            "dae,dae-uai,iforest",
             "--seed",
             seed,
             "--json",
@@ -201,17 +201,17 @@ fn repro_uai_is_the_active_runs_summarised() {
             .map(|f| f.as_f64().unwrap())
             .collect()
     };
-    for m in ["dae", "dae-uai"] {
+    for m in ["dae", "dae-uai", "iforest"] {
         let s = &r["models"][m];
         let found = found(m);
         assert_eq!(s["mean"].as_f64().unwrap(), (found[0] + found[1]) / 2.0);
         assert_eq!(s["min"].as_f64().unwrap(), found[0].min(found[1]));
         assert_eq!(s["max"].as_f64().unwrap(), found[0].max(found[1]));
     }
-    // Per seed (within 10% of the 18 anomalies), on the mean, and digits0's 70% for DAE_uai:
-    // each as the found counts say.
+    // Per seed (within 10% of the 18 anomalies), on the mean, against the forest, and
+    // digits0's 70% for DAE_uai: each as the found counts say.
     let checks = v["checks"].as_array().unwrap();
-    assert_eq!(checks.len(), 3, "{v}");
+    assert_eq!(checks.len(), 4, "{v}");
     let (u, b) = (found("dae-uai"), found("dae"));
     let every_seed = u.iter().zip(&b).all(|(u, b)| *u >= b - 1.8);
     assert!(
@@ -223,7 +223,13 @@ fn repro_uai_is_the_active_runs_summarised() {
     );
     assert_eq!(checks[0]["holds"], every_seed, "{v}");
     assert_eq!(checks[1]["holds"], u[0] + u[1] >= b[0] + b[1], "{v}");
-    assert_eq!(checks[2]["holds"], (u[0] + u[1]) / 2.0 >= 0.7 * 18.0, "{v}");
+    let f = found("iforest");
+    assert!(
+        checks[2]["check"].as_str().unwrap().contains("iforest"),
+        "{v}"
+    );
+    assert_eq!(checks[2]["holds"], u[0] + u[1] >= f[0] + f[1], "{v}");
+    assert_eq!(checks[3]["holds"], (u[0] + u[1]) / 2.0 >= 0.7 * 18.0, "{v}");
     assert!(stdout.contains("checks:"));
 
     for (args, want) in [

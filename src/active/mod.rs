@@ -62,9 +62,10 @@ impl Answer {
 /// Pretraining's default length in epochs (passes over the data), between
 /// [`PRETRAIN_MIN_STEPS`] and [`PRETRAIN_MAX_STEPS`] steps: small data (the digits, a table of
 /// a thousand rows) get the floor, 1000 steps of batch 64 (the set-up the built-in datasets
-/// are measured at); 5,000 rows get 1172; Fashion-MNIST's 60,000 the paper's 5000 of batch
-/// 256 (21 epochs), the cap. A default `oddity active` run on 5,000 x 50 rows then stays under
-/// 30 s on the software adapter (BENCHMARKS.md, stop 18).
+/// are measured at); 5,000 rows get 1172; Fashion-MNIST's 60,000 the cap, 5000 steps (the
+/// paper's count; with its batch of 256, `--batch 256`, 15 epochs are 3516 steps). A default
+/// `oddity active` run on 5,000 x 50 rows then stays under 30 s on the software adapter
+/// (BENCHMARKS.md, stop 18).
 pub const PRETRAIN_EPOCHS: u32 = 15;
 /// Pretraining steps at least and at most, whatever the data's size.
 pub const PRETRAIN_MIN_STEPS: u32 = 1000;

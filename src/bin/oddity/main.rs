@@ -70,8 +70,8 @@ fn main() -> ExitCode {
 /// With no arguments: the demo. Active anomaly detection on the built-in digits (X_0: the
 /// 0s are the anomalies), DAE_uai against the plain DAE, the ground truth as the oracle, the
 /// found-vs-budget table, and the plot in `oddity-out/`. `oddity active`'s training defaults
-/// (40 epochs of pretraining, the paper's 100 steps per round), k 5, seed 0: about 40 s on
-/// the software adapter.
+/// (15 epochs of pretraining, at least 1000 steps; the paper's 100 steps per round), k 5,
+/// seed 0: about 35 s on the software adapter.
 fn demo() -> oddity::Result<()> {
     let args = active::Args {
         out: Some("oddity-out".into()),
