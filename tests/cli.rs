@@ -91,6 +91,14 @@ fn bad_arguments_are_clear_errors() {
             "/no/such.csv",
         ),
         (&["active"], "give --dataset NAME or --data FILE.csv"),
+        (
+            &["active", "--dataset", "digits0", "--pretrain-epochs", "0"],
+            "invalid value '0' for '--pretrain-epochs",
+        ),
+        (
+            &["active", "--dataset", "digitsx0"],
+            "unknown dataset \"digitsx0\"",
+        ),
     ];
     for (args, want) in cases {
         let (ok, _, stderr) = oddity(args);

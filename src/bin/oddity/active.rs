@@ -69,7 +69,8 @@ pub struct Args {
 #[derive(clap::Args, Clone)]
 pub struct Training {
     /// Pretraining in passes over the data: epochs x rows / batch steps, within 1000 ..= 5000.
-    #[arg(long, default_value_t = oddity::active::PRETRAIN_EPOCHS)]
+    #[arg(long, default_value_t = oddity::active::PRETRAIN_EPOCHS,
+          value_parser = clap::value_parser!(u32).range(1..))]
     pub pretrain_epochs: u32,
     /// Pretraining steps, in place of --pretrain-epochs.
     #[arg(long)]
