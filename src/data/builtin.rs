@@ -15,22 +15,8 @@ const DIGITS_GZ: &[u8] = include_bytes!("digits.csv.gz");
 pub fn digits() -> Result<Dataset, DataError> {
     let path = "built-in digits.csv.gz";
     let text = gunzip(DIGITS_GZ, path)?;
-    let (mut x, class) = class_table(&text, path, 64)?;
-    let ranges = min_max_scale(&mut x, 64);
-    let rows = class.len();
-    Ok(Dataset {
-        name: "digits".into(),
-        rows,
-        cols: 64,
-        x,
-        anomaly: None,
-        class: Some(class),
-        schema: with_class(
-            Schema::numeric((0..64).map(|i| format!("pixel{i}")), &ranges),
-            "digit",
-            10,
-        ),
-    })
+    let (x, class) = class_table(&text, path, 64)?;
+    Ok(pixels_with_classes("digits", 64, x, class, "digit"))
 }
 
 /// The UAI paper's X_0 / X_0-2 construction: of each class in `classes` keep `keep` (0.1 in the
@@ -185,27 +171,43 @@ pub fn fashion_mnist() -> Result<Dataset, DataError> {
             ),
         });
     }
-    let (rows, cols) = (img.dims[0], img.dims[1] * img.dims[2]);
-    let mut x = img.data;
-    let ranges = min_max_scale(&mut x, cols);
     let class = lab.data.iter().map(|&v| v as u32).collect();
-    Ok(Dataset {
-        name: "fmnist".into(),
-        rows,
+    Ok(pixels_with_classes(
+        "fmnist",
+        img.dims[1] * img.dims[2],
+        img.data,
+        class,
+        "class",
+    ))
+}
+
+/// An image set: `x` (row-major, `cols` pixels a row) min-max scaled to [0, 1] with features
+/// `pixel0 ..`, and each row's class (0 to 9) in the column `column`.
+pub(super) fn pixels_with_classes(
+    name: &str,
+    cols: usize,
+    mut x: Vec<f32>,
+    class: Vec<u32>,
+    column: &str,
+) -> Dataset {
+    let ranges = min_max_scale(&mut x, cols);
+    Dataset {
+        name: name.into(),
+        rows: class.len(),
         cols,
         x,
         anomaly: None,
         class: Some(class),
         schema: with_class(
             Schema::numeric((0..cols).map(|i| format!("pixel{i}")), &ranges),
-            "class",
+            column,
             10,
         ),
-    })
+    }
 }
 
 /// `schema` with a class column `column` whose classes are `0 .. classes` written out.
-pub(super) fn with_class(schema: Schema, column: &str, classes: u32) -> Schema {
+fn with_class(schema: Schema, column: &str, classes: u32) -> Schema {
     Schema {
         class: Some(ClassColumn {
             column: column.into(),

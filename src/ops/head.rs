@@ -139,13 +139,7 @@ impl Tape {
                 latent.rows()
             ));
         }
-        if stats.len() != 2 {
-            return bad(format!(
-                "a {}x{} statistics tensor (needs 2x1)",
-                stats.rows(),
-                stats.cols()
-            ));
-        }
+        check_stats("uai_head", stats)?;
         if y.cols() != 1 || (mask.rows(), mask.cols()) != (rows, 1) {
             return bad(format!(
                 "targets {}x{} and mask {}x{} (need {rows}x1 each)",
@@ -231,16 +225,7 @@ impl Tape {
     ) -> Result<()> {
         let base = head_params("uai_head_scores", latent, score, head)?;
         let rows = latent.rows();
-        if stats.len() != 2 {
-            return Err(shape(
-                "uai_head_scores",
-                format!(
-                    "a {}x{} statistics tensor (needs 2x1)",
-                    stats.rows(),
-                    stats.cols()
-                ),
-            ));
-        }
+        check_stats("uai_head_scores", stats)?;
         if (out.rows(), out.cols()) != (rows, 1) {
             return Err(shape(
                 "uai_head_scores",
@@ -270,6 +255,21 @@ impl Tape {
             groups,
         )
     }
+}
+
+/// Refuses a standardisation tensor that is not (mean, standard deviation): `2 x 1`.
+fn check_stats(op: &'static str, stats: &Tensor) -> Result<()> {
+    if stats.len() != 2 {
+        return Err(shape(
+            op,
+            format!(
+                "a {}x{} statistics tensor (needs 2x1)",
+                stats.rows(),
+                stats.cols()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// The parameters every head kernel shares, for a head on `latent` (`rows x h`) with one

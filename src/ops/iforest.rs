@@ -4,6 +4,7 @@
 use oddity_kernels::kernels as k;
 use oddity_kernels::params::IForestParams;
 
+use super::groups_1d;
 use crate::error::{Result, shape};
 use crate::tape::{Tape, Tensor};
 
@@ -56,7 +57,7 @@ impl Tape {
             npt: nodes.rows() / trees,
             out_off: out.offset(),
         };
-        let groups = self.gpu().grid_1d(x.rows().div_ceil(256))?;
+        let groups = groups_1d(self.gpu(), x.rows())?;
         self.plan.dispatch(
             k::iforest::IFOREST_SCORE,
             Some(&p),
