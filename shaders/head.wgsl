@@ -2,10 +2,18 @@
 // dispatch and every gradient in another (instead of two column copies, a GEMM, BCE forward and
 // backward, two backward GEMMs and a copy back).
 //
-//   f_i  = (s[r0 + i] - mu) / sd: the score standardised by the statistics of the minibatch
-//          rows 0 .. r0 of s (their mean and population standard deviation; mu = 0, sd = 1 when
-//          r0 < 2 or the rows do not vary), so the head's weights are in logit units whatever
-//          the base network's score scale; head_score reads (mu, sd) from `stats` instead
+//   f_i  = (s[r0 + i] - mu) / sd: the score standardised by running statistics, so that the
+//          head's weights are in logit units whatever the base network's score scale. The
+//          running state at st_off is (mu, sd, n): the statistics and the number of minibatches
+//          behind them. Each step takes this minibatch's mean m and population standard
+//          deviation v (over rows 0 .. r0 of s; no update when r0 < 2) and sets
+//            n' = n + 1,  a = max(1 / n', decay),
+//            mu' = (1 - a) mu + a m,  sd' = sqrt((1 - a) sd^2 + a v^2)
+//          (a plain average of the first 1 / decay minibatches, then an exponential one;
+//          decay = 1: this minibatch's alone), and standardises by (mu', sd'); without a state
+//          (st_off == NONE) it starts from (0, 1, 0). sd is taken as 1 where it is not above
+//          1e-6 |mu| and 1e-30 (rows that do not vary). head_score reads (mu, sd) from
+//          `stats_in` instead and applies the same rule.
 //   z_i  = sum_j w[j] l[r0 + i, j] + exp(w[h]) f_i + w[h + 1]          i < rows, j < h
 //          (w: the head's h latent weights, the log of its weight on the score, and its bias,
 //           at w_off; l: l_rows x h at l_off; s: one score per latent row at s_off, detached:
@@ -13,6 +21,7 @@
 //           network's ranking down but never turn it round.
 //   head_fwd: out[out_off] = sum_i m_i bce(z_i, y_i) / max(1, sum_i m_i)   (as bce.wgsl)
 //                            + inv_var |w[0..=h]|^2 / (2 n)  (the prior, when inv_var > 0, n > 0)
+//             (the state read from stats_in, not written)
 //   head_bwd: c_i = g m_i (sigmoid(z_i) - y_i) / max(1, sum_i m_i)
 //             dw[j] (+)= sum_i c_i l[r0 + i, j],  dw[h] (+)= exp(w[h]) sum_i c_i f_i,
 //             dw[h + 1] (+)= sum_i c_i            (dw = out at out_off; dw_acc says (+)=)
@@ -22,8 +31,8 @@
 //             no dl when dl_off == NONE.
 //             loss[loss_off] = head_fwd's loss, when loss_off != NONE: a training step's
 //             head then needs no forward dispatch of its own.
-//             stats[st_off], stats[st_off + 1] = mu, sd when st_off != NONE: what the last
-//             training step standardised by, for head_score.
+//             stats[st_off .. st_off + 3] = (mu', sd', n') when st_off != NONE: the state,
+//             read at the start and updated, for the next step and for head_score.
 //            g = g_scale * (g[g_off] when g_off != NONE)
 //   One workgroup of 256 threads (sums by `wgsum`); rows <= 1024 (the labelled minibatch).
 //   The prior is a Gaussian N(0, I / inv_var) on the latent weights and the log score weight
@@ -38,7 +47,7 @@
 //
 // Bindings: 0 params, 1 l, 2 s, 3 w, 4 ym (y at y_off, the mask at m_off, the count at c_off), 5 g (read),
 // 6 out / dw (read_write), 7 dl (read_write), 8 loss (read_write; head_bwd), 9 stats
-// (read_write; head_bwd writes), 10 stats_in (read; head_score).
+// (read_write; head_bwd's state), 10 stats_in (read; head_fwd's state, head_score's (mu, sd)).
 
 #import grid
 #import math
@@ -64,6 +73,7 @@ struct Params {
     c_off: u32,
     loss_off: u32,
     st_off: u32,
+    decay: f32,
 }
 
 const NONE: u32 = 0xffffffffu;
@@ -95,14 +105,13 @@ fn mask_count(lane: Lane) -> f32 {
     return max(1.0, workgroup_sum(c, lane));
 }
 
-// mu and sd of the minibatch rows 0 .. r0 of s (two passes: the mean, then the squares about it).
-fn batch_stats(lane: Lane) {
+// The running state after this step's minibatch (see the top): `old` is (mu, sd, n).
+fn update_stats(lane: Lane, old: vec3<f32>) -> vec3<f32> {
     let n = p.r0;
-    mu = 0.0;
-    sd = 1.0;
     if n < 2u {
-        return;
+        return old;
     }
+    // This minibatch's mean, then the squares about it.
     var acc = 0.0;
     for (var r = lane.lid; r < n; r += WG) {
         acc += s[p.s_off + r];
@@ -113,11 +122,17 @@ fn batch_stats(lane: Lane) {
         let d = s[p.s_off + r] - m;
         sq = fma(d, d, sq);
     }
-    let v = sqrt(workgroup_sum(sq, lane) / f32(n));
-    mu = m;
-    if v > 1e-6 * abs(m) && v > 1e-30 {
-        sd = v;
-    }
+    let var_b = workgroup_sum(sq, lane) / f32(n);
+    let count = old.z + 1.0;
+    let a = max(1.0 / count, p.decay);
+    let sd_new = sqrt(mix(old.y * old.y, var_b, a));
+    return vec3<f32>(mix(old.x, m, a), sd_new, min(count, 1e7));
+}
+
+// Standardise by the state's (mu, sd), sd taken as 1 for rows that do not vary.
+fn use_stats(st: vec3<f32>) {
+    mu = st.x;
+    sd = select(1.0, st.y, st.y > 1e-6 * abs(st.x) && st.y > 1e-30);
 }
 
 // Input k of row i: a latent column, the standardised score, or 1 for the bias.
@@ -158,8 +173,7 @@ fn logit(i: u32) -> f32 {
 fn head_score(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
               @builtin(local_invocation_index) lid: u32) {
     let i = grid_index(wg, nwg, lid);
-    mu = stats_in[p.st_off];
-    sd = stats_in[p.st_off + 1u];
+    use_stats(vec3<f32>(stats_in[p.st_off], stats_in[p.st_off + 1u], 0.0));
     if i < p.rows {
         out[p.out_off + i] = logit(i);
     }
@@ -188,7 +202,11 @@ fn loss_value(lane: Lane, count: f32) -> f32 {
 
 @compute @workgroup_size(WG, 1, 1)
 fn head_fwd(lane: Lane) {
-    batch_stats(lane);
+    var old = vec3<f32>(0.0, 1.0, 0.0);
+    if p.st_off != NONE {
+        old = vec3<f32>(stats_in[p.st_off], stats_in[p.st_off + 1u], stats_in[p.st_off + 2u]);
+    }
+    use_stats(update_stats(lane, old));
     let value = loss_value(lane, mask_count(lane));
     if lane.lid == 0u {
         out[p.out_off] = value;
@@ -198,7 +216,12 @@ fn head_fwd(lane: Lane) {
 @compute @workgroup_size(WG, 1, 1)
 fn head_bwd(lane: Lane) {
     let lid = lane.lid;
-    batch_stats(lane);
+    var old = vec3<f32>(0.0, 1.0, 0.0);
+    if p.st_off != NONE {
+        old = vec3<f32>(stats[p.st_off], stats[p.st_off + 1u], stats[p.st_off + 2u]);
+    }
+    let state = update_stats(lane, old);
+    use_stats(state);
     let count = mask_count(lane);
     if p.loss_off != NONE {
         let value = loss_value(lane, count);
@@ -206,9 +229,12 @@ fn head_bwd(lane: Lane) {
             loss[p.loss_off] = value;
         }
     }
+    // Every invocation has read the old state before it is overwritten.
+    storageBarrier();
     if p.st_off != NONE && lid == 0u {
-        stats[p.st_off] = mu;
-        stats[p.st_off + 1u] = sd;
+        stats[p.st_off] = state.x;
+        stats[p.st_off + 1u] = state.y;
+        stats[p.st_off + 2u] = state.z;
     }
     var gs = p.g_scale;
     if p.g_off != NONE {

@@ -76,6 +76,32 @@ fn shape_mismatches_are_errors_at_plan_build() {
         m.contains("4x1 statistics") && m.contains("needs 2x1"),
         "{m}"
     );
+    // The training head: a running state that is not (mean, deviation, count), a decay
+    // outside (0, 1].
+    let ym = gpu.upload(&[0f32; 5], "ym").unwrap();
+    let (y, mask) = (
+        Tensor::view(&ym, 0, 2, 1).unwrap(),
+        Tensor::view(&ym, 2, 2, 1).unwrap(),
+    );
+    let state = Tensor::new(&gpu, 3, 1, "state").unwrap();
+    for (stats, stats_decay, want) in [
+        (&st, 1.0, "needs 3x1"),
+        (&state, 0.0, "decay must be in (0, 1], got 0"),
+        (&state, 1.5, "got 1.5"),
+    ] {
+        let input = oddity::ops::head::HeadInput {
+            latent: &l,
+            r0: 2,
+            score: &s,
+            y: &y,
+            mask: &mask,
+            prior: None,
+            stats,
+            stats_decay,
+        };
+        let m = msg(tape.uai_head(input, &head));
+        assert!(m.contains("uai_head") && m.contains(want), "{m}");
+    }
     assert_eq!(
         tape.dispatches(),
         0,

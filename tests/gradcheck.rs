@@ -468,7 +468,9 @@ fn uai_head_matches_finite_differences_and_leaves_the_score_alone() {
         let y = Tensor::view(&ym_buf, 0, rows, 1).unwrap();
         let mask = Tensor::view(&ym_buf, rows, rows, 1).unwrap();
         let count = Tensor::view(&ym_buf, 2 * rows, 1, 1).unwrap();
-        let stats = Tensor::new(&gpu, 2, 1, "stats").unwrap();
+        // A running state the backward updates at every evaluation: at decay 1 the head
+        // standardises by the minibatch alone, whatever the state held.
+        let stats = Tensor::from_slice(&gpu, &[3.0, 0.5, 7.0], 3, 1, "stats").unwrap();
         let build = move |tape: &mut Tape, t: &[Tensor]| {
             let input = HeadInput {
                 latent: &t[0],
@@ -478,6 +480,7 @@ fn uai_head_matches_finite_differences_and_leaves_the_score_alone() {
                 mask: &mask,
                 prior: prior.map(|(v, _)| (v, &count)),
                 stats: &stats,
+                stats_decay: 1.0,
             };
             tape.uai_head(input, &DenseParams::new(t[1].clone())?)
         };

@@ -1363,7 +1363,16 @@ fn uai_head_forward_and_backward() {
                 gpu.upload(&ym, "ym").unwrap(),
             );
             // No prior; the prior with 13 labels; the prior before any label (it must not act).
-            for (inv_var, count) in [(0.0f32, 5.0f32), (2.5, 13.0), (2.5, 0.0)] {
+            // Each with a running state of the score's statistics (mean, deviation, count) and
+            // its decay: the start, this minibatch alone; a short average (the plain mean of
+            // four); a long one (decay 1/4).
+            for (inv_var, count, decay, state) in [
+                (0.0f32, 5.0f32, 1.0f32, [0.0f32, 1.0, 0.0]),
+                (2.5, 13.0, 0.01, [0.7, 2.5, 3.0]),
+                (2.5, 0.0, 0.25, [-0.4, 0.9, 500.0]),
+            ] {
+                let state_in = [f32::NAN, state[0], state[1], state[2], f32::NAN];
+                let gst = gpu.upload(&state_in, "state").unwrap();
                 gpu.write(&gym, 1 + 2 * u64::from(rows), &[count]).unwrap();
                 let mut ym = ym.clone();
                 ym[1 + 2 * rows as usize] = count;
@@ -1386,7 +1395,8 @@ fn uai_head_forward_and_backward() {
                     inv_var,
                     c_off: 1 + 2 * rows,
                     loss_off: NONE,
-                    st_off: NONE,
+                    st_off: 1,
+                    decay,
                 };
                 let out = poisoned(&gpu, 2);
                 run(
@@ -1399,12 +1409,17 @@ fn uai_head_forward_and_backward() {
                         ("w", &gw),
                         ("ym", &gym),
                         ("out", &out),
+                        ("stats_in", &gst),
                     ],
                     [1, 1, 1],
                 );
                 let (lw, sw, ww, yw) = (wide(&l), wide(&s), wide(&w), wide(&ym));
                 let mut want = vec![0.0; 2];
-                r::head_fwd(&p, &lw, &sw, &ww, &yw, &mut want);
+                r::head_fwd(&p, &lw, &sw, &ww, &yw, &wide(&state_in), &mut want);
+                assert!(
+                    read(&gpu, &gst)[1..4] == state_in[1..4],
+                    "head_fwd wrote the state"
+                );
                 let e = rel_err(&read(&gpu, &out)[1..], &want[1..]);
                 assert!(
                     e < TOL,
@@ -1432,11 +1447,16 @@ fn uai_head_forward_and_backward() {
                         dl_off: 2,
                         dl_acc: acc,
                         loss_off: if acc == 1 { 1 } else { NONE },
+                        // Without a state, the start's.
                         st_off: if acc == 1 { 1 } else { NONE },
                         ..p
                     };
                     let loss = poisoned(&gpu, 2);
-                    let stats = poisoned(&gpu, 4);
+                    let stats = if acc == 1 {
+                        gpu.upload(&state_in, "state").unwrap()
+                    } else {
+                        poisoned(&gpu, 5)
+                    };
                     run(
                         &gpu,
                         k::head::HEAD_BWD,
@@ -1456,7 +1476,7 @@ fn uai_head_forward_and_backward() {
                     );
                     let (mut want_w, mut want_l) = (wide(&dw0), wide(&dl0));
                     let mut want_loss = vec![f64::NAN; 2];
-                    let mut want_stats = vec![f64::NAN; 4];
+                    let mut want_stats = wide(&state_in);
                     r::head_bwd(
                         &p,
                         &lw,
@@ -1469,18 +1489,19 @@ fn uai_head_forward_and_backward() {
                         &mut want_loss,
                         &mut want_stats,
                     );
-                    // The minibatch's statistics: written when asked, left alone otherwise.
+                    // The running state: updated when there, left alone otherwise.
                     let got_stats = read(&gpu, &stats);
-                    assert!(got_stats[0].is_nan() && got_stats[3].is_nan());
+                    assert!(got_stats[0].is_nan() && got_stats[4].is_nan());
                     if acc == 1 {
-                        let e = rel_err(&got_stats[1..3], &want_stats[1..3]);
-                        assert!(e < TOL, "head_bwd stats rows={rows} r0={r0}: {e}");
+                        let e = rel_err(&got_stats[1..4], &want_stats[1..4]);
+                        assert!(e < TOL, "head_bwd state rows={rows} r0={r0} {state:?}: {e}");
                     } else {
-                        assert!(got_stats[1].is_nan(), "head_bwd wrote stats unasked");
+                        assert!(got_stats[1].is_nan(), "head_bwd wrote a state unasked");
                     }
                     let got_loss = read(&gpu, &loss);
                     assert!(got_loss[0].is_nan(), "head_bwd wrote before its loss");
                     if acc == 1 {
+                        // The forward read the state the backward starts from.
                         assert_eq!(want_loss[1], want[1], "the reference's two losses");
                         let e = rel_err(&got_loss[1..], &want_loss[1..]);
                         assert!(e < TOL, "head_bwd loss rows={rows} h={h}: {e}");
@@ -1539,9 +1560,12 @@ fn uai_head_scores_every_row() {
             c_off: 0,
             loss_off: NONE,
             st_off: 2,
+            decay: 1.0,
         };
-        // The standardisation (mean, sd) at 2 of a buffer holding other values around it.
-        let stats = [f32::NAN, 7.0, 0.3, 1.7, f32::NAN];
+        // The standardisation (mean, sd) at 2 of a buffer holding other values around it; for
+        // one shape a deviation too small to divide by (taken as 1).
+        let sd = if rows == 255 { 1e-9 } else { 1.7 };
+        let stats = [f32::NAN, 7.0, 0.3, sd, f32::NAN];
         let gst = gpu.upload(&stats, "stats").unwrap();
         run(
             &gpu,

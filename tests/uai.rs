@@ -323,3 +323,46 @@ fn a_first_form_head_is_refused_and_plain_models_still_build() {
     );
     UaiModel::new(&gpu, old.without_head()).unwrap();
 }
+
+/// The head's standardisation window: one minibatch for DAE_uai, 100 for Class_uai (whose
+/// cross-entropy's deviation swings between minibatches), the flag over either; a model file
+/// from before the window was recorded keeps the single minibatch it was trained with; a
+/// window of 0 is refused.
+#[test]
+fn the_head_statistics_window_by_model_flag_and_file() {
+    use oddity::models::{DataShape, Model, Settings};
+    let shape = DataShape {
+        name: "toy".into(),
+        inputs: 12,
+        classes: Some(3),
+    };
+    let window = |name: &str, flag: Option<u32>| {
+        let s = Settings {
+            head_stats_window: flag,
+            ..Settings::default()
+        };
+        UaiModel::configure(name, &shape, &s)
+            .unwrap()
+            .head_stats_window
+    };
+    assert_eq!(window("dae-uai", None), 1);
+    assert_eq!(window("class-uai", None), 100);
+    assert_eq!(window("class-uai", Some(7)), 7);
+    assert_eq!(window("dae-uai", Some(50)), 50);
+    let mut json = serde_json::to_value(UaiConfig::class(config(1), 3)).unwrap();
+    json.as_object_mut().unwrap().remove("head_stats_window");
+    let old: UaiConfig = serde_json::from_value(json).unwrap();
+    assert_eq!(old.head_stats_window, 1);
+    let gpu = gpu();
+    let e = UaiModel::new(
+        &gpu,
+        UaiConfig {
+            head_stats_window: 0,
+            ..old
+        },
+    )
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(e.contains("head statistics window > 0"), "{e}");
+}

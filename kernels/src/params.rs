@@ -105,6 +105,7 @@ params!(
         rows: u32, h: u32, l_off: u32, l_rows: u32, r0: u32, s_off: u32, w_off: u32,
         y_off: u32, m_off: u32, out_off: u32, g_off: u32, g_scale: f32, dw_acc: u32,
         dl_off: u32, dl_acc: u32, inv_var: f32, c_off: u32, loss_off: u32, st_off: u32,
+        decay: f32,
     }
 );
 

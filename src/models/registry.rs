@@ -56,6 +56,8 @@ pub struct Settings {
     pub noise: Option<f32>,
     /// The UAI head's prior standard deviation (0: no prior).
     pub head_prior: Option<f32>,
+    /// The minibatches the UAI head's score standardisation averages over (1: each step's own).
+    pub head_stats_window: Option<u32>,
     /// Epochs at most, for the models trained with early stopping.
     pub max_epochs: Option<u32>,
     /// Training steps, for the models trained for a number of steps.

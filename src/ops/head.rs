@@ -1,5 +1,5 @@
 //! The UAI head as one op (`head.wgsl`): a logistic layer on [l; detach(s)] over some rows of a
-//! latent tensor (s standardised by the minibatch's statistics, its weight exp of a parameter
+//! latent tensor (s standardised by running statistics of the minibatches, its weight exp of a parameter
 //! so that the head is increasing in s), its masked mean BCE, and in the backward pass the head's gradient and the
 //! latent's in one dispatch. Equal to `concat_cols` + `dense` + `bce_with_logits` (and, with
 //! the prior, its gradient kernel), in one or two dispatches instead of nine: the forward is
@@ -37,10 +37,19 @@ pub struct HeadInput<'a> {
     /// (2 count) over those weights: MAP logistic regression divided by the count. No prior
     /// while the count is 0.
     pub prior: Option<(f32, &'a Tensor)>,
-    /// Where the backward writes the score's standardisation (mean, standard deviation of the
-    /// minibatch rows before `r0`; `2 x 1`), for [`Tape::uai_head_scores`].
+    /// The score's running standardisation, `3 x 1`: (mean, standard deviation, minibatches
+    /// behind them), read by the forward and read and updated by the backward with the
+    /// minibatch rows before `r0` (`head.wgsl`); [`HEAD_STATS_START`] before the first step.
+    /// [`Tape::uai_head_scores`] reads its first two.
     pub stats: &'a Tensor,
+    /// The weight of each new minibatch in the running statistics once 1 / `stats_decay`
+    /// minibatches are behind them (a plain average until then); 1: each step standardises by
+    /// its own minibatch alone. In (0, 1].
+    pub stats_decay: f32,
 }
+
+/// The running standardisation's start: mean 0, standard deviation 1, no minibatch behind it.
+pub const HEAD_STATS_START: [f32; 3] = [0.0, 1.0, 0.0];
 
 struct HeadBackward {
     latent: Tensor,
@@ -88,7 +97,6 @@ impl Backward for HeadBackward {
             dl_off: dl.as_ref().map_or(NONE, |(t, _)| t.offset()),
             dl_acc: u32::from(dl.as_ref().is_some_and(|d| d.1)),
             loss_off,
-            st_off: self.stats.offset(),
             ..self.p
         };
         ctx.plan.dispatch(
@@ -122,6 +130,7 @@ impl Tape {
             mask,
             prior,
             stats,
+            stats_decay,
         } = input;
         let rows = y.rows();
         let bad = |detail: String| Err(shape("uai_head", detail));
@@ -139,7 +148,13 @@ impl Tape {
                 latent.rows()
             ));
         }
-        check_stats("uai_head", stats)?;
+        check_stats("uai_head", stats, 3)?;
+        if !(stats_decay > 0.0 && stats_decay <= 1.0) {
+            return Err(invalid(
+                "uai_head",
+                format!("the statistics' decay must be in (0, 1], got {stats_decay}"),
+            ));
+        }
         if y.cols() != 1 || (mask.rows(), mask.cols()) != (rows, 1) {
             return bad(format!(
                 "targets {}x{} and mask {}x{} (need {rows}x1 each)",
@@ -181,6 +196,8 @@ impl Tape {
             out_off: out.offset(),
             inv_var: prior.map_or(0.0, |(v, _)| v),
             c_off: prior.map_or(0, |(_, c)| c.offset()),
+            st_off: stats.offset(),
+            decay: stats_decay,
             ..base
         };
         let fwd = self.plan.defer(
@@ -192,6 +209,7 @@ impl Tape {
                 ("w", head.param.buffer()),
                 ("ym", y.buffer()),
                 ("out", out.buffer()),
+                ("stats_in", stats.buffer()),
             ],
             [1, 1, 1],
         )?;
@@ -214,7 +232,7 @@ impl Tape {
     /// The head's logit for every row of `latent` (`rows x h`) and `score` (`rows x 1`) into
     /// `out` (`rows x 1`, e.g. a slice of a dataset-wide score vector), in one dispatch: the
     /// query's ranking. The score is standardised by `stats` (mean, standard deviation; `2 x
-    /// 1`), as the last training step wrote them. Records no backward rule.
+    /// 1`: the first two of the training's running state). Records no backward rule.
     pub fn uai_head_scores(
         &mut self,
         latent: &Tensor,
@@ -225,7 +243,7 @@ impl Tape {
     ) -> Result<()> {
         let base = head_params("uai_head_scores", latent, score, head)?;
         let rows = latent.rows();
-        check_stats("uai_head_scores", stats)?;
+        check_stats("uai_head_scores", stats, 2)?;
         if (out.rows(), out.cols()) != (rows, 1) {
             return Err(shape(
                 "uai_head_scores",
@@ -257,13 +275,14 @@ impl Tape {
     }
 }
 
-/// Refuses a standardisation tensor that is not (mean, standard deviation): `2 x 1`.
-fn check_stats(op: &'static str, stats: &Tensor) -> Result<()> {
-    if stats.len() != 2 {
+/// Refuses a standardisation tensor that is not `need x 1`: (mean, standard deviation) and,
+/// for the training's running state, the count.
+fn check_stats(op: &'static str, stats: &Tensor, need: u32) -> Result<()> {
+    if stats.len() != need {
         return Err(shape(
             op,
             format!(
-                "a {}x{} statistics tensor (needs 2x1)",
+                "a {}x{} statistics tensor (needs {need}x1)",
                 stats.rows(),
                 stats.cols()
             ),
@@ -323,5 +342,6 @@ fn head_params(
         c_off: 0,
         loss_off: NONE,
         st_off: NONE,
+        decay: 1.0,
     })
 }

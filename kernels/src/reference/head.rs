@@ -3,27 +3,41 @@
 use super::at;
 use crate::params::{HeadParams, NONE};
 
-/// The score's standardisation: mean and population standard deviation of the minibatch
-/// rows `0 .. r0` of `s`; (0, 1) with fewer than two rows or rows that do not vary.
-pub fn head_batch_stats(p: &HeadParams, s: &[f64]) -> (f64, f64) {
+/// The head's running state after this step's minibatch (`head.wgsl`'s top): `old` is (mean,
+/// standard deviation, minibatches behind them); unchanged with fewer than two rows.
+pub fn head_update_stats(p: &HeadParams, s: &[f64], old: [f64; 3]) -> [f64; 3] {
     let n = p.r0;
     if n < 2 {
-        return (0.0, 1.0);
+        return old;
     }
-    let mu = (0..n).map(|r| at(s, p.s_off + r)).sum::<f64>() / f64::from(n);
+    let m = (0..n).map(|r| at(s, p.s_off + r)).sum::<f64>() / f64::from(n);
     let var = (0..n)
-        .map(|r| (at(s, p.s_off + r) - mu).powi(2))
+        .map(|r| (at(s, p.s_off + r) - m).powi(2))
         .sum::<f64>()
         / f64::from(n);
-    let sd = var.sqrt();
-    (
-        mu,
-        if sd > 1e-6 * mu.abs() && sd > 1e-30 {
-            sd
-        } else {
-            1.0
-        },
-    )
+    let count = old[2] + 1.0;
+    let a = (1.0 / count).max(f64::from(p.decay));
+    let sd = ((1.0 - a) * old[1] * old[1] + a * var).sqrt();
+    [(1.0 - a) * old[0] + a * m, sd, count.min(1e7)]
+}
+
+/// The (mean, standard deviation) a state standardises by: the deviation taken as 1 where it
+/// is not above 1e-6 |mean| and 1e-30.
+pub fn head_used_stats(st: [f64; 3]) -> (f64, f64) {
+    let sd = if st[1] > 1e-6 * st[0].abs() && st[1] > 1e-30 {
+        st[1]
+    } else {
+        1.0
+    };
+    (st[0], sd)
+}
+
+/// The state at `st_off` of `stats`, or the start (0, 1, 0) when `st_off == NONE`.
+fn head_state(p: &HeadParams, stats: &[f64]) -> [f64; 3] {
+    if p.st_off == NONE {
+        return [0.0, 1.0, 0.0];
+    }
+    [0, 1, 2].map(|k| at(stats, p.st_off + k))
 }
 
 /// Input k of head row i: a latent column, the standardised score, or 1 (the bias).
@@ -67,20 +81,28 @@ fn prior_count(p: &HeadParams, ym: &[f64]) -> Option<f64> {
 
 /// `head.wgsl::head_score`: every row's logit, standardising by `stats[st_off ..]`.
 pub fn head_score(p: &HeadParams, l: &[f64], s: &[f64], w: &[f64], stats: &[f64], out: &mut [f64]) {
-    let st = (at(stats, p.st_off), at(stats, p.st_off + 1));
+    let st = head_used_stats([at(stats, p.st_off), at(stats, p.st_off + 1), 0.0]);
     for i in 0..p.rows {
         out[(p.out_off + i) as usize] = head_logit(p, l, s, st, w, i);
     }
 }
 
-/// `head.wgsl::head_fwd`.
-pub fn head_fwd(p: &HeadParams, l: &[f64], s: &[f64], w: &[f64], ym: &[f64], out: &mut [f64]) {
-    out[p.out_off as usize] = head_loss(p, l, s, w, ym);
+/// `head.wgsl::head_fwd`, the running state read from `stats` (not written).
+pub fn head_fwd(
+    p: &HeadParams,
+    l: &[f64],
+    s: &[f64],
+    w: &[f64],
+    ym: &[f64],
+    stats: &[f64],
+    out: &mut [f64],
+) {
+    let st = head_used_stats(head_update_stats(p, s, head_state(p, stats)));
+    out[p.out_off as usize] = head_loss(p, l, s, w, ym, st);
 }
 
-/// The head's masked mean BCE, plus its prior when that acts.
-fn head_loss(p: &HeadParams, l: &[f64], s: &[f64], w: &[f64], ym: &[f64]) -> f64 {
-    let st = head_batch_stats(p, s);
+/// The head's masked mean BCE, plus its prior when that acts, standardising by `st`.
+fn head_loss(p: &HeadParams, l: &[f64], s: &[f64], w: &[f64], ym: &[f64], st: (f64, f64)) -> f64 {
     let mut acc = 0.0;
     for i in 0..p.rows {
         let z = head_logit(p, l, s, st, w, i);
@@ -97,7 +119,7 @@ fn head_loss(p: &HeadParams, l: &[f64], s: &[f64], w: &[f64], ym: &[f64]) -> f64
 
 /// `head.wgsl::head_bwd`: the head's gradient into `dw` (at `out_off`), the latent's into
 /// `dl`, (when `loss_off != NONE`) the loss into `loss`, and (when `st_off != NONE`) the
-/// standardisation into `stats`.
+/// running state read from `stats` and updated there.
 #[allow(clippy::too_many_arguments)]
 pub fn head_bwd(
     p: &HeadParams,
@@ -111,13 +133,14 @@ pub fn head_bwd(
     loss: &mut [f64],
     stats: &mut [f64],
 ) {
+    let state = head_update_stats(p, s, head_state(p, stats));
+    let st = head_used_stats(state);
     if p.loss_off != NONE {
-        loss[p.loss_off as usize] = head_loss(p, l, s, w, ym);
+        loss[p.loss_off as usize] = head_loss(p, l, s, w, ym, st);
     }
-    let st = head_batch_stats(p, s);
     if p.st_off != NONE {
-        stats[p.st_off as usize] = st.0;
-        stats[p.st_off as usize + 1] = st.1;
+        let o = p.st_off as usize;
+        stats[o..o + 3].copy_from_slice(&state);
     }
     let count = head_count(p, ym);
     let mut gs = f64::from(p.g_scale);

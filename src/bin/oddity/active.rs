@@ -95,6 +95,11 @@ pub struct Training {
     /// bias is free); 0 fits the head without a prior.
     #[arg(long, default_value_t = oddity::models::HEAD_PRIOR_STD)]
     pub head_prior: f32,
+    /// The minibatches the UAI head's standardisation of the score averages over (a running
+    /// mean and deviation; 1: each step's minibatch alone). Default: 1 for DAE_uai, 100 for
+    /// Class_uai, whose cross-entropy's deviation varies 30-fold between minibatches.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub head_stats_window: Option<u32>,
     /// How the dataset is stored on the GPU: f16 halves what scoring reads (values rounded
     /// to f16; all arithmetic stays f32).
     #[arg(long, default_value = "f32", value_parser = crate::parse::<oddity::data::Precision>)]
@@ -131,6 +136,7 @@ impl Training {
             lr: self.lr,
             noise: Some(self.noise),
             head_prior: Some(self.head_prior),
+            head_stats_window: self.head_stats_window,
             max_epochs: None,
             steps: Some(self.pretrain_steps_for(rows)),
         }
@@ -165,6 +171,7 @@ impl Training {
             lr: None,
             noise: 0.1,
             head_prior: oddity::models::HEAD_PRIOR_STD,
+            head_stats_window: None,
             precision: oddity::data::Precision::F32,
         }
     }

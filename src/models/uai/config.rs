@@ -41,6 +41,15 @@ pub struct UaiConfig {
     /// version cannot score as they were scored.
     #[serde(default = "first_head_form")]
     pub head_form: u32,
+    /// The minibatches the head's standardisation of the score averages over (`head.wgsl`: a
+    /// plain average of the first ones, then an exponential one of decay 1 / window); 1 (model
+    /// files written before it was recorded): each step's own minibatch.
+    #[serde(default = "one_minibatch")]
+    pub head_stats_window: u32,
+}
+
+fn one_minibatch() -> u32 {
+    1
 }
 
 fn default_fit_steps() -> u32 {
@@ -57,6 +66,14 @@ pub const HEAD_FORM: u32 = 2;
 
 /// The default prior on the head: a standard normal around its start.
 pub const HEAD_PRIOR_STD: f32 = 1.0;
+
+/// The Class head's default standardisation window: the Class network's cross-entropy is so
+/// heavy-tailed that one minibatch's deviation of it ranges 30-fold (0.023 to 0.70 between the
+/// 5th and 95th percentiles of 64-row minibatches, where the whole set's is 0.31), which
+/// rescaled the head's weight on the score at random from one step, and one query, to the
+/// next; a DAE's reconstruction error varies by about 15% (BENCHMARKS.md, stop 19). DAE_uai
+/// keeps 1.
+pub const CLASS_HEAD_STATS_WINDOW: u32 = 100;
 
 /// The UAI models' defaults as the registry configures them (`oddity active`'s): minibatch,
 /// RMSprop learning rate, and the DAE's input noise.
@@ -89,6 +106,7 @@ impl UaiConfig {
             head_prior_std: Some(HEAD_PRIOR_STD),
             fit_steps: default_fit_steps(),
             head_form: HEAD_FORM,
+            head_stats_window: 1,
             ae,
             base: BaseKind::Dae,
             uai: true,
@@ -99,6 +117,7 @@ impl UaiConfig {
     pub fn class(ae: AutoencoderConfig, classes: u32) -> UaiConfig {
         UaiConfig {
             base: BaseKind::Class { classes },
+            head_stats_window: CLASS_HEAD_STATS_WINDOW,
             ..UaiConfig::new(ae)
         }
     }
@@ -171,6 +190,7 @@ impl Model for UaiModel {
         };
         Ok(UaiConfig {
             fit_steps: s.steps.unwrap_or(config.fit_steps),
+            head_stats_window: s.head_stats_window.unwrap_or(config.head_stats_window),
             ..config
         })
     }

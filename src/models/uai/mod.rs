@@ -16,10 +16,13 @@
 //! labelled rows' l and s; the base loss's gradient is written for the minibatch rows only, so
 //! the labelled rows' s stays detached.
 //!
-//! The head (`head.wgsl`) reads the score standardised, f = (s - mean) / sd with the
-//! minibatch's statistics (scoring uses the last training step's), so that its weights are in
-//! logit units whatever the base network's scale: a reconstruction error of 0.01 or of 50, a
-//! cross-entropy near 0. Its weight on f is exp of a parameter: the head is increasing in the
+//! The head (`head.wgsl`) reads the score standardised, f = (s - mean) / sd, so that its
+//! weights are in logit units whatever the base network's scale: a reconstruction error of 0.01
+//! or of 50, a cross-entropy near 0. The statistics are the minibatches' over the last
+//! `head_stats_window` head steps (scoring uses the last step's): 1 for DAE_uai, whose error
+//! varies little between minibatches; 100 for Class_uai, whose cross-entropy's deviation over
+//! one minibatch ranges 30-fold, which otherwise rescales the head's weight on the score at
+//! random from one query to the next. Its weight on f is exp of a parameter: the head is increasing in the
 //! base score, so labels that are all normal (the usual start: the expert sees the top-ranked
 //! rows, most of them normal) can weigh the score down but never turn the ranking round. It
 //! starts at 0 (the logit is f: the base network's ranking), and with `head_prior_std =
@@ -42,7 +45,7 @@ use crate::nn::{ArenaBuilder, EncoderDecoder, Mlp, Slot};
 use crate::ops::Act;
 use crate::ops::data::LabelSource;
 use crate::ops::dense::DenseParams;
-use crate::ops::head::HeadInput;
+use crate::ops::head::{HEAD_STATS_START, HeadInput};
 use crate::ops::loss::RowError;
 use crate::ops::topk::TopK;
 use crate::tape::{Plan, Tape, Tensor};
@@ -69,8 +72,8 @@ pub struct UaiModel {
     pub config: UaiConfig,
     base: Base,
     head: HeadSlots,
-    /// Written by every head step: the minibatch's score mean and standard deviation. The
-    /// query plan copies it into `head.stats` first.
+    /// Read and written by every head step: the score's running mean, standard deviation and
+    /// count (`head.wgsl`). The query plan copies the first two into `head.stats` first.
     step_stats: Tensor,
     /// What Algorithm 1 prepared: every row's class (Class base), the training plan, and the
     /// query plan with its scores and top-k.
@@ -115,10 +118,14 @@ impl UaiModel {
                 format!("the head's prior standard deviation must be positive, got {sd}"),
             ));
         }
-        if c.hidden.is_empty() || c.batch == 0 || config.labelled_batch == 0 {
+        if c.hidden.is_empty()
+            || c.batch == 0
+            || config.labelled_batch == 0
+            || config.head_stats_window == 0
+        {
             return Err(invalid(
                 "UAI model",
-                "needs hidden sizes, batch > 0 and labelled batch > 0",
+                "needs hidden sizes, batch > 0, labelled batch > 0 and a head statistics window > 0",
             ));
         }
         let mut b = ArenaBuilder::new(c.seed);
@@ -152,7 +159,7 @@ impl UaiModel {
             },
         };
         let core = ModelCore::new(gpu, b, c.optimizer, c.seed)?;
-        let step_stats = Tensor::from_slice(gpu, &[0.0, 1.0], 2, 1, "head step stats")?;
+        let step_stats = Tensor::from_slice(gpu, &HEAD_STATS_START, 3, 1, "head step stats")?;
         Ok(UaiModel {
             core,
             config,
@@ -304,6 +311,7 @@ impl UaiModel {
                         .head_prior_std
                         .map(|sd| (1.0 / (sd * sd), &lb.count)),
                     stats: &self.step_stats,
+                    stats_decay: 1.0 / self.config.head_stats_window as f32,
                 },
                 &DenseParams::new(self.core.param(self.head.weights)?)?,
             )?;
@@ -347,7 +355,8 @@ impl UaiModel {
         let mut tape = self.core.tape();
         if let Some(st) = self.head.stats {
             // The standardisation the last training step used (the start's before any).
-            tape.copy(&self.step_stats, &self.core.param(st)?)?;
+            let used = Tensor::view(self.step_stats.buffer(), self.step_stats.offset(), 2, 1)?;
+            tape.copy(&used, &self.core.param(st)?)?;
         }
         self.record_scores(&mut tape, data, classes, &scores)?;
         let top = tape.top_k(&scores, Some((&labels.flags, 0)), k)?;

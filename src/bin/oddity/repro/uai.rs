@@ -230,7 +230,7 @@ pub fn run(a: &UaiArgs) -> oddity::Result<()> {
         let obj = serde_json::json!({
             "experiment": "uai", "adapter": adapter, "seeds": a.seeds, "first_seed": a.first_seed,
             "k": a.k, "pretrain_steps": a.train.pretrain_steps, "pretrain_epochs": a.train.pretrain_epochs, "active_steps": a.train.active_steps,
-            "batch": a.train.batch, "lr": a.train.lr, "noise": a.train.noise, "head_prior": a.train.head_prior, "hidden": a.train.hidden, "max_rows": a.max_rows,
+            "batch": a.train.batch, "lr": a.train.lr, "noise": a.train.noise, "head_prior": a.train.head_prior, "head_stats_window": a.train.head_stats_window, "hidden": a.train.hidden, "max_rows": a.max_rows,
             "precision": a.train.precision,
             "results": results, "checks": checks, "seconds": seconds,
         });
