@@ -125,8 +125,10 @@ fn update_stats(lane: Lane, old: vec3<f32>) -> vec3<f32> {
     let var_b = workgroup_sum(sq, lane) / f32(n);
     let count = old.z + 1.0;
     let a = max(1.0 / count, p.decay);
-    let sd_new = sqrt(mix(old.y * old.y, var_b, a));
-    return vec3<f32>(mix(old.x, m, a), sd_new, min(count, 1e7));
+    // Written out rather than mix(), so that a = 1 gives this minibatch's statistics exactly.
+    let b = 1.0 - a;
+    let sd_new = sqrt(b * (old.y * old.y) + a * var_b);
+    return vec3<f32>(b * old.x + a * m, sd_new, min(count, 1e7));
 }
 
 // Standardise by the state's (mu, sd), sd taken as 1 for rows that do not vary.
