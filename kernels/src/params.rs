@@ -109,6 +109,10 @@ params!(
     }
 );
 
+/// `head.wgsl`'s running score statistics before any step: (mean 0, standard deviation 1, no
+/// minibatch behind them), which the kernel also starts from when `st_off == NONE`.
+pub const HEAD_STATS_START: [f32; 3] = [0.0, 1.0, 0.0];
+
 params!(
     /// `reduce.wgsl`: scale * sum of a range.
     ReduceParams { n: u32, x_off: u32, out_off: u32, scale: f32 }

@@ -7,6 +7,7 @@
 //! the loss, the backward's dispatch writes the loss too and the forward is dropped.
 
 use oddity_kernels::kernels as k;
+pub use oddity_kernels::params::HEAD_STATS_START;
 use oddity_kernels::params::{HeadParams, NONE};
 
 use super::dense::DenseParams;
@@ -47,9 +48,6 @@ pub struct HeadInput<'a> {
     /// its own minibatch alone. In (0, 1].
     pub stats_decay: f32,
 }
-
-/// The running standardisation's start: mean 0, standard deviation 1, no minibatch behind it.
-pub const HEAD_STATS_START: [f32; 3] = [0.0, 1.0, 0.0];
 
 struct HeadBackward {
     latent: Tensor,

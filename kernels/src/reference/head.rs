@@ -1,7 +1,7 @@
 //! f64 twins of `head.wgsl`: the UAI head's scores, loss (with its prior) and gradients.
 
 use super::at;
-use crate::params::{HeadParams, NONE};
+use crate::params::{HEAD_STATS_START, HeadParams, NONE};
 
 /// The head's running state after this step's minibatch (`head.wgsl`'s top): `old` is (mean,
 /// standard deviation, minibatches behind them); unchanged with fewer than two rows.
@@ -32,10 +32,10 @@ pub fn head_used_stats(st: [f64; 3]) -> (f64, f64) {
     (st[0], sd)
 }
 
-/// The state at `st_off` of `stats`, or the start (0, 1, 0) when `st_off == NONE`.
+/// The state at `st_off` of `stats`, or the start when `st_off == NONE`.
 fn head_state(p: &HeadParams, stats: &[f64]) -> [f64; 3] {
     if p.st_off == NONE {
-        return [0.0, 1.0, 0.0];
+        return HEAD_STATS_START.map(f64::from);
     }
     [0, 1, 2].map(|k| at(stats, p.st_off + k))
 }

@@ -154,7 +154,8 @@ impl UaiModel {
             weights: b.fixed(latent + 2, 1, &vec![0f32; latent as usize + 2])?,
             // Never trained (no gradient reaches it): only copied into.
             stats: match config.uai {
-                true => Some(b.state(2, 1, &[0.0, 1.0])?),
+                // The (mean, deviation) of the statistics' start.
+                true => Some(b.state(2, 1, &HEAD_STATS_START[..2])?),
                 false => None,
             },
         };
