@@ -311,3 +311,80 @@ fn pretraining_is_sized_by_epochs_within_its_bounds() {
     // A batch of 0 is read as 1 (the model refuses it later), never a division by zero.
     assert_eq!(pretrain_steps(5000, 0, 15), PRETRAIN_MAX_STEPS);
 }
+
+/// While the labels hold one class, a UAI query alternates the head's best rows with the base
+/// network's own (its score s(x) alone), the head's first, each row once, every row shown with
+/// its head logit; once both classes are labelled the head ranks alone.
+#[test]
+fn one_class_labels_hedge_the_query_with_the_base_ranking() {
+    use oddity::models::{ActiveDetector, Detector, LabelCounts, LabelSet};
+    use oddity_kernels::reference::top_k;
+    let gpu = gpu();
+    let data = dataset();
+    let x = data.upload(&gpu).unwrap();
+    let mut m = model(&gpu);
+    let mut labels = LabelSet::new(&gpu, 400).unwrap();
+    let k = 6;
+    m.prepare(&data, &x, &labels, k).unwrap();
+    m.train(40, labels.counts()).unwrap();
+    let first = m.query(labels.counts()).unwrap();
+    // All normal, whatever the truth: the head learns "unlike these rows".
+    let normal: Vec<(u32, u8)> = first.iter().map(|&(r, _)| (r, 0)).collect();
+    labels.add(&gpu, &normal).unwrap();
+    let one = labels.counts();
+    assert_eq!(
+        one,
+        LabelCounts {
+            normal: k,
+            anomalous: 0
+        }
+    );
+    m.train(60, one).unwrap();
+    let hedged = m.query(one).unwrap();
+    let head = m.last_scores().unwrap();
+    // The base network as the head sees it now: the same weights, without the head.
+    let base_model = UaiModel::new(&gpu, m.config.clone().without_head()).unwrap();
+    let weights = m.core().arena().read(&gpu).unwrap();
+    let base_len = base_model.core().arena().len() as usize;
+    base_model
+        .core()
+        .arena()
+        .write(&gpu, &weights[..base_len])
+        .unwrap();
+    let base = base_model.score(&data).unwrap();
+    let mask: Vec<u32> = (0..400).map(|r| u32::from(labels.contains(r))).collect();
+    let head_top = top_k(&head, Some(&mask), k as usize);
+    let base_top = top_k(&base, Some(&mask), k as usize);
+    let mut want: Vec<u32> = Vec::new();
+    let (mut h, mut b) = (head_top.iter(), base_top.iter());
+    while want.len() < k as usize {
+        let pick = match want.len() % 2 {
+            0 => h.by_ref().map(|p| p.0).find(|r| !want.contains(r)),
+            _ => b.by_ref().map(|p| p.0).find(|r| !want.contains(r)),
+        };
+        want.extend(pick);
+    }
+    let got: Vec<u32> = hedged.iter().map(|p| p.0).collect();
+    assert_eq!(got, want, "head {head_top:?}, base {base_top:?}");
+    let head_only: Vec<u32> = head_top.iter().map(|p| p.0).collect();
+    assert_ne!(
+        got, head_only,
+        "the two rankings differ here, so the hedge is seen"
+    );
+    for &(r, s) in &hedged {
+        assert_eq!(
+            s.to_bits(),
+            head[r as usize].to_bits(),
+            "row {r} shows its head logit"
+        );
+    }
+    // Both classes: the head's top k alone, best first.
+    labels.add(&gpu, &[(hedged[0].0, 1)]).unwrap();
+    let both = labels.counts();
+    assert!(both.both_classes());
+    m.train(10, both).unwrap();
+    let plain = m.query(both).unwrap();
+    let mask: Vec<u32> = (0..400).map(|r| u32::from(labels.contains(r))).collect();
+    let want = top_k(&m.last_scores().unwrap(), Some(&mask), k as usize);
+    assert_eq!(plain, want);
+}

@@ -144,6 +144,18 @@ fn the_registry_resolves_names_per_family_and_lists_the_others() {
     assert_eq!(width(784), serde_json::json!([256, 64, 8]));
     let lr = |c: &serde_json::Value| c["ae"]["optimizer"]["RmsProp"]["lr"].as_f64().unwrap() as f32;
     assert_eq!(lr(&act), 0.002, "{act}");
+    // Past 256 features the DAE is the paper's network at the paper's rate.
+    let wide = DataShape {
+        inputs: 784,
+        ..shape.clone()
+    };
+    let c = registry::active("dae-uai")
+        .unwrap()
+        .config(&wide, &s)
+        .unwrap();
+    assert_eq!(lr(&c), 0.01, "{c}");
+    let c = registry::active("dae").unwrap().config(&wide, &s).unwrap();
+    assert_eq!(lr(&c), 0.01, "{c}");
     let c = registry::active("class-uai")
         .unwrap()
         .config(&shape, &s)

@@ -116,12 +116,12 @@ impl<'m> ActiveRun<'m> {
             }
             if !self.pretrained {
                 self.model
-                    .train(self.config.pretrain_steps, self.labels.len())?;
+                    .train(self.config.pretrain_steps, self.labels.counts())?;
                 self.pretrained = true;
             }
             self.model
-                .train(self.config.active_steps, self.labels.len())?;
-            let mut rows = self.model.query()?;
+                .train(self.config.active_steps, self.labels.counts())?;
+            let mut rows = self.model.query(self.labels.counts())?;
             rows.truncate((self.config.budget - self.spent).min(self.config.k) as usize);
             let query = Query {
                 round: self.round,

@@ -22,9 +22,9 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::LabelSet;
 use super::core::{FitReport, ModelCore};
 use super::file::{Family, ModelFile};
+use super::{LabelCounts, LabelSet};
 use crate::data::{Dataset, Schema};
 use crate::error::{Result, invalid, shape};
 use crate::gpu::{Gpu, GpuBuffer};
@@ -313,12 +313,14 @@ pub trait ActiveDetector: Detector {
     /// precision), the run's label set and `k`.
     fn prepare(&mut self, data: &Dataset, x: &Tensor, labels: &LabelSet, k: u32) -> Result<()>;
 
-    /// Replays `steps` training steps (one submit, no wait), `labelled` labels having been
-    /// given so far (a UAI model trains its base network alone until the first).
-    fn train(&mut self, steps: u32, labelled: usize) -> Result<()>;
+    /// Replays `steps` training steps (one submit, no wait), with `labels` given so far (a UAI
+    /// model trains its base network alone until the first).
+    fn train(&mut self, steps: u32, labels: LabelCounts) -> Result<()>;
 
-    /// Scores every row and returns the k best rows not yet shown, (row, score), best first.
-    fn query(&mut self) -> Result<Vec<(u32, f32)>>;
+    /// Scores every row and returns k rows not yet shown, (row, score): the k best, best
+    /// first, except that a UAI model whose `labels` hold one class only interleaves its
+    /// head's best with its base network's (see `uai`).
+    fn query(&mut self, labels: LabelCounts) -> Result<Vec<(u32, f32)>>;
 
     /// Every row's score as the last query ranked them.
     fn last_scores(&self) -> Result<Vec<f32>>;

@@ -20,11 +20,11 @@ use rand::seq::SliceRandom;
 use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
 
-use super::LabelSet;
 use super::core::{FitReport, ModelCore, check_inputs};
 use super::detector::{ActiveDetector, Detector, QueryPlan, prepared};
 use super::file::Family;
 use super::registry::{DataShape, Model, Settings};
+use super::{LabelCounts, LabelSet};
 use crate::data::Dataset;
 use crate::error::{Result, invalid};
 use crate::gpu::{Gpu, GpuBuffer};
@@ -294,11 +294,11 @@ impl ActiveDetector for IForest {
         Ok(())
     }
 
-    fn train(&mut self, _steps: u32, _labelled: usize) -> Result<()> {
+    fn train(&mut self, _steps: u32, _labels: LabelCounts) -> Result<()> {
         prepared(&self.prepared).map(|_| ())
     }
 
-    fn query(&mut self) -> Result<Vec<(u32, f32)>> {
+    fn query(&mut self, _labels: LabelCounts) -> Result<Vec<(u32, f32)>> {
         prepared(&self.prepared)?.select(self.core.gpu())
     }
 

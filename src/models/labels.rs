@@ -5,6 +5,26 @@
 use crate::error::{Result, invalid};
 use crate::gpu::{Gpu, GpuBuffer};
 
+/// How many labels of each class the expert has given: what an active model needs to know
+/// between rounds (a UAI model trains its base alone before the first label, and hedges its
+/// queries while the labels hold one class only).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LabelCounts {
+    pub normal: u32,
+    pub anomalous: u32,
+}
+
+impl LabelCounts {
+    pub fn total(&self) -> u32 {
+        self.normal + self.anomalous
+    }
+
+    /// Whether there is at least one label of each class.
+    pub fn both_classes(&self) -> bool {
+        self.normal > 0 && self.anomalous > 0
+    }
+}
+
 /// Labels given so far for a dataset of `cap` rows.
 pub struct LabelSet {
     cap: u32,
@@ -38,6 +58,15 @@ impl LabelSet {
 
     pub fn len(&self) -> usize {
         self.given.len()
+    }
+
+    /// The labels given so far, by class.
+    pub fn counts(&self) -> LabelCounts {
+        let anomalous = self.given.iter().filter(|g| g.1 == 1).count() as u32;
+        LabelCounts {
+            normal: self.given.len() as u32 - anomalous,
+            anomalous,
+        }
     }
 
     pub fn is_empty(&self) -> bool {

@@ -32,11 +32,11 @@ pub use detector::{ActiveDetector, Detector, Threshold, ThresholdRule};
 pub use file::{CoreState, Family, ModelFile};
 pub use hard::{WEAK_BATCH, WEAK_HIDDEN, WEAK_STEPS, WeakClassifier, construct_hard};
 pub use iforest::{IFOREST_SUBSAMPLE, IFOREST_TREES, IForest, IForestConfig, average_path_length};
-pub use labels::LabelSet;
+pub use labels::{LabelCounts, LabelSet};
 pub use registry::{DataShape, Model, Settings};
 pub use supervised::{Supervised, SupervisedConfig, SupervisedKind};
 pub use uai::{
-    BaseKind, HEAD_FORM, HEAD_PRIOR_STD, UAI_BATCH, UAI_CLASS_LR, UAI_DAE_LR, UAI_NOISE, UaiConfig,
-    UaiModel, uai_dae_hidden,
+    BaseKind, HEAD_FORM, HEAD_PRIOR_STD, UAI_BATCH, UAI_CLASS_LR, UAI_DAE_LR, UAI_NOISE,
+    UAI_PAPER_LR, UaiConfig, UaiModel, uai_dae_hidden, uai_dae_lr,
 };
 pub use vae::{Vae, VaeConfig, VaeScore};

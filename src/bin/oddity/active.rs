@@ -83,8 +83,8 @@ pub struct Training {
     pub hidden: Option<Vec<u32>>,
     #[arg(long, default_value_t = 64)]
     pub batch: u32,
-    /// RMSprop learning rate (default: 0.002 for the DAE models, 0.01 for Class; the paper's
-    /// is 0.01).
+    /// RMSprop learning rate (default: 0.002 for the DAE models up to 256 features, else the
+    /// paper's 0.01, which Class always uses).
     #[arg(long)]
     pub lr: Option<f32>,
     /// Input noise of the denoising autoencoder.

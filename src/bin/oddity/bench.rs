@@ -105,26 +105,31 @@ fn algorithm1(gpu: &Gpu, a: &Args, data: &Dataset) -> oddity::Result<Algorithm1>
     let mut model = entry.build(gpu, data, &settings)?;
     let warm = model.active()?;
     warm.prepare(data, &x, &labels, a.k)?;
-    warm.train(2, 1)?;
-    warm.query()?;
+    // As with labels of both classes: the head's step and its plain query.
+    let both = oddity::models::LabelCounts {
+        normal: 1,
+        anomalous: 1,
+    };
+    warm.train(2, both)?;
+    warm.query(both)?;
     // Per step: the difference between a run of 101 steps and one of 1 (each run also has its
     // epilogue, the deferred loss values, once).
     let c0 = gpu.counters();
-    warm.train(1, 1)?;
+    warm.train(1, both)?;
     let c1 = gpu.counters();
-    warm.train(101, 1)?;
+    warm.train(101, both)?;
     let dispatches_per_step =
         ((gpu.counters() - c1).dispatches - (c1 - c0).dispatches) as f64 / 100.0;
     gpu.wait()?;
     let t = Instant::now();
-    warm.train(a.pretrain_steps.max(1), 0)?;
+    warm.train(a.pretrain_steps.max(1), Default::default())?;
     gpu.wait()?;
     let pretrain_steps_per_s = f64::from(a.pretrain_steps.max(1)) / t.elapsed().as_secs_f64();
     let mut times = Vec::new();
     let mut dispatches_per_query = 0;
     for _ in 0..a.repeats.max(1) {
         let (t, c0) = (Instant::now(), gpu.counters());
-        warm.query()?;
+        warm.query(both)?;
         times.push(t.elapsed().as_secs_f64() * 1e3);
         dispatches_per_query = (gpu.counters() - c0).dispatches;
     }

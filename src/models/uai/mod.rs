@@ -8,7 +8,9 @@
 //! Without the head (`uai: false`) a model is the unsupervised baseline: it ranks by s(x).
 //!
 //! Until the first label, a UAI model trains exactly as its base does (the base network's own
-//! step plan, the same draws): its first query is the base network's. From then on every
+//! step plan, the same draws): its first query is the base network's. While the labels hold
+//! one class only, its queries alternate the head's best rows with the base network's
+//! (`hedge`). From then on every
 //! training step is one replayed plan: the base loss on a random minibatch and
 //! `labelled_batch` rows drawn on the GPU (with replacement) from the labels given so far, for
 //! the head's masked BCE. Both row sets go through the base network as one tensor (minibatch
@@ -32,12 +34,12 @@
 //! lower the bias, which costs nothing under the prior, rather than the weight on the score.
 //! BENCHMARKS.md (stop 17) has what each of these choices changed.
 
-use super::LabelSet;
 use super::core::{FitReport, ModelCore, check_inputs};
 use super::detector::{
     ActiveDetector, Detector, QueryPlan, detector_basics, needs_classes, prepared,
 };
 use super::file::Family;
+use super::{LabelCounts, LabelSet};
 use crate::data::Dataset;
 use crate::error::{Result, invalid, shape};
 use crate::gpu::{Gpu, GpuBuffer};
@@ -51,7 +53,9 @@ use crate::ops::topk::TopK;
 use crate::tape::{Plan, Tape, Tensor};
 
 mod config;
+mod hedge;
 pub use config::*;
+use hedge::HedgedQuery;
 
 /// The UAI head's trained parameters in the arena, and the score standardisation the last
 /// training step used, which scoring reads.
@@ -86,6 +90,8 @@ struct Prepared {
     base_train: Option<Plan>,
     train: Plan,
     query: QueryPlan,
+    /// With the head: the query while the labels hold one class (`hedge`).
+    hedged: Option<HedgedQuery>,
 }
 
 /// What the base network gives for a batch of rows.
@@ -321,24 +327,40 @@ impl UaiModel {
     }
 
     /// Records every row's score into `scores` (`rows x 1`): the head's logit with the head,
-    /// else s(x); higher = more anomalous.
+    /// else s(x); higher = more anomalous. With `base_scores`, s(x) goes there too.
     fn record_scores(
         &self,
         tape: &mut Tape,
         data: &Tensor,
         classes: Option<&GpuBuffer>,
         scores: &Tensor,
+        base_scores: Option<&Tensor>,
     ) -> Result<()> {
         let head = DenseParams::new(self.core.param(self.head.weights)?)?;
         let stats = self.head.stats.map(|s| self.core.param(s)).transpose()?;
+        let mut outs = vec![scores];
+        outs.extend(base_scores);
         self.core
-            .record_rows(tape, data, self.widest(), &[scores], |tape, r0, x, dst| {
+            .record_rows(tape, data, self.widest(), &outs, |tape, r0, x, dst| {
                 let out = self.base_forward(tape, x, x, classes.map(|c| (c, r0)), None)?;
+                if let Some(b) = dst.get(1) {
+                    tape.copy(&out.score, b)?;
+                }
                 match &stats {
                     Some(st) => tape.uai_head_scores(&out.latent, &out.score, &head, st, &dst[0]),
                     None => tape.copy(&out.score, &dst[0]),
                 }
             })
+    }
+
+    /// The standardisation the last training step used, copied where scoring reads it (the
+    /// start's before any step).
+    fn record_stats_copy(&self, tape: &mut Tape) -> Result<()> {
+        if let Some(st) = self.head.stats {
+            let used = Tensor::view(self.step_stats.buffer(), self.step_stats.offset(), 2, 1)?;
+            tape.copy(&used, &self.core.param(st)?)?;
+        }
+        Ok(())
     }
 
     /// Records scoring of every row (the head's logit with the head, else s(x); higher = more
@@ -354,14 +376,32 @@ impl UaiModel {
         self.check(data, labels, classes)?;
         let scores = Tensor::new(self.core.gpu(), data.rows(), 1, "scores")?;
         let mut tape = self.core.tape();
-        if let Some(st) = self.head.stats {
-            // The standardisation the last training step used (the start's before any).
-            let used = Tensor::view(self.step_stats.buffer(), self.step_stats.offset(), 2, 1)?;
-            tape.copy(&used, &self.core.param(st)?)?;
-        }
-        self.record_scores(&mut tape, data, classes, &scores)?;
+        self.record_stats_copy(&mut tape)?;
+        self.record_scores(&mut tape, data, classes, &scores, None)?;
         let top = tape.top_k(&scores, Some((&labels.flags, 0)), k)?;
         Ok((tape.finish()?, scores, top))
+    }
+
+    /// The hedged query (`hedge`) beside `query`: the head's logits into `query.scores`, as
+    /// the plain query's, and the top k of the head's and of s(x)'s.
+    fn hedged_plan(
+        &self,
+        data: &Tensor,
+        labels: &LabelSet,
+        classes: Option<&GpuBuffer>,
+        query: &QueryPlan,
+    ) -> Result<HedgedQuery> {
+        let base = Tensor::new(self.core.gpu(), data.rows(), 1, "base scores")?;
+        let mut tape = self.core.tape();
+        self.record_stats_copy(&mut tape)?;
+        self.record_scores(&mut tape, data, classes, &query.scores, Some(&base))?;
+        let head_top = tape.top_k(&query.scores, Some((&labels.flags, 0)), query.top.k)?;
+        let base_top = tape.top_k(&base, Some((&labels.flags, 0)), query.top.k)?;
+        Ok(HedgedQuery {
+            plan: tape.finish()?,
+            head_top,
+            base_top,
+        })
     }
 
     /// The arena slots of the base network, in order (encoder then decoder, or the MLP).
@@ -432,7 +472,7 @@ impl Detector for UaiModel {
         self.check_classes(classes)?;
         let scores = Tensor::new(self.core.gpu(), x.rows(), 1, "scores")?;
         let mut tape = self.core.tape();
-        self.record_scores(&mut tape, x, classes, &scores)?;
+        self.record_scores(&mut tape, x, classes, &scores, None)?;
         Ok((tape.finish()?, scores))
     }
 
@@ -449,31 +489,42 @@ impl ActiveDetector for UaiModel {
             true => Some(self.record_train(x, labels, classes.as_ref(), false)?),
             false => None,
         };
-        let (query, scores, top) = self.query_plan(x, labels, classes.as_ref(), k)?;
+        let (plan, scores, top) = self.query_plan(x, labels, classes.as_ref(), k)?;
+        let query = QueryPlan { plan, scores, top };
+        let hedged = match self.config.uai {
+            true => Some(self.hedged_plan(x, labels, classes.as_ref(), &query)?),
+            false => None,
+        };
         self.core.schema = data.schema.clone();
         self.prepared = Some(Prepared {
             _classes: classes,
             base_train,
             train,
-            query: QueryPlan {
-                plan: query,
-                scores,
-                top,
-            },
+            query,
+            hedged,
         });
         Ok(())
     }
 
-    fn train(&mut self, steps: u32, labelled: usize) -> Result<()> {
+    fn train(&mut self, steps: u32, labels: LabelCounts) -> Result<()> {
         let p = prepared(&self.prepared)?;
-        match (&p.base_train, labelled) {
+        match (&p.base_train, labels.total()) {
             (Some(base), 0) => base.run(steps),
             _ => p.train.run(steps),
         }
     }
 
-    fn query(&mut self) -> Result<Vec<(u32, f32)>> {
-        prepared(&self.prepared)?.query.select(self.core.gpu())
+    /// The head's top k; while the labels hold one class, hedged with the base network's
+    /// (`hedge`). Before any label the head's ranking is the base's, and the plain query gives
+    /// the same rows.
+    fn query(&mut self, labels: LabelCounts) -> Result<Vec<(u32, f32)>> {
+        let p = prepared(&self.prepared)?;
+        match &p.hedged {
+            Some(h) if labels.total() > 0 && !labels.both_classes() => {
+                h.select(self.core.gpu(), &p.query.scores)
+            }
+            _ => p.query.select(self.core.gpu()),
+        }
     }
 
     fn last_scores(&self) -> Result<Vec<f32>> {
