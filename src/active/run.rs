@@ -114,14 +114,13 @@ impl<'m> ActiveRun<'m> {
             if self.spent >= self.config.budget {
                 return Ok(None);
             }
+            let counts = self.labels.counts();
             if !self.pretrained {
-                self.model
-                    .train(self.config.pretrain_steps, self.labels.counts())?;
+                self.model.train(self.config.pretrain_steps, counts)?;
                 self.pretrained = true;
             }
-            self.model
-                .train(self.config.active_steps, self.labels.counts())?;
-            let mut rows = self.model.query(self.labels.counts())?;
+            self.model.train(self.config.active_steps, counts)?;
+            let mut rows = self.model.query(counts)?;
             rows.truncate((self.config.budget - self.spent).min(self.config.k) as usize);
             let query = Query {
                 round: self.round,

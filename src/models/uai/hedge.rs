@@ -68,27 +68,26 @@ fn interleave(head: &[(u32, f32)], base: &[(u32, f32)]) -> Vec<(u32, f32)> {
     let k = head.len();
     let mut out: Vec<(u32, f32)> = Vec::with_capacity(k);
     let (mut h, mut b) = (head.iter(), base.iter());
-    let mut from_head = true;
     while out.len() < k {
-        let next = match from_head {
-            true => h.find(|p| !out.iter().any(|o| o.0 == p.0)),
-            false => b.find(|p| !out.iter().any(|o| o.0 == p.0)),
+        let (first, other) = match out.len() % 2 {
+            0 => (&mut h, &mut b),
+            _ => (&mut b, &mut h),
         };
-        match next {
-            Some(&p) => out.push(p),
-            // One list ran out of new rows: the other fills the rest.
-            None if from_head => match b.find(|p| !out.iter().any(|o| o.0 == p.0)) {
-                Some(&p) => out.push(p),
-                None => break,
-            },
-            None => match h.find(|p| !out.iter().any(|o| o.0 == p.0)) {
-                Some(&p) => out.push(p),
-                None => break,
-            },
+        // When one list has no new row left, the other fills the rest.
+        match next_new(first, &out).or_else(|| next_new(other, &out)) {
+            Some(p) => out.push(p),
+            None => break,
         }
-        from_head = !from_head;
     }
     out
+}
+
+/// The next pair of `list` whose row is not in `taken`.
+fn next_new<'a>(
+    list: &mut impl Iterator<Item = &'a (u32, f32)>,
+    taken: &[(u32, f32)],
+) -> Option<(u32, f32)> {
+    list.find(|p| !taken.iter().any(|t| t.0 == p.0)).copied()
 }
 
 #[cfg(test)]
