@@ -9,8 +9,14 @@
 //   topk_pairs:  the same over `count` candidate pairs from a previous pass (pairs[p_off + i]).
 // Each pass shrinks n candidates to ceil(n / 2048) * kk; when n <= 2048 one workgroup leaves
 // the final k. A pair is vec2(key, index); order: key descending, then index ascending.
+//   topk_logits: for each of a finished selection's k pairs (pairs[p_off + i], i < k), the
+//                score of its row in another score vector, scores[s_off + index], into
+//                logits[o_off + i]; 0 for a pair that holds no candidate (key 0) or a row
+//                index not below n. (The hedged query shows the base network's picks with
+//                the head's logits; one invocation per pair.)
 //
-// Bindings: 0 params, 1 scores, 2 mask, 3 pairs (read), 4 out (read_write).
+// Bindings: 0 params, 1 scores, 2 mask, 3 pairs (read), 4 out (read_write), 5 logits
+// (read_write).
 
 struct Params {
     n: u32,
@@ -29,6 +35,7 @@ const NONE: u32 = 0xffffffffu;
 @group(0) @binding(2) var<storage, read> mask: array<u32>;
 @group(0) @binding(3) var<storage, read> pairs: array<vec2<u32>>;
 @group(0) @binding(4) var<storage, read_write> out: array<vec2<u32>>;
+@group(0) @binding(5) var<storage, read_write> logits: array<f32>;
 
 var<workgroup> tile: array<vec2<u32>, 2048>;
 
@@ -112,4 +119,18 @@ fn topk_pairs(@builtin(workgroup_id) wg3: vec3<u32>, @builtin(local_invocation_i
     }
     sort_tile(lid);
     write_best(wg3.x, lid);
+}
+
+@compute @workgroup_size(256, 1, 1)
+fn topk_logits(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let i = gid.x;
+    if i >= p.k {
+        return;
+    }
+    let e = pairs[p.p_off + i];
+    var v = 0.0;
+    if e.x != 0u && e.y < p.n {
+        v = scores[p.s_off + e.y];
+    }
+    logits[p.o_off + i] = v;
 }

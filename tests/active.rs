@@ -319,7 +319,8 @@ fn pretraining_is_sized_by_epochs_within_its_bounds() {
 fn one_class_labels_hedge_the_query_with_the_base_ranking() {
     use oddity::models::{ActiveDetector, Detector, LabelCounts, LabelSet};
     use oddity_kernels::reference::top_k;
-    let gpu = gpu();
+    // Its own device: the test reads the runtime's counters.
+    let gpu = own_gpu();
     let data = dataset();
     let x = data.upload(&gpu).unwrap();
     let mut m = model(&gpu);
@@ -340,7 +341,13 @@ fn one_class_labels_hedge_the_query_with_the_base_ranking() {
         }
     );
     m.train(60, one).unwrap();
+    gpu.wait().unwrap();
+    let before = gpu.counters();
     let hedged = m.query(one).unwrap();
+    // One submit of the plan, one readback of both top k and the base picks' logits, and
+    // that readback's wait: no host wait but the top-k readback (issue 19).
+    let c = gpu.counters() - before;
+    assert_eq!((c.submits, c.host_waits), (2, 1), "{c:?}");
     let head = m.last_scores().unwrap();
     // The base network as the head sees it now: the same weights, without the head.
     let base_model = UaiModel::new(&gpu, m.config.clone().without_head()).unwrap();
@@ -383,7 +390,11 @@ fn one_class_labels_hedge_the_query_with_the_base_ranking() {
     let both = labels.counts();
     assert!(both.both_classes());
     m.train(10, both).unwrap();
+    gpu.wait().unwrap();
+    let before = gpu.counters();
     let plain = m.query(both).unwrap();
+    let c = gpu.counters() - before;
+    assert_eq!((c.submits, c.host_waits), (2, 1), "{c:?}");
     let mask: Vec<u32> = (0..400).map(|r| u32::from(labels.contains(r))).collect();
     let want = top_k(&m.last_scores().unwrap(), Some(&mask), k as usize);
     assert_eq!(plain, want);

@@ -318,6 +318,49 @@ fn cli_refuses_an_unknown_subgroup_setting_and_reports_the_chosen_one() {
     }
 }
 
+/// One plan of `oddity bench --json`'s `plans`: each dispatch names its kernel, workgroups and
+/// threads, and a serial length; a GEMM's is its K loop (16 deep, 64 for `gemm_sliced`), read
+/// from its `MxNxK`.
+fn check_plan_report(plan: &serde_json::Value) {
+    let list = plan
+        .as_array()
+        .unwrap_or_else(|| panic!("not a plan: {plan}"));
+    assert!(!list.is_empty());
+    for d in list {
+        let kernel = d["kernel"].as_str().unwrap();
+        let groups: u64 = d["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| g.as_u64().unwrap())
+            .product();
+        let size: u64 = d["workgroup_size"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| g.as_u64().unwrap())
+            .product();
+        assert!(
+            groups > 0 && d["invocations"].as_u64() == Some(groups * size),
+            "{d}"
+        );
+        let serial = d["serial"]["steps"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("no serial length: {d}"));
+        assert!(serial >= 1 && d["serial"]["of"].is_string(), "{d}");
+        if let Some(note) = d["note"].as_str() {
+            let k: u64 = note.split('x').nth(2).unwrap().parse().unwrap();
+            let depth = if kernel.ends_with("::gemm_sliced") {
+                64
+            } else {
+                16
+            };
+            assert!(kernel.contains("::gemm"), "{d}");
+            assert_eq!(serial, k.div_ceil(depth), "{d}");
+        }
+    }
+}
+
 #[test]
 fn cli_bench_json_last_line_has_the_fields() {
     // The dataset stored as f32 and as f16, under three GEMM policies (tuned: each product's
@@ -396,6 +439,28 @@ fn cli_bench_json_last_line_has_the_fields() {
         // rows).
         assert_eq!(v["dispatches_per_query"], 10, "{v}");
         let dae = &v["dae"];
+        // The plan-level report: every dispatch of each plan with its workgroups and serial
+        // length, the counts agreeing with the runtime's counters above.
+        let plans = &v["plans"];
+        let dispatches = |plan: &serde_json::Value, once: bool| {
+            plan.as_array()
+                .unwrap_or_else(|| panic!("no plan in {v}"))
+                .iter()
+                .filter(|d| d["once_per_run"] == once)
+                .count()
+        };
+        assert_eq!(dispatches(&plans["step"], false), 22, "{plans}");
+        assert_eq!(
+            dispatches(&plans["query"], false) + dispatches(&plans["query"], true),
+            10,
+            "{plans}"
+        );
+        for name in ["step", "base step", "query", "hedged query"] {
+            check_plan_report(&plans[name]);
+        }
+        for name in ["step", "score"] {
+            check_plan_report(&dae["plans"][name]);
+        }
         // The DAE: no head, the same otherwise.
         assert_eq!(dae["dispatches_per_step"], 21.0, "{v}");
         assert_eq!(dae["submits_per_100_steps"], 1);

@@ -137,3 +137,62 @@ fn bad_k_is_an_error() {
             .contains("exclusion mask")
     );
 }
+
+/// `topk_logits` against its reference: the selection's rows' scores in another vector (at an
+/// offset inside its buffer), in the selection's order, 0 where the selection has no row;
+/// awkward n and k (one workgroup's worth and one past it), the output poisoned first.
+#[test]
+fn logits_of_the_chosen_rows_match_the_reference() {
+    use oddity_kernels::params::TopKParams;
+    use oddity_kernels::reference::topk_logits;
+    let gpu = gpu();
+    let mut rng = rng();
+    for &(n, k, excluded) in &[
+        (1u32, 1u32, false),
+        (7, 7, true),
+        (2049, 257, false),
+        (4099, 256, true),
+        (30011, 10, false),
+    ] {
+        let scores = randn(&mut rng, n as usize, 1.0);
+        // All but every 997th row excluded in the masked cases: fewer than k rows to choose.
+        let mask: Vec<u32> = (0..n)
+            .map(|i| u32::from(excluded && i % 997 != 1))
+            .collect();
+        let other = randn(&mut rng, n as usize + 5, 3.0);
+        let state = StepState::new(&gpu).unwrap();
+        let mut tape = Tape::new(&gpu, &state);
+        let s = Tensor::from_slice(&gpu, &scores, n, 1, "scores").unwrap();
+        let m = gpu.upload(&mask, "mask").unwrap();
+        let ob = Tensor::from_slice(&gpu, &other, n + 5, 1, "other").unwrap();
+        let o = Tensor::view(ob.buffer(), 5, n, 1).unwrap();
+        let top = tape.top_k(&s, Some((&m, 0)), k).unwrap();
+        let logits = tape.top_k_logits(&top, &o).unwrap();
+        gpu.write(&logits, 0, &vec![f32::NAN; k as usize]).unwrap();
+        tape.finish().unwrap().run(1).unwrap();
+        let words = gpu.read_u32(&top.out, 0, 2 * u64::from(k)).unwrap();
+        let pairs: Vec<[u32; 2]> = words.chunks(2).map(|p| [p[0], p[1]]).collect();
+        let p = TopKParams {
+            n,
+            k,
+            s_off: 5,
+            m_off: 0,
+            p_off: 0,
+            o_off: 0,
+        };
+        let other64: Vec<f64> = other.iter().map(|&v| f64::from(v)).collect();
+        let mut want = vec![f64::NAN; k as usize];
+        topk_logits(&p, &pairs, &other64, &mut want);
+        let got = gpu.read_f32(&logits, 0, u64::from(k)).unwrap();
+        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+            assert_eq!(f64::from(*g), *w, "n={n} k={k} pair {i}: got {g}, want {w}");
+        }
+        // The rows chosen are the reference's, so the check above covers real rows; the
+        // masked cases also cover pairs with no row (logit 0).
+        let chosen = top_k(&scores, Some(&mask), k as usize);
+        assert_eq!(chosen.len(), pairs.iter().filter(|p| p[0] != 0).count());
+        if excluded {
+            assert!(chosen.len() < k as usize && got[chosen.len()..].iter().all(|&v| v == 0.0));
+        }
+    }
+}

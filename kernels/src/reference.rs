@@ -357,6 +357,20 @@ pub fn top_k(scores: &[f32], mask: Option<&[u32]>, k: usize) -> Vec<(u32, f32)> 
         .collect()
 }
 
+/// `topk.wgsl::topk_logits`: for each of the first `p.k` pairs (key, index) at `p.p_off`,
+/// `scores[p.s_off + index]` into `logits[p.o_off + i]`, 0 where the key is 0 (no candidate)
+/// or the index is not below `p.n`.
+pub fn topk_logits(p: &TopKParams, pairs: &[[u32; 2]], scores: &[f64], logits: &mut [f64]) {
+    for i in 0..p.k as usize {
+        let [key, row] = pairs[p.p_off as usize + i];
+        logits[p.o_off as usize + i] = if key != 0 && row < p.n {
+            scores[(p.s_off + row) as usize]
+        } else {
+            0.0
+        };
+    }
+}
+
 pub const TAG_LABELLED: u32 = 3;
 pub const TAG_LABELLED_NOISE: u32 = 4;
 

@@ -206,18 +206,28 @@ impl Gpu {
     /// Starts copying `words` words at word `offset` of `buf` back to the host: one submit.
     /// Resolve it with [`PendingRead::wait`] (blocking) or `.await` it.
     pub fn read_async(&self, buf: &GpuBuffer, offset: u64, words: u64) -> Result<PendingRead> {
-        if offset + words > buf.words() {
-            return Err(crate::error::invalid(
-                "read",
-                format!("{words} words at {offset} from {buf:?}"),
-            ));
+        self.read_many_async(&[(buf, offset, words)])
+    }
+
+    /// Starts copying several ranges, each (buffer, word offset, words), back to the host in
+    /// one submit: one staging buffer, the ranges one after another, so that a single
+    /// [`PendingRead::wait`] (one host wait) brings them all.
+    pub fn read_many_async(&self, ranges: &[(&GpuBuffer, u64, u64)]) -> Result<PendingRead> {
+        for &(buf, offset, words) in ranges {
+            if offset + words > buf.words() {
+                return Err(crate::error::invalid(
+                    "read",
+                    format!("{words} words at {offset} from {buf:?}"),
+                ));
+            }
+            if !buf.raw().usage().contains(wgpu::BufferUsages::COPY_SRC) {
+                return Err(crate::error::invalid(
+                    "read",
+                    format!("{buf:?} was made without COPY_SRC usage, so it cannot be read back"),
+                ));
+            }
         }
-        if !buf.raw().usage().contains(wgpu::BufferUsages::COPY_SRC) {
-            return Err(crate::error::invalid(
-                "read",
-                format!("{buf:?} was made without COPY_SRC usage, so it cannot be read back"),
-            ));
-        }
+        let words: u64 = ranges.iter().map(|r| r.2).sum();
         let bytes = words.max(1) * 4;
         let staging = self.scoped(|| {
             Ok(self.device().create_buffer(&wgpu::BufferDescriptor {
@@ -232,8 +242,12 @@ impl Gpu {
             .create_command_encoder(&wgpu::CommandEncoderDescriptor {
                 label: Some("readback"),
             });
-        if words > 0 {
-            enc.copy_buffer_to_buffer(buf.raw(), offset * 4, &staging, 0, bytes);
+        let mut at = 0;
+        for &(buf, offset, words) in ranges {
+            if words > 0 {
+                enc.copy_buffer_to_buffer(buf.raw(), offset * 4, &staging, at * 4, words * 4);
+            }
+            at += words;
         }
         self.submit(enc)?;
         let slot: Arc<Mutex<Option<Result<(), String>>>> = Arc::new(Mutex::new(None));

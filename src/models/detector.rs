@@ -327,4 +327,8 @@ pub trait ActiveDetector: Detector {
 
     /// The recorded training step, once prepared (for profiling).
     fn step_plan(&self) -> Option<&Plan>;
+
+    /// Every plan [`ActiveDetector::prepare`] recorded, by name ("step", "query", ...), for
+    /// reports of what each dispatch asks of the GPU ([`Plan::report`]); empty before.
+    fn plans(&self) -> Vec<(&'static str, &Plan)>;
 }

@@ -309,4 +309,8 @@ impl ActiveDetector for IForest {
     fn step_plan(&self) -> Option<&Plan> {
         None
     }
+
+    fn plans(&self) -> Vec<(&'static str, &Plan)> {
+        self.prepared.iter().map(|q| ("query", &q.plan)).collect()
+    }
 }

@@ -28,7 +28,12 @@ impl TopK {
     /// The k (index, score) pairs, best first (one readback of 2k words). Fewer than k rows
     /// that could be chosen is an error naming how many there were.
     pub fn read(&self, gpu: &Gpu) -> Result<Vec<(u32, f32)>> {
-        let words = gpu.read_u32(&self.out, 0, 2 * u64::from(self.k))?;
+        self.parse(&gpu.read_u32(&self.out, 0, 2 * u64::from(self.k))?)
+    }
+
+    /// The pairs from the 2k words of `out`, read back by the caller (with other words, in
+    /// one readback); errors as [`TopK::read`].
+    pub fn parse(&self, words: &[u32]) -> Result<Vec<(u32, f32)>> {
         let pairs: Vec<(u32, f32)> = words
             .chunks(2)
             .filter(|p| p[0] != 0)
@@ -136,5 +141,42 @@ impl Tape {
             out: prev.unwrap_or(unused),
             k,
         })
+    }
+
+    /// Records, for each of `top`'s k rows, that row's score in `other` (an `n x 1` tensor of
+    /// the same rows as the scores `top` ranks): k words, in `top`'s order, 0 where `top` has
+    /// no row (fewer than k could be chosen). One dispatch.
+    pub fn top_k_logits(&mut self, top: &TopK, other: &Tensor) -> Result<GpuBuffer> {
+        if other.cols() != 1 {
+            return Err(shape(
+                "top_k_logits",
+                format!(
+                    "scores must be n x 1, got {}x{}",
+                    other.rows(),
+                    other.cols()
+                ),
+            ));
+        }
+        let gpu = self.gpu().clone();
+        let logits = gpu.buffer(u64::from(top.k), "top-k logits")?;
+        let p = TopKParams {
+            n: other.rows(),
+            k: top.k,
+            s_off: other.offset(),
+            m_off: NONE,
+            p_off: 0,
+            o_off: 0,
+        };
+        self.plan.dispatch(
+            k::topk::TOPK_LOGITS,
+            Some(&p),
+            &[
+                ("scores", other.buffer()),
+                ("pairs", &top.out),
+                ("logits", &logits),
+            ],
+            [top.k.div_ceil(256), 1, 1],
+        )?;
+        Ok(logits)
     }
 }

@@ -13,11 +13,12 @@
 
 mod plan;
 mod tensor;
+pub mod work;
 
 use oddity_kernels::kernels as k;
 use std::collections::{HashMap, HashSet};
 
-pub use plan::{Deferred, Plan, PlanBuilder, run_all};
+pub use plan::{Deferred, DispatchReport, Plan, PlanBuilder, run_all};
 pub use tensor::Tensor;
 pub(crate) use tensor::TensorKey;
 

@@ -19,6 +19,8 @@ use oddity_kernels::{BindingKind, KernelId};
 use crate::error::{Error, Result};
 use crate::gpu::{Gpu, GpuBuffer, Kernel};
 
+use super::work::{self, Serial};
+
 /// One storage binding of a dispatch: (binding, access, buffer).
 type Bound = (u32, BindingKind, GpuBuffer);
 
@@ -34,6 +36,7 @@ struct Pending {
     uniform: Option<(u64, u64)>,
     groups: [u32; 3],
     note: Option<String>,
+    serial: Option<Serial>,
 }
 
 impl Pending {
@@ -243,6 +246,7 @@ impl PlanBuilder {
             (None, Some(_)) => return Err(err("takes no parameters".into())),
         };
         Ok(Pending {
+            serial: work::serial(kernel.entry.name, params),
             kernel,
             buffers: bound,
             uniform,
@@ -315,6 +319,7 @@ impl PlanBuilder {
                     bind_group,
                     groups: p.groups,
                     note: p.note.clone(),
+                    serial: p.serial,
                 }
             };
             let dispatches = self.pending.iter().map(build).collect();
@@ -336,6 +341,41 @@ struct Dispatch {
     bind_group: wgpu::BindGroup,
     groups: [u32; 3],
     note: Option<String>,
+    serial: Option<Serial>,
+}
+
+/// One dispatch of a plan as [`Plan::report`] describes it.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct DispatchReport {
+    /// `shader::entry` (the f16 or subgroup variant where one runs).
+    pub kernel: String,
+    /// The GEMM's `MxNxK`, where it is one.
+    pub note: Option<String>,
+    pub groups: [u32; 3],
+    pub workgroup_size: [u32; 3],
+    /// Workgroups times their size.
+    pub invocations: u64,
+    /// The busiest invocation's in-order work ([`Serial`]); None for a kernel `work` does not
+    /// know (none today: a test covers every entry point).
+    pub serial: Option<Serial>,
+    /// In the plan's epilogue: once per run, not per replay.
+    pub once_per_run: bool,
+}
+
+impl Dispatch {
+    fn report(&self, once_per_run: bool) -> DispatchReport {
+        let size = self.kernel.entry.workgroup_size;
+        let count = |v: [u32; 3]| v.iter().map(|&x| u64::from(x)).product::<u64>();
+        DispatchReport {
+            kernel: self.kernel.name(),
+            note: self.note.clone(),
+            groups: self.groups,
+            workgroup_size: size,
+            invocations: count(self.groups) * count(size),
+            serial: self.serial,
+            once_per_run,
+        }
+    }
 }
 
 impl Dispatch {
@@ -386,6 +426,14 @@ impl Plan {
     /// The kernels of the epilogue, in order.
     pub fn epilogue_names(&self) -> Vec<String> {
         self.epilogue.iter().map(|d| d.kernel.name()).collect()
+    }
+
+    /// Every dispatch of one replay, then the epilogue's: its kernel, workgroups and serial
+    /// length (`oddity bench --json`'s `plans`).
+    pub fn report(&self) -> Vec<DispatchReport> {
+        let body = self.dispatches.iter().map(|d| d.report(false));
+        body.chain(self.epilogue.iter().map(|d| d.report(true)))
+            .collect()
     }
 
     fn record(&self, pass: &mut wgpu::ComputePass<'_>, repeats: u32) {

@@ -4,7 +4,9 @@
 //! runtime's counters), and the time to score every row and read the scores back; then the
 //! whole of Algorithm 1 with DAE_uai (pretraining, rounds of training, scoring with the fused
 //! top-k, the ground truth as the oracle): its wall time, the DAE_uai step's dispatches, host
-//! waits per round, and the time of one query (every row scored, top-k read back).
+//! waits per round, and the time of one query (every row scored, top-k read back). Every
+//! recorded plan is reported too (`--plans`, and `plans` in the JSON): each dispatch's
+//! workgroups, threads and serial length, what a large GPU's occupancy depends on.
 
 use std::time::Instant;
 
@@ -12,6 +14,7 @@ use oddity::Gpu;
 use oddity::data::{Dataset, Precision, Schema};
 use oddity::gpu::GemmPolicy;
 use oddity::models::{Autoencoder, AutoencoderConfig};
+use oddity::tape::DispatchReport;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -61,10 +64,17 @@ pub struct Args {
     /// this many launches each (0: no sweep).
     #[arg(long, default_value_t = 0)]
     pub sweep: u32,
-    /// Print one JSON object as the last line.
+    /// Print one JSON object as the last line (with every plan's dispatches: kernel,
+    /// workgroups, invocations and serial loop length).
     #[arg(long)]
     pub json: bool,
+    /// Also print every plan's dispatches (kernel, workgroups, invocations, serial length).
+    #[arg(long)]
+    pub plans: bool,
 }
+
+/// Each recorded plan of a model by name, as [`oddity::tape::Plan::report`] gives it.
+type PlanReports = Vec<(&'static str, Vec<DispatchReport>)>;
 
 /// Algorithm 1's measurements (DAE_uai).
 struct Algorithm1 {
@@ -79,6 +89,7 @@ struct Algorithm1 {
     query_ms: f64,
     dispatches_per_query: u64,
     kernels: (Vec<(String, f64)>, &'static str),
+    plans: PlanReports,
 }
 
 /// Algorithm 1 with DAE_uai on `data` as `oddity active` runs it (RMSprop 0.01, noise 0.1, the
@@ -137,6 +148,11 @@ fn algorithm1(gpu: &Gpu, a: &Args, data: &Dataset) -> oddity::Result<Algorithm1>
         (0, _) | (_, None) => (Vec::new(), ""),
         (p, Some(plan)) => plan.kernel_times(p)?,
     };
+    let plans = warm
+        .plans()
+        .into_iter()
+        .map(|(name, plan)| (name, plan.report()))
+        .collect();
     drop(model);
 
     let mut model = entry.build(gpu, data, &settings)?;
@@ -177,6 +193,7 @@ fn algorithm1(gpu: &Gpu, a: &Args, data: &Dataset) -> oddity::Result<Algorithm1>
         query_ms: median(times),
         dispatches_per_query,
         kernels,
+        plans,
     })
 }
 
@@ -257,6 +274,10 @@ pub fn run(a: &Args) -> oddity::Result<()> {
         }
     }
     let score_ms = median(times);
+    let dae_plans: PlanReports = vec![
+        ("step", model.train_plan(&x)?.report()),
+        ("score", plan.report()),
+    ];
     let storage = storage_effect(&model, &dataset, a.precision, &s)?;
 
     let profile = if a.profile > 0 {
@@ -315,6 +336,9 @@ pub fn run(a: &Args) -> oddity::Result<()> {
         storage.ap_f16
     );
     print_kernels("DAE", &profile);
+    if a.plans {
+        print_plans("DAE", &dae_plans);
+    }
     if let Some(s) = &sweep {
         s.print();
     }
@@ -340,6 +364,9 @@ pub fn run(a: &Args) -> oddity::Result<()> {
             r.dispatches_per_query
         );
         print_kernels("DAE_uai", &r.kernels);
+        if a.plans {
+            print_plans("DAE_uai", &r.plans);
+        }
     }
     if a.json {
         // The whole job (DAE_uai under Algorithm 1) at the top level, null with --budget 0;
@@ -371,6 +398,7 @@ pub fn run(a: &Args) -> oddity::Result<()> {
             "anomalies_total": r.map(|r| r.anomalies),
             "kernel_us": r.map(|r| kernels_json(&r.kernels.0)),
             "kernel_timing": r.map(|r| r.kernels.1),
+            "plans": r.map(|r| plans_json(&r.plans)),
             "dae": {
                 "steps": a.steps,
                 "steps_per_s": steps_per_s,
@@ -382,6 +410,7 @@ pub fn run(a: &Args) -> oddity::Result<()> {
                 "kernel_us": kernels_json(&profile.0),
                 "kernel_timing": profile.1,
                 "gemm_sweep": sweep,
+                "plans": plans_json(&dae_plans),
             },
         });
         println!("{obj}");
@@ -472,4 +501,39 @@ fn kernels_json(times: &[(String, f64)]) -> Vec<serde_json::Value> {
         .iter()
         .map(|(k, us)| serde_json::json!({"kernel": k, "us": us}))
         .collect()
+}
+
+/// Each plan's dispatches, one line each: workgroups, invocations and the serial length
+/// beside the kernel (what a big GPU needs: many workgroups, short serial chains).
+fn print_plans(model: &str, plans: &PlanReports) {
+    for (name, dispatches) in plans {
+        println!("  {model} {name}: {} dispatches", dispatches.len());
+        println!(
+            "  {:>8} {:>10} {:>7}  kernel",
+            "groups", "threads", "serial"
+        );
+        for d in dispatches {
+            let groups: u64 = d.groups.iter().map(|&g| u64::from(g)).product();
+            println!(
+                "  {groups:>8} {:>10} {:>7}  {}{}{}",
+                d.invocations,
+                d.serial.map_or("?".into(), |s| s.steps.to_string()),
+                d.kernel,
+                d.note.as_ref().map_or(String::new(), |n| format!(" {n}")),
+                if d.once_per_run {
+                    " (once per run)"
+                } else {
+                    ""
+                }
+            );
+        }
+    }
+}
+
+fn plans_json(plans: &PlanReports) -> serde_json::Value {
+    plans
+        .iter()
+        .map(|(name, d)| (name.to_string(), serde_json::json!(d)))
+        .collect::<serde_json::Map<_, _>>()
+        .into()
 }

@@ -12,53 +12,57 @@
 //! label of the other class on, the head ranks alone (Algorithm 1).
 
 use crate::error::Result;
-use crate::gpu::{Gpu, PendingRead};
+use crate::gpu::{Gpu, GpuBuffer};
 use crate::ops::topk::TopK;
-use crate::tape::{Plan, Tensor};
+use crate::tape::Plan;
 
 /// A recorded hedged query: every row's head logit (into the plain query's score tensor) and
-/// s(x), then the top k of each.
+/// s(x), then the top k of each, and the head's logits of the base network's k rows.
 pub(super) struct HedgedQuery {
     pub plan: Plan,
     pub head_top: TopK,
     pub base_top: TopK,
+    /// `base_top`'s rows' head logits, in its order ([`crate::tape::Tape::top_k_logits`]).
+    pub base_logits: GpuBuffer,
 }
 
 impl HedgedQuery {
-    /// Runs the plan (one submit) and returns k rows, the head's and the base network's best
-    /// alternating (see [`interleave`]), each with its head logit (from `scores`, where the
-    /// plan wrote them).
-    pub fn select(&self, gpu: &Gpu, scores: &Tensor) -> Result<Vec<(u32, f32)>> {
+    /// Runs the plan (one submit) and reads both top k and the base picks' logits back in
+    /// one readback (one host wait, as the plain query); returns k rows, the head's and the
+    /// base network's best alternating (see [`interleave`]), each with its head logit, so
+    /// that every row shown has the score of one ranking.
+    pub fn select(&self, gpu: &Gpu) -> Result<Vec<(u32, f32)>> {
         self.plan.run(1)?;
-        let head = self.head_top.read(gpu)?;
-        let base = self.base_top.read(gpu)?;
+        let k = u64::from(self.head_top.k);
+        let words: Vec<u32> = gpu
+            .read_many_async(&[
+                (&self.head_top.out, 0, 2 * k),
+                (&self.base_top.out, 0, 2 * k),
+                (&self.base_logits, 0, k),
+            ])?
+            .wait()?
+            .into_iter()
+            .map(f32::to_bits)
+            .collect();
+        let (head_words, rest) = words.split_at(2 * k as usize);
+        let (base_words, logits) = rest.split_at(2 * k as usize);
+        let head = self.head_top.parse(head_words)?;
+        let base = self.base_top.parse(base_words)?;
         let mut rows = interleave(&head, &base);
-        // A row the base network chose carries its score s(x); it shows the head's logit
-        // instead (from the head's top k, else read back), so that every row shown has the
-        // score of one ranking.
-        let logits = rows
-            .iter()
-            .map(|&(r, _)| match head.iter().find(|h| h.0 == r) {
-                Some(&(_, logit)) => Ok(Logit::Known(logit)),
-                None => gpu
-                    .read_async(scores.buffer(), u64::from(scores.offset() + r), 1)
-                    .map(Logit::Reading),
-            })
-            .collect::<Result<Vec<_>>>()?;
-        for (row, logit) in rows.iter_mut().zip(logits) {
-            row.1 = match logit {
-                Logit::Known(v) => v,
-                Logit::Reading(pending) => pending.wait()?[0],
+        for row in &mut rows {
+            // The head's logit: from the head's pairs, else from the base picks' logits by
+            // the row's place among the base pairs (each a (key, row) word pair, key 0 for
+            // none). A row both lists hold may have come from the base list, with s(x).
+            row.1 = match head.iter().find(|h| h.0 == row.0) {
+                Some(&(_, logit)) => logit,
+                None => base_words
+                    .chunks_exact(2)
+                    .position(|p| p[0] != 0 && p[1] == row.0)
+                    .map_or(f32::NAN, |j| f32::from_bits(logits[j])),
             };
         }
         Ok(rows)
     }
-}
-
-/// A shown row's head logit: in the head's top k, or being read back.
-enum Logit {
-    Known(f32),
-    Reading(PendingRead),
 }
 
 /// The head's rows and the base network's alternately, the head's first, each row once, as

@@ -397,10 +397,12 @@ impl UaiModel {
         self.record_scores(&mut tape, data, classes, &query.scores, Some(&base))?;
         let head_top = tape.top_k(&query.scores, Some((&labels.flags, 0)), query.top.k)?;
         let base_top = tape.top_k(&base, Some((&labels.flags, 0)), query.top.k)?;
+        let base_logits = tape.top_k_logits(&base_top, &query.scores)?;
         Ok(HedgedQuery {
             plan: tape.finish()?,
             head_top,
             base_top,
+            base_logits,
         })
     }
 
@@ -520,9 +522,7 @@ impl ActiveDetector for UaiModel {
     fn query(&mut self, labels: LabelCounts) -> Result<Vec<(u32, f32)>> {
         let p = prepared(&self.prepared)?;
         match &p.hedged {
-            Some(h) if labels.total() > 0 && !labels.both_classes() => {
-                h.select(self.core.gpu(), &p.query.scores)
-            }
+            Some(h) if labels.total() > 0 && !labels.both_classes() => h.select(self.core.gpu()),
             _ => p.query.select(self.core.gpu()),
         }
     }
@@ -533,5 +533,19 @@ impl ActiveDetector for UaiModel {
 
     fn step_plan(&self) -> Option<&Plan> {
         self.prepared.as_ref().map(|p| &p.train)
+    }
+
+    /// The step with the labels, the base network's step (before the first label), the
+    /// query, and the hedged query (while the labels hold one class); the last two only
+    /// with the head.
+    fn plans(&self) -> Vec<(&'static str, &Plan)> {
+        let Some(p) = &self.prepared else {
+            return Vec::new();
+        };
+        let mut out = vec![("step", &p.train)];
+        out.extend(p.base_train.iter().map(|b| ("base step", b)));
+        out.push(("query", &p.query.plan));
+        out.extend(p.hedged.iter().map(|h| ("hedged query", &h.plan)));
+        out
     }
 }

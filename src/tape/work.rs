@@ -1,0 +1,161 @@
+//! What one dispatch asks of the GPU, as a plan reports it ([`super::Plan::report`]): how
+//! many workgroups, and how long the busiest invocation works in sequence. A dispatch with
+//! few workgroups and a long serial chain leaves most of a large GPU idle however fast each
+//! step is; this is the figure that points at it (the small GEMMs' K loop, the head's
+//! single-workgroup backward) without a GPU at hand.
+//!
+//! The serial length is read off each kernel's loops (`shaders/`), from the dispatch's own
+//! parameters: the trip counts of the loops one invocation runs one after another (nested
+//! loops multiplied), each workgroup-wide sum counted as its tree's levels. It counts steps,
+//! not time: a GEMM's K tile is 16 fused multiply-adds between two barriers, a bitonic stage
+//! four compare-exchanges and a barrier. Barrier-free loops of independent iterations count
+//! the same as dependent ones.
+
+use oddity_kernels::params::{NONE, Params, Value};
+
+/// A dispatch's longest chain of in-order work for one invocation: `steps`, each one of what
+/// `of` names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Serial {
+    pub steps: u32,
+    pub of: &'static str,
+}
+
+/// Levels of a 256-wide workgroup sum (`shared/wgsum.wgsl`; the subgroup variant has fewer).
+const SUM256: u32 = 8;
+/// Levels of a 64-wide one (`rowerr_fwd`).
+const SUM64: u32 = 6;
+/// Stages of the bitonic sort of a 2048-pair tile (`topk.wgsl`): 1 + 2 + ... + 11.
+const BITONIC_2048: u32 = 66;
+
+/// The serial length of one dispatch of `entry` (an entry point's name, the same for its f16
+/// and subgroup variants) with `params`; None for an entry point this table does not know
+/// (every entry point of `shaders/` is known: a test walks them all).
+pub fn serial(entry: &str, params: Option<&dyn Params>) -> Option<Serial> {
+    let fields = params.map(|p| p.fields()).unwrap_or_default();
+    // A parameter by name (0 when absent: the formulas below only name their kernel's own).
+    let f = |name: &str| -> u32 {
+        fields
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map_or(0, |(_, v)| match v {
+                Value::U32(x) => *x,
+                Value::F32(x) => *x as u32,
+            })
+    };
+    let strided = |n: u32, wg: u32| n.div_ceil(wg);
+    let s = |steps: u32, of: &'static str| Some(Serial { steps, of });
+    match entry {
+        "gemm" | "gemm_wide" | "gemm_huge" => s(
+            f("k").div_ceil(16),
+            "K tiles of 16 multiply-adds, two barriers each",
+        ),
+        "gemm_sliced" => s(
+            f("k").div_ceil(64),
+            "K tiles of 64 (16 per slice), two barriers each",
+        ),
+        // One element (or row) per invocation, no loop.
+        "advance" | "fill" | "axpy" | "copy_cols" | "optim_step" | "gauss_noise"
+        | "sample_rows" | "gather_rows" | "sample_labelled" | "binloss_fwd" | "binloss_bwd"
+        | "nll_fwd" | "nll_bwd_e" | "vae_bwd_z" | "vae_bwd_kl" | "rowerr_bwd" | "topk_logits" => {
+            s(1, "one element per invocation")
+        }
+        "nll_bwd_s" => s(f("rows"), "rows summed by one invocation"),
+        "vae_fwd" => s(f("latent"), "latent units per row"),
+        "rowerr_fwd" => s(
+            strided(f("cols"), 64) + SUM64,
+            "columns strided over 64 lanes, then a 64-wide sum",
+        ),
+        "reduce_sum" => s(
+            strided(f("n"), 256) + SUM256,
+            "elements strided over one workgroup, then its sum",
+        ),
+        "bce_fwd" => s(
+            2 * (strided(f("rows"), 256) + SUM256),
+            "rows strided over one workgroup, twice, each then summed",
+        ),
+        "bce_bwd" => s(
+            2 * strided(f("rows"), 256) + SUM256,
+            "rows strided over one workgroup, twice, one sum",
+        ),
+        "ce_fwd" | "ce_bwd" => s(3 * f("cols"), "columns per row, three passes"),
+        "head_score" => s(f("h") + 2, "head inputs per row"),
+        "head_fwd" | "head_bwd" => s(head(entry, &f), "rows and head inputs, one workgroup"),
+        "iforest_score" => s(f("trees") * f("npt"), "tree nodes at most (trees x nodes)"),
+        "topk_scores" | "topk_pairs" => s(
+            8 + BITONIC_2048 + strided(f("k").min(2048), 256),
+            "bitonic stages of a 2048 tile (a barrier each), its loads and the best k",
+        ),
+        _ => None,
+    }
+}
+
+/// `head.wgsl`'s single-workgroup passes: the running statistics (two strided sums over the
+/// minibatch's `r0` scores), the mask count, the loss (each row's logit over h + 2 inputs),
+/// and in the backward pass the weight gradient, where each of h + 2 invocations walks every
+/// row alone, and the latent gradient.
+fn head(entry: &str, f: &dyn Fn(&str) -> u32) -> u32 {
+    let (rows, inputs) = (f("rows"), f("h") + 2);
+    let strided = |n: u32| n.div_ceil(256);
+    let stats = match f("r0") >= 2 {
+        true => 2 * (strided(f("r0")) + SUM256),
+        false => 0,
+    };
+    let mask = strided(rows) + SUM256;
+    let loss = strided(rows) * inputs + SUM256 + strided(f("h") + 1) + SUM256;
+    match entry {
+        "head_fwd" => stats + mask + loss,
+        _ => {
+            let loss = if f("loss_off") != NONE { loss } else { 0 };
+            let coef = strided(rows) * inputs;
+            let dw = strided(inputs) * rows;
+            let dl = match f("dl_off") != NONE {
+                true => strided(f("l_rows") * f("h")),
+                false => 0,
+            };
+            stats + mask + loss + coef + dw + dl
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oddity_kernels::params::{GemmParams, TopKParams};
+
+    #[test]
+    fn every_entry_point_has_a_serial_length() {
+        for shader in oddity_kernels::SHADERS {
+            for ep in shader.entry_points {
+                assert!(
+                    serial(ep.name, None).is_some(),
+                    "{}::{} has no serial length in tape/work.rs",
+                    shader.name,
+                    ep.name
+                );
+            }
+        }
+        assert_eq!(serial("no_such_kernel", None), None);
+    }
+
+    #[test]
+    fn lengths_follow_the_parameters() {
+        let g = |k| {
+            serial("gemm", Some(&GemmParams::new(256, 784, k)))
+                .unwrap()
+                .steps
+        };
+        assert_eq!((g(784), g(8), g(17)), (49, 1, 2));
+        let sliced = serial("gemm_sliced", Some(&GemmParams::new(256, 784, 256)));
+        assert_eq!(sliced.unwrap().steps, 4);
+        let t = TopKParams {
+            n: 60000,
+            k: 10,
+            s_off: 0,
+            m_off: 0,
+            p_off: 0,
+            o_off: 0,
+        };
+        assert_eq!(serial("topk_scores", Some(&t)).unwrap().steps, 8 + 66 + 1);
+    }
+}
