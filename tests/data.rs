@@ -305,3 +305,98 @@ fn the_abc_digit_split_and_its_settings() {
         .to_string();
     assert!(e.contains("unknown dataset \"mnist-abc\""), "{e}");
 }
+
+/// Issue 20: inputs that used to change a result silently.
+#[test]
+fn values_past_f32_are_refused_with_their_place() {
+    let o = CsvOptions::default();
+    for v in ["1e39", "-3.5e38", "1e400"] {
+        let e = err(&format!("a,b\n1,2\n3,{v}\n"), &o);
+        assert!(
+            e.contains("line 3") && e.contains("column \"b\"") && e.contains("f32 range"),
+            "{v}: {e}"
+        );
+    }
+    // The largest f32 is taken, and a column spanning the whole range scales into [0, 1].
+    let d = load("a\n-3.4e38\n0\n3.4e38\n", &o).unwrap();
+    assert_eq!(d.x, vec![0.0, 0.5, 1.0]);
+}
+
+#[test]
+fn column_types_come_from_the_whole_file() {
+    let o = CsvOptions::default();
+    // A marker on the first row (once one-hot features, silently), on a later row, or many.
+    let e = err("a,b\n?,1\n2,2\n3,3\n", &o);
+    assert!(
+        e.contains("line 2") && e.contains("column \"a\"") && e.contains("--missing ?"),
+        "{e}"
+    );
+    let e = err("a,b\n1,x\n?,1\n3,1\nNA,2\n5,2\n?,3\n", &o);
+    assert!(
+        e.contains("column \"a\" holds numbers but for 3 text values")
+            && e.contains("\"?\" (line 3), \"NA\" (line 5), \"?\" (line 7)")
+            && e.contains("--missing ?,NA"),
+        "{e}"
+    );
+    // Mostly text: categories, numbers among them included.
+    let d = load("c,b\nx,1\ny,2\n3,3\n", &o).unwrap();
+    assert_eq!(d.feature_names(), vec!["c=3", "c=x", "c=y", "b"]);
+    assert_eq!(
+        d.schema.encoding(),
+        vec!["encoded as categories (one-hot): \"c\" (3 values)"]
+    );
+}
+
+#[test]
+fn missing_value_markers_fill_with_the_training_mean() {
+    let o = CsvOptions::default().missing(&["?", "NA"]);
+    let d = load("a,c,b\n?,x,0\n2,NA,10\n4,y,\n", &o).unwrap();
+    assert_eq!(d.feature_names(), vec!["a", "c=x", "c=y", "b"]);
+    // a: (2 + 4) / 2 = 3 fills row 1, scaled over [2, 4]; b: (0 + 10) / 2 = 5; c: none.
+    assert_eq!(d.row(0), &[0.5, 1.0, 0.0, 0.0]);
+    assert_eq!(d.row(1), &[0.0, 0.0, 0.0, 1.0]);
+    assert_eq!(d.row(2), &[1.0, 0.0, 1.0, 0.5]);
+    assert_eq!(d.schema.features[0].fill, Some(3.0));
+    assert_eq!(d.schema.features[3].fill, Some(5.0));
+    assert_eq!(
+        d.schema.encoding()[1],
+        "missing values filled with the column's mean: \"a\" (3), \"b\" (5)"
+    );
+    // New data read by the schema fills the same way; a column that had none cannot.
+    let new = Dataset::from_csv_bytes_with_schema(b"a,c,b\nNA,y,?\n", "n.csv", "n", &d.schema, &o)
+        .unwrap();
+    assert_eq!(new.row(0), &[0.5, 0.0, 1.0, 0.5]);
+    let full = load("a,b\n1,2\n3,4\n", &o).unwrap();
+    let e = Dataset::from_csv_bytes_with_schema(b"a,b\n?,1\n", "n.csv", "n", &full.schema, &o)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("line 2") && e.contains("nothing to fill it with"),
+        "{e}"
+    );
+    let e = err("a,b\n?,1\nNA,2\n", &o);
+    assert!(e.contains("column \"a\" holds no value"), "{e}");
+}
+
+#[test]
+fn duplicate_columns_and_other_delimiters() {
+    let o = CsvOptions::default();
+    let e = err("a,b,a\n1,2,3\n", &o);
+    assert!(
+        e.contains("column \"a\" appears twice") && e.contains("fields 1 and 3"),
+        "{e}"
+    );
+    let e = err("a;b;c\n1;2;3\n", &o);
+    assert!(e.contains("--delimiter ';'"), "{e}");
+    let e = err("a\tb\n1\t2\n", &o);
+    assert!(e.contains("--delimiter '\\t'"), "{e}");
+    let d = load(
+        "a;b;c\n1;2;3\n4;5;6\n",
+        &CsvOptions::default().delimiter(b';'),
+    )
+    .unwrap();
+    assert_eq!((d.rows, d.cols), (2, 3));
+    // Asked for: the one column is read as it is.
+    let d = load("a;b\n1\n2\n", &CsvOptions::default().delimiter(b',')).unwrap();
+    assert_eq!(d.feature_names(), vec!["a;b"]);
+}

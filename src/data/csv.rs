@@ -18,6 +18,14 @@ pub struct CsvOptions {
     pub anomaly_label: Option<String>,
     /// A categorical column kept as the class (and out of the features).
     pub class: Option<String>,
+    /// The field separator (default `,`).
+    pub delimiter: Option<u8>,
+    /// Values that mark a missing value (`?`, `NA`, ...); when any are given, an empty field
+    /// is missing too. A numeric feature's missing values are filled with the mean of its
+    /// present values (kept in the schema, so scoring fills the same way); a categorical
+    /// feature's give 0 in each of its one-hot features. Without markers a missing value is an
+    /// error naming its line.
+    pub missing: Vec<String>,
 }
 
 impl CsvOptions {
@@ -33,6 +41,24 @@ impl CsvOptions {
         self.class = Some(col.to_string());
         self
     }
+    pub fn delimiter(mut self, d: u8) -> Self {
+        self.delimiter = Some(d);
+        self
+    }
+    pub fn missing(mut self, markers: &[&str]) -> Self {
+        self.missing = markers.iter().map(|m| m.to_string()).collect();
+        self
+    }
+}
+
+/// What one field holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Cell {
+    /// Empty (with markers given) or a marker.
+    Missing,
+    /// Anything Rust reads as an f64: NaN and infinities too, which `number` then refuses.
+    Number,
+    Text,
 }
 
 /// A CSV file's header and cells, column by column (trimmed).
@@ -41,18 +67,15 @@ struct Table {
     header: Vec<String>,
     cells: Vec<Vec<String>>,
     rows: usize,
+    /// The missing-value markers ([`CsvOptions::missing`]).
+    missing: Vec<String>,
 }
 
-fn parse_number(s: &str) -> Option<f64> {
-    let t = s.trim();
-    if t.is_empty() || t.eq_ignore_ascii_case("nan") || t.to_ascii_lowercase().contains("inf") {
-        return None;
-    }
-    t.parse::<f64>().ok()
-}
+/// How many of a column's odd values an error lists.
+const SHOWN: usize = 5;
 
 impl Table {
-    fn read(bytes: &[u8], path: &str) -> Result<Table, DataError> {
+    fn read(bytes: &[u8], path: &str, opts: &CsvOptions) -> Result<Table, DataError> {
         let p = path.to_string();
         if bytes.iter().all(|b| b.is_ascii_whitespace()) {
             return Err(DataError::Empty { path: p });
@@ -60,6 +83,7 @@ impl Table {
         let mut reader = ::csv::ReaderBuilder::new()
             .has_headers(true)
             .flexible(true)
+            .delimiter(opts.delimiter.unwrap_or(b','))
             .from_reader(bytes);
         let header: Vec<String> = reader
             .headers()
@@ -71,6 +95,7 @@ impl Table {
             .iter()
             .map(|h| h.trim().to_string())
             .collect();
+        check_header(&header, &p, opts.delimiter)?;
         let mut cells: Vec<Vec<String>> = vec![Vec::new(); header.len()];
         for (i, rec) in reader.records().enumerate() {
             let line = i as u64 + 2;
@@ -102,7 +127,19 @@ impl Table {
             header,
             cells,
             rows,
+            missing: opts.missing.clone(),
         })
+    }
+
+    fn cell(&self, j: usize, r: usize) -> Cell {
+        let s = &self.cells[j][r];
+        if !self.missing.is_empty() && (s.is_empty() || self.missing.contains(s)) {
+            Cell::Missing
+        } else if s.parse::<f64>().is_ok() {
+            Cell::Number
+        } else {
+            Cell::Text
+        }
     }
 
     /// The index of the column `col` names, if one is named; `what` says what it is for.
@@ -129,33 +166,119 @@ impl Table {
         }
     }
 
-    /// Whether column `j` is numeric: its first value is a number (or a NaN, an infinity or a
-    /// missing value, which `number` then refuses by position).
-    fn looks_numeric(&self, j: usize) -> bool {
-        let first = &self.cells[j][0];
-        parse_number(first).is_some()
-            || first.eq_ignore_ascii_case("nan")
-            || first.to_ascii_lowercase().contains("inf")
-            || first.is_empty()
+    /// Whether column `j` is numeric, judged on every row: numeric when no field is text
+    /// (numbers, NaN, infinities, missing values), categorical when more are text than
+    /// numbers. A column of
+    /// numbers but for a few text values is an error listing them: a missing-value marker
+    /// (`?`, `NA`) read as a category would silently turn the column into one-hot features.
+    fn column_is_numeric(&self, j: usize) -> Result<bool, DataError> {
+        let (mut numbers, mut text) = (0usize, Vec::new());
+        for r in 0..self.rows {
+            match self.cell(j, r) {
+                Cell::Number => numbers += 1,
+                Cell::Text => text.push(r),
+                Cell::Missing => {}
+            }
+        }
+        if text.is_empty() {
+            return Ok(true);
+        }
+        if numbers < text.len() {
+            return Ok(false);
+        }
+        if let [r] = text[..] {
+            let v = &self.cells[j][r];
+            return Err(self.value_err(
+                j,
+                r,
+                format!(
+                    "{v:?} is not a number (the column's other values are); if it marks a \
+                     missing value, name it with --missing {v} (then filled with the column's \
+                     mean), else correct it"
+                ),
+            ));
+        }
+        let mut values: Vec<&str> = text.iter().map(|&r| self.cells[j][r].as_str()).collect();
+        values.sort_unstable();
+        values.dedup();
+        let shown: Vec<String> = text
+            .iter()
+            .take(SHOWN)
+            .map(|&r| format!("{:?} (line {})", self.cells[j][r], r + 2))
+            .collect();
+        Err(DataError::Format {
+            path: self.path.clone(),
+            detail: format!(
+                "column {:?} holds numbers but for {} text value{}: {}{}; if {} mark{} missing \
+                 values, name {} with --missing {} (they are then filled with the column's mean), \
+                 else correct the file",
+                self.header[j],
+                text.len(),
+                if text.len() == 1 { "" } else { "s" },
+                shown.join(", "),
+                if text.len() > SHOWN { ", ..." } else { "" },
+                if values.len() == 1 { "it" } else { "they" },
+                if values.len() == 1 { "s" } else { "" },
+                if values.len() == 1 { "it" } else { "them" },
+                values
+                    .iter()
+                    .take(SHOWN)
+                    .copied()
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ),
+        })
     }
 
-    /// The number in row `r` of column `j`, or an error naming the line and column.
+    /// The number in row `r` of column `j`, or an error naming the line and column: a missing
+    /// value, NaN, an infinity, or a value past the f32 range (which the GPU would hold as an
+    /// infinity) are all refused.
     fn number(&self, j: usize, r: usize) -> Result<f64, DataError> {
         let s = &self.cells[j][r];
-        match parse_number(s) {
-            Some(x) => Ok(x),
-            None if s.is_empty() => Err(self.value_err(j, r, "missing value".into())),
-            None if s.parse::<f64>().is_ok() => Err(self.value_err(
-                j,
-                r,
-                format!("{s:?} is not finite (NaN and infinities are refused)"),
+        let err = |detail: String| Err(self.value_err(j, r, detail));
+        match s.parse::<f64>() {
+            Ok(x) if x.is_nan() || (x.is_infinite() && s.to_ascii_lowercase().contains("inf")) => {
+                err(format!(
+                    "{s:?} is not finite (NaN and infinities are refused)"
+                ))
+            }
+            Ok(x) if x.is_infinite() || x.abs() > f64::from(f32::MAX) => err(format!(
+                "{s:?} is outside the f32 range (magnitudes up to 3.4e38); rescale the column"
             )),
-            None => Err(self.value_err(
-                j,
-                r,
-                format!("{s:?} is not a number (the column is numeric)"),
-            )),
+            Ok(x) => Ok(x),
+            Err(_) if s.is_empty() => err(
+                "missing value (name the file's missing-value markers with --missing to fill \
+                 them with the column's mean)"
+                    .into(),
+            ),
+            Err(_) => err(format!("{s:?} is not a number (the column is numeric)")),
         }
+    }
+
+    /// The mean of column `j`'s present values, for its missing ones; None when none is
+    /// missing. A column with no value at all is an error.
+    fn fill(&self, j: usize) -> Result<Option<f32>, DataError> {
+        let mut present = Vec::new();
+        for r in 0..self.rows {
+            if self.cell(j, r) != Cell::Missing {
+                present.push(self.number(j, r)?);
+            }
+        }
+        if present.len() == self.rows {
+            return Ok(None);
+        }
+        if present.is_empty() {
+            return Err(DataError::Format {
+                path: self.path.clone(),
+                detail: format!(
+                    "column {:?} holds no value, only missing ones",
+                    self.header[j]
+                ),
+            });
+        }
+        Ok(Some(
+            (present.iter().sum::<f64>() / present.len() as f64) as f32,
+        ))
     }
 
     /// The anomaly labels of `opts.label`, if named.
@@ -199,20 +322,67 @@ impl Table {
     }
 
     /// Row-major raw values of `features` (a one-hot feature is 1 where the column holds its
-    /// category, else 0), before scaling.
+    /// category, else 0; a missing value is the feature's fill, or 0 in each one-hot feature),
+    /// before scaling.
     fn raw(&self, features: &[Feature], index: &[usize]) -> Result<Vec<f32>, DataError> {
         let cols = features.len();
         let mut x = vec![0f32; self.rows * cols];
         for (k, (f, &j)) in features.iter().zip(index).enumerate() {
             for r in 0..self.rows {
-                x[r * cols + k] = match &f.value {
-                    Some(v) => f32::from(u8::from(&self.cells[j][r] == v)),
-                    None => self.number(j, r)? as f32,
+                x[r * cols + k] = match (&f.value, self.cell(j, r), f.fill) {
+                    (Some(_), Cell::Missing, _) => 0.0,
+                    (Some(v), _, _) => f32::from(u8::from(&self.cells[j][r] == v)),
+                    (None, Cell::Missing, Some(fill)) => fill,
+                    (None, Cell::Missing, None) => {
+                        return Err(self.value_err(
+                            j,
+                            r,
+                            "missing value, and the model's training data had none in this \
+                             column (nothing to fill it with)"
+                                .into(),
+                        ));
+                    }
+                    (None, _, _) => self.number(j, r)? as f32,
                 };
             }
         }
         Ok(x)
     }
+}
+
+/// The header's own faults: a name given twice (which column would a saved model read?), and
+/// a header that is one field holding `;`, a tab or `|` while the delimiter was left at `,`
+/// (a file separated by something else).
+fn check_header(header: &[String], path: &str, delimiter: Option<u8>) -> Result<(), DataError> {
+    for (i, h) in header.iter().enumerate() {
+        if let Some(k) = header[i + 1..].iter().position(|o| o == h) {
+            return Err(DataError::Format {
+                path: path.into(),
+                detail: format!(
+                    "column {h:?} appears twice in the header (fields {} and {}); rename one",
+                    i + 1,
+                    i + k + 2
+                ),
+            });
+        }
+    }
+    if let ([only], None) = (header, delimiter)
+        && let Some(sep) = [';', '\t', '|'].into_iter().find(|&c| only.contains(c))
+    {
+        let shown = if sep == '\t' {
+            "\\t".to_string()
+        } else {
+            sep.to_string()
+        };
+        return Err(DataError::Format {
+            path: path.into(),
+            detail: format!(
+                "the header is one field, {only:?}, holding {sep:?}: if the file is separated \
+                 by {sep:?}, give --delimiter '{shown}' (--delimiter ',' reads it as one column)"
+            ),
+        });
+    }
+    Ok(())
 }
 
 fn file_name(path: &Path) -> String {
@@ -242,7 +412,7 @@ impl Dataset {
         name: &str,
         opts: &CsvOptions,
     ) -> Result<Dataset, DataError> {
-        let t = Table::read(bytes, path)?;
+        let t = Table::read(bytes, path, opts)?;
         let label_col = t.find(opts.label.as_deref(), "label")?;
         let class_col = t.find(opts.class.as_deref(), "class")?;
         // Features: numeric columns as they are, one per category value for the others.
@@ -253,26 +423,37 @@ impl Dataset {
                 continue;
             }
             let column = t.header[j].clone();
-            if t.looks_numeric(j) {
+            if t.column_is_numeric(j)? {
                 features.push(Feature {
                     column,
                     value: None,
                     lo: 0.0,
                     hi: 0.0,
+                    fill: t.fill(j)?,
                 });
                 index.push(j);
                 continue;
             }
-            if let Some(r) = t.cells[j].iter().position(String::is_empty) {
-                return Err(t.value_err(j, r, "missing value".into()));
+            if t.missing.is_empty()
+                && let Some(r) = t.cells[j].iter().position(String::is_empty)
+            {
+                return Err(t.value_err(
+                    j,
+                    r,
+                    "missing value (name the file's missing-value markers with --missing)".into(),
+                ));
             }
-            let cats: BTreeSet<&String> = t.cells[j].iter().collect();
+            let cats: BTreeSet<&String> = (0..t.rows)
+                .filter(|&r| t.cell(j, r) != Cell::Missing)
+                .map(|r| &t.cells[j][r])
+                .collect();
             for cat in cats {
                 features.push(Feature {
                     column: column.clone(),
                     value: Some(cat.clone()),
                     lo: 0.0,
                     hi: 0.0,
+                    fill: None,
                 });
                 index.push(j);
             }
@@ -342,7 +523,7 @@ impl Dataset {
                 "{path}: the schema has no features to read"
             )));
         }
-        let t = Table::read(bytes, path)?;
+        let t = Table::read(bytes, path, opts)?;
         let index = schema
             .features
             .iter()

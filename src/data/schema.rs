@@ -17,6 +17,10 @@ pub struct Feature {
     /// hi == lo. New data may fall outside [0, 1].
     pub lo: f32,
     pub hi: f32,
+    /// The raw value a missing one is read as (the mean of the training data's present
+    /// values), for a numeric column that had missing values.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fill: Option<f32>,
 }
 
 impl Feature {
@@ -31,7 +35,10 @@ impl Feature {
     /// The scaled value of a raw value, computed as at training time (f32).
     pub fn scale(&self, v: f32) -> f32 {
         let span = self.hi - self.lo;
-        if span > 0.0 {
+        if span.is_infinite() {
+            // A range wider than f32 holds (the column spans most of it): in f64.
+            ((f64::from(v) - f64::from(self.lo)) / (f64::from(self.hi) - f64::from(self.lo))) as f32
+        } else if span > 0.0 {
             (v - self.lo) / span
         } else {
             0.0
@@ -56,6 +63,43 @@ pub struct Schema {
 }
 
 impl Schema {
+    /// How the columns were read, for the user to see, one line each: the columns encoded as
+    /// categories (one-hot features) with their number of values, and the numeric columns
+    /// whose missing values were filled, with the fill. Empty when every column was numeric and
+    /// complete.
+    pub fn encoding(&self) -> Vec<String> {
+        let mut cats: Vec<(&str, usize)> = Vec::new();
+        for f in self.features.iter().filter(|f| f.value.is_some()) {
+            match cats.last_mut() {
+                Some((c, n)) if *c == f.column => *n += 1,
+                _ => cats.push((&f.column, 1)),
+            }
+        }
+        let fills: Vec<String> = self
+            .features
+            .iter()
+            .filter_map(|f| f.fill.map(|v| format!("{:?} ({v})", f.column)))
+            .collect();
+        let mut out = Vec::new();
+        if !cats.is_empty() {
+            let list: Vec<String> = cats
+                .iter()
+                .map(|(c, n)| format!("{c:?} ({n} values)"))
+                .collect();
+            out.push(format!(
+                "encoded as categories (one-hot): {}",
+                list.join(", ")
+            ));
+        }
+        if !fills.is_empty() {
+            out.push(format!(
+                "missing values filled with the column's mean: {}",
+                fills.join(", ")
+            ));
+        }
+        out
+    }
+
     /// Numeric features named `columns`, with the ranges `min_max_scale` returned.
     pub fn numeric(columns: impl IntoIterator<Item = String>, ranges: &[(f32, f32)]) -> Schema {
         Schema {
@@ -67,6 +111,7 @@ impl Schema {
                     value: None,
                     lo,
                     hi,
+                    fill: None,
                 })
                 .collect(),
             class: None,
@@ -114,6 +159,7 @@ pub fn min_max_scale(x: &mut [f32], cols: usize) -> Vec<(f32, f32)> {
             value: None,
             lo,
             hi,
+            fill: None,
         };
         for v in x.iter_mut().skip(j).step_by(cols) {
             *v = f.scale(*v);

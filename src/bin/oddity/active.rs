@@ -36,6 +36,8 @@ pub struct Args {
     /// The CSV column the Class models predict (a categorical feature).
     #[arg(long)]
     pub class_col: Option<String>,
+    #[command(flatten)]
+    pub format: crate::fit::CsvFormat,
     /// Models, comma-separated: dae-uai, dae, class-uai, class (`oddity::models::registry`).
     #[arg(long, value_delimiter = ',', default_value = "dae-uai")]
     pub model: Vec<String>,
@@ -194,6 +196,7 @@ impl Args {
             label_col: None,
             anomaly_label: None,
             class_col: None,
+            format: Default::default(),
             model,
             budget: None,
             k,
@@ -217,6 +220,7 @@ pub fn load(gpu: &Gpu, a: &Args) -> oddity::Result<Dataset> {
                 label: a.label_col.clone(),
                 anomaly_label: a.anomaly_label.clone(),
                 class: a.class_col.clone(),
+                ..a.format.options()
             },
         },
         _ => {
@@ -274,6 +278,9 @@ pub fn run(a: &Args) -> oddity::Result<Vec<Outcome>> {
         data.cols,
         data.anomalies()
     );
+    for line in data.schema.encoding() {
+        eprintln!("{}: {line}", data.name);
+    }
     let x = data.upload_as(&gpu, a.train.precision)?;
     let mut outcomes = run_models(&gpu, &data, &x, a, budget, true)?;
     print_table(&data, budget, a.k, &outcomes);

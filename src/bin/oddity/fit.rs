@@ -28,6 +28,8 @@ pub struct Args {
     pub test: Option<std::path::PathBuf>,
     #[command(flatten)]
     pub labels: Labels,
+    #[command(flatten)]
+    pub format: CsvFormat,
     /// The paper's setting for the built-in splits: 1, 2 (unknown anomalies mixed into the
     /// normal training rows) or 3 (a tenth of the known anomalies).
     #[arg(long, default_value = "1")]
@@ -71,12 +73,49 @@ pub struct Labels {
 }
 
 impl Labels {
-    pub fn csv_options(&self) -> CsvOptions {
+    pub fn csv_options(&self, format: &CsvFormat) -> CsvOptions {
         CsvOptions {
             label: self.label_col.clone(),
             anomaly_label: self.anomaly_label.clone(),
             class: None,
+            ..format.options()
         }
+    }
+}
+
+/// How a CSV file is written: its separator and its missing-value markers.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct CsvFormat {
+    /// The field separator: one character (`;`, `|`, `\t` for a tab).
+    #[arg(long, value_parser = delimiter)]
+    pub delimiter: Option<u8>,
+    /// Values that mark a missing value, comma-separated (e.g. `?,NA`); an empty field is
+    /// then missing too. A numeric column's missing values are filled with the mean of its
+    /// present values, a categorical column's give 0 in each of its one-hot features.
+    #[arg(long, value_delimiter = ',')]
+    pub missing: Vec<String>,
+}
+
+impl CsvFormat {
+    pub fn options(&self) -> CsvOptions {
+        CsvOptions {
+            delimiter: self.delimiter,
+            missing: self.missing.clone(),
+            ..CsvOptions::default()
+        }
+    }
+}
+
+/// `--delimiter`: one ASCII character, `\t` (or `tab`) for a tab.
+fn delimiter(s: &str) -> Result<u8, String> {
+    match s {
+        "\\t" | "tab" | "\t" => Ok(b'\t'),
+        _ => match s.as_bytes() {
+            [b] if b.is_ascii() && *b != b'"' && *b != b'\n' && *b != b'\r' => Ok(*b),
+            _ => Err(format!(
+                "{s:?}: one ASCII character (not a quote or a line break), or \\t for a tab"
+            )),
+        },
     }
 }
 
@@ -130,8 +169,11 @@ fn split_of(a: &Args) -> oddity::Result<AbcSplit> {
             detail: "settings 2 and 3 are for the built-in splits, not --train".into(),
         });
     }
-    let opts = a.labels.csv_options();
+    let opts = a.labels.csv_options(&a.format);
     let data = Dataset::from_csv(train, &opts)?;
+    for line in data.schema.encoding() {
+        eprintln!("{}: {line}", train.display());
+    }
     let test = match &a.test {
         Some(t) => Some(Dataset::from_csv_with_schema(t, &data.schema, &opts)?),
         None => None,

@@ -21,6 +21,8 @@ pub struct Args {
     /// With --label-col, AUROC and AP against --data's labels.
     #[command(flatten)]
     pub labels: crate::fit::Labels,
+    #[command(flatten)]
+    pub format: crate::fit::CsvFormat,
     /// Write the scores here as CSV (`row,score`, and `flagged` (0/1) when the model has a
     /// threshold; row 0 is the first data line) instead of to standard output.
     #[arg(long)]
@@ -43,7 +45,8 @@ pub fn run(a: &Args) -> oddity::Result<()> {
             ),
         });
     }
-    let data = Dataset::from_csv_with_schema(&a.data, model.schema(), &a.labels.csv_options())?;
+    let data =
+        Dataset::from_csv_with_schema(&a.data, model.schema(), &a.labels.csv_options(&a.format))?;
     let scores = model.score(&data)?;
     let flags = model.threshold().map(|t| t.flags(&scores));
     let text: String = match &flags {
