@@ -474,3 +474,30 @@ fn repro_abc_prints_the_table_the_figure5_curves_and_the_checks() {
             .contains("the paper has 10000")
     );
 }
+
+/// `oddity active ... | head`: a reader that has gone away ends nothing but the printing. The
+/// run used to panic ("failed printing to stdout: Broken pipe"); it now finishes its work
+/// (here `--out`) quietly and exits as it would have.
+#[test]
+fn a_closed_stdout_ends_only_the_printing() {
+    use std::process::{Command, Stdio};
+    let dir = std::env::temp_dir().join(format!("oddity-pipe-{}", std::process::id()));
+    std::fs::remove_dir_all(&dir).ok();
+    let mut args = SMALL.to_vec();
+    let o = dir.to_str().unwrap().to_string();
+    args.extend(["--model", "dae", "--json", "--out", &o]);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_oddity"))
+        .args(&args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The reading end closed before the first line: every write finds the pipe broken.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{:?}: {stderr}", out.status);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(dir.join("digits0-curve.csv").exists(), "{stderr}");
+    std::fs::remove_dir_all(&dir).ok();
+}

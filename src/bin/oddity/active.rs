@@ -294,7 +294,7 @@ pub fn run(a: &Args) -> oddity::Result<Vec<Outcome>> {
                 "budget": budget, "k": a.k, "found": o.found, "curve": o.curve, "seconds": o.seconds, "adapter": adapter,
                 "precision": a.train.precision,
             });
-            println!("{obj}");
+            outln!("{obj}");
         }
     }
     Ok(outcomes)
@@ -349,30 +349,30 @@ pub fn run_models(
 }
 
 fn print_table(data: &Dataset, budget: u32, k: u32, outcomes: &[Outcome]) {
-    println!(
+    outln!(
         "{}: anomalies found vs labels spent ({} anomalies in {} rows, budget {budget}, k {k})",
         data.name,
         data.anomalies(),
         data.rows
     );
-    print!("{:>8}", "labels");
+    out!("{:>8}", "labels");
     for o in outcomes {
-        print!("{:>10}", o.model.name());
+        out!("{:>10}", o.model.name());
     }
-    println!();
+    outln!();
     let rounds = outcomes.iter().map(|o| o.curve.len()).max().unwrap_or(0);
     for r in 0..rounds {
-        print!("{:>8}", ((r as u32 + 1) * k).min(budget));
+        out!("{:>8}", ((r as u32 + 1) * k).min(budget));
         for o in outcomes {
             match o.curve.get(r) {
-                Some(f) => print!("{f:>10}"),
-                None => print!("{:>10}", ""),
+                Some(f) => out!("{f:>10}"),
+                None => out!("{:>10}", ""),
             }
         }
-        println!();
+        outln!();
     }
     for o in outcomes {
-        println!(
+        outln!(
             "{}: {} of {} anomalies with {} labels ({:.1} s)",
             o.model.name(),
             o.found,

@@ -296,11 +296,11 @@ pub fn run(a: &Args) -> oddity::Result<()> {
         None
     };
 
-    println!(
+    outln!(
         "oddity bench on {adapter} (subgroups {})",
         if gpu.subgroups() { "on" } else { "off" }
     );
-    println!(
+    outln!(
         "  data {} x {} ({:?}), DAE {}-{}, batch {}, RMSprop 0.01, GEMM {}",
         a.rows,
         a.dim,
@@ -314,18 +314,19 @@ pub fn run(a: &Args) -> oddity::Result<()> {
         a.batch,
         policy.name()
     );
-    println!(
+    outln!(
         "  training: {steps_per_s:.1} steps/s ({:.3} ms/step, median of {} runs of {} steps)",
         1e3 / steps_per_s,
         a.repeats,
         a.steps
     );
-    println!(
+    outln!(
         "  dispatches/step {dispatches_per_step}, submits per 100 steps {}, host waits per 100 steps {}",
-        per100.submits, per100.host_waits
+        per100.submits,
+        per100.host_waits
     );
-    println!("  score all {} rows + readback: {score_ms:.2} ms", a.rows);
-    println!(
+    outln!("  score all {} rows + readback: {score_ms:.2} ms", a.rows);
+    outln!(
         "  the same model on f16 data: scores differ by at most {:.3e} (mean {:.3e}, score std {:.3e}); top {} rows {:.1}% the same; AP {:.4} (f32) vs {:.4} (f16)",
         storage.max_abs_diff,
         storage.mean_abs_diff,
@@ -343,7 +344,7 @@ pub fn run(a: &Args) -> oddity::Result<()> {
         s.print();
     }
     if let Some(r) = &alg1 {
-        println!(
+        outln!(
             "  Algorithm 1 (DAE_uai, {} pretrain steps, {} per round, k {}, budget {}): {:.2} s; found {} of {} anomalies in {} rounds",
             a.pretrain_steps,
             a.active_steps,
@@ -354,7 +355,7 @@ pub fn run(a: &Args) -> oddity::Result<()> {
             r.anomalies,
             r.rounds
         );
-        println!(
+        outln!(
             "    DAE_uai: {:.1} pretrain steps/s, {} dispatches/step; per round {} host waits, {} submits; one query (score all + top-k + readback) {:.2} ms, {} dispatches",
             r.pretrain_steps_per_s,
             r.dispatches_per_step,
@@ -413,7 +414,7 @@ pub fn run(a: &Args) -> oddity::Result<()> {
                 "plans": plans_json(&dae_plans),
             },
         });
-        println!("{obj}");
+        outln!("{obj}");
     }
     Ok(())
 }
@@ -490,9 +491,9 @@ fn print_kernels(model: &str, (times, how): &(Vec<(String, f64)>, &'static str))
         return;
     }
     let total: f64 = times.iter().map(|t| t.1).sum();
-    println!("  {model} step kernels ({how}): {total:.1} us in all");
+    outln!("  {model} step kernels ({how}): {total:.1} us in all");
     for (k, us) in times {
-        println!("  {us:10.1} us  {k}");
+        outln!("  {us:10.1} us  {k}");
     }
 }
 
@@ -507,14 +508,16 @@ fn kernels_json(times: &[(String, f64)]) -> Vec<serde_json::Value> {
 /// beside the kernel (what a big GPU needs: many workgroups, short serial chains).
 fn print_plans(model: &str, plans: &PlanReports) {
     for (name, dispatches) in plans {
-        println!("  {model} {name}: {} dispatches", dispatches.len());
-        println!(
+        outln!("  {model} {name}: {} dispatches", dispatches.len());
+        outln!(
             "  {:>8} {:>10} {:>7}  kernel",
-            "groups", "threads", "serial"
+            "groups",
+            "threads",
+            "serial"
         );
         for d in dispatches {
             let groups: u64 = d.groups.iter().map(|&g| u64::from(g)).product();
-            println!(
+            outln!(
                 "  {groups:>8} {:>10} {:>7}  {}{}{}",
                 d.invocations,
                 d.serial.map_or("?".into(), |s| s.steps.to_string()),

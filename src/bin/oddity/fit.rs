@@ -206,7 +206,7 @@ pub fn run(a: &Args) -> oddity::Result<()> {
         ..Settings::default()
     };
     let (mut model, ev, seconds) = evaluate(&gpu, &split, &a.model, &settings)?;
-    println!(
+    outln!(
         "{}: known AUROC {} AP {}; unknown AUROC {} AP {}; {} epochs (best {}), {:.1} s",
         a.model,
         shown(ev.known_auroc),
@@ -221,7 +221,7 @@ pub fn run(a: &Args) -> oddity::Result<()> {
         let train = training_rows(&split, !model.supervised());
         let t = Threshold::contamination(&model.score(&train)?, rate)?;
         let flagged = t.flags(&ev.test_scores).iter().filter(|&&f| f == 1).count();
-        println!(
+        outln!(
             "threshold {:.6} (contamination {rate} of the training rows): flags {flagged} of {} test rows",
             t.value,
             ev.test_scores.len()
@@ -233,7 +233,7 @@ pub fn run(a: &Args) -> oddity::Result<()> {
         eprintln!("saved {}", path.display());
     }
     if a.json {
-        println!(
+        outln!(
             "{}",
             serde_json::json!({
                 "model": a.model, "dataset": split.name, "setting": a.setting, "seed": a.seed,

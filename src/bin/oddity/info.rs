@@ -29,22 +29,26 @@ pub fn run(args: &Args) -> oddity::Result<()> {
             "gemm_policy": options.gemm,
             "subgroups": options.subgroups,
         });
-        println!("{obj}");
+        outln!("{obj}");
     } else {
         for a in &all {
-            println!(
+            outln!(
                 "{} ({}, {}; driver {} {})",
-                a.name, a.backend, a.device_type, a.driver, a.driver_info
+                a.name,
+                a.backend,
+                a.device_type,
+                a.driver,
+                a.driver_info
             );
-            println!("  features: {}", a.features.join(", "));
+            outln!("  features: {}", a.features.join(", "));
             if let Some([lo, hi]) = a.subgroup_sizes {
-                println!("  subgroups: {lo} to {hi} invocations");
+                outln!("  subgroups: {lo} to {hi} invocations");
             }
             if !a.cooperative_matrix.is_empty() {
-                println!("  cooperative matrix: {}", a.cooperative_matrix.join(", "));
+                outln!("  cooperative matrix: {}", a.cooperative_matrix.join(", "));
             }
             let l = &a.limits;
-            println!(
+            outln!(
                 "  limits: storage binding {} B, buffer {} B, workgroups/dim {}, invocations/workgroup {}, workgroup memory {} B, storage buffers/stage {}",
                 l.max_storage_buffer_binding_size,
                 l.max_buffer_size,
@@ -55,22 +59,22 @@ pub fn run(args: &Args) -> oddity::Result<()> {
             );
         }
         match &chosen {
-            Ok(name) => println!("chosen: {name}"),
-            Err(e) => println!("chosen: none ({e})"),
+            Ok(name) => outln!("chosen: {name}"),
+            Err(e) => outln!("chosen: none ({e})"),
         }
         match &cache {
-            Some(d) => println!(
+            Some(d) => outln!(
                 "pipeline cache: {} (where the adapter keeps one; ODDITY_PIPELINE_CACHE=off: none)",
                 d.display()
             ),
-            None => println!("pipeline cache: none (ODDITY_PIPELINE_CACHE names a directory)"),
+            None => outln!("pipeline cache: none (ODDITY_PIPELINE_CACHE names a directory)"),
         }
-        println!(
+        outln!(
             "GEMM policy: {} (ODDITY_GEMM: {})",
             options.gemm.name(),
             oddity::gpu::GemmPolicy::names()
         );
-        println!(
+        outln!(
             "subgroups: {} (ODDITY_SUBGROUPS: on, off; on: the reductions' subgroup kernels where the adapter has SUBGROUP)",
             if options.subgroups { "on" } else { "off" }
         );

@@ -1,5 +1,9 @@
 //! The `oddity` command-line tool: it parses flags, calls the library, prints and plots.
 
+// First: its macros (`out!`, `outln!`) are for every module below.
+#[macro_use]
+mod stdout;
+
 mod active;
 mod bench;
 mod fit;

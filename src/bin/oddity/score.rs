@@ -2,7 +2,6 @@
 //! --out`), without retraining. The data is encoded and scaled by the schema saved with the
 //! model; a model with a threshold also flags each row.
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -69,9 +68,7 @@ pub fn run(a: &Args) -> oddity::Result<()> {
     };
     match &a.out {
         Some(p) => std::fs::write(p, text).map_err(|e| io(p, e))?,
-        None => std::io::stdout()
-            .write_all(text.as_bytes())
-            .map_err(|e| io(std::path::Path::new("stdout"), e))?,
+        None => out!("{text}"),
     }
     let (auroc, ap) = match &data.anomaly {
         Some(y) => (
@@ -93,7 +90,7 @@ pub fn run(a: &Args) -> oddity::Result<()> {
         }
     );
     if a.json {
-        println!(
+        outln!(
             "{}",
             serde_json::json!({
                 "model": kind, "model_file": a.model_file, "data": a.data, "rows": data.rows,

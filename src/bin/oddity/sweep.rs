@@ -105,14 +105,14 @@ pub fn run(
 
 impl Sweep {
     pub fn print(&self) {
-        println!(
+        outln!(
             "  GEMM sweep ({}, {} launches each, us per launch; `{}` is the policy's choice):",
             self.timing,
             self.launches,
             self.policy.name()
         );
         let head: Vec<String> = self.kernels.iter().map(|k| format!("{k:>12}")).collect();
-        println!(
+        outln!(
             "    {:<6}{:<16}{}  {:>12}  {:<12} best",
             "plan",
             "MxNxK",
@@ -131,7 +131,7 @@ impl Sweep {
                 chosen += p.chosen_us;
                 best += bu;
                 let cols: Vec<String> = p.us.iter().map(|u| format!("{u:12.1}")).collect();
-                println!(
+                outln!(
                     "    {:<6}{:<16}{}  {:12.1}  {:<12} {}",
                     plan,
                     p.shape,
@@ -141,7 +141,7 @@ impl Sweep {
                     self.kernels[bi]
                 );
             }
-            println!(
+            outln!(
                 "    {plan}: the policy's products {chosen:.1} us; the fastest kernel for each {best:.1} us"
             );
         }

@@ -208,14 +208,14 @@ pub fn run(a: &Args) -> oddity::Result<()> {
         print_table(a, &rows, title, f);
     }
     if !checks.is_empty() {
-        println!("checks:");
+        outln!("checks:");
         for c in &checks {
-            println!("  {} {}", if c.holds { "holds:" } else { "FAILS:" }, c.what);
+            outln!("  {} {}", if c.holds { "holds:" } else { "FAILS:" }, c.what);
         }
     }
-    println!("{seconds:.1} s on {adapter}");
+    outln!("{seconds:.1} s on {adapter}");
     if a.json {
-        println!("{}", json(a, &rows, &checks, seconds, &adapter));
+        outln!("{}", json(a, &rows, &checks, seconds, &adapter));
     }
     let failed = checks.iter().filter(|c| !c.holds).count();
     if a.check && failed > 0 {
@@ -228,22 +228,22 @@ pub fn run(a: &Args) -> oddity::Result<()> {
 }
 
 fn print_table(a: &Args, rows: &[Row], title: &str, f: fn(&Evaluation) -> Option<f64>) {
-    println!("AUROC on {title}: mean +- std over {} seeds", a.seeds);
-    print!("{:<14}{:>8}", "dataset", "setting");
+    outln!("AUROC on {title}: mean +- std over {} seeds", a.seeds);
+    out!("{:<14}{:>8}", "dataset", "setting");
     for m in &a.models {
-        print!("{m:>17}");
+        out!("{m:>17}");
     }
-    println!();
+    outln!();
     for r in rows {
-        print!("{:<14}{:>8}", r.dataset, r.setting);
+        out!("{:<14}{:>8}", r.dataset, r.setting);
         for m in &a.models {
             let cell = r.runs.get(m).map_or("-".to_string(), |v| {
                 let (mean, std) = mean_std(&metric(v, f));
                 format!("{mean:.3} +- {std:.3}")
             });
-            print!("{cell:>17}");
+            out!("{cell:>17}");
         }
-        println!();
+        outln!();
     }
 }
 

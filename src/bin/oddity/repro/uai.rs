@@ -197,11 +197,11 @@ pub fn run(a: &UaiArgs) -> oddity::Result<()> {
     let seconds = start.elapsed().as_secs_f64();
     let checks = checks(&rows, a.first_seed);
     print_table(a, &rows);
-    println!("checks:");
+    outln!("checks:");
     for c in &checks {
-        println!("  {} {}", if c.holds { "holds:" } else { "FAILS:" }, c.what);
+        outln!("  {} {}", if c.holds { "holds:" } else { "FAILS:" }, c.what);
     }
-    println!("{seconds:.1} s on {adapter}");
+    outln!("{seconds:.1} s on {adapter}");
     if a.json {
         let results: Vec<_> = rows
             .iter()
@@ -234,7 +234,7 @@ pub fn run(a: &UaiArgs) -> oddity::Result<()> {
             "precision": a.train.precision,
             "results": results, "checks": checks, "seconds": seconds,
         });
-        println!("{obj}");
+        outln!("{obj}");
     }
     let failed = checks.iter().filter(|c| !c.holds).count();
     if a.check && failed > 0 {
@@ -247,18 +247,18 @@ pub fn run(a: &UaiArgs) -> oddity::Result<()> {
 }
 
 fn print_table(a: &UaiArgs, rows: &[Row]) {
-    println!(
+    outln!(
         "anomalies found at a budget of twice the anomalies: mean (min-max) over {} seeds",
         a.seeds
     );
-    print!("{:<12}{:>10}{:>8}", "dataset", "anomalies", "budget");
+    out!("{:<12}{:>10}{:>8}", "dataset", "anomalies", "budget");
     for m in &a.models {
-        print!("{m:>18}");
+        out!("{m:>18}");
     }
-    println!();
+    outln!();
     for r in rows {
         let n = r.anomalies.len().max(1) as f64;
-        print!(
+        out!(
             "{:<12}{:>10.1}{:>8.1}",
             r.dataset,
             r.anomalies.iter().sum::<usize>() as f64 / n,
@@ -266,8 +266,8 @@ fn print_table(a: &UaiArgs, rows: &[Row]) {
         );
         for m in &a.models {
             let (mean, min, max) = stats(r.found.get(m).map_or(&[][..], |v| v));
-            print!("{:>18}", format!("{mean:.1} ({min}-{max})"));
+            out!("{:>18}", format!("{mean:.1} ({min}-{max})"));
         }
-        println!();
+        outln!();
     }
 }
