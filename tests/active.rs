@@ -19,6 +19,7 @@ fn dataset() -> Dataset {
         anomaly: Some(y),
         class: None,
         schema: oddity::data::Schema::numeric((0..16).map(|i| format!("f{i}")), &[(0.0, 1.0); 16]),
+        origin: None,
     }
 }
 

@@ -501,3 +501,105 @@ fn a_closed_stdout_ends_only_the_printing() {
     assert!(dir.join("digits0-curve.csv").exists(), "{stderr}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// With `--max-rows`, every row number a user sees is the file's: the file oracle's answers are
+/// looked up by it, the journal records it, and `--out`'s query and score files list it. Here
+/// the answers file holds each file row's truth, so the run must find what the ground truth
+/// finds; read by the subsample's numbering it would answer other rows.
+#[test]
+fn max_rows_shows_the_files_row_numbers() {
+    use rand::{RngExt, SeedableRng};
+    let dir = std::env::temp_dir().join(format!("oddity-maxrows-{}", std::process::id()));
+    std::fs::remove_dir_all(&dir).ok();
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    let (mut csv, mut answers, mut truth) = (
+        String::from("a,b,c,y\n"),
+        String::from("row,answer\n"),
+        Vec::new(),
+    );
+    for r in 0..400 {
+        let anomalous = r % 9 == 4;
+        let shift = if anomalous { 3.0 } else { 0.0 };
+        let v: Vec<f32> = (0..3).map(|_| rng.random::<f32>() + shift).collect();
+        csv.push_str(&format!(
+            "{},{},{},{}\n",
+            v[0],
+            v[1],
+            v[2],
+            u8::from(anomalous)
+        ));
+        answers.push_str(&format!("{r},{}\n", u8::from(anomalous)));
+        truth.push(anomalous);
+    }
+    let (data, ans) = (dir.join("d.csv"), dir.join("answers.csv"));
+    std::fs::write(&data, csv).unwrap();
+    std::fs::write(&ans, answers).unwrap();
+    let run = |oracle: &str, out: &str, journal: &str| {
+        let d = data.to_str().unwrap();
+        let args = [
+            "active",
+            "--data",
+            d,
+            "--label-col",
+            "y",
+            "--max-rows",
+            "150",
+            "--model",
+            "dae",
+            "--k",
+            "5",
+            "--budget",
+            "20",
+            "--pretrain-steps",
+            "20",
+            "--active-steps",
+            "5",
+            "--hidden",
+            "8,2",
+            "--batch",
+            "32",
+            "--seed",
+            "3",
+            "--json",
+            "--oracle",
+            oracle,
+            "--out",
+            out,
+            "--journal",
+            journal,
+        ];
+        let (ok, stdout, stderr) = oddity(&args);
+        assert!(ok, "{stderr}");
+        let v: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+        v["curve"].clone()
+    };
+    let at = |p: &str| dir.join(p).to_str().unwrap().to_string();
+    let file_oracle = format!("file:{}", ans.display());
+    let by_file = run(&file_oracle, &at("file"), &at("file.jsonl"));
+    let by_truth = run("truth", &at("truth"), &at("truth.jsonl"));
+    assert_eq!(by_file, by_truth);
+    // Every row the query file lists is a file row whose answer is that row's truth, and some
+    // lie past the subsample's 150 rows.
+    let queries = std::fs::read_to_string(dir.join("file/d-dae-queries.csv")).unwrap();
+    let mut rows = Vec::new();
+    for line in queries.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        let row: usize = f[2].parse().unwrap();
+        assert_eq!(f[4] == "anomaly", truth[row], "{line}");
+        rows.push(row);
+    }
+    assert!(
+        rows.len() == 20 && rows.iter().any(|&r| r >= 150),
+        "{rows:?}"
+    );
+    // The journal records the same numbers, and resuming from it replays every round.
+    let journal = std::fs::read_to_string(dir.join("file.jsonl")).unwrap();
+    for r in &rows {
+        assert!(journal.contains(&format!("[{r},")), "{r} in {journal}");
+    }
+    assert_eq!(run(&file_oracle, &at("again"), &at("file.jsonl")), by_file);
+    let scores = std::fs::read_to_string(dir.join("file/d-dae-scores.csv")).unwrap();
+    assert_eq!(scores.lines().count(), 151);
+    std::fs::remove_dir_all(&dir).ok();
+}

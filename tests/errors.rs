@@ -233,6 +233,7 @@ fn f16_data_is_refused_where_it_cannot_be_read() {
         anomaly: None,
         class: None,
         schema: oddity::data::Schema::numeric(["a", "b", "c"].map(String::from), &[(0.0, 1.0); 3]),
+        origin: None,
     };
     let m = msg(data.upload_as(&gpu, oddity::data::Precision::F16));
     assert!(

@@ -132,6 +132,7 @@ fn dataset(name: &str, cols: usize, x: Vec<f32>, anomaly: Option<Vec<u8>>) -> Da
             (0..cols).map(|i| format!("f{i}")),
             &vec![(0.0, 1.0); cols],
         ),
+        origin: None,
     }
 }
 

@@ -29,6 +29,7 @@ fn small_data() -> Dataset {
         anomaly: Some(y),
         x,
         schema: oddity::data::Schema::numeric((0..12).map(|i| format!("f{i}")), &[(0.0, 1.0); 12]),
+        origin: None,
     }
 }
 

@@ -22,6 +22,7 @@ fn synthetic(rows: usize, cols: usize, seed: u64) -> Dataset {
             (0..cols).map(|i| format!("f{i}")),
             &vec![(0.0, 1.0); cols],
         ),
+        origin: None,
     }
 }
 

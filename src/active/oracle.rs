@@ -107,13 +107,16 @@ impl FileOracle {
 }
 
 impl Oracle for FileOracle {
-    fn audit(&mut self, _data: &Dataset, query: &Query) -> Result<Audit> {
+    /// Rows are looked up by their number in the data's source file ([`Dataset::source_row`]:
+    /// with `--max-rows`, the file's row, not the subsample's).
+    fn audit(&mut self, data: &Dataset, query: &Query) -> Result<Audit> {
         let answers = self.read()?;
         let missing: Vec<String> = query
             .rows
             .iter()
-            .filter(|(r, _)| !answers.contains_key(r))
-            .map(|(r, _)| r.to_string())
+            .map(|&(r, _)| data.source_row(r))
+            .filter(|r| !answers.contains_key(r))
+            .map(|r| r.to_string())
             .collect();
         if !missing.is_empty() {
             return Err(invalid(
@@ -126,7 +129,11 @@ impl Oracle for FileOracle {
             ));
         }
         Ok(Audit::all(
-            query.rows.iter().map(|&(r, _)| (r, answers[&r])).collect(),
+            query
+                .rows
+                .iter()
+                .map(|&(r, _)| (r, answers[&data.source_row(r)]))
+                .collect(),
         ))
     }
 }
@@ -165,10 +172,11 @@ impl<R: BufRead, W: Write> Oracle for Interactive<R, W> {
             let x = data.row(row as usize);
             writeln!(
                 self.output,
-                "\nround {}, candidate {} of {}: row {row}, score {score:.4}",
+                "\nround {}, candidate {} of {}: row {}, score {score:.4}",
                 query.round + 1,
                 n + 1,
-                query.rows.len()
+                query.rows.len(),
+                data.source_row(row)
             )
             .map_err(io)?;
             match render(x) {

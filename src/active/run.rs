@@ -22,6 +22,9 @@ pub struct ActiveRun<'m> {
     round: u32,
     curve: Vec<u32>,
     history: Vec<RoundLog>,
+    /// The data's row numbers in its source ([`Dataset::origin`]): the journal records rows
+    /// by them, as the oracles show them.
+    origin: Option<Vec<u32>>,
 }
 
 /// One round as it happened: the rows shown (best first, with their scores) and the answers.
@@ -98,6 +101,7 @@ impl<'m> ActiveRun<'m> {
             round: 0,
             curve: Vec::new(),
             history: Vec::new(),
+            origin: data.origin.clone(),
         })
     }
 
@@ -128,9 +132,12 @@ impl<'m> ActiveRun<'m> {
             };
             match self.replay.pop_front() {
                 Some(rec) => {
-                    let shown: std::collections::HashSet<u32> =
-                        query.rows.iter().map(|r| r.0).collect();
-                    if let Some((r, _)) = rec.answers.iter().find(|(r, _)| !shown.contains(r)) {
+                    let shown: std::collections::HashMap<u32, u32> = query
+                        .rows
+                        .iter()
+                        .map(|r| (self.source_row(r.0), r.0))
+                        .collect();
+                    if let Some((r, _)) = rec.answers.iter().find(|(r, _)| !shown.contains_key(r)) {
                         return Err(invalid(
                             "journal",
                             format!(
@@ -139,7 +146,9 @@ impl<'m> ActiveRun<'m> {
                             ),
                         ));
                     }
-                    self.apply(&query, &rec.answers)?;
+                    let answers: Vec<(u32, Answer)> =
+                        rec.answers.iter().map(|&(r, a)| (shown[&r], a)).collect();
+                    self.apply(&query, &answers)?;
                 }
                 None => {
                     self.pending = Some(query.clone());
@@ -174,7 +183,10 @@ impl<'m> ActiveRun<'m> {
         if let Some(j) = &mut self.journal {
             j.append(&JournalRound {
                 round: query.round,
-                answers: answers.to_vec(),
+                answers: answers
+                    .iter()
+                    .map(|&(r, a)| (crate::data::source_row(self.origin.as_deref(), r), a))
+                    .collect(),
             })?;
         }
         self.apply(&query, answers)?;
@@ -227,6 +239,11 @@ impl<'m> ActiveRun<'m> {
             }
         }
         Ok(false)
+    }
+
+    /// Row `r`'s number in the data's source (the journal's and the oracles' numbering).
+    fn source_row(&self, r: u32) -> u32 {
+        crate::data::source_row(self.origin.as_deref(), r)
     }
 
     /// Every round so far (journalled ones replayed included), in order.

@@ -303,7 +303,7 @@ pub fn labelled_split(
 /// loaded once and split per seed.
 pub enum AbcSource {
     Toy { per_class: usize },
-    Images { name: String, base: Dataset },
+    Images { name: String, base: Box<Dataset> },
 }
 
 impl AbcSource {
@@ -325,7 +325,7 @@ impl AbcSource {
         };
         Ok(AbcSource::Images {
             name: name.to_string(),
-            base,
+            base: Box::new(base),
         })
     }
 

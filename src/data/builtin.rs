@@ -85,6 +85,7 @@ pub fn construct_anomalies(
         anomaly: Some(anomaly),
         class: Some(new_class),
         schema: base.schema.clone(),
+        origin: None,
     })
 }
 
@@ -203,6 +204,7 @@ pub(super) fn pixels_with_classes(
             column,
             10,
         ),
+        origin: None,
     }
 }
 

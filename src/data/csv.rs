@@ -487,6 +487,7 @@ impl Dataset {
             anomaly,
             class: class.as_ref().map(|c| t.classes(c)).transpose()?,
             schema: Schema { features, class },
+            origin: None,
         })
     }
 
@@ -547,6 +548,7 @@ impl Dataset {
             anomaly: t.labels(opts)?,
             class,
             schema: schema.clone(),
+            origin: None,
         })
     }
 }

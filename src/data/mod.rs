@@ -36,6 +36,10 @@ pub struct Dataset {
     pub class: Option<Vec<u32>>,
     /// Each feature's source column and scaling, to encode new data the same way.
     pub schema: Schema,
+    /// For rows drawn from a larger table (`subsample`, `--max-rows`), each row's number in
+    /// that table (0-based data rows, as `oddity score` and the oracles number them); None when
+    /// the rows are the source's own. Every row number a user sees is [`Dataset::source_row`].
+    pub origin: Option<Vec<u32>>,
 }
 
 impl Dataset {
@@ -51,6 +55,20 @@ impl Dataset {
         &self.x[i * self.cols..(i + 1) * self.cols]
     }
 
+    /// Row `i`'s number in the table it came from (see [`Dataset::origin`]).
+    pub fn source_row(&self, i: u32) -> u32 {
+        source_row(self.origin.as_deref(), i)
+    }
+
+    /// The row whose number in the source table is `source` (the inverse of
+    /// [`Dataset::source_row`]), if this dataset holds it.
+    pub fn local_row(&self, source: u32) -> Option<u32> {
+        match &self.origin {
+            None => (source < self.rows as u32).then_some(source),
+            Some(o) => o.binary_search(&source).ok().map(|i| i as u32),
+        }
+    }
+
     /// Number of anomalies in the ground truth (0 without one).
     pub fn anomalies(&self) -> usize {
         self.anomaly
@@ -60,6 +78,7 @@ impl Dataset {
 
     /// At most `n` rows drawn at random without replacement (kept in their order), for
     /// running a large dataset at a scale a slow adapter can carry. All rows when `n >= rows`.
+    /// Each row keeps its number in the source ([`Dataset::origin`], ascending).
     pub fn subsample(&self, n: usize, seed: u64) -> Dataset {
         use rand::seq::index::sample;
         use rand::{SeedableRng, rngs::StdRng};
@@ -80,6 +99,7 @@ impl Dataset {
                 .as_ref()
                 .map(|c| rows.iter().map(|&r| c[r]).collect()),
             schema: self.schema.clone(),
+            origin: Some(rows.iter().map(|&r| self.source_row(r as u32)).collect()),
         }
     }
 
@@ -97,6 +117,12 @@ impl Dataset {
             Precision::F16 => Tensor::from_slice_f16(gpu, &self.x, rows, cols, &self.name),
         }
     }
+}
+
+/// Row `i`'s number in its source, given a dataset's [`Dataset::origin`] (`i` itself without
+/// one).
+pub fn source_row(origin: Option<&[u32]>, i: u32) -> u32 {
+    origin.and_then(|o| o.get(i as usize).copied()).unwrap_or(i)
 }
 
 /// How a dataset is stored on the GPU. f16 halves its memory and what each pass over it reads

@@ -47,6 +47,7 @@ pub fn training_rows(split: &AbcSplit, normal_only: bool) -> Dataset {
         ),
         class: None,
         schema: split.schema.clone(),
+        origin: None,
     }
 }
 
@@ -62,6 +63,7 @@ pub fn fit_and_evaluate(detector: &mut dyn Detector, split: &AbcSplit) -> Result
         anomaly: None,
         class: None,
         schema: split.schema.clone(),
+        origin: None,
     };
     let scores = detector.score(&test)?;
     // A kind with no test rows (a CSV split has no unknown anomalies) has no metric.

@@ -434,10 +434,12 @@ fn write_out(dir: &Path, data: &Dataset, k: u32, outcomes: &mut [Outcome]) -> od
         } else {
             "row,score\n"
         });
+        // Rows by their number in the source file (with --max-rows, not the subsample's).
         for (i, s) in scores.iter().enumerate() {
+            let row = data.source_row(i as u32);
             match truth {
-                Some(t) => text.push_str(&format!("{i},{s},{}\n", t[i])),
-                None => text.push_str(&format!("{i},{s}\n")),
+                Some(t) => text.push_str(&format!("{row},{s},{}\n", t[i])),
+                None => text.push_str(&format!("{row},{s}\n")),
             }
         }
         let scores_csv = path("-scores.csv");
@@ -451,9 +453,10 @@ fn write_out(dir: &Path, data: &Dataset, k: u32, outcomes: &mut [Outcome]) -> od
                     .find(|(a, _)| a == row)
                     .map_or("", |(_, a)| a.name());
                 text.push_str(&format!(
-                    "{},{},{row},{score},{answer}\n",
+                    "{},{},{},{score},{answer}\n",
                     r.round + 1,
-                    rank + 1
+                    rank + 1,
+                    data.source_row(*row)
                 ));
             }
         }

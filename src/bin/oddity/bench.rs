@@ -229,6 +229,7 @@ pub fn run(a: &Args) -> oddity::Result<()> {
             (0..a.dim).map(|i| format!("pixel{i}")),
             &vec![(0.0, 1.0); a.dim as usize],
         ),
+        origin: None,
     };
     let x = dataset.upload_as(&gpu, a.precision)?;
     let cfg = AutoencoderConfig {
