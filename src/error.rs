@@ -33,6 +33,9 @@ pub enum Error {
     /// Mapping a buffer for readback failed.
     #[error("readback failed: {0}")]
     Readback(String),
+    /// Training made the model's parameters NaN or infinite.
+    #[error("training diverged: {0}")]
+    Diverged(String),
 }
 
 /// Errors in data files and dataset requests. Positions are 1-based, as an editor shows them.

@@ -99,6 +99,59 @@ fn bad_arguments_are_clear_errors() {
             &["active", "--dataset", "digitsx0"],
             "unknown dataset \"digitsx0\"",
         ),
+        // Issue 20: refused up front, before any training.
+        (
+            &["active", "--dataset", "digits0", "--batch", "100000"],
+            "100000 rows per minibatch is more than the 1637 rows of digits0",
+        ),
+        (
+            &[
+                "active",
+                "--dataset",
+                "digits0",
+                "--hidden",
+                "100000,100000,8",
+            ],
+            "its largest layer is 100001 x 100000",
+        ),
+        (
+            &[
+                "active",
+                "--dataset",
+                "digits0",
+                "--model",
+                "dae-uai,dae,dae-uai",
+            ],
+            "dae-uai is named twice",
+        ),
+        (
+            &[
+                "active",
+                "--dataset",
+                "digits0",
+                "--out",
+                "/proc/oddity-no/where",
+            ],
+            "--out /proc/oddity-no/where: cannot write there",
+        ),
+        (
+            &[
+                "active",
+                "--dataset",
+                "digits0",
+                "--lr",
+                "1e30",
+                "--budget",
+                "10",
+                "--pretrain-steps",
+                "20",
+                "--active-steps",
+                "5",
+                "--hidden",
+                "16,4",
+            ],
+            "training diverged: after training steps 1..=25 (round 1)",
+        ),
     ];
     for (args, want) in cases {
         let (ok, _, stderr) = oddity(args);
@@ -139,6 +192,12 @@ fn bad_arguments_are_clear_errors() {
         "class",
     ]);
     assert!(!ok && stderr.contains("--class-col"), "{stderr}");
+    // No label column and the default oracle: said before any training, not after it.
+    let (ok, _, stderr) = oddity(&["active", "--data", csv.to_str().unwrap(), "--budget", "1"]);
+    assert!(
+        !ok && stderr.contains("the default oracle (truth) answers from the data's labels"),
+        "{stderr}"
+    );
     std::fs::remove_dir_all(&dir).ok();
 }
 
@@ -290,6 +349,8 @@ fn fit_prints_json_and_names_bad_arguments() {
     ] {
         assert!(last.get(key).is_some(), "{key} missing: {last}");
     }
+    // Each epoch is said as it ends (not a terminal here: one line each).
+    assert!(err.contains("epoch 1/2: validation loss"), "{err}");
     let auroc = last["known_auroc"].as_f64().unwrap();
     assert!((0.0..=1.0).contains(&auroc), "{auroc}");
     for (args, want) in [
@@ -325,10 +386,36 @@ fn fit_prints_json_and_names_bad_arguments() {
             ][..],
             "toy rows",
         ),
+        (
+            &[
+                "fit",
+                "--model",
+                "dnn",
+                "--dataset",
+                "toy2d",
+                "--max-epochs",
+                "0",
+            ][..],
+            "invalid value '0' for '--max-epochs",
+        ),
+        (
+            &[
+                "fit",
+                "--model",
+                "dnn",
+                "--dataset",
+                "toy2d",
+                "--save",
+                "/proc/oddity-no/m.safetensors",
+            ][..],
+            "--save /proc/oddity-no/m.safetensors: cannot write there",
+        ),
     ] {
         let (ok, _, err) = oddity(args);
         assert!(!ok && err.contains(want), "{args:?}: {err}");
         assert!(!err.contains("panicked"), "{err}");
+        // Refused before training: no epoch ran.
+        assert!(!err.contains("epoch 1/"), "{err}");
     }
 }
 

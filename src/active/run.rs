@@ -25,6 +25,8 @@ pub struct ActiveRun<'m> {
     /// The data's row numbers in its source ([`Dataset::origin`]): the journal records rows
     /// by them, as the oracles show them.
     origin: Option<Vec<u32>>,
+    /// Training steps run so far (pretraining included).
+    steps: u64,
 }
 
 /// One round as it happened: the rows shown (best first, with their scores) and the answers.
@@ -102,6 +104,7 @@ impl<'m> ActiveRun<'m> {
             curve: Vec::new(),
             history: Vec::new(),
             origin: data.origin.clone(),
+            steps: 0,
         })
     }
 
@@ -119,12 +122,20 @@ impl<'m> ActiveRun<'m> {
                 return Ok(None);
             }
             let counts = self.labels.counts();
+            let first_step = self.steps;
             if !self.pretrained {
                 self.model.train(self.config.pretrain_steps, counts)?;
+                self.steps += u64::from(self.config.pretrain_steps);
                 self.pretrained = true;
             }
             self.model.train(self.config.active_steps, counts)?;
-            let mut rows = self.model.query(counts)?;
+            self.steps += u64::from(self.config.active_steps);
+            let mut rows = match self.model.query(counts) {
+                Ok(rows) => rows,
+                // Fewer rows to choose than k: scores that are NaN, from training that ran
+                // away, say so, and when (the parameters are read back only here).
+                Err(e) => return Err(self.divergence(first_step)?.unwrap_or(e)),
+            };
             rows.truncate((self.config.budget - self.spent).min(self.config.k) as usize);
             let query = Query {
                 round: self.round,
@@ -239,6 +250,27 @@ impl<'m> ActiveRun<'m> {
             }
         }
         Ok(false)
+    }
+
+    /// The error for parameters that are no longer finite after this round's training (steps
+    /// `first_step + 1 ..= self.steps`), if they are not; one readback.
+    fn divergence(&self, first_step: u64) -> Result<Option<crate::Error>> {
+        let core = self.model.core();
+        let params = core.arena().read(&self.gpu)?;
+        let bad = params.iter().filter(|v| !v.is_finite()).count();
+        if bad == 0 {
+            return Ok(None);
+        }
+        Ok(Some(crate::Error::Diverged(format!(
+            "after training steps {}..={} (round {}), {bad} of the model's {} parameters are NaN \
+             or infinite, and so are its scores; the learning rate ({:e}) is too high for this \
+             data: give a smaller --lr",
+            first_step + 1,
+            self.steps,
+            self.round + 1,
+            params.len(),
+            core.optimizer().lr()
+        ))))
     }
 
     /// Row `r`'s number in the data's source (the journal's and the oracles' numbering).

@@ -77,7 +77,21 @@ pub struct ModelCore {
     /// How raw data becomes the model's inputs (empty when unknown).
     pub schema: Schema,
     pub threshold: Option<Threshold>,
+    /// Called after each epoch of [`ModelCore::fit_early_stopping`] (a command's progress).
+    pub on_epoch: Option<EpochHook>,
 }
+
+/// What [`ModelCore::fit_early_stopping`] tells its hook after each epoch.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct EpochProgress {
+    pub epoch: u32,
+    pub max_epochs: u32,
+    pub val_loss: f32,
+    pub best_epoch: u32,
+}
+
+/// A hook for [`EpochProgress`] (training waits for it: keep it short).
+pub type EpochHook = std::sync::Arc<dyn Fn(&EpochProgress) + Send + Sync>;
 
 /// When [`ModelCore::fit_early_stopping`] stops: after `max_epochs`, or after `patience`
 /// epochs without a better validation loss.
@@ -119,6 +133,7 @@ impl ModelCore {
             seed,
             schema: Schema::default(),
             threshold: None,
+            on_epoch: None,
         })
     }
 
@@ -303,16 +318,25 @@ impl ModelCore {
                 report.diverged = true;
                 break;
             }
-            if loss < best_loss {
+            let better = loss < best_loss;
+            if better {
                 best_loss = loss;
                 report.best_epoch = epoch;
                 save.run(1)?;
                 since = 0;
             } else {
                 since += 1;
-                if since >= stopping.patience {
-                    break;
-                }
+            }
+            if let Some(hook) = &self.on_epoch {
+                hook(&EpochProgress {
+                    epoch,
+                    max_epochs: stopping.max_epochs,
+                    val_loss: loss,
+                    best_epoch: report.best_epoch,
+                });
+            }
+            if !better && since >= stopping.patience {
+                break;
             }
         }
         restore.run(1)?;

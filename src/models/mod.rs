@@ -26,7 +26,8 @@ mod vae;
 
 pub use autoencoder::{Autoencoder, AutoencoderConfig};
 pub use core::{
-    EarlyStopping, FitReport, ModelCore, VALIDATION_SHARE, shader_seed, validation_split,
+    EarlyStopping, EpochHook, EpochProgress, FitReport, ModelCore, VALIDATION_SHARE, shader_seed,
+    validation_split,
 };
 pub use detector::{ActiveDetector, Detector, Threshold, ThresholdRule};
 pub use file::{CoreState, Family, ModelFile};

@@ -4,7 +4,7 @@
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::gpu::{Gpu, GpuBuffer};
 use crate::tape::{Tape, Tensor};
 
@@ -16,61 +16,77 @@ pub struct Slot {
     pub cols: u32,
 }
 
-/// Lays out slots and their initial values on the host before the arena is uploaded.
+/// Lays out slots and their initial values before the arena is uploaded. A dense layer's
+/// random values are drawn at [`ArenaBuilder::upload`], in slot order (the same draws as
+/// drawing them at once), after its size is checked against the adapter: a network too large
+/// for it is refused with its sizes before anything that large is allocated.
 pub struct ArenaBuilder {
-    values: Vec<f32>,
+    init: Vec<Init>,
+    /// Words laid out so far.
+    len: u64,
     slots: Vec<Slot>,
     /// Per slot: false for state that no gradient reaches ([`ArenaBuilder::state`]).
     trained: Vec<bool>,
-    rng: StdRng,
+    seed: u64,
+}
+
+/// How a slot's values are made at upload.
+enum Init {
+    /// `n` draws from U(-bound, bound).
+    Uniform {
+        n: u64,
+        bound: f32,
+    },
+    Values(Vec<f32>),
 }
 
 impl ArenaBuilder {
     pub fn new(seed: u64) -> ArenaBuilder {
         ArenaBuilder {
-            values: Vec::new(),
+            init: Vec::new(),
+            len: 0,
             slots: Vec::new(),
             trained: Vec::new(),
-            rng: StdRng::seed_from_u64(seed),
+            seed,
         }
+    }
+
+    /// The slot at the end of the layout (its offset saturates past u32, which `upload`
+    /// refuses).
+    fn push(&mut self, rows: u32, cols: u32, init: Init) -> Slot {
+        let slot = Slot {
+            offset: u32::try_from(self.len).unwrap_or(u32::MAX),
+            rows,
+            cols,
+        };
+        self.len += u64::from(rows) * u64::from(cols);
+        self.init.push(init);
+        self.slots.push(slot);
+        self.trained.push(true);
+        slot
     }
 
     /// A dense layer's slot, `(inputs + 1) x outputs`: W then the bias row, both drawn from
     /// U(-1/sqrt(inputs), 1/sqrt(inputs)) (PyTorch's `nn.Linear` default).
     pub fn dense(&mut self, inputs: u32, outputs: u32) -> Slot {
         let bound = 1.0 / (inputs.max(1) as f32).sqrt();
-        let n = (inputs as usize + 1) * outputs as usize;
-        let slot = Slot {
-            offset: self.values.len() as u32,
-            rows: inputs + 1,
-            cols: outputs,
-        };
-        for _ in 0..n {
-            let v = self.rng.random_range(-bound..bound);
-            self.values.push(v);
-        }
-        self.slots.push(slot);
-        self.trained.push(true);
-        slot
+        let n = (u64::from(inputs) + 1) * u64::from(outputs);
+        self.push(
+            inputs.saturating_add(1),
+            outputs,
+            Init::Uniform { n, bound },
+        )
     }
 
     /// A slot with the given initial values (row-major, `rows * cols` of them).
     pub fn fixed(&mut self, rows: u32, cols: u32, values: &[f32]) -> Result<Slot> {
-        if values.len() != (rows * cols) as usize {
+        if values.len() as u64 != u64::from(rows) * u64::from(cols) {
             return Err(crate::error::invalid(
                 "parameter slot",
                 format!("{} values for {rows} x {cols}", values.len()),
             ));
         }
-        let slot = Slot {
-            offset: self.values.len() as u32,
-            rows,
-            cols,
-        };
-        self.values.extend_from_slice(values);
-        self.slots.push(slot);
-        self.trained.push(true);
-        Ok(slot)
+        Ok(self.push(rows, cols, Init::Values(values.to_vec())))
     }
 
     /// A slot of model state that lives (and is saved) with the parameters but is not trained:
@@ -84,16 +100,62 @@ impl ArenaBuilder {
         Ok(slot)
     }
 
-    /// Uploads the parameters and makes a zeroed gradient buffer of the same layout.
+    /// Parameters laid out so far.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Checks the layout against the adapter's largest buffer (the parameters, their gradients
+    /// and each optimizer state are one buffer each), then draws the values, uploads them and
+    /// makes a zeroed gradient buffer of the same layout.
     pub fn upload(self, gpu: &Gpu) -> Result<ParamArena> {
-        let params = gpu.upload(&self.values, "params")?;
-        let grads = gpu.upload(&vec![0f32; self.values.len().max(1)], "grads")?;
+        let limit = gpu
+            .limits()
+            .max_storage_buffer_binding_size
+            .min(gpu.limits().max_buffer_size);
+        let bytes = self.len * 4;
+        if bytes > limit || self.len > u64::from(u32::MAX) {
+            let widest = self
+                .slots
+                .iter()
+                .max_by_key(|s| u64::from(s.rows) * u64::from(s.cols))
+                .map_or(String::new(), |s| {
+                    format!("; its largest layer is {} x {}", s.rows, s.cols)
+                });
+            return Err(Error::Limit {
+                what: "model size",
+                detail: format!(
+                    "the network has {} parameters ({:.2} GB in f32, as much again for their \
+                     gradients and for each optimizer state){widest}; this adapter holds at \
+                     most {:.2} GB in one buffer: choose narrower layers",
+                    self.len,
+                    bytes as f64 / 1e9,
+                    limit as f64 / 1e9
+                ),
+            });
+        }
+        let mut rng = StdRng::seed_from_u64(self.seed);
+        let mut values = Vec::with_capacity(self.len as usize);
+        for init in self.init {
+            match init {
+                Init::Uniform { n, bound } => {
+                    values.extend((0..n).map(|_| rng.random_range(-bound..bound)));
+                }
+                Init::Values(v) => values.extend(v),
+            }
+        }
+        let params = gpu.upload(&values, "params")?;
+        let grads = gpu.upload(&vec![0f32; values.len().max(1)], "grads")?;
         Ok(ParamArena {
             params,
             grads,
             slots: self.slots,
             trained: self.trained,
-            len: self.values.len() as u32,
+            len: values.len() as u32,
         })
     }
 }

@@ -35,6 +35,16 @@ pub enum Optimizer {
 }
 
 impl Optimizer {
+    /// The learning rate.
+    pub fn lr(&self) -> f32 {
+        match *self {
+            Optimizer::Sgd { lr }
+            | Optimizer::Momentum { lr, .. }
+            | Optimizer::RmsProp { lr, .. }
+            | Optimizer::Adam { lr, .. } => lr,
+        }
+    }
+
     pub fn sgd(lr: f32) -> Self {
         Optimizer::Sgd { lr }
     }

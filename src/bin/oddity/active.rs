@@ -83,8 +83,9 @@ pub struct Training {
     /// DAE with the code L = features / 8 within 2 ..= 8, and 32,16,8 for Class).
     #[arg(long, value_delimiter = ',')]
     pub hidden: Option<Vec<u32>>,
-    #[arg(long, default_value_t = 64)]
-    pub batch: u32,
+    /// Rows per minibatch (default: 64, or every row of data with fewer).
+    #[arg(long)]
+    pub batch: Option<u32>,
     /// RMSprop learning rate (default: 0.002 for the DAE models up to 256 features, else the
     /// paper's 0.01, which Class always uses).
     #[arg(long)]
@@ -108,12 +109,22 @@ pub struct Training {
     pub precision: oddity::data::Precision,
 }
 
+/// The minibatch when --batch is not given.
+pub const DEFAULT_BATCH: u32 = 64;
+
 impl Training {
     /// Pretraining steps on data of `rows` rows: --pretrain-steps, else --pretrain-epochs'.
     pub fn pretrain_steps_for(&self, rows: usize) -> u32 {
         self.pretrain_steps.unwrap_or_else(|| {
-            oddity::active::pretrain_steps(rows, self.batch, self.pretrain_epochs)
+            oddity::active::pretrain_steps(rows, self.batch_for(rows), self.pretrain_epochs)
         })
+    }
+
+    /// The minibatch for data of `rows` rows: --batch (refused when more than the rows),
+    /// else 64, or `rows` when fewer.
+    pub fn batch_for(&self, rows: usize) -> u32 {
+        self.batch
+            .unwrap_or_else(|| DEFAULT_BATCH.min(u32::try_from(rows).unwrap_or(u32::MAX)))
     }
 
     /// How pretraining is set, in words.
@@ -134,7 +145,7 @@ impl Training {
         Settings {
             seed,
             hidden: self.hidden.clone(),
-            batch: Some(self.batch),
+            batch: Some(self.batch_for(rows)),
             lr: self.lr,
             noise: Some(self.noise),
             head_prior: Some(self.head_prior),
@@ -169,7 +180,7 @@ impl Training {
             pretrain_steps,
             active_steps,
             hidden,
-            batch,
+            batch: Some(batch),
             lr: None,
             noise: 0.1,
             head_prior: oddity::models::HEAD_PRIOR_STD,
@@ -261,15 +272,31 @@ fn oracle(spec: &str) -> oddity::Result<Box<dyn Oracle>> {
 
 /// Runs every model of `a` on its data; prints the table (and JSON), writes `--out`.
 pub fn run(a: &Args) -> oddity::Result<Vec<Outcome>> {
-    let gpu = Gpu::new()?;
-    let data = load(&gpu, a)?;
-    let budget = budget_for(&data, a.budget)?;
+    crate::checks::distinct_models(&a.model)?;
     if a.journal.is_some() && a.model.len() > 1 {
         return Err(Error::Invalid {
             what: "journal",
             detail: "a journal belongs to one model's run; give one --model".into(),
         });
     }
+    oracle(&a.oracle)?;
+    if let Some(dir) = &a.out {
+        crate::checks::output_dir("--out", dir)?;
+    }
+    let gpu = Gpu::new()?;
+    let data = load(&gpu, a)?;
+    if a.oracle == "truth" && data.anomaly.is_none() {
+        return Err(Error::Invalid {
+            what: "oracle",
+            detail: format!(
+                "the default oracle (truth) answers from the data's labels, and {} has none: \
+                 name the label column (--label-col), or answer yourself (--oracle interactive \
+                 or file:PATH)",
+                data.name
+            ),
+        });
+    }
+    let budget = budget_for(&data, a.budget)?;
     let adapter = gpu.adapter_name();
     eprintln!(
         "{}: {} rows x {} features, {} anomalies; adapter {adapter}",

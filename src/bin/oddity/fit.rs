@@ -43,7 +43,7 @@ pub struct Args {
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Epochs at most (early stopping usually ends training first).
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_epochs: u32,
     /// Hidden widths, the last the latent size (default: the model's; the ABC paper's
     /// 300,100,20 for its detectors, 32,16,4 for the VAE on up to 256 features).
@@ -137,12 +137,14 @@ pub fn source(dataset: &str, toy_rows: usize) -> oddity::Result<AbcSource> {
     Ok(AbcSource::named(dataset, toy_rows)?)
 }
 
-/// Trains registry detector `model` on `split` with `settings` and evaluates it.
+/// Trains registry detector `model` on `split` with `settings` and evaluates it; `on_epoch`
+/// hears of each epoch of a detector trained by epochs.
 pub fn evaluate(
     gpu: &Gpu,
     split: &AbcSplit,
     model: &str,
     settings: &Settings,
+    on_epoch: Option<oddity::models::EpochHook>,
 ) -> oddity::Result<(Box<dyn Detector>, Evaluation, f64)> {
     let entry = registry::detector(model)?;
     let shape = DataShape {
@@ -151,6 +153,7 @@ pub fn evaluate(
         classes: None,
     };
     let mut detector = entry.build_with(gpu, entry.config(&shape, settings)?)?;
+    detector.core_mut().on_epoch = on_epoch;
     let start = Instant::now();
     let ev = fit_and_evaluate(detector.as_mut(), split)?;
     Ok((detector, ev, start.elapsed().as_secs_f64()))
@@ -188,6 +191,9 @@ pub fn shown(v: Option<f64>) -> String {
 
 pub fn run(a: &Args) -> oddity::Result<()> {
     registry::detector(&a.model)?;
+    if let Some(path) = &a.save {
+        crate::checks::output_file("--save", path)?;
+    }
     let split = split_of(a)?;
     let gpu = Gpu::new()?;
     let adapter = gpu.adapter_name();
@@ -199,13 +205,24 @@ pub fn run(a: &Args) -> oddity::Result<()> {
         split.cols,
         a.model
     );
+    let split_name = split.name.clone();
     let settings = Settings {
         seed: a.seed,
         max_epochs: Some(a.max_epochs),
         hidden: a.hidden.clone(),
         ..Settings::default()
     };
-    let (mut model, ev, seconds) = evaluate(&gpu, &split, &a.model, &settings)?;
+    // Each epoch as it ends: a bar on a terminal, else a line (training can take minutes).
+    let progress = std::sync::Arc::new(crate::progress::Progress::new(u64::from(a.max_epochs)));
+    let bar = progress.clone();
+    let hook: oddity::models::EpochHook = std::sync::Arc::new(move |e| {
+        bar.done(format!(
+            "{} epoch {}/{}: validation loss {:.6} (best epoch {})",
+            split_name, e.epoch, e.max_epochs, e.val_loss, e.best_epoch
+        ));
+    });
+    let (mut model, ev, seconds) = evaluate(&gpu, &split, &a.model, &settings, Some(hook))?;
+    progress.finish();
     outln!(
         "{}: known AUROC {} AP {}; unknown AUROC {} AP {}; {} epochs (best {}), {:.1} s",
         a.model,

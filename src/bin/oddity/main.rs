@@ -6,6 +6,7 @@ mod stdout;
 
 mod active;
 mod bench;
+mod checks;
 mod fit;
 mod info;
 mod plot;

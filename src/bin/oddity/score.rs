@@ -33,6 +33,9 @@ pub struct Args {
 
 pub fn run(a: &Args) -> oddity::Result<()> {
     let start = Instant::now();
+    if let Some(path) = &a.out {
+        crate::checks::output_file("--out", path)?;
+    }
     let gpu = Gpu::new()?;
     let model = oddity::models::registry::load(&gpu, &a.model_file)?;
     if model.schema().is_empty() {

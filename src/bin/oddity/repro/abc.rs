@@ -182,7 +182,7 @@ pub fn run(a: &Args) -> oddity::Result<()> {
                 max_epochs: Some(a.max_epochs),
                 ..Default::default()
             };
-            let (_, ev, seconds) = fit::evaluate(&gpu, &split, model, &settings)?;
+            let (_, ev, seconds) = fit::evaluate(&gpu, &split, model, &settings, None)?;
             bar.done(format!(
                 "{name} setting {setting} seed {seed} {model}: known AUROC {}, unknown {}; {} epochs, {seconds:.1} s",
                 fit::shown(ev.known_auroc),

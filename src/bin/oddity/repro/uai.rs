@@ -149,7 +149,10 @@ pub fn run(a: &UaiArgs) -> oddity::Result<()> {
         a.k,
         a.train.pretraining(),
         a.train.active_steps,
-        a.train.batch
+        a.train
+            .batch
+            .map_or(format!("{} (default)", crate::active::DEFAULT_BATCH), |b| b
+                .to_string())
     );
     let start = Instant::now();
     let bar = crate::progress::Progress::new((datasets.len() * a.seeds as usize) as u64);
