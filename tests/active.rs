@@ -52,6 +52,7 @@ fn header() -> JournalHeader {
         pretrain_steps: 40,
         active_steps: 10,
         training: "hidden 8,4, batch 32, lr 0.01".into(),
+        data: "0123456789abcdef".into(),
     }
 }
 
@@ -100,12 +101,47 @@ fn an_interrupted_run_resumes_exactly_from_its_journal() {
     assert_eq!(resumed_curve, curve, "same curve as the uninterrupted run");
     let lines = std::fs::read_to_string(&path).unwrap().lines().count();
     assert_eq!(lines, 1 + 5, "header and one line per round");
-    // A torn last line (a crash mid-write) is cut off and that round asked again.
-    let mut text = std::fs::read_to_string(&path).unwrap();
-    text.push_str("{\"round\":5,\"answ");
-    std::fs::write(&path, text).unwrap();
+    // A torn last line (a crash mid-write: no newline) is cut off, said, and that round asked
+    // again.
+    let whole = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, format!("{whole}{{\"round\":5,\"answ")).unwrap();
+    let j = Journal::open(&path, &header()).unwrap();
+    assert_eq!(
+        (j.torn_line(), j.rounds.len(), j.answered()),
+        (Some(7), 5, 20)
+    );
+    drop(j);
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), whole);
     let (again, _) = run(&gpu, &data, Some(&path), None);
     assert_eq!(again, labels);
+    // A whole line that is not a round (appended by hand, or damaged) is an error naming it,
+    // and the journal is left as it was.
+    let garbage = format!("{whole}garbage\n");
+    std::fs::write(&path, &garbage).unwrap();
+    let e = Journal::open(&path, &header())
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(e.contains("line 7 is not a round of answers"), "{e}");
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), garbage);
+    std::fs::remove_file(&path).ok();
+}
+
+/// Two runs on one journal: the second is refused while the first holds it, and may open it
+/// once the first is done.
+#[test]
+fn a_journal_in_use_is_refused() {
+    let path = temp("locked.jsonl");
+    let first = Journal::open(&path, &header()).unwrap();
+    let e = Journal::open(&path, &header())
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(e.contains("is in use by another run"), "{e}");
+    drop(first);
+    let again = Journal::open(&path, &header()).unwrap();
+    assert!(again.rounds.is_empty() && again.torn_line().is_none());
+    drop(again);
     std::fs::remove_file(&path).ok();
 }
 
@@ -124,8 +160,9 @@ fn a_journal_from_another_run_is_refused() {
         .to_string();
     assert!(
         e.contains("was written for another run")
-            && e.contains("dataset synthetic (400 rows)")
-            && e.contains("dataset digits0"),
+            && e.contains("dataset synthetic in the journal, digits0 now")
+            && e.contains("rows 400 in the journal, 1637 now")
+            && !e.contains("seed"),
         "{e}"
     );
     // The same run under another training set-up would ask other rows: refused too.
@@ -137,7 +174,28 @@ fn a_journal_from_another_run_is_refused() {
         .err()
         .expect("refused")
         .to_string();
-    assert!(e.contains("lr 0.01)") && e.contains("lr 0.001"), "{e}");
+    assert!(
+        e.contains("training hidden 8,4, batch 32, lr 0.01 in the journal, hidden 8,4, batch 32, lr 0.001 now"),
+        "{e}"
+    );
+    // Another file under the same name (here: the same rows shuffled) has another digest.
+    let data = dataset();
+    let mut shuffled = data.clone();
+    shuffled.x = data.x.chunks(data.cols).rev().flatten().copied().collect();
+    assert_ne!(data_digest(&data), data_digest(&shuffled));
+    assert_eq!(data_digest(&data), data_digest(&data.clone()));
+    let other = JournalHeader {
+        data: data_digest(&shuffled),
+        ..header()
+    };
+    let e = Journal::open(&path, &other)
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(
+        e.contains("the data differ (digest 0123456789abcdef in the journal"),
+        "{e}"
+    );
     std::fs::write(&path, "not json\n").unwrap();
     let e = Journal::open(&path, &header())
         .err()

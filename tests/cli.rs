@@ -57,6 +57,10 @@ fn active_json_files_and_journal_resume() {
     // Resuming a finished run replays the journal and asks nothing new: the same result.
     let (ok, again, stderr) = oddity(&args);
     assert!(ok, "{stderr}");
+    assert!(
+        stderr.contains("rounds (12 answers) are replayed before anything new is asked"),
+        "a resumed run says so: {stderr}"
+    );
     let w: serde_json::Value = serde_json::from_str(again.lines().last().unwrap()).unwrap();
     assert_eq!(v["curve"], w["curve"]);
     // The same journal with another model is refused.

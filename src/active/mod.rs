@@ -19,7 +19,7 @@ mod oracle;
 mod run;
 mod session;
 
-pub use journal::{Journal, JournalHeader, JournalRound};
+pub use journal::{Journal, JournalHeader, JournalRound, data_digest};
 pub use oracle::{Audit, FileOracle, GroundTruth, Interactive, Oracle, render};
 pub use run::{ActiveRun, RoundLog};
 pub use session::{Outcome, RunSpec, run_model};

@@ -152,7 +152,7 @@ impl<'m> ActiveRun<'m> {
                         return Err(invalid(
                             "journal",
                             format!(
-                                "round {}: the journal answers row {r}, which this run did not propose (another adapter, build, ODDITY_GEMM or ODDITY_SUBGROUPS?)",
+                                "round {}: the journal answers row {r}, which this run did not propose: the journal was edited, or written on another adapter or build or under other kernel choices (ODDITY_GEMM, ODDITY_SUBGROUPS), whose scores round differently",
                                 rec.round + 1
                             ),
                         ));

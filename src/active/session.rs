@@ -12,7 +12,7 @@ use crate::models::{Detector, Settings, registry};
 use crate::tape::Tensor;
 
 /// What to run.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy)]
 pub struct RunSpec<'a> {
     /// The model's registry name (`dae-uai`, `dae`, `class-uai`, `class`).
     pub model: &'a str,
@@ -23,6 +23,9 @@ pub struct RunSpec<'a> {
     pub journal: Option<&'a Path>,
     /// The CSV column the data's classes came from, for the journal header (None: default).
     pub class_col: Option<&'a str>,
+    /// Called with the journal once it is open (before any training): what it holds, for a
+    /// command to say that the run resumes.
+    pub on_journal: Option<&'a dyn Fn(&Journal)>,
 }
 
 /// What a run did.
@@ -68,7 +71,11 @@ pub fn run_model(
                 spec.class_col,
                 &spec.config,
             );
-            Some(Journal::open(p, &header)?)
+            let journal = Journal::open(p, &header)?;
+            if let Some(hook) = spec.on_journal {
+                hook(&journal);
+            }
+            Some(journal)
         }
         None => None,
     };

@@ -270,6 +270,24 @@ fn oracle(spec: &str) -> oddity::Result<Box<dyn Oracle>> {
     }
 }
 
+/// Says what an opened journal brings: the rounds it replays, and a torn line cut off.
+fn said_journal(j: &oddity::active::Journal) {
+    if let Some(line) = j.torn_line() {
+        eprintln!(
+            "{}: line {line} was cut short (a crash while it was written); its round is asked again",
+            j.path().display()
+        );
+    }
+    if !j.rounds.is_empty() {
+        eprintln!(
+            "resuming from {}: {} rounds ({} answers) are replayed before anything new is asked",
+            j.path().display(),
+            j.rounds.len(),
+            j.answered()
+        );
+    }
+}
+
 /// Runs every model of `a` on its data; prints the table (and JSON), writes `--out`.
 pub fn run(a: &Args) -> oddity::Result<Vec<Outcome>> {
     crate::checks::distinct_models(&a.model)?;
@@ -346,6 +364,7 @@ pub fn run_models(
             config: a.train.config(a.k, budget, data.rows),
             journal: a.journal.as_deref(),
             class_col: a.class_col.as_deref(),
+            on_journal: Some(&said_journal),
         };
         let mut oracle = oracle(&a.oracle)?;
         let bar = indicatif::ProgressBar::new(u64::from(budget));
