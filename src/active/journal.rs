@@ -198,6 +198,11 @@ impl Journal {
                 file.set_len(0).map_err(|e| io(path, e))?;
                 file.write_all(kept.as_bytes()).map_err(|e| io(path, e))?;
                 file.sync_all().map_err(|e| io(path, e))?;
+            } else if !text.ends_with('\n') {
+                // A whole last round whose newline was lost: the next round must not be
+                // appended onto its line.
+                file.write_all(b"\n").map_err(|e| io(path, e))?;
+                file.sync_all().map_err(|e| io(path, e))?;
             }
         }
         if !existing {

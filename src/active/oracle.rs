@@ -69,13 +69,19 @@ pub struct FileOracle {
 impl FileOracle {
     fn read(&self) -> Result<std::collections::HashMap<u32, Answer>> {
         let p = self.path.display().to_string();
-        let text = std::fs::read_to_string(&self.path).map_err(|e| DataError::Io {
+        let bytes = std::fs::read(&self.path).map_err(|e| DataError::Io {
             path: p.clone(),
             source: e,
         })?;
         let mut out = std::collections::HashMap::new();
-        for (i, line) in text.lines().enumerate() {
-            let line = line.trim();
+        for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
+            let line = std::str::from_utf8(line)
+                .map_err(|e| DataError::Parse {
+                    path: p.clone(),
+                    line: i as u64 + 1,
+                    detail: format!("not UTF-8 text ({e})"),
+                })?
+                .trim();
             if line.is_empty()
                 || line.starts_with('#')
                 || (i == 0 && line.to_lowercase().starts_with("row"))

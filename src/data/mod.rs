@@ -14,7 +14,7 @@ pub use builtin::{
     FASHION_MNIST_DIR, base_dataset, construct_anomalies, digits, fashion_mnist, named, named_from,
 };
 pub use csv::CsvOptions;
-pub use idx::{IdxArray, read_idx};
+pub use idx::{IdxArray, parse_idx, read_idx};
 pub use schema::{ClassColumn, Feature, Schema, min_max_scale};
 pub use synthetic::synthetic_mnist;
 
