@@ -694,3 +694,59 @@ fn max_rows_shows_the_files_row_numbers() {
     assert_eq!(scores.lines().count(), 151);
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// A run killed anywhere resumes from its journal to the curve of an uninterrupted run, with
+/// every label journalled exactly once: killed after the oracle answered but before the
+/// journal write, halfway through the write (a torn line), and during training (before the
+/// first query, and later). `ODDITY_KILL_AT` aborts the child process at that place, as a
+/// kill would.
+#[test]
+fn a_run_killed_anywhere_resumes_to_the_same_curve() {
+    let dir = std::env::temp_dir().join(format!("oddity-kill-{}", std::process::id()));
+    std::fs::remove_dir_all(&dir).ok();
+    std::fs::create_dir_all(&dir).unwrap();
+    let run = |journal: &std::path::Path, kill: Option<&str>| {
+        // SMALL with a budget of four rounds.
+        let mut args: Vec<&str> = SMALL.to_vec();
+        let b = args.iter().position(|a| *a == "--budget").unwrap();
+        args[b + 1] = "24";
+        let j = journal.to_str().unwrap();
+        args.extend(["--model", "dae", "--json", "--journal", j]);
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_oddity"));
+        cmd.args(&args);
+        if let Some(k) = kill {
+            cmd.env("ODDITY_KILL_AT", k);
+        }
+        cmd.output().unwrap()
+    };
+    let whole = dir.join("whole.jsonl");
+    let out = run(&whole, None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let curve = |out: &std::process::Output| -> serde_json::Value {
+        let text = String::from_utf8_lossy(&out.stdout);
+        serde_json::from_str::<serde_json::Value>(text.lines().last().unwrap()).unwrap()["curve"]
+            .clone()
+    };
+    let want = curve(&out);
+    assert_eq!(want.as_array().unwrap().len(), 4);
+    let journal = std::fs::read_to_string(&whole).unwrap();
+    for kill in ["answered:1", "journal:2", "training:0", "training:3"] {
+        let path = dir.join(format!("{}.jsonl", kill.replace(':', "-")));
+        let killed = run(&path, Some(kill));
+        assert!(!killed.status.success(), "{kill}: the child was not killed");
+        let resumed = run(&path, None);
+        let stderr = String::from_utf8_lossy(&resumed.stderr);
+        assert!(resumed.status.success(), "{kill}: {stderr}");
+        assert_eq!(curve(&resumed), want, "{kill}: {stderr}");
+        // Every label once, as the uninterrupted run journalled them.
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), journal, "{kill}");
+        if kill.starts_with("journal") {
+            assert!(stderr.contains("was cut short"), "{kill}: {stderr}");
+        }
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}

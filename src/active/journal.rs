@@ -239,6 +239,12 @@ impl Journal {
     /// Appends a round and fsyncs it before returning.
     pub fn append(&mut self, round: &JournalRound) -> Result<()> {
         let line = serde_json::to_string(round).map_err(|e| invalid("journal", e.to_string()))?;
+        if super::killpoint::armed(super::killpoint::Place::Journal, round.round) {
+            // A kill in the middle of the write: half the line reaches the disk.
+            let _ = self.file.write_all(&line.as_bytes()[..line.len() / 2]);
+            let _ = self.file.sync_all();
+            std::process::abort();
+        }
         writeln!(self.file, "{line}").map_err(|e| io(&self.path, e))?;
         self.file.sync_all().map_err(|e| io(&self.path, e))
     }

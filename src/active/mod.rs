@@ -15,6 +15,7 @@
 //! or `run.drive(&data, &mut oracle, |round| ...)`.
 
 mod journal;
+mod killpoint;
 mod oracle;
 mod run;
 mod session;

@@ -130,6 +130,7 @@ impl<'m> ActiveRun<'m> {
             }
             self.model.train(self.config.active_steps, counts)?;
             self.steps += u64::from(self.config.active_steps);
+            super::killpoint::check(super::killpoint::Place::Training, self.round);
             let mut rows = match self.model.query(counts) {
                 Ok(rows) => rows,
                 // Fewer rows to choose than k: scores that are NaN, from training that ran
@@ -191,6 +192,7 @@ impl<'m> ActiveRun<'m> {
                 return Err(invalid("answers", format!("row {r} is answered twice")));
             }
         }
+        super::killpoint::check(super::killpoint::Place::Answered, query.round);
         if let Some(j) = &mut self.journal {
             j.append(&JournalRound {
                 round: query.round,
