@@ -56,6 +56,33 @@ fn json<T: Serialize>(v: &T) -> Result<String> {
     serde_json::to_string(v).map_err(|e| invalid("model file", e.to_string()))
 }
 
+/// `file` (safetensors bytes) with its JSON header's keys in sorted order: `serialize` takes
+/// the metadata as a `HashMap`, whose order changes from process to process, and the same
+/// model must give the same bytes. The header keeps its length (the same JSON, reordered,
+/// padded with spaces as safetensors pads it), so the data offsets stand.
+fn sorted_header(mut file: Vec<u8>) -> std::result::Result<Vec<u8>, String> {
+    fn sort(v: serde_json::Value) -> serde_json::Value {
+        match v {
+            serde_json::Value::Object(m) => {
+                let sorted: std::collections::BTreeMap<String, serde_json::Value> =
+                    m.into_iter().map(|(k, v)| (k, sort(v))).collect();
+                serde_json::Value::Object(sorted.into_iter().collect())
+            }
+            other => other,
+        }
+    }
+    let n = u64::from_le_bytes(file[..8].try_into().map_err(|_| "no header")?) as usize;
+    let header: serde_json::Value =
+        serde_json::from_slice(&file[8..8 + n]).map_err(|e| e.to_string())?;
+    let mut text = serde_json::to_vec(&sort(header)).map_err(|e| e.to_string())?;
+    if text.len() > n {
+        return Err(format!("sorted header of {} bytes for {n}", text.len()));
+    }
+    text.resize(n, b' ');
+    file[8..8 + n].copy_from_slice(&text);
+    Ok(file)
+}
+
 impl ModelFile {
     /// Writes the file (safetensors: `params` and `optimizer` as F32, `step` as U32).
     pub fn write(&self, path: &Path) -> Result<()> {
@@ -92,7 +119,7 @@ impl ModelFile {
             meta.insert("threshold".to_string(), json(t)?);
         }
         let out = safetensors::serialize(tensors, Some(meta)).map_err(|e| err(e.to_string()))?;
-        std::fs::write(path, out).map_err(|e| err(e.to_string()))
+        std::fs::write(path, sorted_header(out).map_err(err)?).map_err(|e| err(e.to_string()))
     }
 
     /// Reads a file written by [`ModelFile::write`] or by the first format. A file that is
