@@ -123,19 +123,27 @@ impl<'m> ActiveRun<'m> {
             }
             let counts = self.labels.counts();
             let first_step = self.steps;
+            let round = self.round + 1;
             if !self.pretrained {
-                self.model.train(self.config.pretrain_steps, counts)?;
+                self.model
+                    .train(self.config.pretrain_steps, counts)
+                    .map_err(|e| at_stage(e, format!("pretraining (round {round})")))?;
                 self.steps += u64::from(self.config.pretrain_steps);
                 self.pretrained = true;
             }
-            self.model.train(self.config.active_steps, counts)?;
+            self.model
+                .train(self.config.active_steps, counts)
+                .map_err(|e| at_stage(e, format!("training (round {round})")))?;
             self.steps += u64::from(self.config.active_steps);
             super::killpoint::check(super::killpoint::Place::Training, self.round);
             let mut rows = match self.model.query(counts) {
                 Ok(rows) => rows,
                 // Fewer rows to choose than k: scores that are NaN, from training that ran
                 // away, say so, and when (the parameters are read back only here).
-                Err(e) => return Err(self.divergence(first_step)?.unwrap_or(e)),
+                Err(e) => {
+                    let e = at_stage(e, format!("scoring and top-k (round {round})"));
+                    return Err(self.divergence(first_step)?.unwrap_or(e));
+                }
             };
             rows.truncate((self.config.budget - self.spent).min(self.config.k) as usize);
             let query = Query {
@@ -300,5 +308,41 @@ impl<'m> ActiveRun<'m> {
 
     pub fn labels(&self) -> &LabelSet {
         &self.labels
+    }
+}
+
+/// A device's error (out of memory, a lost device, a failed readback) with the stage of the
+/// run it struck; the journal holds every answer given before it, so the run resumes.
+fn at_stage(e: crate::Error, stage: String) -> crate::Error {
+    match e {
+        crate::Error::Wgpu(m) => crate::Error::Wgpu(format!(
+            "{m} (while {stage}; the journal keeps every answer so far: run again to resume)"
+        )),
+        crate::Error::Readback(m) => crate::Error::Readback(format!(
+            "{m} (while {stage}; the journal keeps every answer so far: run again to resume)"
+        )),
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::at_stage;
+    use crate::Error;
+
+    #[test]
+    fn a_device_error_names_its_stage_and_the_journal() {
+        let e = at_stage(
+            Error::Wgpu("out of memory".into()),
+            "training (round 3)".into(),
+        );
+        let e = e.to_string();
+        assert!(
+            e.contains("out of memory (while training (round 3); the journal keeps"),
+            "{e}"
+        );
+        // Errors of the run's own making are left as they are.
+        let e = at_stage(crate::error::invalid("k", "0"), "scoring".into()).to_string();
+        assert_eq!(e, "invalid k: 0");
     }
 }
