@@ -14,6 +14,7 @@
 //! Run: `cargo run --release --example embed`
 
 use oddity::models::{Autoencoder, AutoencoderConfig};
+use oddity::tape::DataRows;
 use oddity::{Gpu, Tensor};
 
 /// Rows, features, and one anomaly every `EVERY` rows.
@@ -139,7 +140,8 @@ pub fn run() -> Result<Report, Box<dyn std::error::Error>> {
 
     // oddity on the same device, over the application's rows.
     let gpu = Gpu::from_wgpu(&adapter, &device, &queue);
-    let x = Tensor::view(&gpu.wrap_buffer(rows.clone())?, 0, ROWS, DIMS)?;
+    // The rows as oddity's data (one tensor here; `DataRows` also spans several buffers).
+    let x: DataRows = Tensor::view(&gpu.wrap_buffer(rows.clone())?, 0, ROWS, DIMS)?.into();
     let config = AutoencoderConfig {
         batch: 64,
         ..AutoencoderConfig::dae(DIMS, &[8, 2])

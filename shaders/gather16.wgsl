@@ -12,6 +12,6 @@
 
 @group(0) @binding(1) var<storage, read> data16: array<u32>;
 
-fn data_at(i: u32) -> f32 {
+fn data_at(i: u32, part_len: u32) -> f32 {
     return half_at(data16[i >> 1u], i);
 }

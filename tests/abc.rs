@@ -77,8 +77,8 @@ fn model_files_keep_the_schema_and_the_dae_trains_on_noisy_inputs() {
     );
     // Same seed, same initial weights, same batches: only the input noise differs.
     assert_ne!(
-        ae.score_tensor(&test, None).unwrap(),
-        dae.score_tensor(&test, None).unwrap(),
+        ae.score_tensor(&(&test).into(), None).unwrap(),
+        dae.score_tensor(&(&test).into(), None).unwrap(),
         "abc-dae trained exactly as abc-ae"
     );
     assert_eq!(dae.schema(), &split.schema);

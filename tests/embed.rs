@@ -8,6 +8,7 @@
 mod embed;
 
 use oddity::models::{Autoencoder, AutoencoderConfig};
+use oddity::tape::DataRows;
 use oddity::{Gpu, Tensor};
 
 /// An application's device, as the plainest wgpu set-up gives it. Its uncaptured-error
@@ -54,7 +55,9 @@ fn a_plan_runs_inside_the_applications_own_pass() {
     let app = storage(&device, 8 * 4 * 4, usage);
     let values: Vec<f32> = (0..32).map(|i| i as f32 / 32.0).collect();
     queue.write_buffer(&app, 0, bytemuck::cast_slice(&values));
-    let x = Tensor::view(&gpu.wrap_buffer(app.clone()).unwrap(), 0, 8, 4).unwrap();
+    let x: DataRows = Tensor::view(&gpu.wrap_buffer(app.clone()).unwrap(), 0, 8, 4)
+        .unwrap()
+        .into();
     let model = Autoencoder::new(&gpu, AutoencoderConfig::dae(4, &[3, 2])).unwrap();
     let (plan, scores, _) = model.score_plan(&x).unwrap();
     let mut encoder = device.create_command_encoder(&Default::default());
@@ -75,7 +78,9 @@ fn errors_on_a_borrowed_device_come_back_as_oddity_errors() {
     let gpu = Gpu::from_wgpu(&adapter, &device, &queue);
     let usage = wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC;
     let app = storage(&device, 64 * 4 * 4, usage);
-    let x = Tensor::view(&gpu.wrap_buffer(app.clone()).unwrap(), 0, 64, 4).unwrap();
+    let x: DataRows = Tensor::view(&gpu.wrap_buffer(app.clone()).unwrap(), 0, 64, 4)
+        .unwrap()
+        .into();
     let model = Autoencoder::new(&gpu, AutoencoderConfig::dae(4, &[3, 2])).unwrap();
     let plan = model.train_plan(&x).unwrap();
     plan.run(2).unwrap();

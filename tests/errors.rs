@@ -203,7 +203,7 @@ fn bad_model_settings_and_data_are_errors() {
         .contains("optimizer")
     );
     let mut model = Autoencoder::new(&gpu, AutoencoderConfig::dae(4, &[2])).unwrap();
-    let data = Tensor::new(&gpu, 10, 5, "data").unwrap();
+    let data = Tensor::new(&gpu, 10, 5, "data").unwrap().into();
     assert!(msg(model.fit(&data, 1)).contains("5 columns, the model takes 4"));
     assert!(msg(model.scores(&data)).contains("5 columns"));
     let huge = gpu.limits().max_storage_buffer_binding_size / 4 + 1;

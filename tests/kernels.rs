@@ -592,6 +592,7 @@ fn sample_rows_with_noise_matches_reference_rng() {
             noise_std: 0.3,
             cls_off: 1,
             cls_out_off: 0,
+            part_len: NONE,
         };
         run(
             &gpu,
@@ -661,6 +662,7 @@ fn gather_rows_by_index_with_out_of_range_as_nan() {
             noise_std: 0.0,
             cls_off: NONE,
             cls_out_off: 0,
+            part_len: NONE,
         };
         run(
             &gpu,
@@ -969,6 +971,7 @@ fn sample_labelled_matches_reference() {
             noise_std: 0.2,
             cls_off: 0,
             cls_out_off: 0,
+            part_len: NONE,
         };
         let cls_out = gpu
             .upload(&vec![u32::MAX; total as usize], "cls out")
@@ -1027,6 +1030,7 @@ fn sample_labelled_matches_reference() {
                 noise_std: 0.2,
                 cls_off: NONE,
                 cls_out_off: 0,
+                part_len: NONE,
             };
             let b = (batch * cols) as usize;
             let (mut ro, mut rn) = (vec![0.0; b], vec![0.0; b]);

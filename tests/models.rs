@@ -282,8 +282,8 @@ fn files_of_the_first_format_still_load_and_bad_files_are_refused() {
     let test =
         Tensor::from_slice(&gpu, &split.test_x, split.test_rows() as u32, 2, "test").unwrap();
     assert_eq!(
-        bits(&back.score_tensor(&test, None).unwrap()),
-        bits(&model.score_tensor(&test, None).unwrap())
+        bits(&back.score_tensor(&(&test).into(), None).unwrap()),
+        bits(&model.score_tensor(&(&test).into(), None).unwrap())
     );
     // Truncated, not safetensors at all, a safetensors file without oddity metadata, missing.
     let good = std::fs::read(&legacy).unwrap();
@@ -395,10 +395,16 @@ fn passes_over_many_rows_are_chunked_and_lose_no_row() {
     let out = Tensor::new(&gpu, rows, cols, "out").unwrap();
     let mut tape = core.tape();
     let mut starts = Vec::new();
-    core.record_rows(&mut tape, &data, widest, &[&out], |tape, r0, x, dst| {
-        starts.push((r0, x.rows()));
-        tape.copy(x, &dst[0])
-    })
+    core.record_rows(
+        &mut tape,
+        &(&data).into(),
+        widest,
+        &[&out],
+        |tape, r0, x, dst| {
+            starts.push((r0, x.rows()));
+            tape.copy(x, &dst[0])
+        },
+    )
     .unwrap();
     assert_eq!(starts, [(0, 4), (4, 4), (8, 4), (12, 4), (16, 4), (20, 3)]);
     tape.finish().unwrap().run(1).unwrap();

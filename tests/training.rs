@@ -8,6 +8,7 @@ use oddity::Gpu;
 use oddity::models::{Autoencoder, AutoencoderConfig};
 use oddity::nn::Optimizer;
 use oddity::ops::Act;
+use oddity::tape::DataRows;
 use oddity::tape::{StepState, Tape, Tensor};
 use oddity_kernels::kernels as k;
 use oddity_kernels::reference::{TAG_BATCH, TAG_NOISE, optim_step, rng_gauss, rng_u32};
@@ -131,7 +132,9 @@ fn check_config_against_reference(
         .iter()
         .map(|v| v.abs())
         .collect();
-    let x = Tensor::from_slice(gpu, &data, n_data, d, "data").unwrap();
+    let x: DataRows = Tensor::from_slice(gpu, &data, n_data, d, "data")
+        .unwrap()
+        .into();
     let seed = rand::RngExt::random::<u64>(&mut rng);
     let mut model = Autoencoder::new(gpu, config(optimizer, seed)).unwrap();
     let mut params = wide(&model.core().arena().read(gpu).unwrap());
@@ -200,7 +203,7 @@ fn dae_steps_match_f64_reference_under_both_gemm_policies() {
         // A device of its own: the policy is a device setting, and the other tests share one.
         let gpu = own_gpu();
         gpu.set_gemm_policy(policy);
-        let x = Tensor::new(&gpu, 53, 150, "data").unwrap();
+        let x: DataRows = Tensor::new(&gpu, 53, 150, "data").unwrap().into();
         let names = Autoencoder::new(&gpu, sliced_config(Optimizer::sgd(0.1), 1))
             .unwrap()
             .train_plan(&x)
@@ -218,7 +221,7 @@ fn tuned_gemm_policy_times_each_product_once_and_matches_f64_reference() {
     use oddity::gpu::GemmPolicy;
     let gpu = own_gpu();
     gpu.set_gemm_policy(GemmPolicy::Tuned);
-    let x = Tensor::new(&gpu, 53, 150, "data").unwrap();
+    let x: DataRows = Tensor::new(&gpu, 53, 150, "data").unwrap().into();
     let model = Autoencoder::new(&gpu, sliced_config(Optimizer::sgd(0.1), 1)).unwrap();
     // The first recording times the kernels on every new kind of product (scratch buffers,
     // one wait per kernel tried); a second recording of the same step finds them all chosen.
@@ -244,7 +247,9 @@ fn replaying_100_steps_is_one_submit_and_no_host_wait() {
     let gpu = own_gpu();
     let mut rng = rng();
     let data = randn(&mut rng, 40 * 13, 1.0);
-    let x = Tensor::from_slice(&gpu, &data, 40, 13, "data").unwrap();
+    let x: DataRows = Tensor::from_slice(&gpu, &data, 40, 13, "data")
+        .unwrap()
+        .into();
     let mut model = Autoencoder::new(&gpu, small_config(Optimizer::rmsprop(0.01), 3)).unwrap();
     model.fit(&x, 1).unwrap();
     let plan = model.train_plan(&x).unwrap();
@@ -264,7 +269,7 @@ fn replaying_100_steps_is_one_submit_and_no_host_wait() {
 #[test]
 fn paper_dae_step_is_at_most_24_dispatches() {
     let gpu = gpu();
-    let x = Tensor::new(&gpu, 300, 784, "data").unwrap();
+    let x: DataRows = Tensor::new(&gpu, 300, 784, "data").unwrap().into();
     let model = Autoencoder::new(&gpu, AutoencoderConfig::dae(784, &[256, 64, 8])).unwrap();
     let plan = model.train_plan(&x).unwrap();
     eprintln!(
@@ -292,7 +297,7 @@ fn paper_dae_step_is_at_most_24_dispatches() {
 #[test]
 fn gpu_timestamps_time_every_kernel_of_a_step() {
     let gpu = gpu();
-    let x = Tensor::new(&gpu, 70, 13, "data").unwrap();
+    let x: DataRows = Tensor::new(&gpu, 70, 13, "data").unwrap().into();
     let model = Autoencoder::new(&gpu, small_config(Optimizer::rmsprop(0.01), 2)).unwrap();
     let plan = model.train_plan(&x).unwrap();
     let has = gpu
@@ -320,7 +325,9 @@ fn same_seed_gives_bit_identical_parameters() {
     let gpu = gpu();
     let mut rng = rng();
     let data: Vec<f32> = randn(&mut rng, 60 * 13, 1.0);
-    let x = Tensor::from_slice(&gpu, &data, 60, 13, "data").unwrap();
+    let x: DataRows = Tensor::from_slice(&gpu, &data, 60, 13, "data")
+        .unwrap()
+        .into();
     let run = |seed| {
         let mut m = Autoencoder::new(&gpu, small_config(Optimizer::adam(0.01), seed)).unwrap();
         m.fit(&x, 50).unwrap();
@@ -343,7 +350,9 @@ fn scores_and_latents_match_f64_forward_across_chunks() {
     let mut rng = rng();
     let (n, d) = (8300u32, 5u32);
     let data: Vec<f32> = randn(&mut rng, (n * d) as usize, 1.0);
-    let x = Tensor::from_slice(&gpu, &data, n, d, "data").unwrap();
+    let x: DataRows = Tensor::from_slice(&gpu, &data, n, d, "data")
+        .unwrap()
+        .into();
     let cfg = AutoencoderConfig {
         seed: 5,
         ..AutoencoderConfig::dae(d, &[4, 2])
@@ -394,7 +403,9 @@ fn a_plain_autoencoder_without_noise_trains() {
     // one placeholder buffer (that plan was refused before).
     let gpu = gpu();
     let (data, _) = oddity::data::synthetic_mnist(300, 16, 0.05, 3);
-    let x = Tensor::from_slice(&gpu, &data, 300, 16, "data").unwrap();
+    let x: DataRows = Tensor::from_slice(&gpu, &data, 300, 16, "data")
+        .unwrap()
+        .into();
     let cfg = AutoencoderConfig {
         noise_std: 0.0,
         batch: 32,
@@ -411,7 +422,9 @@ fn a_plain_autoencoder_without_noise_trains() {
 fn trained_dae_scores_anomalies_higher() {
     let gpu = gpu();
     let (data, labels) = oddity::data::synthetic_mnist(2000, 32, 0.05, 7);
-    let x = Tensor::from_slice(&gpu, &data, 2000, 32, "data").unwrap();
+    let x: DataRows = Tensor::from_slice(&gpu, &data, 2000, 32, "data")
+        .unwrap()
+        .into();
     let cfg = AutoencoderConfig {
         batch: 64,
         seed: 1,

@@ -7,6 +7,7 @@ use common::*;
 use oddity::models::{Autoencoder, AutoencoderConfig};
 use oddity::models::{Detector, LabelSet, UaiConfig, UaiModel};
 use oddity::nn::Optimizer;
+use oddity::tape::DataRows;
 use oddity::tape::Tensor;
 use oddity_kernels::reference::top_k;
 
@@ -36,7 +37,9 @@ fn head_gradient_reaches_the_encoder_and_not_the_score() {
         .iter()
         .map(|v| v.abs())
         .collect();
-    let x = Tensor::from_slice(&gpu, &data, n, 12, "data").unwrap();
+    let x: DataRows = Tensor::from_slice(&gpu, &data, n, 12, "data")
+        .unwrap()
+        .into();
     let rows = [3u32, 17, 40, 41, 99, 150];
     let grads_with = |y: u8| {
         let model = UaiModel::new(&gpu, UaiConfig::new(config(9))).unwrap();
@@ -89,7 +92,9 @@ fn without_labels_a_step_is_exactly_a_dae_step() {
         .iter()
         .map(|v| v.abs())
         .collect();
-    let x = Tensor::from_slice(&gpu, &data, n, 12, "data").unwrap();
+    let x: DataRows = Tensor::from_slice(&gpu, &data, n, 12, "data")
+        .unwrap()
+        .into();
     let model = UaiModel::new(&gpu, UaiConfig::new(config(4))).unwrap();
     let labels = LabelSet::new(&gpu, n).unwrap();
     model
@@ -119,7 +124,9 @@ fn without_labels_a_step_is_exactly_a_dae_step() {
 fn query_ranks_by_score_and_skips_labelled_rows() {
     let gpu = gpu();
     let (data, _) = oddity::data::synthetic_mnist(3000, 12, 0.02, 3);
-    let x = Tensor::from_slice(&gpu, &data, 3000, 12, "data").unwrap();
+    let x: DataRows = Tensor::from_slice(&gpu, &data, 3000, 12, "data")
+        .unwrap()
+        .into();
     let model = UaiModel::new(&gpu, UaiConfig::new(config(2))).unwrap();
     let mut labels = LabelSet::new(&gpu, 3000).unwrap();
     let dae = Autoencoder::new(&gpu, config(2)).unwrap();
@@ -167,7 +174,9 @@ fn head_prior_pulls_the_head_toward_its_start_and_leaves_the_bias_free() {
         .iter()
         .map(|v| v.abs())
         .collect();
-    let x = Tensor::from_slice(&gpu, &data, n, 12, "data").unwrap();
+    let x: DataRows = Tensor::from_slice(&gpu, &data, n, 12, "data")
+        .unwrap()
+        .into();
     let given = [
         (5u32, 1u8),
         (9, 0),
@@ -286,6 +295,7 @@ fn f16_data_gives_exactly_its_rounded_values_in_f32() {
         let name = uai.name();
         let cls = matches!(uai.base, oddity::models::BaseKind::Class { .. }).then_some(&cls);
         let run = |x: &Tensor| {
+            let x = &DataRows::from(x);
             let model = UaiModel::new(&gpu, uai.clone()).unwrap();
             let mut labels = LabelSet::new(&gpu, n).unwrap();
             labels.add(&gpu, &[(4, 1), (77, 0), (300, 1)]).unwrap();

@@ -102,7 +102,9 @@ fn scores_match_an_f64_forward_pass_of_the_weights() {
     vae.fit(&data).unwrap();
     let params = wide(&vae.core().arena().read(&gpu).unwrap());
     let (rec, elbo) = f64_scores(&config, &params, &wide(&data.x), data.rows);
-    let x = Tensor::from_slice(&gpu, &data.x, 37, 13, "x").unwrap();
+    let x = Tensor::from_slice(&gpu, &data.x, 37, 13, "x")
+        .unwrap()
+        .into();
     let e = rel_err(&vae.scores(&x).unwrap(), &elbo);
     assert!(e < 1e-5, "negative ELBO: {e}");
     let rec_only = Vae::new(

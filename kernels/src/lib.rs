@@ -84,7 +84,8 @@ impl KernelId {
     }
 }
 
-/// An f16 twin of a kernel: `kernel` reads binding `binding16` as f16 pairs where the
+/// An f16 twin of a kernel: `kernel` reads binding `binding16` (and, for data in parts,
+/// every other `NAME16`) as f16 pairs where the
 /// original reads `binding` as f32 words; every other binding is the same.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct F16Twin {

@@ -123,6 +123,7 @@ params!(
     GatherParams {
         rows: u32, cols: u32, n_data: u32, data_off: u32, out_off: u32, noisy_off: u32,
         idx_off: u32, seed: u32, noise_std: f32, cls_off: u32, cls_out_off: u32,
+        part_len: u32,
     }
 );
 
@@ -162,7 +163,7 @@ params!(
     LabelledParams {
         batch: u32, n_data: u32, rows: u32, cols: u32, cap: u32, data_off: u32, out_off: u32,
         noisy_off: u32, y_off: u32, m_off: u32, c_off: u32, seed: u32, noise_std: f32,
-        cls_off: u32, cls_out_off: u32,
+        cls_off: u32, cls_out_off: u32, part_len: u32,
     }
 );
 

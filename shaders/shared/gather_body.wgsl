@@ -1,6 +1,7 @@
 // The body of `gather.wgsl` and `gather16.wgsl` (see `gather.wgsl`): every binding but the
-// data's and every entry point. The importing file declares the data and
-// `fn data_at(i: u32) -> f32`, element i of its storage.
+// data's and every entry point. The importing file declares the data (up to four parts) and
+// `fn data_at(i: u32, part_len: u32) -> f32`, element i of the rows, reading part i / part_len
+// at i % part_len (part_len NONE: one part, i as it is).
 struct Params {
     rows: u32,
     cols: u32,
@@ -13,6 +14,7 @@ struct Params {
     noise_std: f32,
     cls_off: u32,
     cls_out_off: u32,
+    part_len: u32,
 }
 
 const NONE: u32 = 0xffffffffu;
@@ -38,7 +40,7 @@ fn sample_rows(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw
     let i = e / p.cols;
     let j = e % p.cols;
     let r = rng_u32(p.seed, step, TAG_BATCH, i) % p.n_data;
-    let v = data_at(p.data_off + r * p.cols + j);
+    let v = data_at(p.data_off + r * p.cols + j, p.part_len);
     out[p.out_off + e] = v;
     if p.noisy_off != NONE {
         noisy[p.noisy_off + e] = v + p.noise_std * rng_gauss(p.seed, step, TAG_NOISE, e);
@@ -58,7 +60,7 @@ fn gather_rows(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw
     let r = idx[p.idx_off + e / p.cols];
     var v = bitcast<f32>(0x7fc00000u);
     if r < p.n_data {
-        v = data_at(p.data_off + r * p.cols + e % p.cols);
+        v = data_at(p.data_off + r * p.cols + e % p.cols, p.part_len);
     }
     out[p.out_off + e] = v;
 }
@@ -92,6 +94,7 @@ struct LabelledParams {
     noise_std: f32,
     cls_off: u32,
     cls_out_off: u32,
+    part_len: u32,
 }
 
 const TAG_LABELLED: u32 = 3u;
@@ -132,7 +135,7 @@ fn sample_labelled(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups
             ym[lp.m_off + t] = select(0.0, 1.0, count > 0u);
         }
     }
-    let v = data_at(lp.data_off + row * lp.cols + j);
+    let v = data_at(lp.data_off + row * lp.cols + j, lp.part_len);
     out[lp.out_off + e] = v;
     if lp.noisy_off != NONE {
         noisy[lp.noisy_off + e] = v + lp.noise_std * rng_gauss(lp.seed, step, tag, k);

@@ -5,7 +5,7 @@ use crate::data::Dataset;
 use crate::error::{Result, invalid};
 use crate::gpu::Gpu;
 use crate::models::{ActiveDetector, LabelSet};
-use crate::tape::Tensor;
+use crate::tape::DataRows;
 
 /// A run of Algorithm 1 over one dataset.
 pub struct ActiveRun<'m> {
@@ -45,7 +45,7 @@ impl<'m> ActiveRun<'m> {
         gpu: &Gpu,
         model: &'m mut dyn ActiveDetector,
         data: &Dataset,
-        x: &Tensor,
+        x: &DataRows,
         config: ActiveConfig,
         journal: Option<Journal>,
     ) -> Result<ActiveRun<'m>> {

@@ -9,7 +9,7 @@ use crate::data::Dataset;
 use crate::error::Result;
 use crate::gpu::Gpu;
 use crate::models::{Detector, Settings, registry};
-use crate::tape::Tensor;
+use crate::tape::DataRows;
 
 /// What to run.
 #[derive(Clone, Copy)]
@@ -55,7 +55,7 @@ impl Outcome {
 pub fn run_model(
     gpu: &Gpu,
     data: &Dataset,
-    x: &Tensor,
+    x: &DataRows,
     spec: &RunSpec<'_>,
     oracle: &mut dyn Oracle,
     on_round: impl FnMut(&ActiveRun<'_>),

@@ -21,7 +21,7 @@ pub use synthetic::synthetic_mnist;
 pub use crate::error::DataError;
 use crate::error::Result;
 use crate::gpu::Gpu;
-use crate::tape::Tensor;
+use crate::tape::DataRows;
 
 /// Features scaled to [0, 1] (row-major), with optional ground truth.
 #[derive(Clone, Debug)]
@@ -103,19 +103,25 @@ impl Dataset {
         }
     }
 
-    /// The features as a GPU tensor.
-    pub fn upload(&self, gpu: &Gpu) -> Result<Tensor> {
+    /// The features on the GPU ([`DataRows`]: one tensor, or parts when one binding cannot
+    /// hold them).
+    pub fn upload(&self, gpu: &Gpu) -> Result<DataRows> {
         self.upload_as(gpu, Precision::F32)
     }
 
-    /// The features as a GPU tensor stored at `precision` (f16 refuses a value past its range,
-    /// naming the row and column).
-    pub fn upload_as(&self, gpu: &Gpu, precision: Precision) -> Result<Tensor> {
+    /// The features on the GPU stored at `precision` (f16 refuses a value past its range,
+    /// naming the row and column); more rows than one binding holds are spread over parts
+    /// ([`DataRows::upload`]), more than those can hold refused with the sizes.
+    pub fn upload_as(&self, gpu: &Gpu, precision: Precision) -> Result<DataRows> {
         let (rows, cols) = (self.rows as u32, self.cols as u32);
-        match precision {
-            Precision::F32 => Tensor::from_slice(gpu, &self.x, rows, cols, &self.name),
-            Precision::F16 => Tensor::from_slice_f16(gpu, &self.x, rows, cols, &self.name),
-        }
+        DataRows::upload(
+            gpu,
+            &self.x,
+            rows,
+            cols,
+            &self.name,
+            precision == Precision::F16,
+        )
     }
 }
 

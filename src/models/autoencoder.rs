@@ -12,7 +12,7 @@ use crate::nn::{ArenaBuilder, EncoderDecoder, Optimizer};
 use crate::ops::Act;
 use crate::ops::loss::RowError;
 use crate::ops::topk::TopK;
-use crate::tape::{Plan, Tape, Tensor, TensorKey};
+use crate::tape::{DataRows, Plan, Tape, Tensor, TensorKey};
 
 /// An autoencoder's shape and training set-up. The paper's DAE: hidden `[256, 64, 8]`, relu,
 /// sigmoid output, noise 0.1, RMSprop 0.01, batch 256.
@@ -80,7 +80,7 @@ impl Autoencoder {
     }
 
     /// Records one training step on `data` into a plan.
-    pub fn train_plan(&self, data: &Tensor) -> Result<Plan> {
+    pub fn train_plan(&self, data: &DataRows) -> Result<Plan> {
         check_inputs("autoencoder", data, self.config.inputs)?;
         let c = &self.config;
         self.core.train_plan(|tape| {
@@ -95,7 +95,7 @@ impl Autoencoder {
 
     /// Trains `steps` steps on `data`: one submit, no host wait. The plan is recorded on the
     /// first call for a dataset and replayed afterwards.
-    pub fn fit(&mut self, data: &Tensor, steps: u32) -> Result<()> {
+    pub fn fit(&mut self, data: &DataRows, steps: u32) -> Result<()> {
         if self.train.as_ref().is_none_or(|(k, _)| *k != data.key()) {
             self.train = Some((data.key(), self.train_plan(data)?));
         }
@@ -107,7 +107,7 @@ impl Autoencoder {
 
     /// Records scoring of every row of `data` into `tape`, in chunks: the per-row squared
     /// reconstruction errors (`rows x 1`) and the latent vectors (`rows x latent`).
-    fn record_scores(&self, tape: &mut Tape, data: &Tensor) -> Result<(Tensor, Tensor)> {
+    fn record_scores(&self, tape: &mut Tape, data: &DataRows) -> Result<(Tensor, Tensor)> {
         check_inputs("autoencoder", data, self.config.inputs)?;
         let gpu = self.core.gpu();
         let scores = Tensor::new(gpu, data.rows(), 1, "scores")?;
@@ -129,7 +129,7 @@ impl Autoencoder {
 
     /// Records scoring of every row of `data`: returns the plan, the per-row squared
     /// reconstruction errors (`rows x 1`) and the latent vectors (`rows x latent`) it fills.
-    pub fn score_plan(&self, data: &Tensor) -> Result<(Plan, Tensor, Tensor)> {
+    pub fn score_plan(&self, data: &DataRows) -> Result<(Plan, Tensor, Tensor)> {
         let mut tape = self.core.tape();
         let (scores, latents) = self.record_scores(&mut tape, data)?;
         Ok((tape.finish()?, scores, latents))
@@ -137,7 +137,7 @@ impl Autoencoder {
 
     /// Records scoring of every row and the selection of the k highest-scoring rows whose
     /// word in `exclude` is 0: one plan, one submit, k pairs to read back.
-    pub fn query_plan(&self, data: &Tensor, exclude: &GpuBuffer, k: u32) -> Result<(Plan, TopK)> {
+    pub fn query_plan(&self, data: &DataRows, exclude: &GpuBuffer, k: u32) -> Result<(Plan, TopK)> {
         let mut tape = self.core.tape();
         let (scores, _) = self.record_scores(&mut tape, data)?;
         let top = tape.top_k(&scores, Some((exclude, 0)), k)?;
@@ -145,14 +145,14 @@ impl Autoencoder {
     }
 
     /// Each row's squared reconstruction error: its anomaly score (higher = more anomalous).
-    pub fn scores(&self, data: &Tensor) -> Result<Vec<f32>> {
+    pub fn scores(&self, data: &DataRows) -> Result<Vec<f32>> {
         let (plan, scores, _) = self.score_plan(data)?;
         plan.run(1)?;
         scores.read(self.core.gpu())
     }
 
     /// Each row's latent vector, row-major.
-    pub fn latent(&self, data: &Tensor) -> Result<Vec<f32>> {
+    pub fn latent(&self, data: &DataRows) -> Result<Vec<f32>> {
         let (plan, _, latents) = self.score_plan(data)?;
         plan.run(1)?;
         latents.read(self.core.gpu())

@@ -21,7 +21,7 @@ use crate::data::{Dataset, Schema};
 use crate::error::{Result, invalid};
 use crate::gpu::Gpu;
 use crate::nn::{ArenaBuilder, Optimizer, OptimizerState, ParamArena, Slot};
-use crate::tape::{Plan, StepState, Tape, Tensor};
+use crate::tape::{DataRows, Plan, StepState, Tape, Tensor};
 
 /// The most rows a chunk takes: every kernel's grid fits (a GEMM's 32-row tiles stay under
 /// 65535 workgroups a dimension).
@@ -51,7 +51,7 @@ pub fn validation_split(data: &str, rows: usize, seed: u64) -> Result<(Vec<usize
 
 /// Refuses rows `x` whose width is not the `inputs` a model (named `model` in the error)
 /// takes.
-pub fn check_inputs(model: &'static str, x: &Tensor, inputs: u32) -> Result<()> {
+pub fn check_inputs(model: &'static str, x: &DataRows, inputs: u32) -> Result<()> {
     if x.cols() != inputs {
         return Err(crate::error::shape(
             model,
@@ -210,7 +210,7 @@ impl ModelCore {
     pub fn record_rows(
         &self,
         tape: &mut Tape,
-        data: &Tensor,
+        data: &DataRows,
         widest: u32,
         outs: &[&Tensor],
         mut f: impl FnMut(&mut Tape, u32, &Tensor, &[Tensor]) -> Result<()>,

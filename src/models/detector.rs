@@ -28,7 +28,7 @@ use super::{LabelCounts, LabelSet};
 use crate::data::{Dataset, Schema};
 use crate::error::{Result, invalid, shape};
 use crate::gpu::{Gpu, GpuBuffer};
-use crate::tape::{Plan, Tensor};
+use crate::tape::{DataRows, Plan, Tensor};
 
 /// How a threshold was set, kept with it in the model file.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -146,7 +146,7 @@ pub trait Detector {
     /// Records the scoring of rows already on the GPU (`classes`: each row's class, for the
     /// models that need it): the plan and the `rows x 1` tensor it fills. Its values rank
     /// rows as [`Detector::score`] does; [`Detector::finish_scores`] turns them into scores.
-    fn score_plan(&self, x: &Tensor, classes: Option<&GpuBuffer>) -> Result<(Plan, Tensor)>;
+    fn score_plan(&self, x: &DataRows, classes: Option<&GpuBuffer>) -> Result<(Plan, Tensor)>;
 
     /// The map from what [`Detector::score_plan`] computes to the scores `score` returns
     /// (monotone; the identity unless a model says otherwise).
@@ -156,7 +156,7 @@ pub trait Detector {
 
     /// Each row's anomaly score for rows already on the GPU: [`Detector::score_plan`] run
     /// once and read back (one submit, one wait).
-    fn score_tensor(&self, x: &Tensor, classes: Option<&GpuBuffer>) -> Result<Vec<f32>> {
+    fn score_tensor(&self, x: &DataRows, classes: Option<&GpuBuffer>) -> Result<Vec<f32>> {
         let (plan, scores) = self.score_plan(x, classes)?;
         plan.run(1)?;
         Ok(self.finish_scores(scores.read(self.gpu())?))
@@ -180,7 +180,7 @@ pub trait Detector {
                     core.gpu().upload(&c[rows], "classes")
                 })
                 .transpose()?;
-            self.score_tensor(x, cls.as_ref())
+            self.score_tensor(&x.into(), cls.as_ref())
         })
     }
 
@@ -311,7 +311,7 @@ pub(crate) fn prepared<T>(p: &Option<T>) -> Result<&T> {
 pub trait ActiveDetector: Detector {
     /// Records the training and query plans for `data` (uploaded as `x`, at the run's
     /// precision), the run's label set and `k`.
-    fn prepare(&mut self, data: &Dataset, x: &Tensor, labels: &LabelSet, k: u32) -> Result<()>;
+    fn prepare(&mut self, data: &Dataset, x: &DataRows, labels: &LabelSet, k: u32) -> Result<()>;
 
     /// Replays `steps` training steps (one submit, no wait), with `labels` given so far (a UAI
     /// model trains its base network alone until the first).

@@ -11,7 +11,7 @@ use crate::error::{DataError, Error, Result};
 use crate::gpu::Gpu;
 use crate::nn::{ArenaBuilder, Mlp, Optimizer};
 use crate::ops::Act;
-use crate::tape::Tensor;
+use crate::tape::{DataRows, Tensor};
 
 /// Hidden units, steps and batch of the weak classifier.
 pub const WEAK_HIDDEN: u32 = 4;
@@ -38,7 +38,7 @@ impl WeakClassifier {
 
     /// Trains `steps` steps of minibatches of `WEAK_BATCH` rows of `x` with their classes
     /// (`cls`, one u32 a row), mean cross-entropy.
-    pub fn fit(&self, x: &Tensor, cls: &crate::gpu::GpuBuffer, steps: u32) -> Result<()> {
+    pub fn fit(&self, x: &DataRows, cls: &crate::gpu::GpuBuffer, steps: u32) -> Result<()> {
         let plan = self.core.train_plan(|tape| {
             let seed = self.core.rng_seed();
             let batch = tape.sample_rows_with(x, Some(cls), WEAK_BATCH, 0.0, seed)?;
@@ -53,7 +53,7 @@ impl WeakClassifier {
     }
 
     /// The class each row of `x` is predicted to have (the largest logit, the first of ties).
-    pub fn predict(&self, x: &Tensor) -> Result<Vec<usize>> {
+    pub fn predict(&self, x: &DataRows) -> Result<Vec<usize>> {
         let classes = self.mlp.outputs();
         let logits = Tensor::new(self.core.gpu(), x.rows(), classes, "logits")?;
         let mut tape = self.core.tape();

@@ -29,7 +29,7 @@ use crate::data::Dataset;
 use crate::error::{Result, invalid};
 use crate::gpu::{Gpu, GpuBuffer};
 use crate::nn::{ArenaBuilder, Optimizer, Slot};
-use crate::tape::{Plan, Tensor};
+use crate::tape::{DataRows, Plan, Tensor};
 
 /// Trees of Liu et al. (and sklearn's default).
 pub const IFOREST_TREES: u32 = 100;
@@ -209,11 +209,18 @@ impl Detector for IForest {
         Ok(FitReport::default())
     }
 
-    fn score_plan(&self, x: &Tensor, _classes: Option<&GpuBuffer>) -> Result<(Plan, Tensor)> {
+    fn score_plan(&self, x: &DataRows, _classes: Option<&GpuBuffer>) -> Result<(Plan, Tensor)> {
         check_inputs("isolation forest", x, self.config.inputs)?;
         let out = Tensor::new(self.core.gpu(), x.rows(), 1, "scores")?;
         let mut tape = self.core.tape();
-        tape.iforest_scores(x, &self.node_table()?, self.config.trees, &out)?;
+        let nodes = self.node_table()?;
+        // Each part of the data (one, unless one binding cannot hold it) into its rows of out.
+        let mut first = 0;
+        for part in x.parts() {
+            let dst = Tensor::view(out.buffer(), out.offset() + first, part.rows(), 1)?;
+            tape.iforest_scores(part, &nodes, self.config.trees, &dst)?;
+            first += part.rows();
+        }
         Ok((tape.finish()?, out))
     }
 
@@ -279,7 +286,7 @@ impl Model for IForest {
 /// Under Algorithm 1 the forest is grown and scores every row once, then each round shows the
 /// best rows not yet shown: the peer with no feedback.
 impl ActiveDetector for IForest {
-    fn prepare(&mut self, data: &Dataset, x: &Tensor, labels: &LabelSet, k: u32) -> Result<()> {
+    fn prepare(&mut self, data: &Dataset, x: &DataRows, labels: &LabelSet, k: u32) -> Result<()> {
         self.fit(data)?;
         // The scores never change: scored once here, each round only selects.
         let (score, scores) = self.score_plan(x, None)?;

@@ -21,7 +21,7 @@ use crate::gpu::{Gpu, GpuBuffer};
 use crate::nn::{ArenaBuilder, EncoderDecoder, Mlp, Optimizer, ParamArena};
 use crate::ops::Act;
 use crate::ops::loss::{BinaryLoss, RowError};
-use crate::tape::{Plan, Tape, Tensor};
+use crate::tape::{DataRows, Plan, Tape, Tensor};
 
 /// Which supervised detector.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -175,7 +175,7 @@ impl Supervised {
         self.core.arena()
     }
 
-    fn check(&self, x: &Tensor, y: Option<&GpuBuffer>) -> Result<()> {
+    fn check(&self, x: &DataRows, y: Option<&GpuBuffer>) -> Result<()> {
         check_inputs(self.config.kind.name(), x, self.config.inputs)?;
         if let Some(y) = y
             && y.words() < u64::from(x.rows())
@@ -222,7 +222,7 @@ impl Supervised {
 
     /// Records one training step on rows `x` with labels `y` (u32, 1 normal, 0 known anomaly;
     /// ignored by the normal-only baselines, whose `x` should hold normal rows only).
-    pub fn train_plan(&self, x: &Tensor, y: &GpuBuffer) -> Result<Plan> {
+    pub fn train_plan(&self, x: &DataRows, y: &GpuBuffer) -> Result<Plan> {
         self.check(x, Some(y))?;
         let c = &self.config;
         self.core.train_plan(|tape| {
@@ -240,7 +240,7 @@ impl Supervised {
     fn record_values(
         &self,
         tape: &mut Tape,
-        x: &Tensor,
+        x: &DataRows,
         y: Option<&GpuBuffer>,
         out: &Tensor,
     ) -> Result<()> {
@@ -257,7 +257,7 @@ impl Supervised {
 
     /// Records the mean loss over all rows of `x` (clean inputs), a 1x1 tensor; with `y` None,
     /// the mean value (reconstruction error or logit) instead.
-    pub fn mean_plan(&self, x: &Tensor, y: Option<&GpuBuffer>) -> Result<(Plan, Tensor)> {
+    pub fn mean_plan(&self, x: &DataRows, y: Option<&GpuBuffer>) -> Result<(Plan, Tensor)> {
         self.check(x, y)?;
         let mut tape = self.core.tape();
         let all = Tensor::new(self.core.gpu(), x.rows(), 1, "row losses")?;
@@ -275,12 +275,13 @@ impl Supervised {
         track: Option<(&Tensor, &Tensor)>,
     ) -> Result<FitReport> {
         let c = &self.config;
-        let step = self.train_plan(train.0, train.1)?;
-        let (val_plan, val_loss) = self.mean_plan(val.0, Some(val.1))?;
+        let step = self.train_plan(&train.0.into(), train.1)?;
+        let (val_plan, val_loss) = self.mean_plan(&val.0.into(), Some(val.1))?;
         let track_plans = match (&self.net, track) {
-            (Net::Ae(_), Some((n, a))) => {
-                Some((self.mean_plan(n, None)?, self.mean_plan(a, None)?))
-            }
+            (Net::Ae(_), Some((n, a))) => Some((
+                self.mean_plan(&n.into(), None)?,
+                self.mean_plan(&a.into(), None)?,
+            )),
             _ => None,
         };
         let gpu = self.core.gpu();
@@ -367,7 +368,7 @@ impl Detector for Supervised {
     }
 
     /// Each row's L (reconstruction error) or the DNN's logit.
-    fn score_plan(&self, x: &Tensor, _classes: Option<&GpuBuffer>) -> Result<(Plan, Tensor)> {
+    fn score_plan(&self, x: &DataRows, _classes: Option<&GpuBuffer>) -> Result<(Plan, Tensor)> {
         self.check(x, None)?;
         let mut tape = self.core.tape();
         let out = Tensor::new(self.core.gpu(), x.rows(), 1, "values")?;

@@ -29,7 +29,7 @@ use crate::gpu::{Gpu, GpuBuffer};
 use crate::nn::{ArenaBuilder, Mlp, Optimizer, Slot};
 use crate::ops::Act;
 use crate::ops::loss::RowError;
-use crate::tape::{Plan, Tape, Tensor};
+use crate::tape::{DataRows, Plan, Tape, Tensor};
 
 /// What a VAE scores a row by (higher = more anomalous).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -131,7 +131,7 @@ impl Vae {
 
     /// Records one training step on rows of `x`: a minibatch, the negative ELBO's two terms
     /// (the mean negative log-likelihood and the mean KL term), backward, Adam.
-    pub fn train_plan(&self, x: &Tensor) -> Result<Plan> {
+    pub fn train_plan(&self, x: &DataRows) -> Result<Plan> {
         check_inputs("vae", x, self.config.inputs)?;
         let c = &self.config;
         let log_var = self.core.param(self.log_var)?;
@@ -150,7 +150,7 @@ impl Vae {
 
     /// Records each row's negative ELBO at z = mu (with `elbo`), or its reconstruction error,
     /// into `out` (`rows x 1`).
-    fn record_scores(&self, tape: &mut Tape, x: &Tensor, elbo: bool, out: &Tensor) -> Result<()> {
+    fn record_scores(&self, tape: &mut Tape, x: &DataRows, elbo: bool, out: &Tensor) -> Result<()> {
         let widest = self.encoder.widest().max(self.decoder.widest());
         let c = &self.config;
         let log_var = self.core.param(self.log_var)?;
@@ -194,7 +194,7 @@ impl Vae {
     }
 
     /// Each row's score as configured (one submit, one wait).
-    pub fn scores(&self, x: &Tensor) -> Result<Vec<f32>> {
+    pub fn scores(&self, x: &DataRows) -> Result<Vec<f32>> {
         self.score_tensor(x, None)
     }
 }
@@ -221,10 +221,10 @@ impl Detector for Vae {
         }
         let tx = self.core.rows_tensor(data, &train, "train")?;
         let vx = self.core.rows_tensor(data, &val, "validation")?;
-        let step = self.train_plan(&tx)?;
+        let step = self.train_plan(&(&tx).into())?;
         let per_row = Tensor::new(self.core.gpu(), vx.rows(), 1, "validation loss")?;
         let mut tape = self.core.tape();
-        self.record_scores(&mut tape, &vx, true, &per_row)?;
+        self.record_scores(&mut tape, &(&vx).into(), true, &per_row)?;
         let mean = tape.mean(&per_row)?;
         let validate = tape.finish()?;
         let stopping = EarlyStopping {
@@ -243,7 +243,7 @@ impl Detector for Vae {
         Ok(report)
     }
 
-    fn score_plan(&self, x: &Tensor, _classes: Option<&GpuBuffer>) -> Result<(Plan, Tensor)> {
+    fn score_plan(&self, x: &DataRows, _classes: Option<&GpuBuffer>) -> Result<(Plan, Tensor)> {
         check_inputs("vae", x, self.config.inputs)?;
         let out = Tensor::new(self.core.gpu(), x.rows(), 1, "scores")?;
         let mut tape = self.core.tape();

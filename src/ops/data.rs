@@ -9,8 +9,8 @@ use oddity_kernels::params::{
 
 use super::groups_1d;
 use crate::error::{Result, invalid};
-use crate::gpu::GpuBuffer;
-use crate::tape::{Backward, BackwardCtx, Grad, Tape, Tensor};
+use crate::gpu::{GpuBuffer, KernelId};
+use crate::tape::{Backward, BackwardCtx, DataRows, Grad, Tape, Tensor};
 
 /// A minibatch drawn by [`Tape::sample_rows`].
 pub struct Sample {
@@ -24,7 +24,7 @@ pub struct Sample {
 /// The class buffer to read (or a placeholder) and a fresh one for `rows` drawn classes.
 fn class_buffers(
     gpu: &crate::Gpu,
-    data: &Tensor,
+    data: &DataRows,
     classes: Option<&GpuBuffer>,
     rows: u32,
 ) -> Result<(GpuBuffer, GpuBuffer)> {
@@ -123,7 +123,7 @@ impl Backward for NoiseBackward {
     }
 }
 
-fn check_rows(op: &'static str, data: &Tensor, rows: u32) -> Result<()> {
+fn check_rows(op: &'static str, data: &DataRows, rows: u32) -> Result<()> {
     if data.rows() == 0 {
         return Err(invalid(op, "the dataset has no rows"));
     }
@@ -131,6 +131,60 @@ fn check_rows(op: &'static str, data: &Tensor, rows: u32) -> Result<()> {
         return Err(invalid(op, "zero rows requested"));
     }
     Ok(())
+}
+
+/// The names `gather_parts.wgsl` binds a dataset's parts under.
+const PART_BINDINGS: [&str; 4] = ["data", "data_b", "data_c", "data_d"];
+
+/// How a sampler reads `data`: the kernel (`gather.wgsl`'s for one buffer, else
+/// `gather_parts.wgsl`'s, which binds four: a part the data lacks binds its first part again,
+/// never read), the data bindings, `data_off` and `part_len` (NONE for one buffer).
+struct DataBinding {
+    parts: Vec<(&'static str, GpuBuffer)>,
+    data_off: u32,
+    part_len: u32,
+    split: bool,
+}
+
+impl DataBinding {
+    fn of(data: &DataRows) -> DataBinding {
+        match data.parts() {
+            [one] => DataBinding {
+                parts: vec![("data", one.buffer().clone())],
+                data_off: one.offset(),
+                part_len: NONE,
+                split: false,
+            },
+            parts => DataBinding {
+                parts: PART_BINDINGS
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &name)| (name, parts.get(i).unwrap_or(&parts[0]).buffer().clone()))
+                    .collect(),
+                data_off: 0,
+                part_len: data.part_rows() * data.cols(),
+                split: true,
+            },
+        }
+    }
+
+    /// `single` for data in one buffer, else `split` (the same entry point of
+    /// `gather_parts.wgsl`).
+    fn kernel(&self, single: KernelId, split: KernelId) -> KernelId {
+        if self.split { split } else { single }
+    }
+}
+
+/// The data's bindings followed by `rest`, as a dispatch takes them.
+fn with_parts<'a>(
+    parts: &'a [(&'static str, GpuBuffer)],
+    rest: &[(&'static str, &'a GpuBuffer)],
+) -> Vec<(&'static str, &'a GpuBuffer)> {
+    parts
+        .iter()
+        .map(|(n, b)| (*n, b))
+        .chain(rest.iter().copied())
+        .collect()
 }
 
 fn check_noise(noise_std: f32) -> Result<()> {
@@ -148,7 +202,7 @@ impl Tape {
     /// (`+ noise_std * N(0, 1)`) when `noise_std > 0`. New rows every step of a replayed plan.
     pub fn sample_rows(
         &mut self,
-        data: &Tensor,
+        data: &DataRows,
         batch: u32,
         noise_std: f32,
         seed: u32,
@@ -160,7 +214,7 @@ impl Tape {
     /// per data row) into [`Sample::class`].
     pub fn sample_rows_with(
         &mut self,
-        data: &Tensor,
+        data: &DataRows,
         classes: Option<&GpuBuffer>,
         batch: u32,
         noise_std: f32,
@@ -179,11 +233,13 @@ impl Tape {
             .as_ref()
             .map(|t| t.buffer().clone())
             .unwrap_or(gpu.dummy(true)?);
+        let db = DataBinding::of(data);
         let p = GatherParams {
             rows: batch,
             cols: data.cols(),
             n_data: data.rows(),
-            data_off: data.offset(),
+            data_off: db.data_off,
+            part_len: db.part_len,
             out_off: clean.offset(),
             noisy_off: noisy.as_ref().map_or(NONE, |t| t.offset()),
             idx_off: 0,
@@ -195,16 +251,18 @@ impl Tape {
         let (cls, cls_out) = class_buffers(&gpu, data, classes, batch)?;
         let state = self.state.buffer().clone();
         self.plan.dispatch(
-            k::gather::SAMPLE_ROWS,
+            db.kernel(k::gather::SAMPLE_ROWS, k::gather_parts::SAMPLE_ROWS),
             Some(&p),
-            &[
-                ("data", data.buffer()),
-                ("state", &state),
-                ("out", clean.buffer()),
-                ("noisy", &noisy_buf),
-                ("cls", &cls),
-                ("cls_out", &cls_out),
-            ],
+            &with_parts(
+                &db.parts,
+                &[
+                    ("state", &state),
+                    ("out", clean.buffer()),
+                    ("noisy", &noisy_buf),
+                    ("cls", &cls),
+                    ("cls_out", &cls_out),
+                ],
+            ),
             groups_1d(&gpu, clean.len())?,
         )?;
         Ok(Sample {
@@ -218,7 +276,7 @@ impl Tape {
     /// past the data gives a row of NaN.
     pub fn gather_rows(
         &mut self,
-        data: &Tensor,
+        data: &DataRows,
         idx: &GpuBuffer,
         idx_offset: u32,
         rows: u32,
@@ -235,11 +293,13 @@ impl Tape {
         }
         let gpu = self.gpu().clone();
         let out = Tensor::new(&gpu, rows, data.cols(), "gathered")?;
+        let db = DataBinding::of(data);
         let p = GatherParams {
             rows,
             cols: data.cols(),
             n_data: data.rows(),
-            data_off: data.offset(),
+            data_off: db.data_off,
+            part_len: db.part_len,
             out_off: out.offset(),
             noisy_off: NONE,
             idx_off: idx_offset,
@@ -249,9 +309,9 @@ impl Tape {
             cls_out_off: 0,
         };
         self.plan.dispatch(
-            k::gather::GATHER_ROWS,
+            db.kernel(k::gather::GATHER_ROWS, k::gather_parts::GATHER_ROWS),
             Some(&p),
-            &[("data", data.buffer()), ("idx", idx), ("out", out.buffer())],
+            &with_parts(&db.parts, &[("idx", idx), ("out", out.buffer())]),
             groups_1d(&gpu, out.len())?,
         )?;
         Ok(out)
@@ -384,7 +444,7 @@ impl Tape {
     /// GPU every step.
     pub fn sample_labelled(
         &mut self,
-        data: &Tensor,
+        data: &DataRows,
         source: LabelSource<'_>,
         batch: u32,
         rows: u32,
@@ -424,13 +484,15 @@ impl Tape {
             .map(|t| t.buffer().clone())
             .unwrap_or(gpu.dummy(true)?);
         let ym = gpu.buffer(2 * u64::from(rows) + 1, "labels, mask and count")?;
+        let db = DataBinding::of(data);
         let p = LabelledParams {
             batch,
             n_data: data.rows(),
             rows,
             cols: data.cols(),
             cap,
-            data_off: data.offset(),
+            data_off: db.data_off,
+            part_len: db.part_len,
             out_off: clean.offset(),
             noisy_off: noisy.as_ref().map_or(NONE, |t| t.offset()),
             y_off: 0,
@@ -444,18 +506,20 @@ impl Tape {
         let (cls, cls_out) = class_buffers(&gpu, data, classes, total)?;
         let state = self.state.buffer().clone();
         self.plan.dispatch(
-            k::gather::SAMPLE_LABELLED,
+            db.kernel(k::gather::SAMPLE_LABELLED, k::gather_parts::SAMPLE_LABELLED),
             Some(&p),
-            &[
-                ("data", data.buffer()),
-                ("state", &state),
-                ("out", clean.buffer()),
-                ("noisy", &noisy_buf),
-                ("lab", lab),
-                ("ym", &ym),
-                ("cls", &cls),
-                ("cls_out", &cls_out),
-            ],
+            &with_parts(
+                &db.parts,
+                &[
+                    ("state", &state),
+                    ("out", clean.buffer()),
+                    ("noisy", &noisy_buf),
+                    ("lab", lab),
+                    ("ym", &ym),
+                    ("cls", &cls),
+                    ("cls_out", &cls_out),
+                ],
+            ),
             groups_1d(&gpu, clean.len())?,
         )?;
         Ok(LabelledSample {

@@ -12,6 +12,7 @@
 //! every other rule gets the rows zeroed first.
 
 mod plan;
+mod rows;
 mod tensor;
 pub mod work;
 
@@ -19,6 +20,7 @@ use oddity_kernels::kernels as k;
 use std::collections::{HashMap, HashSet};
 
 pub use plan::{Deferred, DispatchReport, Plan, PlanBuilder, run_all};
+pub use rows::{DataRows, MAX_PARTS};
 pub use tensor::Tensor;
 pub(crate) use tensor::TensorKey;
 

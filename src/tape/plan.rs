@@ -160,7 +160,7 @@ impl PlanBuilder {
         buffers: &[(&str, &GpuBuffer)],
         groups: [u32; 3],
     ) -> Result<Pending> {
-        // The f16 twin when its f16 binding is given f16 data, that binding renamed to the
+        // The f16 twin when its f16 binding is given f16 data, its f16 bindings renamed to the
         // twin's name for it.
         let twin = kernel
             .f16
@@ -168,9 +168,21 @@ impl PlanBuilder {
         let renamed: Vec<(&str, &GpuBuffer)>;
         let (kernel, buffers) = match twin {
             Some(t) => {
+                // Every binding the twin reads as `NAME16` (the data's parts too) takes that
+                // name.
+                let twin_bindings = t
+                    .kernel
+                    .entry_point()
+                    .map_or(&[][..], |(_, ep)| ep.bindings);
                 renamed = buffers
                     .iter()
-                    .map(|&(n, b)| (if n == t.binding { t.binding16 } else { n }, b))
+                    .map(|&(n, b)| {
+                        let half = twin_bindings.iter().find(|tb| {
+                            tb.name.strip_suffix("16") == Some(n)
+                                && !twin_bindings.iter().any(|o| o.name == n)
+                        });
+                        (half.map_or(n, |tb| tb.name), b)
+                    })
                     .collect();
                 (t.kernel, &renamed[..])
             }

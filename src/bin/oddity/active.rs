@@ -350,7 +350,7 @@ pub fn run(a: &Args) -> oddity::Result<Vec<Outcome>> {
 pub fn run_models(
     gpu: &Gpu,
     data: &Dataset,
-    x: &oddity::Tensor,
+    x: &oddity::tape::DataRows,
     a: &Args,
     budget: u32,
     progress: bool,

@@ -55,7 +55,7 @@ fn split(label: &str) -> (String, String) {
 pub fn run(
     gpu: &Gpu,
     model: &Autoencoder,
-    x: &oddity::tape::Tensor,
+    x: &oddity::tape::DataRows,
     launches: u32,
 ) -> oddity::Result<Sweep> {
     let policy = gpu.gemm_policy();

@@ -50,7 +50,7 @@ use crate::ops::dense::DenseParams;
 use crate::ops::head::{HEAD_STATS_START, HeadInput};
 use crate::ops::loss::RowError;
 use crate::ops::topk::TopK;
-use crate::tape::{Plan, Tape, Tensor};
+use crate::tape::{DataRows, Plan, Tape, Tensor};
 
 mod config;
 mod hedge;
@@ -184,7 +184,7 @@ impl UaiModel {
         }
     }
 
-    fn check(&self, data: &Tensor, labels: &LabelSet, classes: Option<&GpuBuffer>) -> Result<()> {
+    fn check(&self, data: &DataRows, labels: &LabelSet, classes: Option<&GpuBuffer>) -> Result<()> {
         check_inputs("UAI model", data, self.config.ae.inputs)?;
         if labels.capacity() != data.rows() {
             return Err(shape(
@@ -257,7 +257,7 @@ impl UaiModel {
     /// by the Class base.
     pub fn train_plan(
         &self,
-        data: &Tensor,
+        data: &DataRows,
         labels: &LabelSet,
         classes: Option<&GpuBuffer>,
     ) -> Result<Plan> {
@@ -267,7 +267,7 @@ impl UaiModel {
     /// [`Self::train_plan`] with the head or without it (the base network's own step).
     fn record_train(
         &self,
-        data: &Tensor,
+        data: &DataRows,
         labels: &LabelSet,
         classes: Option<&GpuBuffer>,
         with_head: bool,
@@ -331,7 +331,7 @@ impl UaiModel {
     fn record_scores(
         &self,
         tape: &mut Tape,
-        data: &Tensor,
+        data: &DataRows,
         classes: Option<&GpuBuffer>,
         scores: &Tensor,
         base_scores: Option<&Tensor>,
@@ -368,7 +368,7 @@ impl UaiModel {
     /// k pairs to read back.
     pub fn query_plan(
         &self,
-        data: &Tensor,
+        data: &DataRows,
         labels: &LabelSet,
         classes: Option<&GpuBuffer>,
         k: u32,
@@ -386,7 +386,7 @@ impl UaiModel {
     /// the plain query's, and the top k of the head's and of s(x)'s.
     fn hedged_plan(
         &self,
-        data: &Tensor,
+        data: &DataRows,
         labels: &LabelSet,
         classes: Option<&GpuBuffer>,
         query: &QueryPlan,
@@ -469,7 +469,7 @@ impl Detector for UaiModel {
         self.core.fit_steps(&plan, self.config.fit_steps)
     }
 
-    fn score_plan(&self, x: &Tensor, classes: Option<&GpuBuffer>) -> Result<(Plan, Tensor)> {
+    fn score_plan(&self, x: &DataRows, classes: Option<&GpuBuffer>) -> Result<(Plan, Tensor)> {
         check_inputs("UAI model", x, self.config.ae.inputs)?;
         self.check_classes(classes)?;
         let scores = Tensor::new(self.core.gpu(), x.rows(), 1, "scores")?;
@@ -484,7 +484,7 @@ impl Detector for UaiModel {
 }
 
 impl ActiveDetector for UaiModel {
-    fn prepare(&mut self, data: &Dataset, x: &Tensor, labels: &LabelSet, k: u32) -> Result<()> {
+    fn prepare(&mut self, data: &Dataset, x: &DataRows, labels: &LabelSet, k: u32) -> Result<()> {
         let classes = self.classes(data)?;
         let train = self.train_plan(x, labels, classes.as_ref())?;
         let base_train = match self.config.uai {
