@@ -270,9 +270,16 @@ impl ModelCore {
     }
 
     /// Rows `ix` of `data`, in that order, as a tensor.
-    pub fn rows_tensor(&self, data: &Dataset, ix: &[usize], label: &str) -> Result<Tensor> {
+    pub fn rows_data(&self, data: &Dataset, ix: &[usize], label: &str) -> Result<DataRows> {
         let x: Vec<f32> = ix.iter().flat_map(|&i| data.row(i)).copied().collect();
-        Tensor::from_slice(&self.gpu, &x, ix.len() as u32, data.cols as u32, label)
+        DataRows::upload(
+            &self.gpu,
+            &x,
+            ix.len() as u32,
+            data.cols as u32,
+            label,
+            false,
+        )
     }
 
     /// Replays `plan` `steps` times (one submit, no wait) and reports it.

@@ -270,18 +270,17 @@ impl Supervised {
     /// curves, `track` holds validation rows that are normal and that are known anomalies.
     pub fn fit_split(
         &mut self,
-        train: (&Tensor, &GpuBuffer),
-        val: (&Tensor, &GpuBuffer),
-        track: Option<(&Tensor, &Tensor)>,
+        train: (&DataRows, &GpuBuffer),
+        val: (&DataRows, &GpuBuffer),
+        track: Option<(&DataRows, &DataRows)>,
     ) -> Result<FitReport> {
         let c = &self.config;
-        let step = self.train_plan(&train.0.into(), train.1)?;
-        let (val_plan, val_loss) = self.mean_plan(&val.0.into(), Some(val.1))?;
+        let step = self.train_plan(train.0, train.1)?;
+        let (val_plan, val_loss) = self.mean_plan(val.0, Some(val.1))?;
         let track_plans = match (&self.net, track) {
-            (Net::Ae(_), Some((n, a))) => Some((
-                self.mean_plan(&n.into(), None)?,
-                self.mean_plan(&a.into(), None)?,
-            )),
+            (Net::Ae(_), Some((n, a))) => {
+                Some((self.mean_plan(n, None)?, self.mean_plan(a, None)?))
+            }
             _ => None,
         };
         let gpu = self.core.gpu();
@@ -339,10 +338,10 @@ impl Detector for Supervised {
             }
         };
         let (val, train) = validation_split(&data.name, data.rows, self.config.seed)?;
-        let upload = |ix: &[usize], what: &str| -> Result<(Tensor, GpuBuffer)> {
+        let upload = |ix: &[usize], what: &str| -> Result<(DataRows, GpuBuffer)> {
             let labels: Vec<u32> = ix.iter().map(|&i| y[i]).collect();
             Ok((
-                self.core.rows_tensor(data, ix, what)?,
+                self.core.rows_data(data, ix, what)?,
                 self.core.gpu().upload(&labels, "labels")?,
             ))
         };

@@ -219,12 +219,12 @@ impl Detector for Vae {
         if self.core.step_state().step(self.core.gpu())? == 0 {
             self.start_log_var(data, &train)?;
         }
-        let tx = self.core.rows_tensor(data, &train, "train")?;
-        let vx = self.core.rows_tensor(data, &val, "validation")?;
-        let step = self.train_plan(&(&tx).into())?;
+        let tx = self.core.rows_data(data, &train, "train")?;
+        let vx = self.core.rows_data(data, &val, "validation")?;
+        let step = self.train_plan(&tx)?;
         let per_row = Tensor::new(self.core.gpu(), vx.rows(), 1, "validation loss")?;
         let mut tape = self.core.tape();
-        self.record_scores(&mut tape, &(&vx).into(), true, &per_row)?;
+        self.record_scores(&mut tape, &vx, true, &per_row)?;
         let mean = tape.mean(&per_row)?;
         let validate = tape.finish()?;
         let stopping = EarlyStopping {
