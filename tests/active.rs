@@ -118,10 +118,7 @@ fn an_interrupted_run_resumes_exactly_from_its_journal() {
     // and the journal is left as it was.
     let garbage = format!("{whole}garbage\n");
     std::fs::write(&path, &garbage).unwrap();
-    let e = Journal::open(&path, &header())
-        .err()
-        .expect("refused")
-        .to_string();
+    let e = refused(&path, &header());
     assert!(e.contains("line 7 is not a round of answers"), "{e}");
     assert_eq!(std::fs::read_to_string(&path).unwrap(), garbage);
     std::fs::remove_file(&path).ok();
@@ -133,16 +130,21 @@ fn an_interrupted_run_resumes_exactly_from_its_journal() {
 fn a_journal_in_use_is_refused() {
     let path = temp("locked.jsonl");
     let first = Journal::open(&path, &header()).unwrap();
-    let e = Journal::open(&path, &header())
-        .err()
-        .expect("refused")
-        .to_string();
+    let e = refused(&path, &header());
     assert!(e.contains("is in use by another run"), "{e}");
     drop(first);
     let again = Journal::open(&path, &header()).unwrap();
     assert!(again.rounds.is_empty() && again.torn_line().is_none());
     drop(again);
     std::fs::remove_file(&path).ok();
+}
+
+/// Why `Journal::open` refused `path` under `header`.
+fn refused(path: &std::path::Path, header: &JournalHeader) -> String {
+    Journal::open(path, header)
+        .err()
+        .expect("refused")
+        .to_string()
 }
 
 #[test]
@@ -154,10 +156,7 @@ fn a_journal_from_another_run_is_refused() {
         rows: 1637,
         ..header()
     };
-    let e = Journal::open(&path, &other)
-        .err()
-        .expect("refused")
-        .to_string();
+    let e = refused(&path, &other);
     assert!(
         e.contains("was written for another run")
             && e.contains("dataset synthetic in the journal, digits0 now")
@@ -170,10 +169,7 @@ fn a_journal_from_another_run_is_refused() {
         training: "hidden 8,4, batch 32, lr 0.001".into(),
         ..header()
     };
-    let e = Journal::open(&path, &other)
-        .err()
-        .expect("refused")
-        .to_string();
+    let e = refused(&path, &other);
     assert!(
         e.contains("training hidden 8,4, batch 32, lr 0.01 in the journal, hidden 8,4, batch 32, lr 0.001 now"),
         "{e}"
@@ -188,19 +184,13 @@ fn a_journal_from_another_run_is_refused() {
         data: data_digest(&shuffled),
         ..header()
     };
-    let e = Journal::open(&path, &other)
-        .err()
-        .expect("refused")
-        .to_string();
+    let e = refused(&path, &other);
     assert!(
         e.contains("the data differ (digest 0123456789abcdef in the journal"),
         "{e}"
     );
     std::fs::write(&path, "not json\n").unwrap();
-    let e = Journal::open(&path, &header())
-        .err()
-        .expect("refused")
-        .to_string();
+    let e = refused(&path, &header());
     assert!(e.contains("line 1 is not an oddity journal header"), "{e}");
     std::fs::remove_file(&path).ok();
 }

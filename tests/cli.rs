@@ -4,12 +4,11 @@
 #[path = "common/bin.rs"]
 mod bin;
 
-use bin::{SMALL, oddity};
+use bin::{SMALL, fresh_dir, oddity};
 
 #[test]
 fn active_json_files_and_journal_resume() {
-    let dir = std::env::temp_dir().join(format!("oddity-cli-{}", std::process::id()));
-    std::fs::remove_dir_all(&dir).ok();
+    let dir = fresh_dir("cli");
     let journal = dir.join("labels.jsonl");
     std::fs::create_dir_all(&dir).unwrap();
     let mut args = SMALL.to_vec();
@@ -163,8 +162,7 @@ fn bad_arguments_are_clear_errors() {
         assert!(stderr.contains(want), "{args:?}: {stderr}");
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
     }
-    let dir = std::env::temp_dir().join(format!("oddity-cli-csv-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = fresh_dir("cli-csv");
     let csv = dir.join("d.csv");
     std::fs::write(&csv, "a,b,y\n1,2,0\n3,x,1\n").unwrap();
     let (ok, _, stderr) = oddity(&[
@@ -425,8 +423,7 @@ fn fit_prints_json_and_names_bad_arguments() {
 
 #[test]
 fn fit_on_csv_saves_a_model_that_score_reads_back() {
-    let dir = std::env::temp_dir().join(format!("oddity-cli-score-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = fresh_dir("cli-score");
     let file = |name: &str, rows: std::ops::Range<u32>| {
         let mut t = String::from("x,proto,y,label\n");
         for i in rows {
@@ -572,8 +569,7 @@ fn repro_abc_prints_the_table_the_figure5_curves_and_the_checks() {
 #[test]
 fn a_closed_stdout_ends_only_the_printing() {
     use std::process::{Command, Stdio};
-    let dir = std::env::temp_dir().join(format!("oddity-pipe-{}", std::process::id()));
-    std::fs::remove_dir_all(&dir).ok();
+    let dir = fresh_dir("pipe");
     let mut args = SMALL.to_vec();
     let o = dir.to_str().unwrap().to_string();
     args.extend(["--model", "dae", "--json", "--out", &o]);
@@ -600,9 +596,7 @@ fn a_closed_stdout_ends_only_the_printing() {
 #[test]
 fn max_rows_shows_the_files_row_numbers() {
     use rand::{RngExt, SeedableRng};
-    let dir = std::env::temp_dir().join(format!("oddity-maxrows-{}", std::process::id()));
-    std::fs::remove_dir_all(&dir).ok();
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = fresh_dir("maxrows");
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
     let (mut csv, mut answers, mut truth) = (
         String::from("a,b,c,y\n"),
@@ -702,9 +696,7 @@ fn max_rows_shows_the_files_row_numbers() {
 /// kill would.
 #[test]
 fn a_run_killed_anywhere_resumes_to_the_same_curve() {
-    let dir = std::env::temp_dir().join(format!("oddity-kill-{}", std::process::id()));
-    std::fs::remove_dir_all(&dir).ok();
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = fresh_dir("kill");
     let run = |journal: &std::path::Path, kill: Option<&str>| {
         // SMALL with a budget of four rounds.
         let mut args: Vec<&str> = SMALL.to_vec();
@@ -756,8 +748,7 @@ fn a_run_killed_anywhere_resumes_to_the_same_curve() {
 /// model files.
 #[test]
 fn the_same_run_twice_gives_the_same_bytes() {
-    let dir = std::env::temp_dir().join(format!("oddity-determinism-{}", std::process::id()));
-    std::fs::remove_dir_all(&dir).ok();
+    let dir = fresh_dir("determinism");
     let outs: Vec<std::path::PathBuf> = (0..2).map(|i| dir.join(format!("run{i}"))).collect();
     for o in &outs {
         let mut args = SMALL.to_vec();
