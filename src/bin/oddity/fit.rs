@@ -223,6 +223,13 @@ pub fn run(a: &Args) -> oddity::Result<()> {
     });
     let (mut model, ev, seconds) = evaluate(&gpu, &split, &a.model, &settings, Some(hook))?;
     progress.finish();
+    if ev.fit.diverged {
+        eprintln!(
+            "{}: training diverged at epoch {} (the validation loss became NaN or infinite); the \
+             model of epoch {}, the best before it, is kept",
+            a.model, ev.fit.epochs, ev.fit.best_epoch
+        );
+    }
     outln!(
         "{}: known AUROC {} AP {}; unknown AUROC {} AP {}; {} epochs (best {}), {:.1} s",
         a.model,
