@@ -179,13 +179,28 @@ pub fn best_f1_threshold(scores: &[f32], labels: &[u8]) -> Result<AtThreshold> {
     at_threshold(scores, labels, best_t)
 }
 
+/// The share of anomalies among the `n` highest scores (ties broken by the lower row, as a
+/// stable sort leaves them); PyOD's precision@n with n the number of anomalies.
+pub fn precision_at(scores: &[f32], labels: &[u8], n: usize) -> Result<f64> {
+    check(scores, labels)?;
+    if n == 0 || n > scores.len() {
+        return Err(invalid(
+            "precision@n",
+            format!("n = {n} for {} rows (1 <= n <= rows)", scores.len()),
+        ));
+    }
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+    Ok(order[..n].iter().filter(|&&i| labels[i] == 1).count() as f64 / n as f64)
+}
+
 /// The threshold that flags a `contamination` share of the rows: the (1 - contamination)
 /// quantile of the scores (see [`quantile`]), as scikit-learn's detectors set it.
 pub fn contamination_threshold(scores: &[f32], contamination: f64) -> Result<f64> {
-    if !(0.0..=0.5).contains(&contamination) {
+    if !(contamination > 0.0 && contamination <= 0.5) {
         return Err(invalid(
             "contamination",
-            format!("{contamination} is outside [0, 0.5]"),
+            format!("{contamination} is outside (0, 0.5]"),
         ));
     }
     quantile(scores, 1.0 - contamination)

@@ -6,14 +6,7 @@
 #[path = "common/bin.rs"]
 mod bin;
 
-use bin::{SMALL, oddity};
-
-fn temp_dir(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("oddity-{name}-{}", std::process::id()));
-    std::fs::remove_dir_all(&dir).ok();
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+use bin::{SMALL, fresh_dir, oddity};
 
 /// `data`'s rows as the raw CSV they were scaled from (the digits are whole numbers, so the
 /// raw values come back exactly), with the class column.
@@ -36,7 +29,7 @@ fn raw_csv(data: &oddity::data::Dataset) -> String {
 
 #[test]
 fn active_out_keeps_scores_queries_and_a_model_that_score_reads() {
-    let dir = temp_dir("active-out");
+    let dir = fresh_dir("active-out");
     let o = dir.display().to_string();
     let mut args = SMALL.to_vec();
     args.extend(["--model", "dae-uai,class-uai", "--out", &o, "--json"]);
@@ -131,7 +124,7 @@ fn active_out_keeps_scores_queries_and_a_model_that_score_reads() {
 
 #[test]
 fn the_vae_fits_saves_and_scores_from_the_command_line() {
-    let dir = temp_dir("vae-cli");
+    let dir = fresh_dir("vae-cli");
     let built_in = dir.join("digits.safetensors").display().to_string();
     let (ok, out, err) = oddity(&[
         "fit",
@@ -221,4 +214,119 @@ fn the_vae_fits_saves_and_scores_from_the_command_line() {
         flagged.iter().filter(|(_, f)| *f).count()
     );
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `oddity fit --data`: an unsupervised detector on a CSV file, labels only for evaluation,
+/// with each threshold rule; the metrics, the histogram, the saved threshold that `oddity
+/// score` flags by; and the clear errors.
+#[test]
+fn fit_on_data_without_labels_sets_thresholds_and_reports_metrics() {
+    use rand::{RngExt, SeedableRng};
+    let dir = fresh_dir("fit-data");
+    let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+    let mut csv = String::from("a,b,c,label\n");
+    for r in 0..400 {
+        let bad = r % 20 == 7;
+        let v: Vec<f32> = (0..3)
+            .map(|_| rng.random::<f32>() + if bad { 2.5 } else { 0.0 })
+            .collect();
+        csv.push_str(&format!("{},{},{},{}\n", v[0], v[1], v[2], u8::from(bad)));
+    }
+    let data = dir.join("d.csv");
+    std::fs::write(&data, csv).unwrap();
+    let d = data.to_str().unwrap();
+    let model = dir.join("m.safetensors");
+    let m = model.to_str().unwrap();
+    let fit = |extra: &[&str]| {
+        let mut args = vec![
+            "fit",
+            "--model",
+            "iforest",
+            "--data",
+            d,
+            "--label-col",
+            "label",
+        ];
+        args.extend(extra);
+        oddity(&args)
+    };
+    // PyOD's default: contamination 0.1 of every row.
+    let (ok, out, err) = fit(&["--json", "--save", m]);
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+    assert_eq!(v["flagged"], 40, "{v}");
+    assert!(v["auroc"].as_f64().unwrap() > 0.95, "{v}");
+    assert_eq!(v["n"], 20);
+    let p = v["precision_at_n"].as_f64().unwrap();
+    assert!((0.5..=1.0).contains(&p), "{v}");
+    assert!(v["at_threshold"]["recall"].as_f64().unwrap() > 0.9, "{v}");
+    assert!(
+        out.contains("<- threshold") && out.contains("+ anomaly"),
+        "{out}"
+    );
+    // The saved threshold is the one `oddity score` flags by.
+    let (ok, out, err) = oddity(&[
+        "score",
+        "--model-file",
+        m,
+        "--data",
+        d,
+        "--label-col",
+        "label",
+        "--json",
+    ]);
+    assert!(ok, "{err}");
+    let s: serde_json::Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+    assert_eq!(s["flagged"], 40, "{s}");
+    // A percentile of the held-out normal rows, and a given value.
+    let (ok, out, err) = fit(&["--threshold-percentile", "99", "--json"]);
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+    let flagged = v["flagged"].as_u64().unwrap();
+    assert!((15..=60).contains(&flagged), "{v}");
+    let (ok, out, err) = fit(&["--threshold", "2", "--json"]);
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+    assert_eq!(
+        (v["threshold"].as_f64(), v["flagged"].as_u64()),
+        (Some(2.0), Some(0))
+    );
+    // Without labels: no metrics, the histogram all the same.
+    let (ok, out, err) = oddity(&["fit", "--model", "iforest", "--data", d, "--json"]);
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+    assert!(v["auroc"].is_null() && out.contains("(# rows)"), "{out}");
+    for (extra, want) in [
+        (&["--contamination", "0"][..], "outside (0, 0.5]"),
+        (&["--contamination", "0.6"][..], "outside (0, 0.5]"),
+        (
+            &["--contamination", "0.1", "--threshold", "1"][..],
+            "give one of",
+        ),
+        (&["--threshold-percentile", "101"][..], "outside [0, 100]"),
+    ] {
+        let (ok, _, err) = fit(extra);
+        assert!(!ok && err.contains(want), "{extra:?}: {err}");
+    }
+    let (ok, _, err) = oddity(&[
+        "fit",
+        "--model",
+        "abc-ae",
+        "--data",
+        d,
+        "--label-col",
+        "label",
+    ]);
+    assert!(!ok && err.contains("abc-ae learns from labels"), "{err}");
+    let (ok, _, err) = oddity(&[
+        "fit",
+        "--model",
+        "ae",
+        "--dataset",
+        "toy2d",
+        "--threshold",
+        "1",
+    ]);
+    assert!(!ok && err.contains("go with --data"), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
 }

@@ -60,7 +60,7 @@ fn hand_computed() {
     let s = [4.0f32, 0.0, 2.0, 1.0, 3.0];
     close(contamination_threshold(&s, 0.25).unwrap(), 3.0, "q75");
     close(contamination_threshold(&s, 0.1).unwrap(), 3.6, "q90");
-    close(contamination_threshold(&s, 0.0).unwrap(), 4.0, "q100");
+    close(quantile(&s, 1.0).unwrap(), 4.0, "q100");
 }
 
 #[test]
@@ -111,4 +111,26 @@ fn bad_inputs_are_named() {
     assert!(err(average_precision(&[1.0, 2.0], &[0, 0])).contains("at least one anomaly"));
     assert!(err(contamination_threshold(&[1.0], 0.7)).contains("outside"));
     assert!(err(contamination_threshold(&[], 0.1)).contains("no scores"));
+}
+
+/// precision@n: the anomalies among the n highest scores (ties by the lower row), and its
+/// bounds; contamination is refused outside (0, 0.5].
+#[test]
+fn precision_at_n_and_the_contamination_range() {
+    use oddity::metrics::{contamination_threshold, precision_at};
+    let scores = [0.9f32, 0.1, 0.5, 0.5, 0.8, 0.2];
+    let labels = [1u8, 0, 0, 1, 1, 0];
+    assert_eq!(precision_at(&scores, &labels, 2).unwrap(), 1.0);
+    // The tie at 0.5: row 2 (normal) comes before row 3 (anomaly).
+    assert_eq!(precision_at(&scores, &labels, 3).unwrap(), 2.0 / 3.0);
+    assert_eq!(precision_at(&scores, &labels, 4).unwrap(), 0.75);
+    for n in [0, 7] {
+        let e = precision_at(&scores, &labels, n).unwrap_err().to_string();
+        assert!(e.contains("1 <= n <= rows"), "{e}");
+    }
+    for c in [0.0, -0.1, 0.51, f64::NAN] {
+        let e = contamination_threshold(&scores, c).unwrap_err().to_string();
+        assert!(e.contains("outside (0, 0.5]"), "{c}: {e}");
+    }
+    assert!(contamination_threshold(&scores, 0.5).is_ok());
 }

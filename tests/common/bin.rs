@@ -34,7 +34,6 @@ pub const SMALL: &[&str] = &[
 ];
 
 /// A fresh, empty directory for one test (`oddity-NAME-PID` under the system's temp dir).
-#[allow(dead_code)]
 pub fn fresh_dir(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("oddity-{name}-{}", std::process::id()));
     std::fs::remove_dir_all(&dir).ok();

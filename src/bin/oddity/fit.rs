@@ -15,8 +15,13 @@ pub struct Args {
     #[arg(long)]
     pub model: String,
     /// A built-in split: toy2d, digits-abc or fmnist-abc.
-    #[arg(long, required_unless_present = "train", conflicts_with = "train")]
+    #[arg(long, required_unless_present_any = ["train", "data"], conflicts_with_all = ["train", "data"])]
     pub dataset: Option<String>,
+    /// A CSV file to train an unsupervised detector on, as PyOD does (every row; with
+    /// --threshold-percentile, all but a held-out fifth); a label column, when named, only
+    /// evaluates: AUROC, AP, precision, recall and F1 at the threshold, precision@n.
+    #[arg(long, conflicts_with_all = ["train", "test"])]
+    pub data: Option<std::path::PathBuf>,
     /// A CSV file with a header and a label column (instead of --dataset): numeric columns as
     /// they are, others one-hot encoded, all min-max scaled (the scaling is saved with the
     /// model). Every anomaly in it counts as a known one.
@@ -50,9 +55,17 @@ pub struct Args {
     #[arg(long, value_delimiter = ',')]
     pub hidden: Option<Vec<u32>>,
     /// Set the model's threshold to flag this share of its training rows (PyOD's
-    /// contamination, 0 to 0.5); it is saved with the model and `oddity score` flags rows by it.
+    /// contamination, in (0, 0.5]; with --data, 0.1 unless another threshold is given); it is
+    /// saved with the model and `oddity score` flags rows by it.
     #[arg(long)]
     pub contamination: Option<f64>,
+    /// With --data: the threshold is this percentile (0 to 100) of the scores of held-out rows
+    /// (their normal ones where labels are named), the report's practice.
+    #[arg(long)]
+    pub threshold_percentile: Option<f64>,
+    /// With --data: this threshold, as given.
+    #[arg(long)]
+    pub threshold: Option<f64>,
     /// Save the trained model here (safetensors).
     #[arg(long)]
     pub save: Option<std::path::PathBuf>,
@@ -191,6 +204,12 @@ pub fn shown(v: Option<f64>) -> String {
 
 pub fn run(a: &Args) -> oddity::Result<()> {
     registry::detector(&a.model)?;
+    if a.threshold_percentile.is_some() || a.threshold.is_some() {
+        return Err(Error::Invalid {
+            what: "threshold",
+            detail: "--threshold-percentile and --threshold go with --data".into(),
+        });
+    }
     if let Some(path) = &a.save {
         crate::checks::output_file("--save", path)?;
     }

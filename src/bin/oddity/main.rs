@@ -14,6 +14,7 @@ mod progress;
 mod repro;
 mod score;
 mod sweep;
+mod unsupervised;
 
 use std::process::ExitCode;
 
@@ -56,7 +57,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::Active(a)) => active::run(&a).map(|_| ()),
-        Some(Command::Fit(a)) => fit::run(&a),
+        Some(Command::Fit(a)) => match &a.data {
+            Some(path) => unsupervised::run(&a, path),
+            None => fit::run(&a),
+        },
         Some(Command::Score(a)) => score::run(&a),
         Some(Command::Info(a)) => info::run(&a),
         Some(Command::Bench(a)) => bench::run(&a),
