@@ -204,3 +204,11 @@ params!(
         rows: u32, cols: u32, x_off: u32, t_off: u32, trees: u32, npt: u32, out_off: u32,
     }
 );
+
+params!(
+    /// `pca.wgsl`: column statistics, standardisation, the Jacobi eigen-solver and the scores.
+    PcaParams {
+        rows: u32, cols: u32, k: u32, x_off: u32, z_off: u32, st_off: u32, w_off: u32,
+        l_off: u32, p_off: u32, out_off: u32, sweeps: u32, mode: u32, scale: f32, tol: f32,
+    }
+);

@@ -7,9 +7,11 @@ use crate::params::*;
 
 mod head;
 mod iforest;
+mod pca;
 mod vae;
 pub use head::*;
 pub use iforest::*;
+pub use pca::*;
 pub use vae::*;
 
 pub fn rng_hash(v: u32) -> u32 {

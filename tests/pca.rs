@@ -1,0 +1,212 @@
+//! `pca.wgsl` against its f64 twins: column statistics, standardisation, the covariance GEMM,
+//! the Jacobi eigen-solver (on matrices of known, well separated spectra, where the vectors
+//! are defined up to sign) and both scores, at awkward sizes, outputs poisoned with NaN first.
+
+mod common;
+
+use common::*;
+use oddity::Tensor;
+use oddity::tape::{StepState, Tape};
+use oddity_kernels::params::PcaParams;
+use oddity_kernels::reference as r;
+use rand::RngExt;
+
+fn nan_tensor(gpu: &oddity::Gpu, rows: u32, cols: u32) -> Tensor {
+    Tensor::from_slice(
+        gpu,
+        &vec![f32::NAN; (rows * cols) as usize],
+        rows,
+        cols,
+        "poisoned",
+    )
+    .unwrap()
+}
+
+fn base(rows: u32, cols: u32) -> PcaParams {
+    PcaParams {
+        rows,
+        cols,
+        k: 0,
+        x_off: 0,
+        z_off: 0,
+        st_off: 0,
+        w_off: 0,
+        l_off: 0,
+        p_off: 0,
+        out_off: 0,
+        sweeps: 0,
+        mode: 0,
+        scale: 1.0,
+        tol: 0.0,
+    }
+}
+
+#[test]
+fn statistics_standardisation_and_covariance_match_the_reference() {
+    let gpu = gpu();
+    let mut rng = rng();
+    for &(n, d) in &[(2u32, 1u32), (3, 5), (257, 13), (1000, 70)] {
+        // Columns of different scales and offsets.
+        let x: Vec<f32> = (0..n * d)
+            .map(|e| (e % d) as f32 * 3.0 - 7.0 + (1.0 + (e % d) as f32) * rng.random::<f32>())
+            .collect();
+        let xt = Tensor::from_slice(&gpu, &x, n, d, "x").unwrap();
+        let (stats, z, c) = (
+            nan_tensor(&gpu, 2, d),
+            nan_tensor(&gpu, n, d),
+            nan_tensor(&gpu, d, d),
+        );
+        let state = StepState::new(&gpu).unwrap();
+        let mut tape = Tape::new(&gpu, &state);
+        tape.pca_col_stats(&xt, &stats).unwrap();
+        tape.pca_standardize(&xt, &stats, &z).unwrap();
+        tape.pca_covariance(&z, &c).unwrap();
+        tape.finish().unwrap().run(1).unwrap();
+        let p = base(n, d);
+        let mut want_st = vec![0.0; 2 * d as usize];
+        r::pca_col_stats(&p, &wide(&x), &mut want_st);
+        let e = rel_err(&stats.read(&gpu).unwrap(), &want_st);
+        assert!(e < 1e-5, "statistics {n}x{d}: {e}");
+        let mut want_z = vec![0.0; (n * d) as usize];
+        r::pca_standardize(&p, &wide(&x), &want_st, &mut want_z);
+        let e = rel_err(&z.read(&gpu).unwrap(), &want_z);
+        assert!(e < 1e-5, "standardised {n}x{d}: {e}");
+        // C = Z^T Z in f64.
+        let du = d as usize;
+        let want_c: Vec<f64> = (0..du * du)
+            .map(|e| {
+                (0..n as usize)
+                    .map(|i| want_z[i * du + e / du] * want_z[i * du + e % du])
+                    .sum()
+            })
+            .collect();
+        let e = rel_err(&c.read(&gpu).unwrap(), &want_c);
+        assert!(e < 1e-5, "covariance {n}x{d}: {e}");
+    }
+}
+
+/// A symmetric `d x d` matrix with eigenvalues 1..=d (shuffled) and random eigenvectors.
+fn known_spectrum(rng: &mut rand::rngs::StdRng, d: usize) -> (Vec<f64>, Vec<f64>) {
+    // Gram-Schmidt on random columns.
+    let mut q: Vec<Vec<f64>> = Vec::new();
+    while q.len() < d {
+        let mut c: Vec<f64> = (0..d).map(|_| rng.random::<f64>() - 0.5).collect();
+        for b in &q {
+            let dot: f64 = c.iter().zip(b).map(|(x, y)| x * y).sum();
+            c.iter_mut().zip(b).for_each(|(x, y)| *x -= dot * y);
+        }
+        let norm = c.iter().map(|x| x * x).sum::<f64>().sqrt();
+        if norm > 1e-6 {
+            q.push(c.iter().map(|x| x / norm).collect());
+        }
+    }
+    let mut lambda: Vec<f64> = (1..=d).map(|i| i as f64).collect();
+    for i in (1..d).rev() {
+        lambda.swap(i, rng.random_range(0..=i));
+    }
+    let a = (0..d * d)
+        .map(|e| (0..d).map(|t| q[t][e / d] * lambda[t] * q[t][e % d]).sum())
+        .collect();
+    lambda.sort_by(|a, b| b.total_cmp(a));
+    (a, lambda)
+}
+
+#[test]
+fn the_jacobi_solver_finds_known_spectra() {
+    let gpu = gpu();
+    let mut rng = rng();
+    for &(d, k) in &[(1u32, 1u32), (2, 2), (3, 1), (7, 7), (33, 5), (70, 70)] {
+        let (a, lambda) = known_spectrum(&mut rng, d as usize);
+        let at = Tensor::from_slice(
+            &gpu,
+            &a.iter().map(|&v| v as f32).collect::<Vec<_>>(),
+            d,
+            d,
+            "a",
+        )
+        .unwrap();
+        let v = nan_tensor(&gpu, d, d);
+        // W and the eigenvalues in one buffer, as in a model's arena (at an odd offset).
+        let out = Tensor::from_slice(
+            &gpu,
+            &vec![f32::NAN; (3 + d * k + k) as usize],
+            1,
+            3 + d * k + k,
+            "out",
+        )
+        .unwrap();
+        let w = Tensor::view(out.buffer(), 3, d, k).unwrap();
+        let vals = Tensor::view(out.buffer(), 3 + d * k, 1, k).unwrap();
+        let state = StepState::new(&gpu).unwrap();
+        let mut tape = Tape::new(&gpu, &state);
+        tape.pca_eigen(&at, &v, &w, &vals, 0.5, 30, 1e-7).unwrap();
+        tape.finish().unwrap().run(1).unwrap();
+        let p = PcaParams {
+            k,
+            sweeps: 30,
+            scale: 0.5,
+            tol: 1e-7,
+            ..base(0, d)
+        };
+        let mut a64: Vec<f64> = a.iter().map(|&v| f64::from(v as f32)).collect();
+        let (want_vals, want_w) = r::pca_jacobi(&p, &mut a64);
+        // The twin finds the spectrum it was built with.
+        for (got, l) in want_vals.iter().zip(&lambda) {
+            assert!(
+                (got - 0.5 * l).abs() < 1e-6 * l,
+                "reference {got} vs {l} (d {d})"
+            );
+        }
+        let got_vals = vals.read(&gpu).unwrap();
+        let e = rel_err(&got_vals, &want_vals);
+        assert!(
+            e < 1e-5,
+            "eigenvalues d {d} k {k}: {e}: {got_vals:?} vs {want_vals:?}"
+        );
+        // Each vector equals the twin's up to its sign.
+        let got_w = w.read(&gpu).unwrap();
+        let (du, ku) = (d as usize, k as usize);
+        for c in 0..ku {
+            let dot: f64 = (0..du)
+                .map(|i| f64::from(got_w[i * ku + c]) * want_w[i * ku + c])
+                .sum();
+            assert!(
+                (dot.abs() - 1.0).abs() < 1e-4,
+                "vector {c} of d {d}: |dot| {}",
+                dot.abs()
+            );
+        }
+    }
+}
+
+#[test]
+fn both_scores_match_the_reference() {
+    let gpu = gpu();
+    let mut rng = rng();
+    for &(n, d, k) in &[(1u32, 1u32, 1u32), (5, 3, 2), (300, 13, 13), (777, 20, 4)] {
+        let z = randn(&mut rng, (n * d) as usize, 1.0);
+        let pr = randn(&mut rng, (n * k) as usize, 1.0);
+        let lam: Vec<f32> = (0..k).map(|i| 0.5 + i as f32).collect();
+        let (zt, pt, lt) = (
+            Tensor::from_slice(&gpu, &z, n, d, "z").unwrap(),
+            Tensor::from_slice(&gpu, &pr, n, k, "p").unwrap(),
+            Tensor::from_slice(&gpu, &lam, 1, k, "l").unwrap(),
+        );
+        for mode in [0u32, 1] {
+            let out = nan_tensor(&gpu, n, 1);
+            let state = StepState::new(&gpu).unwrap();
+            let mut tape = Tape::new(&gpu, &state);
+            tape.pca_scores(&pt, &zt, &lt, mode, &out).unwrap();
+            tape.finish().unwrap().run(1).unwrap();
+            let p = PcaParams {
+                k,
+                mode,
+                ..base(n, d)
+            };
+            let mut want = vec![0.0; n as usize];
+            r::pca_score(&p, &wide(&pr), &wide(&lam), &wide(&z), &mut want);
+            let e = rel_err(&out.read(&gpu).unwrap(), &want);
+            assert!(e < 1e-5, "mode {mode} {n}x{d}x{k}: {e}");
+        }
+    }
+}
