@@ -46,9 +46,15 @@ fn statistics_standardisation_and_covariance_match_the_reference() {
     let gpu = gpu();
     let mut rng = rng();
     for &(n, d) in &[(2u32, 1u32), (3, 5), (257, 13), (1000, 70)] {
-        // Columns of different scales and offsets.
+        // Columns of different scales and offsets, each spread over its range (row i near i / n),
+        // so that no column is nearly constant: a standardised value's f32 error grows as the
+        // column's offset over its spread, which would otherwise be unbounded at two rows.
         let x: Vec<f32> = (0..n * d)
-            .map(|e| (e % d) as f32 * 3.0 - 7.0 + (1.0 + (e % d) as f32) * rng.random::<f32>())
+            .map(|e| {
+                let (i, j) = ((e / d) as f32, (e % d) as f32);
+                let u = i / n as f32 + 0.3 * rng.random::<f32>();
+                (j % 3.0) - 1.0 + (1.0 + j % 4.0) * u
+            })
             .collect();
         let xt = Tensor::from_slice(&gpu, &x, n, d, "x").unwrap();
         let (stats, z, c) = (
