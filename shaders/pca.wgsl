@@ -21,7 +21,9 @@
 //                the lower index), the first k with their eigenvectors: out[l_off + r] = lambda_r,
 //                out[w_off + i * k + r] = v[i, index of lambda_r] (W, cols x k, row-major).
 //   pca_score:   one invocation per row i, with P = Z W (rows x k at p_off, a GEMM):
-//                mode 0: out[out_off + i] = sum_r P_ir^2 / lambda_r (lambda from stats[l_off]);
+//                mode 0: out[out_off + i] = sum_r P_ir^2 / lambda_r (lambda from stats[l_off]),
+//                over the components with lambda_r > 1e-6 lambda_0 (fewer rows than features
+//                leave the rest at rounding noise);
 //                mode 1: sum_j z_ij^2 - sum_r P_ir^2, at least 0 (the squared reconstruction
 //                error from the k components).
 //
@@ -227,7 +229,10 @@ fn pca_score(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg:
     for (var r = 0u; r < p.k; r++) {
         let pv = pr[p.p_off + i * p.k + r];
         proj = fma(pv, pv, proj);
-        weighted += pv * pv / stats[p.l_off + r];
+        let lam = stats[p.l_off + r];
+        if lam > 1e-6 * stats[p.l_off] {
+            weighted += pv * pv / lam;
+        }
     }
     if p.mode == 0u {
         out[p.out_off + i] = weighted;

@@ -216,3 +216,147 @@ fn both_scores_match_the_reference() {
         }
     }
 }
+
+/// Rows of `d` features mixed from independent sources of different scales (a covariance of
+/// distinct eigenvalues), and one far row at the end.
+fn mixed_rows(rng: &mut rand::rngs::StdRng, n: usize, d: usize) -> oddity::data::Dataset {
+    let mix = randn(rng, d * d, 1.0);
+    let mut x = Vec::with_capacity((n + 1) * d);
+    for i in 0..=n {
+        let s: Vec<f32> = (0..d)
+            .map(|t| (1.0 + t as f32) * (rng.random::<f32>() - 0.5))
+            .collect();
+        for j in 0..d {
+            let v: f32 = (0..d).map(|t| mix[t * d + j] * s[t]).sum();
+            // The last row: far along the smallest source, the direction PCA weighs most.
+            x.push(v + if i == n { 4.0 * mix[j] } else { 0.0 });
+        }
+    }
+    oddity::data::Dataset {
+        name: "mixed".into(),
+        rows: n + 1,
+        cols: d,
+        x,
+        anomaly: None,
+        class: None,
+        schema: oddity::data::Schema::numeric(
+            (0..d).map(|j| format!("f{j}")),
+            &vec![(0.0, 1.0); d],
+        ),
+        origin: None,
+    }
+}
+
+/// The detector: its components, variances and scores against the whole pipeline in f64
+/// (statistics, standardisation, covariance, Jacobi, scores), both scores; the far row first;
+/// the model file; the refusals.
+#[test]
+fn the_detector_matches_an_f64_pipeline_and_refuses_what_it_cannot_solve() {
+    use oddity::models::{Detector, Pca, PcaConfig, PcaScore};
+    let gpu = gpu();
+    let mut rng = rng();
+    let (n, d) = (300usize, 9usize);
+    let data = mixed_rows(&mut rng, n, d);
+    let rows = data.rows;
+    // The f64 pipeline.
+    let p = PcaParams {
+        k: d as u32,
+        sweeps: 30,
+        scale: 1.0 / (rows - 1) as f32,
+        tol: 1e-7,
+        ..base(rows as u32, d as u32)
+    };
+    let x64 = wide(&data.x);
+    let mut st = vec![0.0; 2 * d];
+    r::pca_col_stats(&p, &x64, &mut st);
+    let mut z = vec![0.0; rows * d];
+    r::pca_standardize(&p, &x64, &st, &mut z);
+    let mut c: Vec<f64> = (0..d * d)
+        .map(|e| (0..rows).map(|i| z[i * d + e / d] * z[i * d + e % d]).sum())
+        .collect();
+    let (vals, w) = r::pca_jacobi(&p, &mut c);
+    for (k, score) in [(d, PcaScore::Projections), (3, PcaScore::Reconstruction)] {
+        let mut model = Pca::new(
+            &gpu,
+            PcaConfig {
+                inputs: d as u32,
+                components: k as u32,
+                score,
+                sweeps: 30,
+                seed: 0,
+            },
+        )
+        .unwrap();
+        model.fit(&data).unwrap();
+        let e = rel_err(&model.variances().unwrap(), &vals[..k]);
+        assert!(e < 1e-4, "variances: {e}");
+        let pr: Vec<f64> = (0..rows * k)
+            .map(|e| (0..d).map(|j| z[e / k * d + j] * w[j * d + e % k]).sum())
+            .collect();
+        let mut l = vec![0.0; k];
+        l.copy_from_slice(&vals[..k]);
+        let mode = u32::from(score == PcaScore::Reconstruction);
+        let q = PcaParams {
+            k: k as u32,
+            mode,
+            ..base(rows as u32, d as u32)
+        };
+        let mut want = vec![0.0; rows];
+        r::pca_score(&q, &pr, &l, &z, &mut want);
+        let got = model.score(&data).unwrap();
+        let e = rel_err(&got, &want);
+        assert!(e < 1e-3, "{score:?} scores: {e}");
+        if score == PcaScore::Projections {
+            let top = (0..rows)
+                .max_by(|&a, &b| got[a].total_cmp(&got[b]))
+                .unwrap();
+            assert_eq!(top, n, "the far row scores highest");
+            // Through its file: the same bits.
+            let path =
+                std::env::temp_dir().join(format!("oddity-pca-{}.safetensors", std::process::id()));
+            model.save(&path).unwrap();
+            let back = oddity::models::registry::load(&gpu, &path).unwrap();
+            let again = back.score(&data).unwrap();
+            assert!(
+                again
+                    .iter()
+                    .zip(&got)
+                    .all(|(a, b)| a.to_bits() == b.to_bits())
+            );
+            std::fs::remove_file(&path).ok();
+        }
+    }
+    // Refused: one row; a constant column, named.
+    let mut model = Pca::new(
+        &gpu,
+        PcaConfig {
+            inputs: d as u32,
+            components: 2,
+            score: PcaScore::Projections,
+            sweeps: 30,
+            seed: 0,
+        },
+    )
+    .unwrap();
+    let mut one = data.clone();
+    one.rows = 1;
+    one.x.truncate(d);
+    let e = model.fit(&one).unwrap_err().to_string();
+    assert!(e.contains("PCA needs at least 2"), "{e}");
+    let mut flat = data.clone();
+    for i in 0..flat.rows {
+        flat.x[i * d + 4] = 2.5;
+    }
+    let e = model.fit(&flat).unwrap_err().to_string();
+    assert!(e.contains("column \"f4\"") && e.contains("constant"), "{e}");
+    for (inputs, components) in [(0, 1), (5, 6), (1025, 2)] {
+        let bad = PcaConfig {
+            inputs,
+            components,
+            score: PcaScore::Projections,
+            sweeps: 30,
+            seed: 0,
+        };
+        assert!(Pca::new(&gpu, bad).is_err(), "{inputs} {components}");
+    }
+}

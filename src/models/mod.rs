@@ -19,6 +19,7 @@ mod file;
 mod hard;
 mod iforest;
 mod labels;
+mod pca;
 pub mod registry;
 mod supervised;
 mod uai;
@@ -34,6 +35,7 @@ pub use file::{CoreState, Family, ModelFile};
 pub use hard::{WEAK_BATCH, WEAK_HIDDEN, WEAK_STEPS, WeakClassifier, construct_hard};
 pub use iforest::{IFOREST_SUBSAMPLE, IFOREST_TREES, IForest, IForestConfig, average_path_length};
 pub use labels::{LabelCounts, LabelSet};
+pub use pca::{PCA_SWEEPS, Pca, PcaConfig, PcaScore};
 pub use registry::{DataShape, Model, Settings};
 pub use supervised::{Supervised, SupervisedConfig, SupervisedKind};
 pub use uai::{

@@ -14,7 +14,7 @@ use serde::de::DeserializeOwned;
 
 use super::detector::Detector;
 use super::file::{Family, ModelFile, config_from, config_json};
-use super::{IForest, Supervised, UaiModel, Vae};
+use super::{IForest, Pca, Supervised, UaiModel, Vae};
 use crate::data::Dataset;
 use crate::error::{Result, invalid};
 use crate::gpu::Gpu;
@@ -215,6 +215,11 @@ pub static MODELS: &[Entry] = &[
         "iforest",
         Family::Detector,
         "isolation forest: 100 trees of 256-row subsamples, path-length score (Liu et al.)",
+    ),
+    Entry::of::<Pca>(
+        "pca",
+        Family::Detector,
+        "principal component analysis on the GPU: squared standardised projections (the report's PCA)",
     ),
     Entry::of::<UaiModel>(
         "dae-uai",

@@ -131,6 +131,28 @@ impl Tape {
         super::dense::gemm(&mut self.plan, &p, z, None, z, None, c)
     }
 
+    /// `pr = z w`: each standardised row's projections on the components (`w`, `d x k`).
+    pub fn pca_project(&mut self, z: &Tensor, w: &Tensor, pr: &Tensor) -> Result<()> {
+        let (n, d, k) = (z.rows(), z.cols(), w.cols());
+        if w.rows() != d || (pr.rows(), pr.cols()) != (n, k) {
+            return Err(shape(
+                "pca_project",
+                "rows, components and projections do not match",
+            ));
+        }
+        let p = GemmParams {
+            a_off: z.offset(),
+            a_rs: d,
+            a_cs: 1,
+            b_off: w.offset(),
+            b_rs: k,
+            b_cs: 1,
+            c_off: pr.offset(),
+            ..GemmParams::new(n, k, d)
+        };
+        super::dense::gemm(&mut self.plan, &p, z, None, w, None, pr)
+    }
+
     /// The eigen-decomposition of the symmetric `a` (`d x d`, overwritten; `v` the same shape,
     /// scratch): the `k` largest eigenvalues times `scale` into `vals` (`1 x k`), their vectors
     /// into the columns of `w` (`d x k`); `w` and `vals` views of one buffer. At most `sweeps`

@@ -82,6 +82,25 @@ pub fn serial(entry: &str, params: Option<&dyn Params>) -> Option<Serial> {
         "head_score" => s(f("h") + 2, "head inputs per row"),
         "head_fwd" | "head_bwd" => s(head(entry, &f), "rows and head inputs, one workgroup"),
         "iforest_score" => s(f("trees") * f("npt"), "tree nodes at most (trees x nodes)"),
+        "col_stats" => s(
+            2 * (strided(f("rows"), 256) + SUM256),
+            "rows strided over one workgroup, twice, each then summed",
+        ),
+        "standardize" => s(1, "one element per invocation"),
+        "jacobi" => {
+            // Sweeps x rounds, each round three strided passes (the rotations, the columns,
+            // the rows), at most; then the sort, each invocation ranking its eigenvalues.
+            let d = f("cols");
+            let (m, rows) = (d + (d & 1), f("sweeps"));
+            let half = m / 2;
+            let round = strided(half, 256) + 2 * strided(half * d, 256);
+            s(
+                rows * m.saturating_sub(1) * round + strided(d, 256) * 2 * d,
+                "Jacobi rounds at most (sweeps x (cols - 1)), each three strided passes with a \
+                 barrier, one workgroup; then the sort",
+            )
+        }
+        "pca_score" => s(f("k") + f("cols"), "components and columns per row"),
         "topk_scores" | "topk_pairs" => s(
             8 + BITONIC_2048 + strided(f("k").min(2048), 256),
             "bitonic stages of a 2048 tile (a barrier each), its loads and the best k",

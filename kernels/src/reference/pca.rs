@@ -107,16 +107,18 @@ pub fn pca_jacobi(p: &PcaParams, a: &mut [f64]) -> (Vec<f64>, Vec<f64>) {
     (vals, w)
 }
 
-/// `pca_score`, from the projections `pr` (`rows x k` at `p_off`), the eigenvalues at `l_off`
+/// `pca_score` (mode 0 over the components with lambda_r > 1e-6 lambda_0), from the projections `pr` (`rows x k` at `p_off`), the eigenvalues at `l_off`
 /// of `stats` and (mode 1) the standardised rows `z`.
 pub fn pca_score(p: &PcaParams, pr: &[f64], stats: &[f64], z: &[f64], out: &mut [f64]) {
     let (d, k) = (p.cols as usize, p.k as usize);
     for i in 0..p.rows as usize {
         let proj: Vec<f64> = (0..k).map(|r| pr[p.p_off as usize + i * k + r]).collect();
         out[p.out_off as usize + i] = if p.mode == 0 {
+            let lam = |r: usize| stats[p.l_off as usize + r];
             proj.iter()
                 .enumerate()
-                .map(|(r, v)| v * v / stats[p.l_off as usize + r])
+                .filter(|&(r, _)| lam(r) > 1e-6 * lam(0))
+                .map(|(r, v)| v * v / lam(r))
                 .sum()
         } else {
             let all: f64 = (0..d)
