@@ -22,25 +22,6 @@ fn nan_tensor(gpu: &oddity::Gpu, rows: u32, cols: u32) -> Tensor {
     .unwrap()
 }
 
-fn base(rows: u32, cols: u32) -> PcaParams {
-    PcaParams {
-        rows,
-        cols,
-        k: 0,
-        x_off: 0,
-        z_off: 0,
-        st_off: 0,
-        w_off: 0,
-        l_off: 0,
-        p_off: 0,
-        out_off: 0,
-        sweeps: 0,
-        mode: 0,
-        scale: 1.0,
-        tol: 0.0,
-    }
-}
-
 #[test]
 fn statistics_standardisation_and_covariance_match_the_reference() {
     let gpu = gpu();
@@ -68,7 +49,7 @@ fn statistics_standardisation_and_covariance_match_the_reference() {
         tape.pca_standardize(&xt, &stats, &z).unwrap();
         tape.pca_covariance(&z, &c).unwrap();
         tape.finish().unwrap().run(1).unwrap();
-        let p = base(n, d);
+        let p = PcaParams::new(n, d);
         let mut want_st = vec![0.0; 2 * d as usize];
         r::pca_col_stats(&p, &wide(&x), &mut want_st);
         let e = rel_err(&stats.read(&gpu).unwrap(), &want_st);
@@ -152,7 +133,7 @@ fn the_jacobi_solver_finds_known_spectra() {
             sweeps: 30,
             scale: 0.5,
             tol: 1e-7,
-            ..base(0, d)
+            ..PcaParams::new(0, d)
         };
         let mut a64: Vec<f64> = a.iter().map(|&v| f64::from(v as f32)).collect();
         let (want_vals, want_w) = r::pca_jacobi(&p, &mut a64);
@@ -207,7 +188,7 @@ fn both_scores_match_the_reference() {
             let p = PcaParams {
                 k,
                 mode,
-                ..base(n, d)
+                ..PcaParams::new(n, d)
             };
             let mut want = vec![0.0; n as usize];
             r::pca_score(&p, &wide(&pr), &wide(&lam), &wide(&z), &mut want);
@@ -264,7 +245,7 @@ fn the_detector_matches_an_f64_pipeline_and_refuses_what_it_cannot_solve() {
         sweeps: 30,
         scale: 1.0 / (rows - 1) as f32,
         tol: 1e-7,
-        ..base(rows as u32, d as u32)
+        ..PcaParams::new(rows as u32, d as u32)
     };
     let x64 = wide(&data.x);
     let mut st = vec![0.0; 2 * d];
@@ -299,7 +280,7 @@ fn the_detector_matches_an_f64_pipeline_and_refuses_what_it_cannot_solve() {
         let q = PcaParams {
             k: k as u32,
             mode,
-            ..base(rows as u32, d as u32)
+            ..PcaParams::new(rows as u32, d as u32)
         };
         let mut want = vec![0.0; rows];
         r::pca_score(&q, &pr, &l, &z, &mut want);

@@ -212,3 +212,25 @@ params!(
         l_off: u32, p_off: u32, out_off: u32, sweeps: u32, mode: u32, scale: f32, tol: f32,
     }
 );
+
+impl PcaParams {
+    /// `rows x cols` with every offset 0, no components, sweeps or tolerance, scale 1.
+    pub fn new(rows: u32, cols: u32) -> PcaParams {
+        PcaParams {
+            rows,
+            cols,
+            k: 0,
+            x_off: 0,
+            z_off: 0,
+            st_off: 0,
+            w_off: 0,
+            l_off: 0,
+            p_off: 0,
+            out_off: 0,
+            sweeps: 0,
+            mode: 0,
+            scale: 1.0,
+            tol: 0.0,
+        }
+    }
+}

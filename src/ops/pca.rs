@@ -13,25 +13,6 @@ use crate::tape::{Tape, Tensor};
 /// The most features the one-workgroup eigen-solver takes (512 pairs a round).
 pub const PCA_MAX_FEATURES: u32 = 1024;
 
-fn params(rows: u32, cols: u32) -> PcaParams {
-    PcaParams {
-        rows,
-        cols,
-        k: 0,
-        x_off: 0,
-        z_off: 0,
-        st_off: 0,
-        w_off: 0,
-        l_off: 0,
-        p_off: 0,
-        out_off: 0,
-        sweeps: 0,
-        mode: 0,
-        scale: 1.0,
-        tol: 0.0,
-    }
-}
-
 fn f32_rows(op: &'static str, t: &Tensor) -> Result<()> {
     if t.is_half() {
         return Err(shape(
@@ -71,7 +52,7 @@ impl Tape {
         let p = PcaParams {
             x_off: x.offset(),
             st_off: stats.offset(),
-            ..params(x.rows(), x.cols())
+            ..PcaParams::new(x.rows(), x.cols())
         };
         self.plan.dispatch(
             k::pca::COL_STATS,
@@ -94,7 +75,7 @@ impl Tape {
             x_off: x.offset(),
             st_off: stats.offset(),
             z_off: z.offset(),
-            ..params(x.rows(), x.cols())
+            ..PcaParams::new(x.rows(), x.cols())
         };
         let groups = groups_1d(&self.gpu().clone(), x.len())?;
         self.plan.dispatch(
@@ -197,7 +178,7 @@ impl Tape {
             sweeps,
             scale,
             tol,
-            ..params(0, d)
+            ..PcaParams::new(0, d)
         };
         self.plan.dispatch(
             k::pca::JACOBI,
@@ -237,7 +218,7 @@ impl Tape {
             out_off: out.offset(),
             mode,
             st_off: NONE,
-            ..params(rows, z.cols())
+            ..PcaParams::new(rows, z.cols())
         };
         let groups = groups_1d(&self.gpu().clone(), rows)?;
         self.plan.dispatch(
