@@ -826,3 +826,45 @@ fn gaussian_nll_reaches_the_errors_and_the_log_variance() {
     ];
     check(&gpu, "dense + sqL2 + Gaussian NLL", &inputs, &build, &f);
 }
+
+/// A dense layer without a bias (Deep SVDD): its parameter is W alone.
+#[test]
+fn dense_without_bias_then_squared_error_mean() {
+    let gpu = gpu();
+    let mut rng = rng();
+    let (rows, k, n) = (7u32, 5u32, 3u32);
+    for act in [Act::Relu, Act::Identity, Act::Tanh] {
+        let target = randn(&mut rng, (rows * n) as usize, 1.0);
+        let tg = Tensor::from_slice(&gpu, &target, rows, n, "target").unwrap();
+        let tw = wide(&target);
+        let build = move |tape: &mut Tape, t: &[Tensor]| {
+            let y = tape.dense(&t[0], &DenseParams::without_bias(t[1].clone())?, act)?;
+            let e = tape.row_error(&y, &tg, RowError::SquaredL2)?;
+            tape.mean(&e)
+        };
+        let f = move |x: &[Vec<f64>]| {
+            // The f64 layer with a zero bias row.
+            let mut w = x[1].clone();
+            w.extend(vec![0.0; n as usize]);
+            let y = dense_fwd(
+                Layer::new(k as usize, n as usize, act.code(), f64::from(act.alpha())),
+                &x[0],
+                rows as usize,
+                &w,
+            );
+            let e = row_err(&y, &tw, n as usize, false);
+            e.iter().sum::<f64>() / f64::from(rows)
+        };
+        let inputs = [
+            (randn(&mut rng, (rows * k) as usize, 1.0), rows, k),
+            (randn(&mut rng, (k * n) as usize, 1.0), k, n),
+        ];
+        check(
+            &gpu,
+            &format!("dense {act:?} without bias"),
+            &inputs,
+            &build,
+            &f,
+        );
+    }
+}

@@ -13,6 +13,7 @@
 
 mod autoencoder;
 pub mod core;
+mod deepsvdd;
 mod detector;
 pub mod evaluation;
 mod file;
@@ -30,6 +31,7 @@ pub use core::{
     EarlyStopping, EpochHook, EpochProgress, FitReport, ModelCore, VALIDATION_SHARE, shader_seed,
     validation_split,
 };
+pub use deepsvdd::{DeepSvdd, DeepSvddConfig};
 pub use detector::{ActiveDetector, Detector, Threshold, ThresholdRule};
 pub use file::{CoreState, Family, ModelFile};
 pub use hard::{WEAK_BATCH, WEAK_HIDDEN, WEAK_STEPS, WeakClassifier, construct_hard};

@@ -14,7 +14,7 @@ use serde::de::DeserializeOwned;
 
 use super::detector::Detector;
 use super::file::{Family, ModelFile, config_from, config_json};
-use super::{IForest, Pca, Supervised, UaiModel, Vae};
+use super::{DeepSvdd, IForest, Pca, Supervised, UaiModel, Vae};
 use crate::data::Dataset;
 use crate::error::{Result, invalid};
 use crate::gpu::Gpu;
@@ -215,6 +215,11 @@ pub static MODELS: &[Entry] = &[
         "iforest",
         Family::Detector,
         "isolation forest: 100 trees of 256-row subsamples, path-length score (Liu et al.)",
+    ),
+    Entry::of::<DeepSvdd>(
+        "deepsvdd",
+        Family::Detector,
+        "Deep SVDD: a bias-free network pulls the rows to a fixed centre; squared distance (Ruff et al.)",
     ),
     Entry::of::<Pca>(
         "pca",

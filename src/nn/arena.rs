@@ -78,6 +78,14 @@ impl ArenaBuilder {
         )
     }
 
+    /// A dense layer's W alone, `inputs x outputs`, drawn as [`ArenaBuilder::dense`] draws
+    /// it, for a layer without a bias (`DenseParams::without_bias`).
+    pub fn dense_without_bias(&mut self, inputs: u32, outputs: u32) -> Slot {
+        let bound = 1.0 / (inputs.max(1) as f32).sqrt();
+        let n = u64::from(inputs) * u64::from(outputs);
+        self.push(inputs, outputs, Init::Uniform { n, bound })
+    }
+
     /// A slot with the given initial values (row-major, `rows * cols` of them).
     pub fn fixed(&mut self, rows: u32, cols: u32, values: &[f32]) -> Result<Slot> {
         if values.len() as u64 != u64::from(rows) * u64::from(cols) {

@@ -13,6 +13,8 @@ pub struct Mlp {
     pub sizes: Vec<u32>,
     pub acts: Vec<Act>,
     slots: Vec<Slot>,
+    /// False: every layer without its bias ([`Mlp::without_bias`]).
+    pub bias: bool,
 }
 
 impl Mlp {
@@ -37,6 +39,23 @@ impl Mlp {
             sizes: sizes.to_vec(),
             acts: acts.to_vec(),
             slots,
+            bias: true,
+        })
+    }
+
+    /// The same network with no bias in any layer (each slot W alone).
+    pub fn without_bias(arena: &mut ArenaBuilder, sizes: &[u32], acts: &[Act]) -> Result<Mlp> {
+        // Checked as `new` checks them, before any slot is laid out.
+        Mlp::new(&mut ArenaBuilder::new(0), sizes, acts)?;
+        let slots = sizes
+            .windows(2)
+            .map(|w| arena.dense_without_bias(w[0], w[1]))
+            .collect();
+        Ok(Mlp {
+            sizes: sizes.to_vec(),
+            acts: acts.to_vec(),
+            slots,
+            bias: false,
         })
     }
 
@@ -57,7 +76,10 @@ impl Mlp {
     pub fn layers(&self, arena: &ParamArena) -> Result<Vec<DenseParams>> {
         self.slots
             .iter()
-            .map(|&s| DenseParams::new(arena.param(s)?))
+            .map(|&s| match self.bias {
+                true => DenseParams::new(arena.param(s)?),
+                false => DenseParams::without_bias(arena.param(s)?),
+            })
             .collect()
     }
 

@@ -317,6 +317,39 @@ impl Tape {
         Ok(out)
     }
 
+    /// Every row of `dst` (`rows x w`) set to `src` (`1 x w`): one dispatch of `copy_cols`
+    /// with a source stride of 0. No gradient flows (a constant, such as a fixed centre).
+    pub fn broadcast_row(&mut self, src: &Tensor, dst: &Tensor) -> Result<()> {
+        if src.rows() != 1 || src.cols() != dst.cols() {
+            return Err(invalid(
+                "broadcast_row",
+                format!(
+                    "a {}x{} row for {}x{} rows",
+                    src.rows(),
+                    src.cols(),
+                    dst.rows(),
+                    dst.cols()
+                ),
+            ));
+        }
+        let p = CopyColsParams {
+            rows: dst.rows(),
+            width: dst.cols(),
+            x_off: src.offset(),
+            x_ld: 0,
+            o_off: dst.offset(),
+            o_ld: dst.cols(),
+            accumulate: 0,
+        };
+        let groups = groups_1d(&self.gpu().clone(), dst.len())?;
+        self.plan.dispatch(
+            k::step::COPY_COLS,
+            Some(&p),
+            &[("x", src.buffer()), ("out", dst.buffer())],
+            groups,
+        )
+    }
+
     /// `x + sigma * N(0, 1)`, the noise drawn from (seed, step counter, tag); the gradient
     /// passes to `x` unchanged.
     pub fn gauss_noise(&mut self, x: &Tensor, sigma: f32, seed: u32, tag: u32) -> Result<Tensor> {

@@ -2,7 +2,7 @@
 //! together as [x 1]^T dZ into the layer's arena slot (W rows, then the bias row), and
 //! dx = dZ W^T, where dZ = dy * act'(y) is formed while the GEMM loads its operand.
 
-use oddity_kernels::params::GemmParams;
+use oddity_kernels::params::{GemmParams, NONE};
 
 use super::Act;
 use crate::error::{Result, shape};
@@ -17,6 +17,8 @@ pub struct DenseParams {
     pub param: Tensor,
     pub inputs: u32,
     pub outputs: u32,
+    /// False: y = act(x W), and `param` is W alone ([`DenseParams::without_bias`]).
+    pub bias: bool,
 }
 
 impl DenseParams {
@@ -31,6 +33,18 @@ impl DenseParams {
             inputs: param.rows() - 1,
             outputs: param.cols(),
             param,
+            bias: true,
+        })
+    }
+
+    /// A layer without a bias (Deep SVDD's networks: a bias would let the network map every
+    /// row to the centre): `param` is W alone, `inputs x outputs`.
+    pub fn without_bias(param: Tensor) -> Result<DenseParams> {
+        Ok(DenseParams {
+            inputs: param.rows(),
+            outputs: param.cols(),
+            param,
+            bias: false,
         })
     }
 }
@@ -98,7 +112,11 @@ pub fn forward_params(x: &Tensor, w: &DenseParams, act: Act, y: &Tensor) -> Gemm
         b_off: w.param.offset(),
         b_rs: n,
         b_cs: 1,
-        bias_off: w.param.offset() + k * n,
+        bias_off: if w.bias {
+            w.param.offset() + k * n
+        } else {
+            NONE
+        },
         c_off: y.offset(),
         act: act.code(),
         alpha: act.alpha(),
@@ -121,7 +139,7 @@ pub fn grad_w_params(
         a_off: x.offset(),
         a_rs: 1,
         a_cs: k,
-        a_ones_row: k,
+        a_ones_row: if w.bias { k } else { NONE },
         b_off: dy.offset(),
         b_rs: n,
         b_cs: 1,
@@ -131,7 +149,7 @@ pub fn grad_w_params(
         dact: act.code(),
         alpha: act.alpha(),
         accumulate: u32::from(accumulate),
-        ..GemmParams::new(k + 1, n, x.rows())
+        ..GemmParams::new(k + u32::from(w.bias), n, x.rows())
     }
 }
 

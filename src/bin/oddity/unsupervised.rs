@@ -102,6 +102,8 @@ pub fn run(a: &Args, path: &std::path::Path) -> oddity::Result<()> {
     unlabelled.anomaly = None;
     let start = std::time::Instant::now();
     let report = model.fit(&unlabelled)?;
+    // Training may still run on the GPU when fit returns (one submit, no wait).
+    gpu.wait()?;
     let seconds = start.elapsed().as_secs_f64();
     let scores = model.score(&data)?;
     let threshold = match rule {
