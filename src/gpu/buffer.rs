@@ -82,10 +82,7 @@ impl Gpu {
     fn new_buffer(&self, words: u64, label: &str, half: bool) -> Result<GpuBuffer> {
         let words = words.max(1);
         let bytes = words * 4;
-        let limit = self
-            .limits()
-            .max_storage_buffer_binding_size
-            .min(self.limits().max_buffer_size);
+        let limit = self.max_binding_bytes();
         if bytes > limit {
             return Err(Error::Limit {
                 what: "buffer size",
@@ -133,10 +130,7 @@ impl Gpu {
         if !buffer.usage().contains(wgpu::BufferUsages::STORAGE) {
             return Err(what("oddity's kernels need STORAGE usage".into()));
         }
-        let limit = self
-            .limits()
-            .max_storage_buffer_binding_size
-            .min(self.limits().max_buffer_size);
+        let limit = self.max_binding_bytes();
         if bytes == 0 || !bytes.is_multiple_of(4) || bytes > limit {
             return Err(what(format!(
                 "oddity takes whole 32-bit words, at most {limit} bytes on this adapter"

@@ -207,6 +207,13 @@ impl Gpu {
         &self.inner.limits
     }
 
+    /// The most bytes one storage buffer oddity binds may hold: the smaller of the adapter's
+    /// binding and buffer limits.
+    pub fn max_binding_bytes(&self) -> u64 {
+        let l = &self.inner.limits;
+        l.max_storage_buffer_binding_size.min(l.max_buffer_size)
+    }
+
     /// The adapter's name, backend, type, features and limits.
     pub fn summary(&self) -> &AdapterSummary {
         &self.inner.summary

@@ -196,11 +196,7 @@ impl ModelCore {
     /// llvmpipe's 128 MiB bindings, one on a GPU); a plan allocates every chunk's
     /// activations either way.
     pub fn chunk_rows(&self, widest: u32) -> u32 {
-        let limits = self.gpu.limits();
-        let bytes = limits
-            .max_storage_buffer_binding_size
-            .min(limits.max_buffer_size);
-        let rows = bytes / (4 * u64::from(widest.max(1)));
+        let rows = self.gpu.max_binding_bytes() / (4 * u64::from(widest.max(1)));
         rows.clamp(1, u64::from(MAX_CHUNK_ROWS)) as u32
     }
 

@@ -121,10 +121,7 @@ impl ArenaBuilder {
     /// and each optimizer state are one buffer each), then draws the values, uploads them and
     /// makes a zeroed gradient buffer of the same layout.
     pub fn upload(self, gpu: &Gpu) -> Result<ParamArena> {
-        let limit = gpu
-            .limits()
-            .max_storage_buffer_binding_size
-            .min(gpu.limits().max_buffer_size);
+        let limit = gpu.max_binding_bytes();
         let bytes = self.len * 4;
         if bytes > limit || self.len > u64::from(u32::MAX) {
             let widest = self

@@ -46,10 +46,7 @@ impl DataRows {
         label: &str,
         half: bool,
     ) -> Result<DataRows> {
-        let limits = gpu.limits();
-        let binding = limits
-            .max_storage_buffer_binding_size
-            .min(limits.max_buffer_size);
+        let binding = gpu.max_binding_bytes();
         let per_row = u64::from(cols.max(1)) * if half { 2 } else { 4 };
         // Whole rows per part; an f16 part holds an even number of elements (two a word).
         let mut part_rows = (binding / per_row).min(u64::from(rows.max(1)));
