@@ -197,13 +197,19 @@ pub fn precision_at(scores: &[f32], labels: &[u8], n: usize) -> Result<f64> {
 /// The threshold that flags a `contamination` share of the rows: the (1 - contamination)
 /// quantile of the scores (see [`quantile`]), as scikit-learn's detectors set it.
 pub fn contamination_threshold(scores: &[f32], contamination: f64) -> Result<f64> {
+    check_contamination(contamination)?;
+    quantile(scores, 1.0 - contamination)
+}
+
+/// A contamination rate PyOD accepts: in (0, 0.5].
+pub fn check_contamination(contamination: f64) -> Result<()> {
     if !(contamination > 0.0 && contamination <= 0.5) {
         return Err(invalid(
             "contamination",
             format!("{contamination} is outside (0, 0.5]"),
         ));
     }
-    quantile(scores, 1.0 - contamination)
+    Ok(())
 }
 
 /// The `q` quantile (0 to 1) of the scores, interpolated linearly between the two nearest

@@ -60,15 +60,6 @@ impl Dataset {
         source_row(self.origin.as_deref(), i)
     }
 
-    /// The row whose number in the source table is `source` (the inverse of
-    /// [`Dataset::source_row`]), if this dataset holds it.
-    pub fn local_row(&self, source: u32) -> Option<u32> {
-        match &self.origin {
-            None => (source < self.rows as u32).then_some(source),
-            Some(o) => o.binary_search(&source).ok().map(|i| i as u32),
-        }
-    }
-
     /// Number of anomalies in the ground truth (0 without one).
     pub fn anomalies(&self) -> usize {
         self.anomaly
@@ -78,7 +69,7 @@ impl Dataset {
 
     /// At most `n` rows drawn at random without replacement (kept in their order), for
     /// running a large dataset at a scale a slow adapter can carry. All rows when `n >= rows`.
-    /// Each row keeps its number in the source ([`Dataset::origin`], ascending).
+    /// Each row keeps its number in the source ([`Dataset::origin`]).
     pub fn subsample(&self, n: usize, seed: u64) -> Dataset {
         use rand::seq::index::sample;
         use rand::{SeedableRng, rngs::StdRng};
@@ -87,19 +78,25 @@ impl Dataset {
         }
         let mut rows = sample(&mut StdRng::seed_from_u64(seed), self.rows, n).into_vec();
         rows.sort_unstable();
-        let pick = |v: &Vec<u8>| rows.iter().map(|&r| v[r]).collect();
+        self.select(&rows)
+    }
+
+    /// Rows `ix` of this dataset, in that order, each with its features, label, class and
+    /// number in the source ([`Dataset::origin`]); the name and schema kept.
+    pub fn select(&self, ix: &[usize]) -> Dataset {
+        let pick = |v: &Vec<u8>| ix.iter().map(|&r| v[r]).collect();
         Dataset {
             name: self.name.clone(),
-            rows: n,
+            rows: ix.len(),
             cols: self.cols,
-            x: rows.iter().flat_map(|&r| self.row(r)).copied().collect(),
+            x: ix.iter().flat_map(|&r| self.row(r)).copied().collect(),
             anomaly: self.anomaly.as_ref().map(pick),
             class: self
                 .class
                 .as_ref()
-                .map(|c| rows.iter().map(|&r| c[r]).collect()),
+                .map(|c| ix.iter().map(|&r| c[r]).collect()),
             schema: self.schema.clone(),
-            origin: Some(rows.iter().map(|&r| self.source_row(r as u32)).collect()),
+            origin: Some(ix.iter().map(|&r| self.source_row(r as u32)).collect()),
         }
     }
 

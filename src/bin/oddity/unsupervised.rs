@@ -37,21 +37,11 @@ fn rule(a: &Args) -> oddity::Result<Rule> {
 /// PyOD's default contamination.
 const DEFAULT_CONTAMINATION: f64 = 0.1;
 
-/// Rows `ix` of `data` as a dataset of their own.
+/// Rows `ix` of `data` as a dataset of their own, named for what they are.
 fn rows_of(data: &Dataset, ix: &[usize], name: &str) -> Dataset {
-    let cols = data.cols;
     Dataset {
         name: format!("{} {name}", data.name),
-        rows: ix.len(),
-        cols,
-        x: ix.iter().flat_map(|&i| data.row(i)).copied().collect(),
-        anomaly: data
-            .anomaly
-            .as_ref()
-            .map(|a| ix.iter().map(|&i| a[i]).collect()),
-        class: None,
-        schema: data.schema.clone(),
-        origin: Some(ix.iter().map(|&i| data.source_row(i as u32)).collect()),
+        ..data.select(ix)
     }
 }
 
@@ -59,7 +49,7 @@ pub fn run(a: &Args, path: &std::path::Path) -> oddity::Result<()> {
     let entry = registry::detector(&a.model)?;
     let rule = rule(a)?;
     if let Rule::Contamination(c) = rule {
-        oddity::metrics::contamination_threshold(&[0.0], c)?;
+        oddity::metrics::check_contamination(c)?;
     }
     if let Some(p) = &a.save {
         crate::checks::output_file("--save", p)?;
