@@ -12,6 +12,7 @@
 //! every other rule gets the rows zeroed first.
 
 mod plan;
+mod profile;
 mod rows;
 mod tensor;
 pub mod work;
