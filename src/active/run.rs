@@ -314,13 +314,12 @@ impl<'m> ActiveRun<'m> {
 /// A device's error (out of memory, a lost device, a failed readback) with the stage of the
 /// run it struck; the journal holds every answer given before it, so the run resumes.
 fn at_stage(e: crate::Error, stage: String) -> crate::Error {
+    let said = |m: String| {
+        format!("{m} (while {stage}; the journal keeps every answer so far: run again to resume)")
+    };
     match e {
-        crate::Error::Wgpu(m) => crate::Error::Wgpu(format!(
-            "{m} (while {stage}; the journal keeps every answer so far: run again to resume)"
-        )),
-        crate::Error::Readback(m) => crate::Error::Readback(format!(
-            "{m} (while {stage}; the journal keeps every answer so far: run again to resume)"
-        )),
+        crate::Error::Wgpu(m) => crate::Error::Wgpu(said(m)),
+        crate::Error::Readback(m) => crate::Error::Readback(said(m)),
         other => other,
     }
 }
