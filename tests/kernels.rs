@@ -420,15 +420,7 @@ fn row_error_forward_and_backward() {
                     // Relative to the terms' size: accumulating onto `init` can cancel (at 1x1
                     // a sum near 0 left f32's rounding of the terms looking large).
                     let e = if acc == 1 {
-                        let norm = |v: &[f64]| v.iter().map(|x| x * x).sum::<f64>().sqrt();
-                        let got = wide(&read(&gpu, &out));
-                        let err: Vec<f64> = got.iter().zip(&want).map(|(g, w)| g - w).collect();
-                        let term: Vec<f64> = want
-                            .iter()
-                            .zip(&init)
-                            .map(|(w, i)| w - f64::from(*i))
-                            .collect();
-                        norm(&err) / (norm(&term) + norm(&wide(&init)))
+                        acc_err(&read(&gpu, &out), &want, &init)
                     } else {
                         rel_err(&read(&gpu, &out), &want)
                     };
@@ -1164,7 +1156,11 @@ fn softmax_cross_entropy_forward_and_backward() {
                 vec![0.0; (rows * cols) as usize]
             };
             r::ce_bwd(&p, &wide(&z), &cls, &wide(&g), &mut want);
-            let e = rel_err(&read(&gpu, &dz), &want);
+            let e = if acc == 1 {
+                acc_err(&read(&gpu, &dz), &want, &init)
+            } else {
+                rel_err(&read(&gpu, &dz), &want)
+            };
             assert!(e < TOL, "ce_bwd {rows}x{cols} g_off={g_off}: {e}");
         }
     }
@@ -1512,12 +1508,20 @@ fn uai_head_forward_and_backward() {
                     } else {
                         assert!(got_loss[1].is_nan(), "head_bwd wrote a loss unasked");
                     }
-                    let e = rel_err(&read(&gpu, &dw)[1..], &want_w[1..]);
+                    // Accumulated onto dw0/dl0: relative to the terms (a 1x1 sum can cancel).
+                    let err = |got: &[f32], want: &[f64], init: &[f32]| {
+                        if acc == 1 {
+                            acc_err(got, want, init)
+                        } else {
+                            rel_err(got, want)
+                        }
+                    };
+                    let e = err(&read(&gpu, &dw)[1..], &want_w[1..], &dw0[1..]);
                     assert!(
                         e < TOL,
                         "head_bwd dw rows={rows} h={h} acc={acc} prior {inv_var}/{count}: {e}"
                     );
-                    let e = rel_err(&read(&gpu, &dl)[2..], &want_l[2..]);
+                    let e = err(&read(&gpu, &dl)[2..], &want_l[2..], &dl0[2..]);
                     assert!(
                         e < TOL,
                         "head_bwd dl rows={rows} h={h} acc={acc} prior {inv_var}/{count}: {e}"

@@ -95,6 +95,26 @@ pub fn rel_err(got: &[f32], want: &[f64]) -> f64 {
     }
 }
 
+/// The error of a kernel that accumulated onto `init`, relative to the size of the terms it
+/// added: ||got - want|| / (||want - init|| + ||init||). Against `want` alone a sum that cancels
+/// (0.70 + -0.71 at a 1x1 shape) makes f32's rounding of the terms look large.
+pub fn acc_err(got: &[f32], want: &[f64], init: &[f32]) -> f64 {
+    assert_eq!(got.len(), want.len(), "length mismatch");
+    assert_eq!(init.len(), want.len(), "length mismatch");
+    if got.iter().any(|x| !x.is_finite()) {
+        return f64::INFINITY;
+    }
+    let norm = |v: &mut dyn Iterator<Item = f64>| v.map(|x| x * x).sum::<f64>().sqrt();
+    let err = norm(&mut got.iter().zip(want).map(|(g, w)| f64::from(*g) - w));
+    let term = norm(&mut want.iter().zip(init).map(|(w, i)| w - f64::from(*i)));
+    let held = norm(&mut init.iter().map(|i| f64::from(*i)));
+    if term + held == 0.0 {
+        err
+    } else {
+        err / (term + held)
+    }
+}
+
 pub fn rel_err64(got: &[f64], want: &[f64]) -> f64 {
     let num: f64 = got.iter().zip(want).map(|(g, w)| (g - w).powi(2)).sum();
     let den: f64 = want.iter().map(|w| w * w).sum();
