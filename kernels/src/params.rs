@@ -234,3 +234,37 @@ impl PcaParams {
         }
     }
 }
+
+params!(
+    /// `ocsvm.wgsl`: squared norms, the RBF kernel, the SMO solver and the decision values.
+    OcsvmParams {
+        rows: u32, cols: u32, sv: u32, x_off: u32, g_off: u32, a_off: u32, b_off: u32,
+        out_off: u32, k_off: u32, al_off: u32, gr_off: u32, st_off: u32, iters: u32,
+        nu: f32, gamma: f32, eps: f32,
+    }
+);
+
+impl OcsvmParams {
+    /// `rows x cols` with every offset 0, no support rows or iterations, nu 0.5, gamma 1 and
+    /// LIBSVM's tolerance 1e-3.
+    pub fn new(rows: u32, cols: u32) -> OcsvmParams {
+        OcsvmParams {
+            rows,
+            cols,
+            sv: 0,
+            x_off: 0,
+            g_off: 0,
+            a_off: 0,
+            b_off: 0,
+            out_off: 0,
+            k_off: 0,
+            al_off: 0,
+            gr_off: 0,
+            st_off: 0,
+            iters: 0,
+            nu: 0.5,
+            gamma: 1.0,
+            eps: 1e-3,
+        }
+    }
+}

@@ -7,10 +7,12 @@ use crate::params::*;
 
 mod head;
 mod iforest;
+mod ocsvm;
 mod pca;
 mod vae;
 pub use head::*;
 pub use iforest::*;
+pub use ocsvm::*;
 pub use pca::*;
 pub use vae::*;
 

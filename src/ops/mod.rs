@@ -7,6 +7,7 @@ pub mod dense;
 pub mod head;
 pub mod iforest;
 pub mod loss;
+pub mod ocsvm;
 pub mod pca;
 pub mod reduce;
 pub mod topk;

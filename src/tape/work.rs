@@ -101,6 +101,20 @@ pub fn serial(entry: &str, params: Option<&dyn Params>) -> Option<Serial> {
             )
         }
         "pca_score" => s(f("k") + f("cols"), "components and columns per row"),
+        "sq_norms" => s(f("cols"), "columns per row"),
+        "rbf" | "smo_init" => s(1, "one element per invocation"),
+        "smo" => {
+            // The gradient's recomputation (n^2 strided), then per iteration two strided
+            // selections over n, each with a tree of (value, index) pairs, and the update.
+            let n = f("rows");
+            let pass = strided(n, 256);
+            s(
+                pass * n + f("iters") * (3 * pass + 2 * SUM256) + 2 * (pass + SUM256),
+                "SMO iterations at most, each three strided passes over the multipliers and \
+                 two reductions, one workgroup; then rho",
+            )
+        }
+        "decision" => s(f("cols") + f("sv"), "columns and support rows per row"),
         "topk_scores" | "topk_pairs" => s(
             8 + BITONIC_2048 + strided(f("k").min(2048), 256),
             "bitonic stages of a 2048 tile (a barrier each), its loads and the best k",

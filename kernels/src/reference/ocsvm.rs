@@ -1,0 +1,174 @@
+//! f64 twins of `ocsvm.wgsl`.
+
+use crate::params::OcsvmParams;
+
+/// `sq_norms`.
+pub fn ocsvm_sq_norms(p: &OcsvmParams, x: &[f64], out: &mut [f64]) {
+    let d = p.cols as usize;
+    for i in 0..p.rows as usize {
+        let row = &x[p.x_off as usize + i * d..][..d];
+        out[p.out_off as usize + i] = row.iter().map(|v| v * v).sum();
+    }
+}
+
+/// `rbf`.
+pub fn ocsvm_rbf(p: &OcsvmParams, g: &[f64], norms: &[f64], out: &mut [f64]) {
+    let c = p.cols as usize;
+    let gamma = f64::from(p.gamma);
+    for e in 0..p.rows as usize * c {
+        let (i, j) = (e / c, e % c);
+        let d2 = norms[p.a_off as usize + i] + norms[p.b_off as usize + j]
+            - 2.0 * g[p.g_off as usize + e];
+        out[p.out_off as usize + e] = (-gamma * d2.max(0.0)).exp();
+    }
+}
+
+/// `smo_init`: LIBSVM's starting multipliers into `state` at `al_off`, the status zeroed.
+pub fn ocsvm_smo_init(p: &OcsvmParams, state: &mut [f64]) {
+    let n = p.rows as usize;
+    // The kernel's f32 arithmetic, so the split lands on the same index.
+    let total = p.nu * p.rows as f32;
+    let full = total.floor() as usize;
+    for i in 0..n {
+        state[p.al_off as usize + i] = match i.cmp(&full) {
+            std::cmp::Ordering::Less => 1.0,
+            std::cmp::Ordering::Equal => f64::from(total - full as f32),
+            std::cmp::Ordering::Greater => 0.0,
+        };
+    }
+    state[p.st_off as usize..][..4].fill(0.0);
+}
+
+/// `smo`: the same solver in f64 on `kmat` (n x n at `k_off`), the multipliers, gradient and
+/// status in `state` as the kernel keeps them.
+pub fn ocsvm_smo(p: &OcsvmParams, kmat: &[f64], state: &mut [f64]) {
+    let n = p.rows as usize;
+    let (al, gr, st) = (p.al_off as usize, p.gr_off as usize, p.st_off as usize);
+    if state[st] != 0.0 {
+        return;
+    }
+    let k = |i: usize, j: usize| kmat[p.k_off as usize + i * n + j];
+    for t in 0..n {
+        state[gr + t] = (0..n).map(|u| k(t, u) * state[al + u]).sum();
+    }
+    let tau = 1e-12;
+    let (mut it, mut converged) = (0u32, false);
+    let mut gap;
+    loop {
+        let mut first: Option<(f64, usize)> = None;
+        for t in 0..n {
+            let v = -state[gr + t];
+            if state[al + t] < 1.0 && first.is_none_or(|(b, _)| v > b) {
+                first = Some((v, t));
+            }
+        }
+        let mut second: Option<(f64, usize)> = None;
+        let mut gmax2 = f64::NEG_INFINITY;
+        if let Some((gmax, i)) = first {
+            for t in 0..n {
+                if state[al + t] > 0.0 {
+                    let gt = state[gr + t];
+                    gmax2 = gmax2.max(gt);
+                    let b = gmax + gt;
+                    if b > 0.0 {
+                        let mut q = k(i, i) + k(t, t) - 2.0 * k(i, t);
+                        if q <= 0.0 {
+                            q = tau;
+                        }
+                        let v = b * b / q;
+                        if second.is_none_or(|(s, _)| v > s) {
+                            second = Some((v, t));
+                        }
+                    }
+                }
+            }
+        }
+        gap = first.map_or(0.0, |(gmax, _)| gmax + gmax2);
+        let (Some((_, i)), Some((_, j))) = (first, second) else {
+            converged = true;
+            break;
+        };
+        if gap < f64::from(p.eps) {
+            converged = true;
+            break;
+        }
+        if it >= p.iters {
+            break;
+        }
+        let (ai, aj) = (state[al + i], state[al + j]);
+        let mut q = k(i, i) + k(j, j) - 2.0 * k(i, j);
+        if q <= 0.0 {
+            q = tau;
+        }
+        let delta = (state[gr + i] - state[gr + j]) / q;
+        let sum = ai + aj;
+        let (mut ni, mut nj) = (ai - delta, aj + delta);
+        if sum > 1.0 {
+            if ni > 1.0 {
+                (ni, nj) = (1.0, sum - 1.0);
+            }
+        } else if nj < 0.0 {
+            (ni, nj) = (sum, 0.0);
+        }
+        if sum > 1.0 {
+            if nj > 1.0 {
+                (ni, nj) = (sum - 1.0, 1.0);
+            }
+        } else if ni < 0.0 {
+            (ni, nj) = (0.0, sum);
+        }
+        state[al + i] = ni;
+        state[al + j] = nj;
+        let (di, dj) = (ni - ai, nj - aj);
+        for t in 0..n {
+            state[gr + t] += k(t, i) * di + k(t, j) * dj;
+        }
+        it += 1;
+    }
+    state[st] = f64::from(u8::from(converged));
+    state[st + 1] += f64::from(it);
+    state[st + 2] = ocsvm_rho(&state[al..][..n], &state[gr..][..n]);
+    state[st + 3] = gap;
+}
+
+/// LIBSVM's rho for one class: the mean gradient over the free multipliers, else the midpoint
+/// of the bounds.
+pub fn ocsvm_rho(alpha: &[f64], grad: &[f64]) -> f64 {
+    let (mut sum, mut free) = (0.0, 0usize);
+    let (mut lb, mut ub) = (f64::NEG_INFINITY, f64::INFINITY);
+    for (&a, &g) in alpha.iter().zip(grad) {
+        if a >= 1.0 {
+            lb = lb.max(g);
+        } else if a <= 0.0 {
+            ub = ub.min(g);
+        } else {
+            sum += g;
+            free += 1;
+        }
+    }
+    if free > 0 {
+        sum / free as f64
+    } else {
+        (lb + ub) / 2.0
+    }
+}
+
+/// `decision`: `rho - sum_j a_j k(x_i, sv_j)`, from the Gram `g` of the rows with the support
+/// rows and, in `model`, the support rows' squared norms, multipliers and rho.
+pub fn ocsvm_decision(p: &OcsvmParams, x: &[f64], g: &[f64], model: &[f64], out: &mut [f64]) {
+    let (d, n) = (p.cols as usize, p.sv as usize);
+    let gamma = f64::from(p.gamma);
+    for i in 0..p.rows as usize {
+        let xx: f64 = x[p.x_off as usize + i * d..][..d]
+            .iter()
+            .map(|v| v * v)
+            .sum();
+        let s: f64 = (0..n)
+            .map(|j| {
+                let d2 = xx + model[p.b_off as usize + j] - 2.0 * g[p.g_off as usize + i * n + j];
+                model[p.al_off as usize + j] * (-gamma * d2.max(0.0)).exp()
+            })
+            .sum();
+        out[p.out_off as usize + i] = model[p.st_off as usize] - s;
+    }
+}
