@@ -27,8 +27,8 @@
 //   decision:  one invocation per row i, with g the Gram of the rows x (rows x cols at x_off)
 //              and the n = sv support rows (rows x n at g_off): out[out_off + i] = rho -
 //              sum_j a_j exp(-gamma max(0, |x_i|^2 + nb_j - 2 g_ij)): the negated decision
-//              value, higher = more anomalous. From `model`: nb at b_off, a at al_off, rho at
-//              st_off (all n long but rho).
+//              value, higher = more anomalous. The support rows' squared norms nb from
+//              `norms` at b_off; from `model`, a at al_off and rho at st_off.
 //
 // Bindings: 0 params, 1 x, 2 g, 3 norms, 5 kmat, 7 model (read); 4 out, 6 state (read_write).
 
@@ -329,7 +329,7 @@ fn decision(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: 
     let n = p.sv;
     var s = 0.0;
     for (var j = 0u; j < n; j++) {
-        let d2 = xx + model[p.b_off + j] - 2.0 * g[p.g_off + i * n + j];
+        let d2 = xx + norms[p.b_off + j] - 2.0 * g[p.g_off + i * n + j];
         s = fma(model[p.al_off + j], exp(-p.gamma * max(d2, 0.0)), s);
     }
     out[p.out_off + i] = model[p.st_off] - s;

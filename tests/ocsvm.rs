@@ -36,7 +36,7 @@ fn run(gpu: &oddity::Gpu, record: impl FnOnce(&mut Tape)) {
 fn points(rng: &mut rand::rngs::StdRng, n: u32, d: u32) -> Vec<f32> {
     (0..n * d)
         .map(|e| {
-            let centre = if (e / d) % 3 == 0 { 1.5 } else { -0.5 };
+            let centre = if (e / d).is_multiple_of(3) { 1.5 } else { -0.5 };
             centre + rng.random_range(-1.0f32..1.0)
         })
         .collect()
@@ -147,7 +147,14 @@ fn norms_gram_and_rbf_match_the_reference() {
 }
 
 /// The GPU solver's state after init and `dispatches` SMO dispatches of `iters` each.
-fn solve(gpu: &oddity::Gpu, k: &Tensor, nu: f32, iters: u32, dispatches: u32) -> SmoState {
+fn solve(
+    gpu: &oddity::Gpu,
+    k: &Tensor,
+    nu: f32,
+    eps: f32,
+    iters: u32,
+    dispatches: u32,
+) -> SmoState {
     let state = SmoState::new(gpu, k.rows()).unwrap();
     for t in [&state.alpha, &state.grad, &state.status] {
         t.write(gpu, &vec![f32::NAN; t.len() as usize]).unwrap();
@@ -155,7 +162,7 @@ fn solve(gpu: &oddity::Gpu, k: &Tensor, nu: f32, iters: u32, dispatches: u32) ->
     run(gpu, |tape| {
         tape.ocsvm_smo_init(&state, nu).unwrap();
         for _ in 0..dispatches {
-            tape.ocsvm_smo(k, &state, iters, 1e-3).unwrap();
+            tape.ocsvm_smo(k, &state, iters, eps).unwrap();
         }
     });
     state
@@ -178,34 +185,95 @@ fn smo_takes_the_references_steps() {
         let xt = Tensor::from_slice(&gpu, &x, n, d, "x").unwrap();
         let gamma = 1.0 / d as f32;
         let k = kernel_matrix(&gpu, &xt, gamma);
-        let state = solve(&gpu, &k, nu, iters, 1);
+        // The start against the reference's.
+        let state = solve(&gpu, &k, nu, 1e-3, 0, 0);
         let p = OcsvmParams {
             al_off: 0,
             gr_off: n,
             st_off: 2 * n,
-            iters,
+            iters: 1,
             nu,
             ..OcsvmParams::new(n, 0)
         };
-        let mut want = vec![f64::NAN; (2 * n + 4) as usize];
-        r::ocsvm_smo_init(&p, &mut want);
-        let kmat = wide(&k.read(&gpu).unwrap());
-        r::ocsvm_smo(&p, &kmat, &mut want);
         let nu_ = n as usize;
+        let mut want = vec![f64::NAN; 2 * nu_ + 4];
+        r::ocsvm_smo_init(&p, &mut want);
         let alpha = state.alpha.read(&gpu).unwrap();
-        let e = rel_err(&alpha, &want[..nu_]);
-        assert!(e < 1e-4, "alpha n={n} nu={nu} after {iters}: {e}");
-        let e = rel_err(&state.grad.read(&gpu).unwrap(), &want[nu_..2 * nu_]);
-        assert!(e < 1e-4, "gradient n={n} nu={nu} after {iters}: {e}");
-        let status = state.status.read(&gpu).unwrap();
-        assert_eq!(
-            (status[0], status[1]),
-            (want[2 * nu_] as f32, want[2 * nu_ + 1] as f32),
-            "converged and iterations n={n} nu={nu}"
-        );
-        let e = rel_err(&status[2..], &want[2 * nu_ + 2..]);
-        assert!(e < 1e-4, "rho and gap n={n} nu={nu}: {e}");
+        assert_eq!(wide(&alpha), want[..nu_], "the start n={n} nu={nu}");
+        // Then one iteration at a time, each checked from the GPU's own start. The pair must
+        // be one the rule chooses, and its update the reference's for that pair. Exact ties
+        // are common: an unclipped step leaves G_i = G_j, so f32 rounding may pick either of
+        // two equally violating multipliers next; both are right.
+        let kmat = wide(&k.read(&gpu).unwrap());
+        let kf = |i: usize, j: usize| kmat[i * nu_ + j];
+        let grad_of = |a: &[f64]| -> Vec<f64> {
+            (0..nu_)
+                .map(|t| (0..nu_).map(|u| kf(t, u) * a[u]).sum())
+                .collect()
+        };
+        let sm = oddity::tape::StepState::new(&gpu).unwrap();
+        let mut tape = Tape::new(&gpu, &sm);
+        tape.ocsvm_smo(&k, &state, 1, p.eps).unwrap();
+        let step = tape.finish().unwrap();
+        let mut done = 0.0;
+        for s in 0..iters {
+            let a0 = wide(&state.alpha.read(&gpu).unwrap());
+            step.run(1).unwrap();
+            let a1 = state.alpha.read(&gpu).unwrap();
+            let status = state.status.read(&gpu).unwrap();
+            let g0 = grad_of(&a0);
+            let tol = 1e-5 * g0.iter().fold(1.0f64, |m, g| m.max(g.abs()));
+            let c = r::ocsvm_smo_select(&kf, &a0, &g0);
+            let at = |what: &str| format!("{what}: n={n} nu={nu} step {s}");
+            let up: Vec<usize> = (0..nu_).filter(|&t| f64::from(a1[t]) > a0[t]).collect();
+            let down: Vec<usize> = (0..nu_).filter(|&t| f64::from(a1[t]) < a0[t]).collect();
+            if up.is_empty() && down.is_empty() {
+                // Stopped: the reference stops too, or its gap is within rounding of eps.
+                assert_eq!(status[0], 1.0, "{}", at("stopped unconverged"));
+                let gap = c.i.map_or(0.0, |_| c.gmax + c.gmax2);
+                assert!(
+                    c.j.is_none() || gap < f64::from(p.eps) + tol,
+                    "{}",
+                    at(&format!("stopped at a gap of {gap}"))
+                );
+                break;
+            }
+            assert!(up.len() == 1 && down.len() == 1, "{}", at("one pair"));
+            let (i, j) = (up[0], down[0]);
+            assert!(-g0[i] >= c.gmax - tol, "{}", at("i violates most"));
+            let gain = |t| r::ocsvm_smo_gain(&kf, &a0, &g0, i, -g0[i], t);
+            let best = (0..nu_).filter_map(gain).fold(0.0, f64::max);
+            let gj = gain(j).expect("j can shrink");
+            assert!(gj >= best * (1.0 - 1e-4), "{}", at("j gains most"));
+            let (ni, nj) = r::ocsvm_smo_update(&kf, &a0, &g0, i, j);
+            let e = (f64::from(a1[i]) - ni).abs() + (f64::from(a1[j]) - nj).abs();
+            assert!(e < 1e-5, "{}", at(&format!("the pair's update off by {e}")));
+            // The gradient kept and rho from it.
+            let g1 = grad_of(&wide(&a1));
+            let e = rel_err(&state.grad.read(&gpu).unwrap(), &g1);
+            assert!(e < 1e-5, "{}", at(&format!("gradient {e}")));
+            let rho = r::ocsvm_rho(&wide(&a1), &g1);
+            assert!(
+                (f64::from(status[2]) - rho).abs() < 1e-5 * rho.abs().max(1.0),
+                "{}",
+                at(&format!("rho {} against {rho}", status[2]))
+            );
+            done += 1.0;
+            assert_eq!(status[1], done, "{}", at("iterations"));
+            // The kernel looks once more after its last update: converged when that
+            // selection finds no pair or a gap under eps (either way within rounding of eps).
+            let c1 = r::ocsvm_smo_select(&kf, &wide(&a1), &g1);
+            let gap1 = c1.i.map_or(0.0, |_| c1.gmax + c1.gmax2);
+            let stops = c1.j.is_none() || gap1 < f64::from(p.eps);
+            if (gap1 - f64::from(p.eps)).abs() > tol {
+                assert_eq!(status[0] == 1.0, stops, "{}", at(&format!("gap {gap1}")));
+            }
+            if status[0] == 1.0 {
+                break;
+            }
+        }
         // The constraints hold: 0 <= a <= 1, sum a = nu n.
+        let alpha = state.alpha.read(&gpu).unwrap();
         assert!(alpha.iter().all(|a| (0.0..=1.0).contains(a)), "box n={n}");
         let sum: f64 = alpha.iter().map(|&a| f64::from(a)).sum();
         assert!(
@@ -226,7 +294,7 @@ fn smo_converges_to_the_references_decision_function() {
         let gamma = 1.0 / d as f32;
         let k = kernel_matrix(&gpu, &xt, gamma);
         // Dispatches of 64 iterations: each starts from the gradient recomputed.
-        let state = solve(&gpu, &k, nu, 64, 400);
+        let state = solve(&gpu, &k, nu, 1e-3, 64, 400);
         let (converged, iterations, rho, gap) = state.read_status(&gpu).unwrap();
         assert!(
             converged,
@@ -285,6 +353,7 @@ fn smo_converges_to_the_references_decision_function() {
             &wide(&q),
             &wide(&g.read(&gpu).unwrap()),
             &model64,
+            &model64,
             &mut want_out,
         );
         let e = rel_err(&got[1..], &want_out[1..]);
@@ -301,6 +370,7 @@ fn smo_converges_to_the_references_decision_function() {
             &wide(&q),
             &wide(&g.read(&gpu).unwrap()),
             &exact,
+            &exact,
             &mut want_exact,
         );
         let worst = (1..=m as usize)
@@ -311,5 +381,155 @@ fn smo_converges_to_the_references_decision_function() {
             "n={n} nu={nu}: decision values differ by {worst} (rho {rho} vs {})",
             want[2 * nu_ + 2]
         );
+    }
+}
+
+fn dataset(x: Vec<f32>, rows: usize, cols: usize) -> oddity::data::Dataset {
+    oddity::data::Dataset {
+        name: "clusters".into(),
+        rows,
+        cols,
+        x,
+        anomaly: None,
+        class: None,
+        schema: oddity::data::Schema::numeric(
+            (0..cols).map(|j| format!("f{j}")),
+            &vec![(0.0, 1.0); cols],
+        ),
+        origin: None,
+    }
+}
+
+/// The detector against the whole pipeline in f64 (standardisation, kernel matrix, SMO to
+/// convergence, decision values) on its training rows and fresh ones; a far row scores
+/// highest; the model file gives the same bits; the refusals.
+#[test]
+fn the_detector_matches_an_f64_pipeline_and_refuses_what_it_cannot_solve() {
+    use oddity::models::{Detector, Ocsvm, OcsvmConfig, OcsvmFitted};
+    let gpu = gpu();
+    let mut rng = rng();
+    let (n, d) = (250usize, 4usize);
+    // Columns of different scales and offsets (standardisation matters), the last row far out.
+    let mut x = points(&mut rng, n as u32, d as u32);
+    for (e, v) in x.iter_mut().enumerate() {
+        *v = *v * (1.0 + (e % d) as f32) + 10.0 * (e % d) as f32;
+    }
+    for j in 0..d {
+        x[(n - 1) * d + j] = 25.0 + 12.0 * j as f32;
+    }
+    let data = dataset(x.clone(), n, d);
+    let nu = 0.2;
+    let config = OcsvmConfig {
+        nu,
+        ..OcsvmConfig::new(d as u32)
+    };
+    let mut model = Ocsvm::new(&gpu, config.clone()).unwrap();
+    let e = model.score(&data).unwrap_err().to_string();
+    assert!(e.contains("not been fitted"), "{e}");
+    model.fit(&data).unwrap();
+    // The f64 pipeline.
+    let x64 = wide(&x);
+    let (mean, sd): (Vec<f64>, Vec<f64>) = (0..d)
+        .map(|j| {
+            let m = (0..n).map(|i| x64[i * d + j]).sum::<f64>() / n as f64;
+            let v = (0..n).map(|i| (x64[i * d + j] - m).powi(2)).sum::<f64>() / n as f64;
+            (m, v.sqrt())
+        })
+        .unzip();
+    let z: Vec<f64> = (0..n * d)
+        .map(|e| (x64[e] - mean[e % d]) / sd[e % d])
+        .collect();
+    let gamma = 1.0 / d as f64;
+    let kernel = |a: &[f64], b: &[f64]| {
+        let d2: f64 = a.iter().zip(b).map(|(u, v)| (u - v).powi(2)).sum();
+        (-gamma * d2).exp()
+    };
+    let kmat: Vec<f64> = (0..n * n)
+        .map(|e| kernel(&z[e / n * d..][..d], &z[e % n * d..][..d]))
+        .collect();
+    let p = OcsvmParams {
+        gr_off: n as u32,
+        st_off: 2 * n as u32,
+        iters: 1_000_000,
+        nu,
+        ..OcsvmParams::new(n as u32, 0)
+    };
+    let mut st = vec![0.0; 2 * n + 4];
+    r::ocsvm_smo_init(&p, &mut st);
+    r::ocsvm_smo(&p, &kmat, &mut st);
+    let (alpha, rho) = (&st[..n], st[2 * n + 2]);
+    let support = alpha.iter().filter(|&&a| a > 0.0).count();
+    let Some(OcsvmFitted::Exact {
+        support: got_support,
+    }) = model.config().ok().and_then(|c| {
+        serde_json::from_value::<OcsvmConfig>(c)
+            .ok()
+            .and_then(|c| c.fitted)
+    })
+    else {
+        panic!("the fitted model records its support");
+    };
+    // Support counts can differ by a multiplier at the tolerance's edge.
+    assert!(
+        (got_support as i64 - support as i64).abs() <= 2 + support as i64 / 50,
+        "{got_support} support rows against {support}"
+    );
+    let e = (f64::from(model.rho().unwrap().unwrap()) - rho).abs();
+    assert!(e < 5e-3, "rho {rho}: off by {e}");
+    let got = model.score(&data).unwrap();
+    let want: Vec<f64> = (0..n)
+        .map(|i| rho - (0..n).map(|j| alpha[j] * kmat[i * n + j]).sum::<f64>())
+        .collect();
+    let worst = (0..n)
+        .map(|i| (f64::from(got[i]) - want[i]).abs())
+        .fold(0.0, f64::max);
+    assert!(worst < 5e-3, "training rows' scores off by {worst}");
+    let top = (0..n).max_by(|&a, &b| got[a].total_cmp(&got[b])).unwrap();
+    assert_eq!(top, n - 1, "the far row scores highest");
+    assert!(got[n - 1] > 0.0, "the far row is outside the support");
+    // At most nu of the training rows outside the support (and the tolerance's slack).
+    let outside = got.iter().filter(|&&s| s > 1e-3).count();
+    assert!(
+        outside as f64 <= f64::from(nu) * n as f64 + 2.0,
+        "{outside} of {n} rows outside for nu {nu}"
+    );
+    // Through its file: the same bits.
+    let path =
+        std::env::temp_dir().join(format!("oddity-ocsvm-{}.safetensors", std::process::id()));
+    model.save(&path).unwrap();
+    let back = oddity::models::registry::load(&gpu, &path).unwrap();
+    let again = back.score(&data).unwrap();
+    assert!(
+        again
+            .iter()
+            .zip(&got)
+            .all(|(a, b)| a.to_bits() == b.to_bits())
+    );
+    std::fs::remove_file(&path).ok();
+    // Refused: one row; a constant column, named; nu outside (0, 1]; gamma not positive.
+    let mut one = data.clone();
+    one.rows = 1;
+    one.x.truncate(d);
+    let e = model.fit(&one).unwrap_err().to_string();
+    assert!(e.contains("needs at least 2"), "{e}");
+    let mut flat = data.clone();
+    for i in 0..n {
+        flat.x[i * d + 2] = -1.5;
+    }
+    let e = model.fit(&flat).unwrap_err().to_string();
+    assert!(e.contains("column \"f2\"") && e.contains("constant"), "{e}");
+    for (nu, gamma) in [
+        (0.0, None),
+        (1.5, None),
+        (f32::NAN, None),
+        (0.5, Some(0.0)),
+        (0.5, Some(f32::INFINITY)),
+    ] {
+        let bad = OcsvmConfig {
+            nu,
+            gamma,
+            ..config.clone()
+        };
+        assert!(Ocsvm::new(&gpu, bad).is_err(), "nu {nu} gamma {gamma:?}");
     }
 }

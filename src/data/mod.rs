@@ -55,6 +55,27 @@ impl Dataset {
         &self.x[i * self.cols..(i + 1) * self.cols]
     }
 
+    /// Refuses, for `model` (named in the message), data with a column that holds one value
+    /// in every row: standardising it would divide by a deviation of 0.
+    pub fn refuse_constant_columns(&self, model: &str) -> Result<()> {
+        let names = self.feature_names();
+        for j in 0..self.cols {
+            let first = self.x[j];
+            if (1..self.rows).all(|i| self.x[i * self.cols + j] == first) {
+                return Err(crate::error::invalid(
+                    "data",
+                    format!(
+                        "column {:?} of {} is constant ({first} in every row): {model} cannot \
+                         standardise it; leave it out",
+                        names.get(j).map_or("?", String::as_str),
+                        self.name
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Row `i`'s number in the table it came from (see [`Dataset::origin`]).
     pub fn source_row(&self, i: u32) -> u32 {
         source_row(self.origin.as_deref(), i)

@@ -116,6 +116,8 @@ pub struct FitReport {
     pub anomaly_error: Vec<f32>,
     /// The validation loss stopped being finite (LRC can run away); the best epoch is kept.
     pub diverged: bool,
+    /// What a user should know about the fit (a solver that stopped short), one line each.
+    pub notes: Vec<String>,
 }
 
 impl ModelCore {

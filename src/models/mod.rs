@@ -8,6 +8,7 @@
 //! - [`UaiModel`]: DAE_uai, Class_uai and their bases (Pimentel et al.).
 //! - [`Supervised`]: ABC on an AE or DAE, LRC, and the ABC paper's AE, DAE and DNN baselines.
 //! - [`Vae`]: the report's variational autoencoder.
+//! - [`Ocsvm`]: the one-class SVM with the RBF kernel (Schoelkopf et al.).
 //! - [`IForest`]: the isolation forest (Liu et al.), the classic peer, scored on the GPU.
 //! - [`construct_hard`]: the UAI paper's X_hard, from a weak classifier's mistakes.
 
@@ -20,6 +21,7 @@ mod file;
 mod hard;
 mod iforest;
 mod labels;
+mod ocsvm;
 mod pca;
 pub mod registry;
 mod supervised;
@@ -37,6 +39,7 @@ pub use file::{CoreState, Family, ModelFile};
 pub use hard::{WEAK_BATCH, WEAK_HIDDEN, WEAK_STEPS, WeakClassifier, construct_hard};
 pub use iforest::{IFOREST_SUBSAMPLE, IFOREST_TREES, IForest, IForestConfig, average_path_length};
 pub use labels::{LabelCounts, LabelSet};
+pub use ocsvm::{OCSVM_EXACT_MAX_ROWS, Ocsvm, OcsvmConfig, OcsvmFitted, OcsvmSolver};
 pub use pca::{PCA_SWEEPS, Pca, PcaConfig, PcaScore};
 pub use registry::{DataShape, Model, Settings};
 pub use supervised::{Supervised, SupervisedConfig, SupervisedKind};

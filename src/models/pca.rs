@@ -105,7 +105,7 @@ impl Pca {
     }
 
     /// Refuses data PCA cannot standardise or solve: fewer than two rows, or a constant
-    /// column (its deviation is 0), named.
+    /// column (its deviation is 0).
     fn check_data(&self, data: &Dataset) -> Result<()> {
         if data.rows < 2 {
             return Err(invalid(
@@ -116,22 +116,7 @@ impl Pca {
                 ),
             ));
         }
-        let names = data.feature_names();
-        for j in 0..data.cols {
-            let first = data.x[j];
-            if (1..data.rows).all(|i| data.x[i * data.cols + j] == first) {
-                return Err(invalid(
-                    "PCA",
-                    format!(
-                        "column {:?} of {} is constant ({first} in every row): it cannot be \
-                         standardised; leave it out",
-                        names.get(j).map_or("?", String::as_str),
-                        data.name
-                    ),
-                ));
-            }
-        }
-        Ok(())
+        data.refuse_constant_columns("PCA")
     }
 }
 

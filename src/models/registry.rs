@@ -14,7 +14,7 @@ use serde::de::DeserializeOwned;
 
 use super::detector::Detector;
 use super::file::{Family, ModelFile, config_from, config_json};
-use super::{DeepSvdd, IForest, Pca, Supervised, UaiModel, Vae};
+use super::{DeepSvdd, IForest, Ocsvm, Pca, Supervised, UaiModel, Vae};
 use crate::data::Dataset;
 use crate::error::{Result, invalid};
 use crate::gpu::Gpu;
@@ -225,6 +225,11 @@ pub static MODELS: &[Entry] = &[
         "pca",
         Family::Detector,
         "principal component analysis on the GPU: squared standardised projections (the report's PCA)",
+    ),
+    Entry::of::<Ocsvm>(
+        "ocsvm",
+        Family::Detector,
+        "one-class SVM, RBF kernel, LIBSVM's SMO on the GPU; negated decision value (Schoelkopf et al.)",
     ),
     Entry::of::<UaiModel>(
         "dae-uai",

@@ -194,9 +194,9 @@ impl Tape {
     }
 
     /// Each row's negated decision value `rho - sum_j a_j k(x_i, sv_j)` into `out` (`rows x
-    /// 1`), from the rows `x`, their Gram `g` with the support rows (`rows x n`) and the
-    /// support rows' squared norms `sv_norms`, multipliers `alpha` (n each) and `rho` (one
-    /// value), views of one buffer.
+    /// 1`), from the rows `x`, their Gram `g` with the support rows (`rows x n`), the support
+    /// rows' squared norms `sv_norms`, and their multipliers `alpha` and `rho` (one value),
+    /// views of one buffer.
     #[allow(clippy::too_many_arguments)]
     pub fn ocsvm_decision(
         &mut self,
@@ -217,7 +217,7 @@ impl Tape {
         row_vector(op, "alpha", alpha, n)?;
         row_vector(op, "rho", rho, 1)?;
         row_vector(op, "out", out, m)?;
-        let model = one_buffer(op, &[sv_norms, alpha, rho])?;
+        let model = one_buffer(op, &[alpha, rho])?;
         let p = OcsvmParams {
             sv: n,
             x_off: x.offset(),
@@ -236,6 +236,7 @@ impl Tape {
             &[
                 ("x", x.buffer()),
                 ("g", g.buffer()),
+                ("norms", sv_norms.buffer()),
                 ("model", &model),
                 ("out", out.buffer()),
             ],

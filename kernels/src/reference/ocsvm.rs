@@ -39,6 +39,113 @@ pub fn ocsvm_smo_init(p: &OcsvmParams, state: &mut [f64]) {
     state[p.st_off as usize..][..4].fill(0.0);
 }
 
+/// LIBSVM's TAU: the curvature taken when `K_ii + K_jj - 2 K_ij` is not positive.
+const TAU: f64 = 1e-12;
+
+/// One iteration's choice: `i` the multiplier that can grow with the largest `-G` (`gmax`),
+/// `j` the one that can shrink with the largest second-order gain (lowest index on ties), and
+/// `gmax2` the largest `G` among those that can shrink.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SmoChoice {
+    pub i: Option<usize>,
+    pub gmax: f64,
+    pub j: Option<usize>,
+    pub gmax2: f64,
+}
+
+/// The second-order gain `b^2 / q` of pairing `t` with `i` (`b = gmax + G_t`), None when `t`
+/// cannot shrink or `b <= 0`.
+pub fn ocsvm_smo_gain(
+    k: &dyn Fn(usize, usize) -> f64,
+    alpha: &[f64],
+    grad: &[f64],
+    i: usize,
+    gmax: f64,
+    t: usize,
+) -> Option<f64> {
+    let b = gmax + grad[t];
+    if alpha[t] <= 0.0 || b <= 0.0 {
+        return None;
+    }
+    let mut q = k(i, i) + k(t, t) - 2.0 * k(i, t);
+    if q <= 0.0 {
+        q = TAU;
+    }
+    Some(b * b / q)
+}
+
+/// The working-set selection of `smo`.
+pub fn ocsvm_smo_select(k: &dyn Fn(usize, usize) -> f64, alpha: &[f64], grad: &[f64]) -> SmoChoice {
+    let n = alpha.len();
+    let mut first: Option<(f64, usize)> = None;
+    for t in 0..n {
+        let v = -grad[t];
+        if alpha[t] < 1.0 && first.is_none_or(|(b, _)| v > b) {
+            first = Some((v, t));
+        }
+    }
+    let gmax2 = (0..n)
+        .filter(|&t| alpha[t] > 0.0)
+        .map(|t| grad[t])
+        .fold(f64::NEG_INFINITY, f64::max);
+    let Some((gmax, i)) = first else {
+        return SmoChoice {
+            i: None,
+            gmax: f64::NEG_INFINITY,
+            j: None,
+            gmax2,
+        };
+    };
+    let mut second: Option<(f64, usize)> = None;
+    for t in 0..n {
+        if let Some(v) = ocsvm_smo_gain(k, alpha, grad, i, gmax, t)
+            && second.is_none_or(|(s, _)| v > s)
+        {
+            second = Some((v, t));
+        }
+    }
+    SmoChoice {
+        i: Some(i),
+        gmax,
+        j: second.map(|(_, j)| j),
+        gmax2,
+    }
+}
+
+/// The update of the pair (i, j): the two new multipliers, clipped to the box with their sum
+/// kept.
+pub fn ocsvm_smo_update(
+    k: &dyn Fn(usize, usize) -> f64,
+    alpha: &[f64],
+    grad: &[f64],
+    i: usize,
+    j: usize,
+) -> (f64, f64) {
+    let (ai, aj) = (alpha[i], alpha[j]);
+    let mut q = k(i, i) + k(j, j) - 2.0 * k(i, j);
+    if q <= 0.0 {
+        q = TAU;
+    }
+    let delta = (grad[i] - grad[j]) / q;
+    let sum = ai + aj;
+    let (mut ni, mut nj) = (ai - delta, aj + delta);
+    if sum > 1.0 {
+        if ni > 1.0 {
+            (ni, nj) = (1.0, sum - 1.0);
+        }
+    } else if nj < 0.0 {
+        (ni, nj) = (sum, 0.0);
+    }
+    if sum > 1.0 {
+        if nj > 1.0 {
+            (ni, nj) = (sum - 1.0, 1.0);
+        }
+    } else if ni < 0.0 {
+        (ni, nj) = (0.0, sum);
+    }
+    (ni, nj)
+}
+
 /// `smo`: the same solver in f64 on `kmat` (n x n at `k_off`), the multipliers, gradient and
 /// status in `state` as the kernel keeps them.
 pub fn ocsvm_smo(p: &OcsvmParams, kmat: &[f64], state: &mut [f64]) {
@@ -51,40 +158,13 @@ pub fn ocsvm_smo(p: &OcsvmParams, kmat: &[f64], state: &mut [f64]) {
     for t in 0..n {
         state[gr + t] = (0..n).map(|u| k(t, u) * state[al + u]).sum();
     }
-    let tau = 1e-12;
     let (mut it, mut converged) = (0u32, false);
     let mut gap;
     loop {
-        let mut first: Option<(f64, usize)> = None;
-        for t in 0..n {
-            let v = -state[gr + t];
-            if state[al + t] < 1.0 && first.is_none_or(|(b, _)| v > b) {
-                first = Some((v, t));
-            }
-        }
-        let mut second: Option<(f64, usize)> = None;
-        let mut gmax2 = f64::NEG_INFINITY;
-        if let Some((gmax, i)) = first {
-            for t in 0..n {
-                if state[al + t] > 0.0 {
-                    let gt = state[gr + t];
-                    gmax2 = gmax2.max(gt);
-                    let b = gmax + gt;
-                    if b > 0.0 {
-                        let mut q = k(i, i) + k(t, t) - 2.0 * k(i, t);
-                        if q <= 0.0 {
-                            q = tau;
-                        }
-                        let v = b * b / q;
-                        if second.is_none_or(|(s, _)| v > s) {
-                            second = Some((v, t));
-                        }
-                    }
-                }
-            }
-        }
-        gap = first.map_or(0.0, |(gmax, _)| gmax + gmax2);
-        let (Some((_, i)), Some((_, j))) = (first, second) else {
+        let (alpha, grad) = (&state[al..][..n], &state[gr..][..n]);
+        let c = ocsvm_smo_select(&k, alpha, grad);
+        gap = c.i.map_or(0.0, |_| c.gmax + c.gmax2);
+        let (Some(i), Some(j)) = (c.i, c.j) else {
             converged = true;
             break;
         };
@@ -95,31 +175,10 @@ pub fn ocsvm_smo(p: &OcsvmParams, kmat: &[f64], state: &mut [f64]) {
         if it >= p.iters {
             break;
         }
-        let (ai, aj) = (state[al + i], state[al + j]);
-        let mut q = k(i, i) + k(j, j) - 2.0 * k(i, j);
-        if q <= 0.0 {
-            q = tau;
-        }
-        let delta = (state[gr + i] - state[gr + j]) / q;
-        let sum = ai + aj;
-        let (mut ni, mut nj) = (ai - delta, aj + delta);
-        if sum > 1.0 {
-            if ni > 1.0 {
-                (ni, nj) = (1.0, sum - 1.0);
-            }
-        } else if nj < 0.0 {
-            (ni, nj) = (sum, 0.0);
-        }
-        if sum > 1.0 {
-            if nj > 1.0 {
-                (ni, nj) = (sum - 1.0, 1.0);
-            }
-        } else if ni < 0.0 {
-            (ni, nj) = (0.0, sum);
-        }
+        let (ni, nj) = ocsvm_smo_update(&k, alpha, grad, i, j);
+        let (di, dj) = (ni - state[al + i], nj - state[al + j]);
         state[al + i] = ni;
         state[al + j] = nj;
-        let (di, dj) = (ni - ai, nj - aj);
         for t in 0..n {
             state[gr + t] += k(t, i) * di + k(t, j) * dj;
         }
@@ -154,8 +213,15 @@ pub fn ocsvm_rho(alpha: &[f64], grad: &[f64]) -> f64 {
 }
 
 /// `decision`: `rho - sum_j a_j k(x_i, sv_j)`, from the Gram `g` of the rows with the support
-/// rows and, in `model`, the support rows' squared norms, multipliers and rho.
-pub fn ocsvm_decision(p: &OcsvmParams, x: &[f64], g: &[f64], model: &[f64], out: &mut [f64]) {
+/// rows, the support rows' squared `norms` and, in `model`, the multipliers and rho.
+pub fn ocsvm_decision(
+    p: &OcsvmParams,
+    x: &[f64],
+    g: &[f64],
+    norms: &[f64],
+    model: &[f64],
+    out: &mut [f64],
+) {
     let (d, n) = (p.cols as usize, p.sv as usize);
     let gamma = f64::from(p.gamma);
     for i in 0..p.rows as usize {
@@ -165,7 +231,7 @@ pub fn ocsvm_decision(p: &OcsvmParams, x: &[f64], g: &[f64], model: &[f64], out:
             .sum();
         let s: f64 = (0..n)
             .map(|j| {
-                let d2 = xx + model[p.b_off as usize + j] - 2.0 * g[p.g_off as usize + i * n + j];
+                let d2 = xx + norms[p.b_off as usize + j] - 2.0 * g[p.g_off as usize + i * n + j];
                 model[p.al_off as usize + j] * (-gamma * d2.max(0.0)).exp()
             })
             .sum();

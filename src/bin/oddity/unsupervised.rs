@@ -116,15 +116,24 @@ pub fn run(a: &Args, path: &std::path::Path) -> oddity::Result<()> {
     };
     model.set_threshold(Some(threshold));
     let flagged = threshold.flags(&scores).iter().filter(|&&f| f == 1).count();
+    // What training ran: epochs, else steps (the OCSVM's solver iterations), else nothing
+    // (PCA and the isolation forest are solved or grown, not trained).
+    let ran = match (report.epochs, report.steps) {
+        (0, 0) => String::new(),
+        (0, s) => format!(" ({s} steps)"),
+        (e, _) => format!(" ({e} epochs)"),
+    };
     outln!(
-        "{}: {} on {} rows x {} features, fit in {seconds:.1} s ({} epochs) on {}",
+        "{}: {} on {} rows x {} features, fit in {seconds:.1} s{ran} on {}",
         a.model,
         data.name,
         data.rows,
         data.cols,
-        report.epochs,
         gpu.adapter_name()
     );
+    for note in &report.notes {
+        outln!("note: {note}");
+    }
     outln!(
         "threshold {:.6} ({}): flags {flagged} of {} rows",
         threshold.value,
