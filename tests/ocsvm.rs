@@ -518,6 +518,19 @@ fn the_detector_matches_an_f64_pipeline_and_refuses_what_it_cannot_solve() {
     }
     let e = model.fit(&flat).unwrap_err().to_string();
     assert!(e.contains("column \"f2\"") && e.contains("constant"), "{e}");
+    let mut small = Ocsvm::new(
+        &gpu,
+        OcsvmConfig {
+            exact_max_rows: 100,
+            ..config.clone()
+        },
+    )
+    .unwrap();
+    let e = small.fit(&data).unwrap_err().to_string();
+    assert!(
+        e.contains("250 rows") && e.contains("more than the exact solver takes (100"),
+        "{e}"
+    );
     for (nu, gamma) in [
         (0.0, None),
         (1.5, None),
