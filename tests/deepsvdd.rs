@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use oddity::data::{Dataset, Schema};
+use oddity::data::Dataset;
 use oddity::models::{DeepSvdd, DeepSvddConfig, Detector};
 use rand::RngExt;
 
@@ -15,16 +15,12 @@ fn rows(rng: &mut rand::rngs::StdRng, normal: usize, far: usize, d: usize) -> Da
         let shift = if i >= normal { 3.0 } else { 0.0 };
         x.extend((0..d).map(|j| 0.2 * rng.random::<f32>() + 0.1 * j as f32 + shift));
     }
-    Dataset {
-        name: "cluster".into(),
-        rows: normal + far,
-        cols: d,
+    dataset(
+        "cluster",
+        d,
         x,
-        anomaly: Some((0..normal + far).map(|i| u8::from(i >= normal)).collect()),
-        class: None,
-        schema: Schema::numeric((0..d).map(|j| format!("f{j}")), &vec![(0.0, 1.0); d]),
-        origin: None,
-    }
+        Some((0..normal + far).map(|i| u8::from(i >= normal)).collect()),
+    )
 }
 
 #[test]

@@ -120,22 +120,6 @@ fn blob(n: usize, far: usize, seed: u64) -> Dataset {
     dataset("blob", 2, x, Some(anomaly))
 }
 
-fn dataset(name: &str, cols: usize, x: Vec<f32>, anomaly: Option<Vec<u8>>) -> Dataset {
-    Dataset {
-        name: name.into(),
-        rows: x.len() / cols,
-        cols,
-        x,
-        anomaly,
-        class: None,
-        schema: oddity::data::Schema::numeric(
-            (0..cols).map(|i| format!("f{i}")),
-            &vec![(0.0, 1.0); cols],
-        ),
-        origin: None,
-    }
-}
-
 #[test]
 fn a_fitted_forest_isolates_far_rows_and_scores_as_its_reference() {
     let gpu = gpu();

@@ -384,22 +384,6 @@ fn smo_converges_to_the_references_decision_function() {
     }
 }
 
-fn dataset(x: Vec<f32>, rows: usize, cols: usize) -> oddity::data::Dataset {
-    oddity::data::Dataset {
-        name: "clusters".into(),
-        rows,
-        cols,
-        x,
-        anomaly: None,
-        class: None,
-        schema: oddity::data::Schema::numeric(
-            (0..cols).map(|j| format!("f{j}")),
-            &vec![(0.0, 1.0); cols],
-        ),
-        origin: None,
-    }
-}
-
 /// The detector against the whole pipeline in f64 (standardisation, kernel matrix, SMO to
 /// convergence, decision values) on its training rows and fresh ones; a far row scores
 /// highest; the model file gives the same bits; the refusals.
@@ -417,7 +401,7 @@ fn the_detector_matches_an_f64_pipeline_and_refuses_what_it_cannot_solve() {
     for j in 0..d {
         x[(n - 1) * d + j] = 25.0 + 12.0 * j as f32;
     }
-    let data = dataset(x.clone(), n, d);
+    let data = dataset("clusters", d, x.clone(), None);
     let nu = 0.2;
     let config = OcsvmConfig {
         nu,

@@ -213,19 +213,7 @@ fn mixed_rows(rng: &mut rand::rngs::StdRng, n: usize, d: usize) -> oddity::data:
             x.push(v + if i == n { 4.0 * mix[j] } else { 0.0 });
         }
     }
-    oddity::data::Dataset {
-        name: "mixed".into(),
-        rows: n + 1,
-        cols: d,
-        x,
-        anomaly: None,
-        class: None,
-        schema: oddity::data::Schema::numeric(
-            (0..d).map(|j| format!("f{j}")),
-            &vec![(0.0, 1.0); d],
-        ),
-        origin: None,
-    }
+    dataset("mixed", d, x, None)
 }
 
 /// The detector: its components, variances and scores against the whole pipeline in f64

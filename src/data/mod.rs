@@ -55,9 +55,18 @@ impl Dataset {
         &self.x[i * self.cols..(i + 1) * self.cols]
     }
 
-    /// Refuses, for `model` (named in the message), data with a column that holds one value
-    /// in every row: standardising it would divide by a deviation of 0.
-    pub fn refuse_constant_columns(&self, model: &str) -> Result<()> {
+    /// Refuses, for `model` (named in the message), data whose columns cannot be standardised:
+    /// fewer than two rows, or a column that holds one value in every row (its deviation is 0).
+    pub fn check_standardisable(&self, model: &str) -> Result<()> {
+        if self.rows < 2 {
+            return Err(crate::error::invalid(
+                "data",
+                format!(
+                    "{} has {} row(s); {model} needs at least 2",
+                    self.name, self.rows
+                ),
+            ));
+        }
         let names = self.feature_names();
         for j in 0..self.cols {
             let first = self.x[j];

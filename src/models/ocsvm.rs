@@ -164,20 +164,6 @@ impl Ocsvm {
         }
     }
 
-    /// Refuses data the OCSVM cannot scale or solve: fewer than two rows, or a constant column.
-    fn check_data(&self, data: &Dataset) -> Result<()> {
-        if data.rows < 2 {
-            return Err(invalid(
-                "OCSVM",
-                format!(
-                    "{} has {} row(s); the OCSVM needs at least 2",
-                    data.name, data.rows
-                ),
-            ));
-        }
-        data.refuse_constant_columns("OCSVM")
-    }
-
     /// The exact solver on every row of `data`: the multipliers, the status and the rows'
     /// statistics, then the model rebuilt around the support rows.
     fn fit_exact(&mut self, data: &Dataset) -> Result<FitReport> {
@@ -276,7 +262,7 @@ impl Detector for Ocsvm {
     /// Solves on every row given (labels are not read).
     fn fit(&mut self, data: &Dataset) -> Result<FitReport> {
         self.check_width(data)?;
-        self.check_data(data)?;
+        data.check_standardisable("OCSVM")?;
         if data.rows > self.config.exact_max_rows as usize {
             return Err(invalid(
                 "OCSVM",

@@ -103,21 +103,6 @@ impl Pca {
     pub fn components(&self) -> Result<Vec<f32>> {
         self.core.param(self.w)?.read(self.core.gpu())
     }
-
-    /// Refuses data PCA cannot standardise or solve: fewer than two rows, or a constant
-    /// column (its deviation is 0).
-    fn check_data(&self, data: &Dataset) -> Result<()> {
-        if data.rows < 2 {
-            return Err(invalid(
-                "PCA",
-                format!(
-                    "{} has {} row(s); PCA needs at least 2",
-                    data.name, data.rows
-                ),
-            ));
-        }
-        data.refuse_constant_columns("PCA")
-    }
 }
 
 impl Detector for Pca {
@@ -134,7 +119,7 @@ impl Detector for Pca {
     /// Solves PCA on every row given (labels are not read): one plan, one submit.
     fn fit(&mut self, data: &Dataset) -> Result<FitReport> {
         self.check_width(data)?;
-        self.check_data(data)?;
+        data.check_standardisable("PCA")?;
         let gpu = self.core.gpu().clone();
         let rows = data.upload(&gpu)?;
         let x = rows.whole("PCA fitting")?;

@@ -185,3 +185,26 @@ pub fn dense_bwd(
     }
     (dp, dx)
 }
+
+/// A dataset of `x` (rows of `cols` values) with features named f0, f1, ..., each over [0, 1],
+/// and the anomaly labels given, if any.
+pub fn dataset(
+    name: &str,
+    cols: usize,
+    x: Vec<f32>,
+    anomaly: Option<Vec<u8>>,
+) -> oddity::data::Dataset {
+    oddity::data::Dataset {
+        name: name.into(),
+        rows: x.len() / cols,
+        cols,
+        x,
+        anomaly,
+        class: None,
+        schema: oddity::data::Schema::numeric(
+            (0..cols).map(|i| format!("f{i}")),
+            &vec![(0.0, 1.0); cols],
+        ),
+        origin: None,
+    }
+}
