@@ -184,12 +184,9 @@ fn a_forest_is_seeded_saved_and_loaded() {
     let sa = a.score(&data).unwrap();
     assert_eq!(sa, b.score(&data).unwrap(), "same seed, same forest");
     assert_ne!(sa, c.score(&data).unwrap(), "another seed, another forest");
-    let path = std::env::temp_dir().join(format!("oddity-forest-{}.st", std::process::id()));
-    a.save(&path).unwrap();
-    let back = registry::load(&gpu, &path).unwrap();
+    let back = reloaded(&gpu, a.as_ref());
     assert_eq!(back.name(), "iforest");
     assert_eq!(back.score(&data).unwrap(), sa);
-    std::fs::remove_file(&path).unwrap();
 }
 
 #[test]

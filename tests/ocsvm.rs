@@ -478,18 +478,13 @@ fn the_detector_matches_an_f64_pipeline_and_refuses_what_it_cannot_solve() {
         "{outside} of {n} rows outside for nu {nu}"
     );
     // Through its file: the same bits.
-    let path =
-        std::env::temp_dir().join(format!("oddity-ocsvm-{}.safetensors", std::process::id()));
-    model.save(&path).unwrap();
-    let back = oddity::models::registry::load(&gpu, &path).unwrap();
-    let again = back.score(&data).unwrap();
+    let again = reloaded(&gpu, &model).score(&data).unwrap();
     assert!(
         again
             .iter()
             .zip(&got)
             .all(|(a, b)| a.to_bits() == b.to_bits())
     );
-    std::fs::remove_file(&path).ok();
     // Refused: one row; a constant column, named; nu outside (0, 1]; gamma not positive.
     let mut one = data.clone();
     one.rows = 1;

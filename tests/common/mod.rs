@@ -208,3 +208,20 @@ pub fn dataset(
         origin: None,
     }
 }
+
+/// `model` saved to a model file and loaded back through the registry (the file removed).
+pub fn reloaded(
+    gpu: &Gpu,
+    model: &dyn oddity::models::Detector,
+) -> Box<dyn oddity::models::Detector> {
+    let path = std::env::temp_dir().join(format!(
+        "oddity-{}-{}-{:?}.safetensors",
+        model.name(),
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    model.save(&path).unwrap();
+    let back = oddity::models::registry::load(gpu, &path).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    back
+}
