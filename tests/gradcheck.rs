@@ -11,7 +11,7 @@ use oddity::ops::Act;
 use oddity::ops::dense::DenseParams;
 use oddity::ops::loss::RowError;
 use oddity::tape::{StepState, Tape, Tensor};
-use oddity_kernels::reference::{act_apply, rng_gauss};
+use oddity_kernels::reference::{act_apply, primal_loss, rng_gauss};
 
 type Build = dyn Fn(&mut Tape, &[Tensor]) -> oddity::Result<Tensor>;
 type BuildAll<'a> = dyn Fn(&mut Tape, &[Tensor]) -> oddity::Result<Vec<Tensor>> + 'a;
@@ -866,5 +866,81 @@ fn dense_without_bias_then_squared_error_mean() {
             &build,
             &f,
         );
+    }
+}
+
+/// The one-class SVM's primal objective after a bias-free dense layer, `J(phi w, w, rho)`:
+/// gradients to the features, the weights and rho, with w and rho views of one buffer (as in
+/// a model's arena) and their gradients views of another, poisoned.
+#[test]
+fn ocsvm_primal_objective_after_a_dense_layer() {
+    let gpu = gpu();
+    let mut rng = rng();
+    for &(rows, d, nu) in &[(1u32, 1u32, 0.5f32), (9, 5, 0.2), (300, 37, 0.9)] {
+        let phi = randn(&mut rng, (rows * d) as usize, 1.0);
+        // rho inside the spread of u, so that some rows are in the hinge and some are not.
+        let mut model = randn(&mut rng, d as usize, 0.5);
+        model.push(0.1);
+        let pt = Tensor::from_slice(&gpu, &phi, rows, d, "phi").unwrap();
+        let pg = Tensor::from_slice(&gpu, &vec![f32::NAN; phi.len()], rows, d, "dphi").unwrap();
+        let mt = Tensor::from_slice(&gpu, &model, 1, d + 1, "model").unwrap();
+        let mg =
+            Tensor::from_slice(&gpu, &vec![f32::NAN; model.len()], 1, d + 1, "dmodel").unwrap();
+        let view = |t: &Tensor, at: u32, n: u32| Tensor::view(t.buffer(), at, n, 1).unwrap();
+        let (w, rho, gw, grho) = (
+            view(&mt, 0, d),
+            view(&mt, d, 1),
+            view(&mg, 0, d),
+            view(&mg, d, 1),
+        );
+        let state = StepState::new(&gpu).unwrap();
+        let mut tape = Tape::new(&gpu, &state);
+        tape.param(&pt, &pg).unwrap();
+        tape.param(&w, &gw).unwrap();
+        tape.param(&rho, &grho).unwrap();
+        let u = tape
+            .dense(
+                &pt,
+                &DenseParams::without_bias(w.clone()).unwrap(),
+                Act::Identity,
+            )
+            .unwrap();
+        let loss = tape.ocsvm_primal(&u, &w, &rho, nu).unwrap();
+        tape.backward(&loss).unwrap();
+        tape.finish().unwrap().run(2).unwrap();
+        let f = |phi: &[f64], model: &[f64]| {
+            let (dn, rn) = (d as usize, rows as usize);
+            let u: Vec<f64> = (0..rn)
+                .map(|i| (0..dn).map(|j| phi[i * dn + j] * model[j]).sum())
+                .collect();
+            primal_loss(&u, &model[..dn], model[dn], f64::from(nu))
+        };
+        let (p64, m64) = (wide(&phi), wide(&model));
+        let got = f64::from(loss.read(&gpu).unwrap()[0]);
+        let want = f(&p64, &m64);
+        assert!(
+            (got - want).abs() <= 1e-5 * want.abs().max(1.0),
+            "loss {got} vs {want}"
+        );
+        let fd = |x: &[f64], which: usize| -> Vec<f64> {
+            (0..x.len())
+                .map(|j| {
+                    let h = 1e-6 * x[j].abs().max(1.0);
+                    let (mut a, mut b) = (x.to_vec(), x.to_vec());
+                    a[j] += h;
+                    b[j] -= h;
+                    let (la, lb) = match which {
+                        0 => (f(&a, &m64), f(&b, &m64)),
+                        _ => (f(&p64, &a), f(&p64, &b)),
+                    };
+                    (la - lb) / (2.0 * h)
+                })
+                .collect()
+        };
+        for (name, g, want) in [("phi", &pg, fd(&p64, 0)), ("w and rho", &mg, fd(&m64, 1))] {
+            let e = rel_err(&g.read(&gpu).unwrap(), &want);
+            eprintln!("ocsvm primal {rows}x{d}: {name} rel err {e:.2e}");
+            assert!(e < 1e-4, "ocsvm primal {rows}x{d}: gradient of {name}: {e}");
+        }
     }
 }

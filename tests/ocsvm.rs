@@ -9,7 +9,7 @@ use common::*;
 use oddity::Tensor;
 use oddity::ops::ocsvm::SmoState;
 use oddity::tape::{StepState, Tape};
-use oddity_kernels::params::OcsvmParams;
+use oddity_kernels::params::{OcsvmParams, PrimalParams};
 use oddity_kernels::reference as r;
 use rand::RngExt;
 
@@ -389,7 +389,7 @@ fn smo_converges_to_the_references_decision_function() {
 /// highest; the model file gives the same bits; the refusals.
 #[test]
 fn the_detector_matches_an_f64_pipeline_and_refuses_what_it_cannot_solve() {
-    use oddity::models::{Detector, Ocsvm, OcsvmConfig, OcsvmFitted};
+    use oddity::models::{Detector, Ocsvm, OcsvmConfig, OcsvmFitted, OcsvmSolver};
     let gpu = gpu();
     let mut rng = rng();
     let (n, d) = (250usize, 4usize);
@@ -501,6 +501,7 @@ fn the_detector_matches_an_f64_pipeline_and_refuses_what_it_cannot_solve() {
         &gpu,
         OcsvmConfig {
             exact_max_rows: 100,
+            solver: OcsvmSolver::Exact,
             ..config.clone()
         },
     )
@@ -524,4 +525,286 @@ fn the_detector_matches_an_f64_pipeline_and_refuses_what_it_cannot_solve() {
         };
         assert!(Ocsvm::new(&gpu, bad).is_err(), "nu {nu} gamma {gamma:?}");
     }
+}
+
+fn dispatch(
+    gpu: &oddity::Gpu,
+    kernel: oddity::gpu::KernelId,
+    p: &PrimalParams,
+    bufs: &[(&str, &oddity::gpu::GpuBuffer)],
+    groups: [u32; 3],
+) {
+    let mut b = oddity::tape::PlanBuilder::new(gpu);
+    b.dispatch(kernel, Some(p), bufs, groups).unwrap();
+    b.finish().unwrap().run(1).unwrap();
+}
+
+/// The Fourier approximation's kernels against their twins at awkward sizes and offsets:
+/// the features' cosine, the primal objective, both backward kernels writing and
+/// accumulating (the upstream gradient read from a buffer), and the scores; outputs poisoned.
+#[test]
+fn the_primal_kernels_match_the_reference() {
+    use oddity_kernels::kernels as k;
+    let gpu = gpu();
+    let mut rng = rng();
+    let grid = |n: u32| gpu.grid_1d(n.div_ceil(256)).unwrap();
+    for &(rows, cols, nu) in &[(1u32, 1u32, 0.5f32), (7, 300, 0.1), (513, 5, 1.0)] {
+        let (ru, rc) = (rows as usize, cols as usize);
+        // u at 3, the model (w at 2, rho after it), g at 1.
+        let u = randn(&mut rng, 3 + ru, 1.0);
+        let mut model = randn(&mut rng, 2 + rc, 0.3);
+        model.push(0.05);
+        let x = randn(&mut rng, 1 + ru * rc, 4.0);
+        let (gu, gm, gx) = (
+            gpu.upload(&u, "u").unwrap(),
+            gpu.upload(&model, "model").unwrap(),
+            gpu.upload(&x, "x").unwrap(),
+        );
+        let g = gpu.upload(&[f32::NAN, -0.75], "g").unwrap();
+        let base = PrimalParams {
+            x_off: 1,
+            u_off: 3,
+            w_off: 2,
+            r_off: 2 + cols,
+            nu,
+            scale: 0.3,
+            ..PrimalParams::new(rows, cols)
+        };
+        let (u64v, m64, x64) = (wide(&u), wide(&model), wide(&x));
+        let poisoned = |n: usize| gpu.upload(&vec![f32::NAN; n], "poisoned").unwrap();
+        // rff_cos
+        let out = poisoned(2 + ru * rc);
+        let p = PrimalParams { out_off: 2, ..base };
+        dispatch(
+            &gpu,
+            k::ocsvm_primal::RFF_COS,
+            &p,
+            &[("x", &gx), ("out", &out)],
+            grid(rows * cols),
+        );
+        let got = gpu.read_f32(&out, 0, out.words()).unwrap();
+        let mut want = vec![f64::NAN; 2 + ru * rc];
+        r::rff_cos(&p, &x64, &mut want);
+        assert!(
+            got[..2].iter().all(|v| v.is_nan()),
+            "rff_cos wrote before out_off"
+        );
+        let e = rel_err(&got[2..], &want[2..]);
+        assert!(e < 1e-5, "rff_cos {rows}x{cols}: {e}");
+        // primal_fwd
+        let out = poisoned(3);
+        let p = PrimalParams { out_off: 1, ..base };
+        dispatch(
+            &gpu,
+            k::ocsvm_primal::PRIMAL_FWD,
+            &p,
+            &[("u", &gu), ("model", &gm), ("out", &out)],
+            [1, 1, 1],
+        );
+        let got = gpu.read_f32(&out, 0, 3).unwrap();
+        let mut want = vec![f64::NAN; 3];
+        r::primal_fwd(&p, &u64v, &m64, &mut want);
+        assert!(
+            got[0].is_nan() && got[2].is_nan(),
+            "primal_fwd wrote around its value"
+        );
+        let e = rel_err(&got[1..2], &want[1..2]);
+        assert!(e < 1e-5, "primal_fwd {rows}x{cols}: {e}");
+        // Both backward kernels, written and accumulated.
+        for acc in [0u32, 1] {
+            let init = randn(&mut rng, 1 + ru.max(rc) + 2, 1.0);
+            let out = if acc == 1 {
+                gpu.upload(&init, "init").unwrap()
+            } else {
+                poisoned(init.len())
+            };
+            let p = PrimalParams {
+                out_off: 1,
+                g_off: 1,
+                g_scale: 2.0,
+                accumulate: acc,
+                ..base
+            };
+            dispatch(
+                &gpu,
+                k::ocsvm_primal::PRIMAL_BWD_U,
+                &p,
+                &[("u", &gu), ("model", &gm), ("g", &g), ("out", &out)],
+                grid(rows),
+            );
+            let mut want = wide(&init);
+            r::primal_bwd_u(&p, &u64v, &m64, &wide(&[f32::NAN, -0.75]), &mut want);
+            let got = gpu.read_f32(&out, 0, out.words()).unwrap();
+            let e = if acc == 1 {
+                acc_err(&got[1..1 + ru], &want[1..1 + ru], &init[1..1 + ru])
+            } else {
+                rel_err(&got[1..1 + ru], &want[1..1 + ru])
+            };
+            assert!(e < 1e-5, "primal_bwd_u {rows}x{cols} acc {acc}: {e}");
+            // dw at 1, drho after the weights, each with its own accumulate flag.
+            let out = if acc == 1 {
+                gpu.upload(&init, "init").unwrap()
+            } else {
+                poisoned(init.len())
+            };
+            let p = PrimalParams {
+                r_out: 1 + cols,
+                r_acc: 1 - acc,
+                ..p
+            };
+            dispatch(
+                &gpu,
+                k::ocsvm_primal::PRIMAL_BWD_PARAMS,
+                &p,
+                &[("u", &gu), ("model", &gm), ("g", &g), ("out", &out)],
+                [1, 1, 1],
+            );
+            let mut want = if acc == 1 {
+                wide(&init)
+            } else {
+                vec![f64::NAN; init.len()]
+            };
+            // rho's slot accumulates when the weights do not: it starts from init there.
+            want[1 + rc] = f64::from(init[1 + rc]);
+            r::primal_bwd_params(&p, &u64v, &m64, &wide(&[f32::NAN, -0.75]), &mut want);
+            let got = gpu.read_f32(&out, 0, out.words()).unwrap();
+            if acc == 0 {
+                // rho's gradient was accumulated onto a poisoned slot: NaN, as it must be.
+                assert!(got[1 + rc].is_nan(), "drho read what was there");
+                assert!(got[0].is_nan(), "primal_bwd_params wrote before out_off");
+            } else {
+                let e = acc_err(
+                    &got[1 + rc..2 + rc],
+                    &want[1 + rc..2 + rc],
+                    &init[1 + rc..2 + rc],
+                );
+                assert!(e < 1e-5, "drho {rows}x{cols}: {e}");
+            }
+            let init_w = &init[1..1 + rc];
+            let e = if acc == 1 {
+                acc_err(&got[1..1 + rc], &want[1..1 + rc], init_w)
+            } else {
+                rel_err(&got[1..1 + rc], &want[1..1 + rc])
+            };
+            assert!(e < 1e-5, "dw {rows}x{cols} acc {acc}: {e}");
+        }
+        // The written drho (r_acc 0) on a poisoned slot.
+        let out = poisoned(1 + rc);
+        let p = PrimalParams {
+            out_off: 0,
+            r_out: cols,
+            ..base
+        };
+        dispatch(
+            &gpu,
+            k::ocsvm_primal::PRIMAL_BWD_PARAMS,
+            &p,
+            &[("u", &gu), ("model", &gm), ("g", &g), ("out", &out)],
+            [1, 1, 1],
+        );
+        let mut want = vec![f64::NAN; 1 + rc];
+        r::primal_bwd_params(&p, &u64v, &m64, &[], &mut want);
+        let got = gpu.read_f32(&out, 0, out.words()).unwrap();
+        let e = rel_err(&got, &want);
+        assert!(e < 1e-5, "written dw and drho {rows}x{cols}: {e}");
+        // primal_score
+        let out = poisoned(2 + ru);
+        let p = PrimalParams { out_off: 1, ..base };
+        dispatch(
+            &gpu,
+            k::ocsvm_primal::PRIMAL_SCORE,
+            &p,
+            &[("u", &gu), ("model", &gm), ("out", &out)],
+            grid(rows),
+        );
+        let got = gpu.read_f32(&out, 0, out.words()).unwrap();
+        let mut want = vec![f64::NAN; 2 + ru];
+        r::primal_score(&p, &u64v, &m64, &mut want);
+        assert!(
+            got[0].is_nan() && got[1 + ru].is_nan(),
+            "primal_score wrote around its rows"
+        );
+        let e = rel_err(&got[1..1 + ru], &want[1..1 + ru]);
+        assert!(e < 1e-5, "primal_score {rows}x{cols}: {e}");
+    }
+}
+
+/// Spearman's rank correlation of two score lists.
+fn spearman(a: &[f32], b: &[f32]) -> f64 {
+    let rank = |s: &[f32]| {
+        let mut ix: Vec<usize> = (0..s.len()).collect();
+        ix.sort_by(|&i, &j| s[i].total_cmp(&s[j]));
+        let mut r = vec![0.0; s.len()];
+        for (k, &i) in ix.iter().enumerate() {
+            r[i] = k as f64;
+        }
+        r
+    };
+    let (ra, rb) = (rank(a), rank(b));
+    let m = (a.len() as f64 - 1.0) / 2.0;
+    let cov: f64 = ra.iter().zip(&rb).map(|(x, y)| (x - m) * (y - m)).sum();
+    let var: f64 = ra.iter().map(|x| (x - m).powi(2)).sum();
+    cov / var
+}
+
+/// The Fourier approximation against the exact solver on a set both can solve: the same
+/// ranking of the rows (rank correlation), rho in the same units, the far rows first; chosen
+/// by `Auto` past `exact_max_rows`; its file gives the same bits.
+#[test]
+fn the_fourier_approximation_ranks_as_the_exact_solver() {
+    use oddity::models::{Detector, Ocsvm, OcsvmConfig, OcsvmFitted, OcsvmSolver};
+    let gpu = gpu();
+    let mut rng = rng();
+    let (n, d, far) = (600usize, 5usize, 6usize);
+    let mut x = points(&mut rng, n as u32, d as u32);
+    for i in n - far..n {
+        for j in 0..d {
+            x[i * d + j] = if (i + j) % 2 == 0 { 5.0 } else { -4.0 };
+        }
+    }
+    let data = dataset("clusters", d, x, None);
+    let config = OcsvmConfig {
+        nu: 0.3,
+        ..OcsvmConfig::new(d as u32)
+    };
+    let mut exact = Ocsvm::new(&gpu, config.clone()).unwrap();
+    exact.fit(&data).unwrap();
+    let want = exact.score(&data).unwrap();
+    let mut approx = Ocsvm::new(
+        &gpu,
+        OcsvmConfig {
+            exact_max_rows: 500,
+            features: 512,
+            epochs: 30,
+            ..config
+        },
+    )
+    .unwrap();
+    approx.fit(&data).unwrap();
+    let fitted: OcsvmConfig = serde_json::from_value(approx.config().unwrap()).unwrap();
+    assert_eq!(fitted.solver, OcsvmSolver::Auto);
+    assert_eq!(fitted.fitted, Some(OcsvmFitted::Fourier { rows: n as u32 }));
+    let got = approx.score(&data).unwrap();
+    let rho = (
+        exact.rho().unwrap().unwrap(),
+        approx.rho().unwrap().unwrap(),
+    );
+    let r = spearman(&got, &want);
+    eprintln!("rank correlation {r:.4}, rho {rho:?}");
+    assert!(r > 0.95, "rank correlation with the exact solver {r}");
+    assert!((rho.1 / rho.0 - 1.0).abs() < 0.15, "rho {rho:?}");
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by(|&a, &b| got[b].total_cmp(&got[a]));
+    assert!(
+        order[..far].iter().all(|&i| i >= n - far),
+        "the far rows first: {:?}",
+        &order[..far]
+    );
+    let again = reloaded(&gpu, &approx).score(&data).unwrap();
+    assert!(
+        again
+            .iter()
+            .zip(&got)
+            .all(|(a, b)| a.to_bits() == b.to_bits())
+    );
 }

@@ -268,3 +268,33 @@ impl OcsvmParams {
         }
     }
 }
+
+params!(
+    /// `ocsvm_primal.wgsl`: random Fourier features and the linear one-class SVM's primal.
+    PrimalParams {
+        rows: u32, cols: u32, x_off: u32, u_off: u32, w_off: u32, r_off: u32, out_off: u32,
+        r_out: u32, g_off: u32, g_scale: f32, accumulate: u32, r_acc: u32, nu: f32, scale: f32,
+    }
+);
+
+impl PrimalParams {
+    /// `rows x cols` with every offset 0, no upstream gradient (scale 1), nu 0.5, scale 1.
+    pub fn new(rows: u32, cols: u32) -> PrimalParams {
+        PrimalParams {
+            rows,
+            cols,
+            x_off: 0,
+            u_off: 0,
+            w_off: 0,
+            r_off: 0,
+            out_off: 0,
+            r_out: 0,
+            g_off: NONE,
+            g_scale: 1.0,
+            accumulate: 0,
+            r_acc: 0,
+            nu: 0.5,
+            scale: 1.0,
+        }
+    }
+}

@@ -182,12 +182,22 @@ impl ModelCore {
         &self,
         losses: impl FnOnce(&mut Tape) -> Result<Vec<Tensor>>,
     ) -> Result<Plan> {
+        self.train_plan_at(self.opt.optimizer.lr(), losses)
+    }
+
+    /// [`ModelCore::train_plan`] with the optimizer at learning rate `lr` (a phase of a
+    /// schedule; every phase updates the same optimizer state).
+    pub fn train_plan_at(
+        &self,
+        lr: f32,
+        losses: impl FnOnce(&mut Tape) -> Result<Vec<Tensor>>,
+    ) -> Result<Plan> {
         let mut tape = self.tape();
         self.arena.register(&mut tape)?;
         let losses = losses(&mut tape)?;
         let refs: Vec<&Tensor> = losses.iter().collect();
         tape.backward_all(&refs)?;
-        self.opt.record(&mut tape, &self.arena)?;
+        self.opt.record_at(&mut tape, &self.arena, lr)?;
         tape.advance()?;
         tape.finish()
     }

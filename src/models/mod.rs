@@ -39,7 +39,9 @@ pub use file::{CoreState, Family, ModelFile};
 pub use hard::{WEAK_BATCH, WEAK_HIDDEN, WEAK_STEPS, WeakClassifier, construct_hard};
 pub use iforest::{IFOREST_SUBSAMPLE, IFOREST_TREES, IForest, IForestConfig, average_path_length};
 pub use labels::{LabelCounts, LabelSet};
-pub use ocsvm::{OCSVM_EXACT_MAX_ROWS, Ocsvm, OcsvmConfig, OcsvmFitted};
+pub use ocsvm::{
+    OCSVM_EXACT_MAX_ROWS, OCSVM_FEATURES, Ocsvm, OcsvmConfig, OcsvmFitted, OcsvmSolver,
+};
 pub use pca::{PCA_SWEEPS, Pca, PcaConfig, PcaScore};
 pub use registry::{DataShape, Model, Settings};
 pub use supervised::{Supervised, SupervisedConfig, SupervisedKind};

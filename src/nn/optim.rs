@@ -45,6 +45,23 @@ impl Optimizer {
         }
     }
 
+    /// The same optimizer at learning rate `lr` (a schedule's later phase).
+    pub fn with_lr(self, lr: f32) -> Self {
+        match self {
+            Optimizer::Sgd { .. } => Optimizer::Sgd { lr },
+            Optimizer::Momentum { momentum, .. } => Optimizer::Momentum { lr, momentum },
+            Optimizer::RmsProp { rho, eps, .. } => Optimizer::RmsProp { lr, rho, eps },
+            Optimizer::Adam {
+                beta1, beta2, eps, ..
+            } => Optimizer::Adam {
+                lr,
+                beta1,
+                beta2,
+                eps,
+            },
+        }
+    }
+
     pub fn sgd(lr: f32) -> Self {
         Optimizer::Sgd { lr }
     }
@@ -148,7 +165,13 @@ impl OptimizerState {
 
     /// Records one update of every parameter in `arena` from its gradients.
     pub fn record(&self, tape: &mut Tape, arena: &ParamArena) -> Result<()> {
-        let p = self.optimizer.params(arena.len());
+        self.record_at(tape, arena, self.optimizer.lr())
+    }
+
+    /// [`OptimizerState::record`] at learning rate `lr` instead of the optimizer's own, on
+    /// the same state (a schedule's phases share their moments).
+    pub fn record_at(&self, tape: &mut Tape, arena: &ParamArena, lr: f32) -> Result<()> {
+        let p = self.optimizer.with_lr(lr).params(arena.len());
         let gpu = tape.gpu().clone();
         let state = tape.state.buffer().clone();
         tape.plan.dispatch(

@@ -9,6 +9,7 @@ pub mod iforest;
 pub mod loss;
 pub mod ocsvm;
 pub mod pca;
+pub mod primal;
 pub mod reduce;
 pub mod topk;
 pub(crate) mod tune;

@@ -115,6 +115,15 @@ pub fn serial(entry: &str, params: Option<&dyn Params>) -> Option<Serial> {
             )
         }
         "decision" => s(f("cols") + f("sv"), "columns and support rows per row"),
+        "rff_cos" | "primal_bwd_u" | "primal_score" => s(1, "one element per invocation"),
+        "primal_fwd" => s(
+            strided(f("rows"), 256) + strided(f("cols"), 256) + 2 * SUM256,
+            "rows and weights strided over one workgroup, two sums",
+        ),
+        "primal_bwd_params" => s(
+            strided(f("rows"), 256) + strided(f("cols"), 256) + SUM256,
+            "rows and weights strided over one workgroup, one sum",
+        ),
         "topk_scores" | "topk_pairs" => s(
             8 + BITONIC_2048 + strided(f("k").min(2048), 256),
             "bitonic stages of a 2048 tile (a barrier each), its loads and the best k",

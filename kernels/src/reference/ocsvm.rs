@@ -1,6 +1,6 @@
 //! f64 twins of `ocsvm.wgsl`.
 
-use crate::params::OcsvmParams;
+use crate::params::{NONE, OcsvmParams, PrimalParams};
 
 /// `sq_norms`.
 pub fn ocsvm_sq_norms(p: &OcsvmParams, x: &[f64], out: &mut [f64]) {
@@ -236,5 +236,87 @@ pub fn ocsvm_decision(
             })
             .sum();
         out[p.out_off as usize + i] = model[p.st_off as usize] - s;
+    }
+}
+
+/// `rff_cos`.
+pub fn rff_cos(p: &PrimalParams, x: &[f64], out: &mut [f64]) {
+    for e in 0..(p.rows * p.cols) as usize {
+        out[p.out_off as usize + e] = f64::from(p.scale) * x[p.x_off as usize + e].cos();
+    }
+}
+
+/// The primal objective `1/2 |w|^2 + 1/(nu B) sum_i max(0, rho - u_i) - rho`.
+pub fn primal_loss(u: &[f64], w: &[f64], rho: f64, nu: f64) -> f64 {
+    let hinge: f64 = u.iter().map(|&v| (rho - v).max(0.0)).sum();
+    0.5 * w.iter().map(|v| v * v).sum::<f64>() + hinge / (nu * u.len() as f64) - rho
+}
+
+/// `primal_fwd`: the objective into `out[out_off]`.
+pub fn primal_fwd(p: &PrimalParams, u: &[f64], model: &[f64], out: &mut [f64]) {
+    let (b, d) = (p.rows as usize, p.cols as usize);
+    out[p.out_off as usize] = primal_loss(
+        &u[p.u_off as usize..][..b],
+        &model[p.w_off as usize..][..d],
+        model[p.r_off as usize],
+        f64::from(p.nu),
+    );
+}
+
+fn upstream(p: &PrimalParams, g: &[f64]) -> f64 {
+    let s = f64::from(p.g_scale);
+    if p.g_off == NONE {
+        s
+    } else {
+        s * g[p.g_off as usize]
+    }
+}
+
+fn put(out: &mut f64, v: f64, acc: u32) {
+    if acc != 0 {
+        *out += v;
+    } else {
+        *out = v;
+    }
+}
+
+/// `primal_bwd_u`.
+pub fn primal_bwd_u(p: &PrimalParams, u: &[f64], model: &[f64], g: &[f64], out: &mut [f64]) {
+    let (b, rho) = (p.rows as usize, model[p.r_off as usize]);
+    let gs = upstream(p, g);
+    for i in 0..b {
+        let d = if rho > u[p.u_off as usize + i] {
+            -gs / (f64::from(p.nu) * b as f64)
+        } else {
+            0.0
+        };
+        put(&mut out[p.out_off as usize + i], d, p.accumulate);
+    }
+}
+
+/// `primal_bwd_params`.
+pub fn primal_bwd_params(p: &PrimalParams, u: &[f64], model: &[f64], g: &[f64], out: &mut [f64]) {
+    let (b, d, rho) = (p.rows as usize, p.cols as usize, model[p.r_off as usize]);
+    let gs = upstream(p, g);
+    for j in 0..d {
+        put(
+            &mut out[p.out_off as usize + j],
+            gs * model[p.w_off as usize + j],
+            p.accumulate,
+        );
+    }
+    let c = (0..b).filter(|&i| rho > u[p.u_off as usize + i]).count() as f64;
+    put(
+        &mut out[p.r_out as usize],
+        gs * (c / (f64::from(p.nu) * b as f64) - 1.0),
+        p.r_acc,
+    );
+}
+
+/// `primal_score`.
+pub fn primal_score(p: &PrimalParams, u: &[f64], model: &[f64], out: &mut [f64]) {
+    let rho = model[p.r_off as usize];
+    for i in 0..p.rows as usize {
+        out[p.out_off as usize + i] = f64::from(p.scale) * (rho - u[p.u_off as usize + i]);
     }
 }
