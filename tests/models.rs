@@ -348,12 +348,19 @@ fn thresholds_flag_the_contaminated_share_and_travel_with_the_model() {
         .unwrap()
         .build(&gpu, &data, &small_settings(2))
         .unwrap();
+    // Never fitted: a threshold from its scores is refused, in memory and through its file.
+    let early = Threshold::contamination(&model.score(&data).unwrap(), 0.1).unwrap();
+    let e = model.set_threshold(Some(early)).unwrap_err().to_string();
+    assert!(e.contains("ae has not been fitted"), "{e}");
+    let back = reloaded(&gpu, model.as_ref());
+    assert!(!back.fitted(), "an unfitted model's file says so");
     model.fit(&data).unwrap();
+    assert!(model.fitted() && reloaded(&gpu, model.as_ref()).fitted());
     let e = model.predict(&data).unwrap_err().to_string();
     assert!(e.contains("no threshold"), "{e}");
     let scores = model.score(&data).unwrap();
     let t = Threshold::contamination(&scores, 0.1).unwrap();
-    model.set_threshold(Some(t));
+    model.set_threshold(Some(t)).unwrap();
     let flags = model.predict(&data).unwrap();
     // 10% of 200 distinct scores: the 0.9 quantile sits between the 180th and 181st, so 20
     // rows score at or above it.

@@ -77,6 +77,9 @@ pub struct ModelCore {
     /// How raw data becomes the model's inputs (empty when unknown).
     pub schema: Schema,
     pub threshold: Option<Threshold>,
+    /// Whether the model has been fitted (or loaded from a fitted model's file): a threshold
+    /// is refused before.
+    fitted: bool,
     /// Called after each epoch of [`ModelCore::fit_early_stopping`] (a command's progress).
     pub on_epoch: Option<EpochHook>,
 }
@@ -134,6 +137,7 @@ impl ModelCore {
             state: StepState::new(gpu)?,
             seed,
             schema: Schema::default(),
+            fitted: false,
             threshold: None,
             on_epoch: None,
         })
@@ -168,6 +172,22 @@ impl ModelCore {
     /// The 32-bit seed of the shaders' RNG streams (minibatch rows, noise).
     pub fn rng_seed(&self) -> u32 {
         shader_seed(self.seed)
+    }
+
+    /// Whether the model has been fitted.
+    pub fn fitted(&self) -> bool {
+        self.fitted
+    }
+
+    /// Marks the model fitted on `data`, whose schema becomes the model's.
+    pub fn fitted_on(&mut self, data: &Dataset) {
+        self.schema = data.schema.clone();
+        self.fitted = true;
+    }
+
+    /// Marks the model fitted (a model file said so).
+    pub fn mark_fitted(&mut self) {
+        self.fitted = true;
     }
 
     /// A tape for a forward-only plan (scoring, validation) on this model's step state.

@@ -186,7 +186,7 @@ impl Detector for DeepSvdd {
         })?;
         let steps = c.epochs * x.rows().div_ceil(batch).max(1);
         let report = self.core.fit_steps(&step, steps)?;
-        self.core.schema = data.schema.clone();
+        self.core.fitted_on(data);
         Ok(FitReport {
             epochs: c.epochs,
             ..report

@@ -11,7 +11,7 @@
 //! let mut vae = registry::detector("vae")?.build(&gpu, &data, &Settings::default())?;
 //! vae.fit(&data)?;
 //! let scores = vae.score(&data)?;
-//! vae.set_threshold(Some(Threshold::contamination(&scores, 0.05)?));
+//! vae.set_threshold(Some(Threshold::contamination(&scores, 0.05)?))?;
 //! let flagged = vae.predict(&data)?; // 1 = anomaly
 //! vae.save("vae.safetensors".as_ref())?;
 //! let back = registry::load(&gpu, "vae.safetensors".as_ref())?;
@@ -189,8 +189,25 @@ pub trait Detector {
         self.core().threshold.as_ref()
     }
 
-    fn set_threshold(&mut self, threshold: Option<Threshold>) {
+    /// Sets (or, with None, clears) the threshold; refused on a model never fitted, whose
+    /// scores mean nothing yet.
+    fn set_threshold(&mut self, threshold: Option<Threshold>) -> Result<()> {
+        if threshold.is_some() && !self.fitted() {
+            return Err(invalid(
+                "threshold",
+                format!(
+                    "{} has not been fitted: fit it before setting a threshold from its scores",
+                    self.name()
+                ),
+            ));
+        }
         self.core_mut().threshold = threshold;
+        Ok(())
+    }
+
+    /// Whether the model has been fitted (or loaded from a fitted model's file).
+    fn fitted(&self) -> bool {
+        self.core().fitted()
     }
 
     /// 1 for each row scoring at or above the threshold, else 0; an error before a
@@ -230,6 +247,7 @@ pub trait Detector {
             config: self.config()?,
             schema: self.schema().clone(),
             threshold: self.threshold().copied(),
+            fitted: self.fitted(),
             state: self.core().state()?,
         }
         .write(path)

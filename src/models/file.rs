@@ -49,6 +49,9 @@ pub struct ModelFile {
     /// How raw data becomes the model's inputs (empty when unknown).
     pub schema: Schema,
     pub threshold: Option<Threshold>,
+    /// Whether the model had been fitted (files without the mark were: they are written after
+    /// fitting).
+    pub fitted: bool,
     pub state: CoreState,
 }
 
@@ -118,6 +121,9 @@ impl ModelFile {
         if let Some(t) = &self.threshold {
             meta.insert("threshold".to_string(), json(t)?);
         }
+        if !self.fitted {
+            meta.insert("fitted".to_string(), "false".to_string());
+        }
         let out = safetensors::serialize(tensors, Some(meta)).map_err(|e| err(e.to_string()))?;
         std::fs::write(path, sorted_header(out).map_err(err)?).map_err(|e| err(e.to_string()))
     }
@@ -177,6 +183,7 @@ impl ModelFile {
                 config,
                 schema,
                 threshold: None,
+                fitted: true,
                 state: CoreState {
                     params,
                     optimizer: None,
@@ -214,6 +221,11 @@ impl ModelFile {
             ),
             None => None,
         };
+        let fitted = match get("fitted") {
+            None | Some("true") => true,
+            Some("false") => false,
+            Some(other) => return Err(bad(format!("its fitted mark is {other:?}"))),
+        };
         Ok(ModelFile {
             kind: get("kind")
                 .ok_or_else(|| bad("no kind metadata".into()))?
@@ -222,6 +234,7 @@ impl ModelFile {
             config,
             schema,
             threshold,
+            fitted,
             state: CoreState {
                 params,
                 optimizer,

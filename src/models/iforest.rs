@@ -205,7 +205,7 @@ impl Detector for IForest {
     fn fit(&mut self, data: &Dataset) -> Result<FitReport> {
         self.check_width(data)?;
         self.grow(data)?;
-        self.core.schema = data.schema.clone();
+        self.core.fitted_on(data);
         Ok(FitReport::default())
     }
 

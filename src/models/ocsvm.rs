@@ -469,7 +469,7 @@ impl Detector for Ocsvm {
             true => self.fit_exact(data)?,
             false => self.fit_fourier(data)?,
         };
-        self.core.schema = data.schema.clone();
+        self.core.fitted_on(data);
         Ok(report)
     }
 

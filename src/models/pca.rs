@@ -138,7 +138,7 @@ impl Detector for Pca {
         let (w, vals) = (self.core.param(self.w)?, self.core.param(self.vals)?);
         tape.pca_eigen(&c, &v, &w, &vals, scale, self.config.sweeps, 1e-7)?;
         tape.finish()?.run(1)?;
-        self.core.schema = data.schema.clone();
+        self.core.fitted_on(data);
         Ok(FitReport::default())
     }
 

@@ -321,6 +321,11 @@ pub fn load(gpu: &Gpu, path: &std::path::Path) -> Result<Box<dyn Detector>> {
         .restore(&file.state)
         .map_err(|e| invalid("model file", format!("{}: {e}", path.display())))?;
     model.set_schema(file.schema);
-    model.set_threshold(file.threshold);
+    if file.fitted {
+        model.core_mut().mark_fitted();
+    }
+    model
+        .set_threshold(file.threshold)
+        .map_err(|e| invalid("model file", format!("{}: {e}", path.display())))?;
     Ok(model)
 }

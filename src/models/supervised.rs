@@ -362,7 +362,7 @@ impl Detector for Supervised {
                 upload(&val_known, "val known")?.0,
             ))
         };
-        self.core.schema = data.schema.clone();
+        self.core.fitted_on(data);
         self.fit_split((&tx, &ty), (&vx, &vy), track.as_ref().map(|(a, b)| (a, b)))
     }
 

@@ -239,7 +239,7 @@ impl Detector for Vae {
                 validate.run(1)?;
                 Ok(mean.read(&gpu)?[0])
             })?;
-        self.core.schema = data.schema.clone();
+        self.core.fitted_on(data);
         Ok(report)
     }
 

@@ -270,7 +270,7 @@ pub fn run(a: &Args) -> oddity::Result<()> {
             t.value,
             ev.test_scores.len()
         );
-        model.set_threshold(Some(t));
+        model.set_threshold(Some(t))?;
     }
     if let Some(path) = &a.save {
         model.save(path)?;

@@ -114,7 +114,7 @@ pub fn run(a: &Args, path: &std::path::Path) -> oddity::Result<()> {
         }
         Rule::Value(v) => Threshold::fixed(v),
     };
-    model.set_threshold(Some(threshold));
+    model.set_threshold(Some(threshold))?;
     let flagged = threshold.flags(&scores).iter().filter(|&&f| f == 1).count();
     // What training ran: epochs, else steps (the OCSVM's solver iterations), else nothing
     // (PCA and the isolation forest are solved or grown, not trained).

@@ -465,7 +465,7 @@ impl Detector for UaiModel {
         let classes = self.classes(data)?;
         let labels = LabelSet::new(self.core.gpu(), data.rows as u32)?;
         let plan = self.record_train(&x, &labels, classes.as_ref(), false)?;
-        self.core.schema = data.schema.clone();
+        self.core.fitted_on(data);
         self.core.fit_steps(&plan, self.config.fit_steps)
     }
 
@@ -497,7 +497,7 @@ impl ActiveDetector for UaiModel {
             true => Some(self.hedged_plan(x, labels, classes.as_ref(), &query)?),
             false => None,
         };
-        self.core.schema = data.schema.clone();
+        self.core.fitted_on(data);
         self.prepared = Some(Prepared {
             _classes: classes,
             base_train,
