@@ -724,48 +724,80 @@ fn optimizers_over_an_arena() {
     let gpu = gpu();
     let mut rng = rng();
     let n = 1031u32;
-    for (kind, b1, b2, eps) in [
-        (0u32, 0.0f32, 0.0f32, 0.0f32),
-        (1, 0.9, 0.0, 0.0),
-        (2, 0.0, 0.99, 1e-8),
-        (3, 0.9, 0.999, 1e-8),
-    ] {
-        let p = OptimParams {
-            n,
-            kind,
-            lr: 0.01,
-            beta1: b1,
-            beta2: b2,
-            eps,
-        };
-        let params = randn(&mut rng, n as usize, 1.0);
-        let (gp, go) = (
-            gpu.upload(&params, "p").unwrap(),
-            gpu.upload(&vec![0f32; 2 * n as usize], "o").unwrap(),
-        );
-        let (mut wp, mut wo) = (wide(&params), vec![0.0; 2 * n as usize]);
-        for step in 0..5u32 {
-            let grad = randn(&mut rng, n as usize, 1.0);
-            let (gg, state) = (
-                gpu.upload(&grad, "g").unwrap(),
-                gpu.upload(&[step, 0, 0, 0], "s").unwrap(),
+    // The whole arena, and a range of it (one network of a model whose networks train in
+    // turn): the words outside the range, parameters and state, must be left exactly.
+    for (first, len) in [(0u32, n), (257, 500)] {
+        for (kind, b1, b2, eps) in [
+            (0u32, 0.0f32, 0.0f32, 0.0f32),
+            (1, 0.9, 0.0, 0.0),
+            (2, 0.0, 0.99, 1e-8),
+            (3, 0.9, 0.999, 1e-8),
+        ] {
+            let p = OptimParams {
+                n: len,
+                first,
+                total: n,
+                kind,
+                lr: 0.01,
+                beta1: b1,
+                beta2: b2,
+                eps,
+            };
+            let params = randn(&mut rng, n as usize, 1.0);
+            let opt0 = randn(&mut rng, 2 * n as usize, 1.0)
+                .iter()
+                .map(|v| v.abs())
+                .collect::<Vec<_>>();
+            let (gp, go) = (
+                gpu.upload(&params, "p").unwrap(),
+                gpu.upload(&opt0, "o").unwrap(),
             );
-            run(
-                &gpu,
-                k::optim::OPTIM_STEP,
-                Some(&p),
-                &[
-                    ("grad", &gg),
-                    ("state", &state),
-                    ("param", &gp),
-                    ("opt", &go),
-                ],
-                groups(&gpu, n),
+            let (mut wp, mut wo) = (wide(&params), wide(&opt0));
+            for step in 0..5u32 {
+                let grad = randn(&mut rng, n as usize, 1.0);
+                let (gg, state) = (
+                    gpu.upload(&grad, "g").unwrap(),
+                    gpu.upload(&[step, 0, 0, 0], "s").unwrap(),
+                );
+                run(
+                    &gpu,
+                    k::optim::OPTIM_STEP,
+                    Some(&p),
+                    &[
+                        ("grad", &gg),
+                        ("state", &state),
+                        ("param", &gp),
+                        ("opt", &go),
+                    ],
+                    groups(&gpu, len),
+                );
+                r::optim_step(&p, &wide(&grad), step, &mut wp, &mut wo);
+            }
+            let (got_p, got_o) = (read(&gpu, &gp), read(&gpu, &go));
+            let e = rel_err(&got_p, &wp);
+            assert!(e < TOL, "optimizer kind {kind} over {first}+{len}: {e}");
+            let e = rel_err(&got_o, &wo);
+            assert!(
+                e < TOL,
+                "optimizer state kind {kind} over {first}+{len}: {e}"
             );
-            r::optim_step(&p, &wide(&grad), step, &mut wp, &mut wo);
+            let inside = |i: usize| (first as usize..(first + len) as usize).contains(&i);
+            for i in (0..n as usize).filter(|&i| !inside(i)) {
+                assert_eq!(
+                    got_p[i], params[i],
+                    "kind {kind}: parameter {i} outside the range"
+                );
+                assert_eq!(
+                    got_o[i], opt0[i],
+                    "kind {kind}: state {i} outside the range"
+                );
+                let j = n as usize + i;
+                assert_eq!(
+                    got_o[j], opt0[j],
+                    "kind {kind}: state {j} outside the range"
+                );
+            }
         }
-        let e = rel_err(&read(&gpu, &gp), &wp);
-        assert!(e < TOL, "optimizer kind {kind}: {e}");
     }
 }
 

@@ -134,7 +134,7 @@ params!(
 
 params!(
     /// `optim.wgsl`: one optimizer update over an arena.
-    OptimParams { n: u32, kind: u32, lr: f32, beta1: f32, beta2: f32, eps: f32 }
+    OptimParams { n: u32, first: u32, total: u32, kind: u32, lr: f32, beta1: f32, beta2: f32, eps: f32 }
 );
 
 params!(

@@ -279,8 +279,8 @@ pub fn optim_step(p: &OptimParams, grad: &[f64], step: u32, param: &mut [f64], o
         f64::from(p.beta2),
         f64::from(p.eps),
     );
-    let n = p.n as usize;
-    for i in 0..n {
+    let (first, n, total) = (p.first as usize, p.n as usize, p.total as usize);
+    for i in first..first + n {
         let g = grad[i];
         match p.kind {
             1 => {
@@ -294,9 +294,9 @@ pub fn optim_step(p: &OptimParams, grad: &[f64], step: u32, param: &mut [f64], o
             3 => {
                 let t = f64::from(step + 1);
                 opt[i] = b1 * opt[i] + (1.0 - b1) * g;
-                opt[n + i] = b2 * opt[n + i] + (1.0 - b2) * g * g;
+                opt[total + i] = b2 * opt[total + i] + (1.0 - b2) * g * g;
                 let mhat = opt[i] / (1.0 - b1.powf(t));
-                let vhat = opt[n + i] / (1.0 - b2.powf(t));
+                let vhat = opt[total + i] / (1.0 - b2.powf(t));
                 param[i] -= lr * mhat / (vhat.sqrt() + eps);
             }
             _ => param[i] -= lr * g,

@@ -212,12 +212,24 @@ impl ModelCore {
         lr: f32,
         losses: impl FnOnce(&mut Tape) -> Result<Vec<Tensor>>,
     ) -> Result<Plan> {
+        self.train_plan_range(0..self.arena.len(), lr, losses)
+    }
+
+    /// [`ModelCore::train_plan_at`] training only the parameters within the arena's words
+    /// `range`: the others are constants of the step, get no gradient and are not updated (a
+    /// model whose networks train in turn records a plan for each).
+    pub fn train_plan_range(
+        &self,
+        range: std::ops::Range<u32>,
+        lr: f32,
+        losses: impl FnOnce(&mut Tape) -> Result<Vec<Tensor>>,
+    ) -> Result<Plan> {
         let mut tape = self.tape();
-        self.arena.register(&mut tape)?;
+        self.arena.register_range(&mut tape, range.clone())?;
         let losses = losses(&mut tape)?;
         let refs: Vec<&Tensor> = losses.iter().collect();
         tape.backward_all(&refs)?;
-        self.opt.record_at(&mut tape, &self.arena, lr)?;
+        self.opt.record_range(&mut tape, &self.arena, lr, range)?;
         tape.advance()?;
         tape.finish()
     }

@@ -8,11 +8,13 @@
 //! - [`UaiModel`]: DAE_uai, Class_uai and their bases (Pimentel et al.).
 //! - [`Supervised`]: ABC on an AE or DAE, LRC, and the ABC paper's AE, DAE and DNN baselines.
 //! - [`Vae`]: the report's variational autoencoder.
+//! - [`Bigan`]: BiGAN, the report's adversarial detector (Donahue et al.; Zenati et al.'s score).
 //! - [`Ocsvm`]: the one-class SVM with the RBF kernel (Schoelkopf et al.).
 //! - [`IForest`]: the isolation forest (Liu et al.), the classic peer, scored on the GPU.
 //! - [`construct_hard`]: the UAI paper's X_hard, from a weak classifier's mistakes.
 
 mod autoencoder;
+mod bigan;
 pub mod core;
 mod deepsvdd;
 mod detector;
@@ -29,6 +31,7 @@ mod uai;
 mod vae;
 
 pub use autoencoder::{Autoencoder, AutoencoderConfig};
+pub use bigan::{Bigan, BiganConfig, Player, ROUNDS_PER_SUBMIT};
 pub use core::{
     EarlyStopping, EpochHook, EpochProgress, FitReport, ModelCore, VALIDATION_SHARE, shader_seed,
     validation_split,

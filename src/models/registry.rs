@@ -14,7 +14,7 @@ use serde::de::DeserializeOwned;
 
 use super::detector::Detector;
 use super::file::{Family, ModelFile, config_from, config_json};
-use super::{DeepSvdd, IForest, Ocsvm, Pca, Supervised, UaiModel, Vae};
+use super::{Bigan, DeepSvdd, IForest, Ocsvm, Pca, Supervised, UaiModel, Vae};
 use crate::data::Dataset;
 use crate::error::{Result, invalid};
 use crate::gpu::Gpu;
@@ -225,6 +225,11 @@ pub static MODELS: &[Entry] = &[
         "pca",
         Family::Detector,
         "principal component analysis on the GPU: squared standardised projections (the report's PCA)",
+    ),
+    Entry::of::<Bigan>(
+        "bigan",
+        Family::Detector,
+        "BiGAN: encoder, generator and a discriminator on (x, z) pairs trained in turn; reconstruction and feature-matching score",
     ),
     Entry::of::<Ocsvm>(
         "ocsvm",

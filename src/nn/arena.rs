@@ -194,8 +194,15 @@ impl ParamArena {
 
     /// Registers every trained slot with the tape (not the state slots).
     pub fn register(&self, tape: &mut Tape) -> Result<()> {
+        self.register_range(tape, 0..self.len)
+    }
+
+    /// Registers the trained slots that lie within the words `range` (one network of a model
+    /// whose networks train in turn; the others' parameters are then constants of the step).
+    pub fn register_range(&self, tape: &mut Tape, range: std::ops::Range<u32>) -> Result<()> {
         for (&s, &trained) in self.slots.iter().zip(&self.trained) {
-            if trained {
+            let end = s.offset + s.rows * s.cols;
+            if trained && s.offset >= range.start && end <= range.end {
                 tape.param(&self.param(s)?, &self.grad(s)?)?;
             }
         }

@@ -112,6 +112,8 @@ impl Optimizer {
         };
         OptimParams {
             n,
+            first: 0,
+            total: n,
             kind,
             lr,
             beta1,
@@ -171,7 +173,29 @@ impl OptimizerState {
     /// [`OptimizerState::record`] at learning rate `lr` instead of the optimizer's own, on
     /// the same state (a schedule's phases share their moments).
     pub fn record_at(&self, tape: &mut Tape, arena: &ParamArena, lr: f32) -> Result<()> {
-        let p = self.optimizer.with_lr(lr).params(arena.len());
+        self.record_range(tape, arena, lr, 0..arena.len())
+    }
+
+    /// [`OptimizerState::record_at`] over the arena's words `range` only (the parameters of
+    /// one network of a model whose networks train in turn).
+    pub fn record_range(
+        &self,
+        tape: &mut Tape,
+        arena: &ParamArena,
+        lr: f32,
+        range: std::ops::Range<u32>,
+    ) -> Result<()> {
+        if range.start > range.end || range.end > arena.len() {
+            return Err(invalid(
+                "optimizer",
+                format!("words {range:?} of an arena of {}", arena.len()),
+            ));
+        }
+        let p = OptimParams {
+            n: range.end - range.start,
+            first: range.start,
+            ..self.optimizer.with_lr(lr).params(arena.len())
+        };
         let gpu = tape.gpu().clone();
         let state = tape.state.buffer().clone();
         tape.plan.dispatch(
@@ -183,7 +207,7 @@ impl OptimizerState {
                 ("param", &arena.params),
                 ("opt", &self.state),
             ],
-            groups_1d(&gpu, arena.len())?,
+            groups_1d(&gpu, p.n.max(1))?,
         )
     }
 

@@ -394,7 +394,23 @@ impl Tape {
         self.write_into(src, dst, true)
     }
 
+    /// `dst (+)= a src` (same shape; added when `accumulate`); records no backward rule (a
+    /// score's weighted terms).
+    pub fn scaled_into(
+        &mut self,
+        src: &Tensor,
+        dst: &Tensor,
+        a: f32,
+        accumulate: bool,
+    ) -> Result<()> {
+        self.axpy_into(src, dst, a, accumulate)
+    }
+
     fn write_into(&mut self, src: &Tensor, dst: &Tensor, accumulate: bool) -> Result<()> {
+        self.axpy_into(src, dst, 1.0, accumulate)
+    }
+
+    fn axpy_into(&mut self, src: &Tensor, dst: &Tensor, a: f32, accumulate: bool) -> Result<()> {
         if (src.rows(), src.cols()) != (dst.rows(), dst.cols()) {
             return Err(crate::error::shape(
                 if accumulate { "add_into" } else { "copy" },
@@ -412,7 +428,7 @@ impl Tape {
             n: src.len(),
             x_off: src.offset(),
             out_off: dst.offset(),
-            a: 1.0,
+            a,
             accumulate: u32::from(accumulate),
         };
         self.plan.dispatch(
