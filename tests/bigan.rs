@@ -94,6 +94,17 @@ fn rows(
     )
 }
 
+/// Networks small enough for a software adapter: hidden 16, latent 2, features 8, batch 32.
+fn small(d: usize) -> BiganConfig {
+    BiganConfig {
+        hidden: 16,
+        latent: 2,
+        features: 8,
+        batch: 32,
+        ..BiganConfig::new(d as u32)
+    }
+}
+
 /// Each player, trained alone against the other held fixed, lowers its own objective (a
 /// classification problem each: the game's two halves move as they should), and raises its
 /// opponent's.
@@ -104,12 +115,8 @@ fn each_player_lowers_its_own_objective_against_a_fixed_opponent() {
     let d = 4;
     let train = rows(&mut rng, 320, 0, d);
     let config = BiganConfig {
-        hidden: 16,
-        latent: 2,
-        features: 8,
-        batch: 32,
         lr: 1e-3,
-        ..BiganConfig::new(d as u32)
+        ..small(d)
     };
     let mut model = Bigan::new(&gpu, config).unwrap();
     let params = |m: &Bigan| m.core().arena().read(&gpu).unwrap();
@@ -170,12 +177,8 @@ fn fitting_alternates_without_host_waits() {
     let train = rows(&mut rng, 320, 0, d);
     let test = rows(&mut rng, 50, 5, d);
     let config = BiganConfig {
-        hidden: 16,
-        latent: 2,
-        features: 8,
-        batch: 32,
         epochs: 7,
-        ..BiganConfig::new(d as u32)
+        ..small(d)
     };
     let mut model = Bigan::new(&gpu, config.clone()).unwrap();
     let c0 = gpu.counters();

@@ -419,11 +419,7 @@ fn row_error_forward_and_backward() {
                     r::rowerr_bwd(&p, &wide(&pred), &wide(&tgt), &wide(&g), &mut want);
                     // Relative to the terms' size: accumulating onto `init` can cancel (at 1x1
                     // a sum near 0 left f32's rounding of the terms looking large).
-                    let e = if acc == 1 {
-                        acc_err(&read(&gpu, &out), &want, &init)
-                    } else {
-                        rel_err(&read(&gpu, &out), &want)
-                    };
+                    let e = out_err(acc == 1, &read(&gpu, &out), &want, &init);
                     assert!(
                         e < TOL,
                         "rowerr_bwd on {shader} {rows}x{cols} mse={mse} g_off={g_off}: {e}"
@@ -1188,11 +1184,7 @@ fn softmax_cross_entropy_forward_and_backward() {
                 vec![0.0; (rows * cols) as usize]
             };
             r::ce_bwd(&p, &wide(&z), &cls, &wide(&g), &mut want);
-            let e = if acc == 1 {
-                acc_err(&read(&gpu, &dz), &want, &init)
-            } else {
-                rel_err(&read(&gpu, &dz), &want)
-            };
+            let e = out_err(acc == 1, &read(&gpu, &dz), &want, &init);
             assert!(e < TOL, "ce_bwd {rows}x{cols} g_off={g_off}: {e}");
         }
     }
@@ -1542,11 +1534,7 @@ fn uai_head_forward_and_backward() {
                     }
                     // Accumulated onto dw0/dl0: relative to the terms (a 1x1 sum can cancel).
                     let err = |got: &[f32], want: &[f64], init: &[f32]| {
-                        if acc == 1 {
-                            acc_err(got, want, init)
-                        } else {
-                            rel_err(got, want)
-                        }
+                        out_err(acc == 1, got, want, init)
                     };
                     let e = err(&read(&gpu, &dw)[1..], &want_w[1..], &dw0[1..]);
                     assert!(

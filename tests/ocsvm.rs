@@ -13,17 +13,6 @@ use oddity_kernels::params::{OcsvmParams, PrimalParams};
 use oddity_kernels::reference as r;
 use rand::RngExt;
 
-fn nan_tensor(gpu: &oddity::Gpu, rows: u32, cols: u32) -> Tensor {
-    Tensor::from_slice(
-        gpu,
-        &vec![f32::NAN; (rows * cols) as usize],
-        rows,
-        cols,
-        "poisoned",
-    )
-    .unwrap()
-}
-
 fn run(gpu: &oddity::Gpu, record: impl FnOnce(&mut Tape)) {
     let state = StepState::new(gpu).unwrap();
     let mut tape = Tape::new(gpu, &state);
@@ -635,11 +624,12 @@ fn the_primal_kernels_match_the_reference() {
             let mut want = wide(&init);
             r::primal_bwd_u(&p, &u64v, &m64, &wide(&[f32::NAN, -0.75]), &mut want);
             let got = gpu.read_f32(&out, 0, out.words()).unwrap();
-            let e = if acc == 1 {
-                acc_err(&got[1..1 + ru], &want[1..1 + ru], &init[1..1 + ru])
-            } else {
-                rel_err(&got[1..1 + ru], &want[1..1 + ru])
-            };
+            let e = out_err(
+                acc == 1,
+                &got[1..1 + ru],
+                &want[1..1 + ru],
+                &init[1..1 + ru],
+            );
             assert!(e < 1e-5, "primal_bwd_u {rows}x{cols} acc {acc}: {e}");
             // dw at 1, drho after the weights, each with its own accumulate flag.
             let out = if acc == 1 {
@@ -680,12 +670,12 @@ fn the_primal_kernels_match_the_reference() {
                 );
                 assert!(e < 1e-5, "drho {rows}x{cols}: {e}");
             }
-            let init_w = &init[1..1 + rc];
-            let e = if acc == 1 {
-                acc_err(&got[1..1 + rc], &want[1..1 + rc], init_w)
-            } else {
-                rel_err(&got[1..1 + rc], &want[1..1 + rc])
-            };
+            let e = out_err(
+                acc == 1,
+                &got[1..1 + rc],
+                &want[1..1 + rc],
+                &init[1..1 + rc],
+            );
             assert!(e < 1e-5, "dw {rows}x{cols} acc {acc}: {e}");
         }
         // The written drho (r_acc 0) on a poisoned slot.

@@ -11,17 +11,6 @@ use oddity_kernels::params::PcaParams;
 use oddity_kernels::reference as r;
 use rand::RngExt;
 
-fn nan_tensor(gpu: &oddity::Gpu, rows: u32, cols: u32) -> Tensor {
-    Tensor::from_slice(
-        gpu,
-        &vec![f32::NAN; (rows * cols) as usize],
-        rows,
-        cols,
-        "poisoned",
-    )
-    .unwrap()
-}
-
 #[test]
 fn statistics_standardisation_and_covariance_match_the_reference() {
     let gpu = gpu();

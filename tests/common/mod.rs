@@ -115,6 +115,28 @@ pub fn acc_err(got: &[f32], want: &[f64], init: &[f32]) -> f64 {
     }
 }
 
+/// The error of a kernel that wrote `got` (`accumulate` false: [`rel_err`]) or added it onto
+/// `init` ([`acc_err`]).
+pub fn out_err(accumulate: bool, got: &[f32], want: &[f64], init: &[f32]) -> f64 {
+    if accumulate {
+        acc_err(got, want, init)
+    } else {
+        rel_err(got, want)
+    }
+}
+
+/// A `rows x cols` tensor of NaN: an output a kernel must overwrite.
+pub fn nan_tensor(gpu: &Gpu, rows: u32, cols: u32) -> oddity::Tensor {
+    oddity::Tensor::from_slice(
+        gpu,
+        &vec![f32::NAN; (rows * cols) as usize],
+        rows,
+        cols,
+        "poisoned",
+    )
+    .unwrap()
+}
+
 pub fn rel_err64(got: &[f64], want: &[f64]) -> f64 {
     let num: f64 = got.iter().zip(want).map(|(g, w)| (g - w).powi(2)).sum();
     let den: f64 = want.iter().map(|w| w * w).sum();
