@@ -48,9 +48,10 @@ pub struct Args {
     pub max_rows: Option<usize>,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Epochs at most (early stopping usually ends training first).
-    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
-    pub max_epochs: u32,
+    /// Epochs at most (early stopping usually ends training first; default: the model's,
+    /// 100 for the ABC paper's detectors and the VAE, 200 for BiGAN).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_epochs: Option<u32>,
     /// Hidden widths, the last the latent size (default: the model's; the ABC paper's
     /// 300,100,20 for its detectors, 32,16,4 for the VAE on up to 256 features).
     #[arg(long, value_delimiter = ',')]
@@ -228,12 +229,16 @@ pub fn run(a: &Args) -> oddity::Result<()> {
     let split_name = split.name.clone();
     let settings = Settings {
         seed: a.seed,
-        max_epochs: Some(a.max_epochs),
+        max_epochs: a.max_epochs,
         hidden: a.hidden.clone(),
         ..Settings::default()
     };
     // Each epoch as it ends: a bar on a terminal, else a line (training can take minutes).
-    let progress = std::sync::Arc::new(crate::progress::Progress::new(u64::from(a.max_epochs)));
+    // The bar's length: the flag, else the early-stopping detectors' default (the hook
+    // reports each epoch against the model's own limit).
+    let progress = std::sync::Arc::new(crate::progress::Progress::new(u64::from(
+        a.max_epochs.unwrap_or(100),
+    )));
     let bar = progress.clone();
     let hook: oddity::models::EpochHook = std::sync::Arc::new(move |e| {
         bar.done(format!(

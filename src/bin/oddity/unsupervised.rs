@@ -61,7 +61,7 @@ pub fn run(a: &Args, path: &std::path::Path) -> oddity::Result<()> {
     let gpu = Gpu::new()?;
     let settings = Settings {
         seed: a.seed,
-        max_epochs: Some(a.max_epochs),
+        max_epochs: a.max_epochs,
         hidden: a.hidden.clone(),
         ..Settings::default()
     };
