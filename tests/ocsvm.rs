@@ -561,6 +561,15 @@ fn the_primal_kernels_match_the_reference() {
         };
         let (u64v, m64, x64) = (wide(&u), wide(&model), wide(&x));
         let poisoned = |n: usize| gpu.upload(&vec![f32::NAN; n], "poisoned").unwrap();
+        let bwd_params = |p: &PrimalParams, out: &oddity::gpu::GpuBuffer| {
+            dispatch(
+                &gpu,
+                k::ocsvm_primal::PRIMAL_BWD_PARAMS,
+                p,
+                &[("u", &gu), ("model", &gm), ("g", &g), ("out", out)],
+                [1, 1, 1],
+            )
+        };
         // rff_cos
         let out = poisoned(2 + ru * rc);
         let p = PrimalParams { out_off: 2, ..base };
@@ -642,13 +651,7 @@ fn the_primal_kernels_match_the_reference() {
                 r_acc: 1 - acc,
                 ..p
             };
-            dispatch(
-                &gpu,
-                k::ocsvm_primal::PRIMAL_BWD_PARAMS,
-                &p,
-                &[("u", &gu), ("model", &gm), ("g", &g), ("out", &out)],
-                [1, 1, 1],
-            );
+            bwd_params(&p, &out);
             let mut want = if acc == 1 {
                 wide(&init)
             } else {
@@ -685,13 +688,7 @@ fn the_primal_kernels_match_the_reference() {
             r_out: cols,
             ..base
         };
-        dispatch(
-            &gpu,
-            k::ocsvm_primal::PRIMAL_BWD_PARAMS,
-            &p,
-            &[("u", &gu), ("model", &gm), ("g", &g), ("out", &out)],
-            [1, 1, 1],
-        );
+        bwd_params(&p, &out);
         let mut want = vec![f64::NAN; 1 + rc];
         r::primal_bwd_params(&p, &u64v, &m64, &[], &mut want);
         let got = gpu.read_f32(&out, 0, out.words()).unwrap();

