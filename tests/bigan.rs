@@ -196,10 +196,8 @@ fn fitting_alternates_without_host_waits() {
     assert!(scores.iter().all(|s| s.is_finite() && *s >= 0.0));
     let again = reloaded(&gpu, &model).score(&test).unwrap();
     assert!(
-        again
-            .iter()
-            .zip(&scores)
-            .all(|(a, b)| a.to_bits() == b.to_bits())
+        same_bits(&again, &scores),
+        "the reloaded model scores differently"
     );
     let samples = model.generate(17, 5).unwrap();
     assert_eq!(samples.len(), 17 * d);

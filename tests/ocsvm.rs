@@ -469,10 +469,8 @@ fn the_detector_matches_an_f64_pipeline_and_refuses_what_it_cannot_solve() {
     // Through its file: the same bits.
     let again = reloaded(&gpu, &model).score(&data).unwrap();
     assert!(
-        again
-            .iter()
-            .zip(&got)
-            .all(|(a, b)| a.to_bits() == b.to_bits())
+        same_bits(&again, &got),
+        "the reloaded model scores differently"
     );
     // Refused: one row; a constant column, named; nu outside (0, 1]; gamma not positive.
     let mut one = data.clone();
@@ -789,9 +787,7 @@ fn the_fourier_approximation_ranks_as_the_exact_solver() {
     );
     let again = reloaded(&gpu, &approx).score(&data).unwrap();
     assert!(
-        again
-            .iter()
-            .zip(&got)
-            .all(|(a, b)| a.to_bits() == b.to_bits())
+        same_bits(&again, &got),
+        "the reloaded model scores differently"
     );
 }

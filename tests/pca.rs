@@ -272,10 +272,8 @@ fn the_detector_matches_an_f64_pipeline_and_refuses_what_it_cannot_solve() {
             // Through its file: the same bits.
             let again = reloaded(&gpu, &model).score(&data).unwrap();
             assert!(
-                again
-                    .iter()
-                    .zip(&got)
-                    .all(|(a, b)| a.to_bits() == b.to_bits())
+                same_bits(&again, &got),
+                "the reloaded model scores differently"
             );
         }
     }

@@ -247,3 +247,8 @@ pub fn reloaded(
     std::fs::remove_file(&path).unwrap();
     back
 }
+
+/// Whether two score lists are the same bit for bit.
+pub fn same_bits(a: &[f32], b: &[f32]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
+}
