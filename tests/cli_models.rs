@@ -308,6 +308,45 @@ fn fit_on_data_without_labels_sets_thresholds_and_reports_metrics() {
         let (ok, _, err) = fit(extra);
         assert!(!ok && err.contains(want), "{extra:?}: {err}");
     }
+    // The one-class SVM's nu and gamma from the command line: nu bounds the share of training
+    // rows outside the support (about a tenth at 0.1: 40 of 400); a value out of range
+    // reaches the model and is refused by name.
+    let ocsvm = |extra: &[&str]| {
+        let mut args = vec![
+            "fit",
+            "--model",
+            "ocsvm",
+            "--data",
+            d,
+            "--label-col",
+            "label",
+        ];
+        args.extend(extra);
+        oddity(&args)
+    };
+    let (ok, out, err) = ocsvm(&[
+        "--nu",
+        "0.1",
+        "--gamma",
+        "0.5",
+        "--threshold",
+        "0",
+        "--json",
+    ]);
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+    let outside = v["flagged"].as_u64().unwrap();
+    assert!(
+        (30..=50).contains(&outside),
+        "{outside} rows outside at nu 0.1: {v}"
+    );
+    for (extra, want) in [
+        (&["--nu", "1.5"][..], "nu must be in (0, 1]"),
+        (&["--gamma", "0"][..], "gamma must be positive"),
+    ] {
+        let (ok, _, err) = ocsvm(extra);
+        assert!(!ok && err.contains(want), "{extra:?}: {err}");
+    }
     let (ok, _, err) = oddity(&[
         "fit",
         "--model",

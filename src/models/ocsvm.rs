@@ -502,11 +502,14 @@ impl Detector for Ocsvm {
 impl Model for Ocsvm {
     type Config = OcsvmConfig;
 
-    /// [`OcsvmConfig::new`] (PyOD's defaults), seeded by the settings.
+    /// [`OcsvmConfig::new`] (PyOD's defaults) with the settings' nu and gamma, seeded by them.
     fn configure(_name: &str, shape: &DataShape, s: &Settings) -> Result<OcsvmConfig> {
+        let d = OcsvmConfig::new(shape.inputs);
         Ok(OcsvmConfig {
+            nu: s.nu.unwrap_or(d.nu),
+            gamma: s.gamma.or(d.gamma),
             seed: s.seed,
-            ..OcsvmConfig::new(shape.inputs)
+            ..d
         })
     }
 

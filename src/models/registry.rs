@@ -62,6 +62,9 @@ pub struct Settings {
     pub max_epochs: Option<u32>,
     /// Training steps, for the models trained for a number of steps.
     pub steps: Option<u32>,
+    /// The one-class SVM's nu and RBF gamma.
+    pub nu: Option<f32>,
+    pub gamma: Option<f32>,
 }
 
 /// A model the registry can build.

@@ -152,6 +152,7 @@ impl Training {
             head_stats_window: self.head_stats_window,
             max_epochs: None,
             steps: Some(self.pretrain_steps_for(rows)),
+            ..Settings::default()
         }
     }
 

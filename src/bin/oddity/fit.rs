@@ -56,6 +56,14 @@ pub struct Args {
     /// 300,100,20 for its detectors, 32,16,4 for the VAE on up to 256 features).
     #[arg(long, value_delimiter = ',')]
     pub hidden: Option<Vec<u32>>,
+    /// The one-class SVM's nu, in (0, 1]: at most this share of the training rows outside its
+    /// support (default 0.5, PyOD's). Other models ignore it.
+    #[arg(long)]
+    pub nu: Option<f32>,
+    /// The one-class SVM's RBF gamma on standardised columns (default 1 / features). Other
+    /// models ignore it.
+    #[arg(long)]
+    pub gamma: Option<f32>,
     /// Set the model's threshold to flag this share of its training rows (PyOD's
     /// contamination, in (0, 0.5]; with --data, 0.1 unless another threshold is given); it is
     /// saved with the model and `oddity score` flags rows by it.
@@ -231,6 +239,8 @@ pub fn run(a: &Args) -> oddity::Result<()> {
         seed: a.seed,
         max_epochs: a.max_epochs,
         hidden: a.hidden.clone(),
+        nu: a.nu,
+        gamma: a.gamma,
         ..Settings::default()
     };
     // Each epoch as it ends: a bar on a terminal, else a line (training can take minutes).

@@ -63,6 +63,8 @@ pub fn run(a: &Args, path: &std::path::Path) -> oddity::Result<()> {
         seed: a.seed,
         max_epochs: a.max_epochs,
         hidden: a.hidden.clone(),
+        nu: a.nu,
+        gamma: a.gamma,
         ..Settings::default()
     };
     let mut model = entry.build(&gpu, &data, &settings)?;
