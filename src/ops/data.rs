@@ -386,16 +386,16 @@ impl Tape {
     /// Copies `src` into `dst` (same shape, e.g. a view of a larger buffer); records no
     /// backward rule.
     pub fn copy(&mut self, src: &Tensor, dst: &Tensor) -> Result<()> {
-        self.write_into(src, dst, false)
+        self.scaled_into(src, dst, 1.0, false)
     }
 
     /// Adds `src` into `dst` (same shape); records no backward rule.
     pub fn add_into(&mut self, src: &Tensor, dst: &Tensor) -> Result<()> {
-        self.write_into(src, dst, true)
+        self.scaled_into(src, dst, 1.0, true)
     }
 
     /// `dst (+)= a src` (same shape; added when `accumulate`); records no backward rule (a
-    /// score's weighted terms).
+    /// score's weighted terms; [`Tape::copy`] and [`Tape::add_into`] at a = 1).
     pub fn scaled_into(
         &mut self,
         src: &Tensor,
@@ -403,14 +403,6 @@ impl Tape {
         a: f32,
         accumulate: bool,
     ) -> Result<()> {
-        self.axpy_into(src, dst, a, accumulate)
-    }
-
-    fn write_into(&mut self, src: &Tensor, dst: &Tensor, accumulate: bool) -> Result<()> {
-        self.axpy_into(src, dst, 1.0, accumulate)
-    }
-
-    fn axpy_into(&mut self, src: &Tensor, dst: &Tensor, a: f32, accumulate: bool) -> Result<()> {
         if (src.rows(), src.cols()) != (dst.rows(), dst.cols()) {
             return Err(crate::error::shape(
                 if accumulate { "add_into" } else { "copy" },

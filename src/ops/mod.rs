@@ -68,6 +68,24 @@ impl Act {
     }
 }
 
+/// The buffer that the tensors `ts` all view (a kernel binds it once), or an error of `op`
+/// naming `what` when they view more than one.
+pub(crate) fn one_buffer(
+    op: &'static str,
+    what: &str,
+    ts: &[&crate::tape::Tensor],
+) -> Result<crate::gpu::GpuBuffer> {
+    match ts.split_first() {
+        Some((first, rest)) if rest.iter().all(|t| t.buffer() == first.buffer()) => {
+            Ok(first.buffer().clone())
+        }
+        _ => Err(crate::error::shape(
+            op,
+            format!("{what} must be views of one buffer"),
+        )),
+    }
+}
+
 /// Workgroups for `n` invocations of a 256-wide 1-D kernel.
 pub(crate) fn groups_1d(gpu: &Gpu, n: u32) -> Result<[u32; 3]> {
     gpu.grid_1d(n.div_ceil(256))

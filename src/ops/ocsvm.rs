@@ -5,9 +5,9 @@
 use oddity_kernels::kernels as k;
 use oddity_kernels::params::{GemmParams, OcsvmParams};
 
-use super::groups_1d;
+use super::{groups_1d, one_buffer};
 use crate::error::{Result, shape};
-use crate::gpu::{Gpu, GpuBuffer};
+use crate::gpu::Gpu;
 use crate::tape::{Tape, Tensor};
 
 /// The solver's working state, views of one buffer: the multipliers (`1 x n`), the gradient
@@ -45,13 +45,6 @@ fn row_vector(op: &'static str, what: &str, t: &Tensor, n: u32) -> Result<()> {
         return Err(shape(op, format!("{what} has {} values for {n}", t.len())));
     }
     Ok(())
-}
-
-fn one_buffer(op: &'static str, ts: &[&Tensor]) -> Result<GpuBuffer> {
-    if ts.iter().any(|t| t.buffer() != ts[0].buffer()) {
-        return Err(shape(op, "the model's values must be views of one buffer"));
-    }
-    Ok(ts[0].buffer().clone())
 }
 
 impl Tape {
@@ -120,7 +113,7 @@ impl Tape {
                 "out must be a Gram-shaped tensor of its own buffer",
             ));
         }
-        let norms = one_buffer(op, &[na, nb])?;
+        let norms = one_buffer(op, "the two norms", &[na, nb])?;
         let p = OcsvmParams {
             g_off: g.offset(),
             a_off: na.offset(),
@@ -217,7 +210,7 @@ impl Tape {
         row_vector(op, "alpha", alpha, n)?;
         row_vector(op, "rho", rho, 1)?;
         row_vector(op, "out", out, m)?;
-        let model = one_buffer(op, &[alpha, rho])?;
+        let model = one_buffer(op, "alpha and rho", &[alpha, rho])?;
         let p = OcsvmParams {
             sv: n,
             x_off: x.offset(),

@@ -5,9 +5,8 @@
 use oddity_kernels::kernels as k;
 use oddity_kernels::params::{GemmParams, NONE, PcaParams};
 
-use super::groups_1d;
+use super::{groups_1d, one_buffer};
 use crate::error::{Result, shape};
-use crate::gpu::GpuBuffer;
 use crate::tape::{Tape, Tensor};
 
 /// The most features the one-workgroup eigen-solver takes (512 pairs a round).
@@ -21,14 +20,6 @@ fn f32_rows(op: &'static str, t: &Tensor) -> Result<()> {
         ));
     }
     Ok(())
-}
-
-/// `a` and `b` in one buffer (the kernel binds it once).
-fn same_buffer(op: &'static str, a: &Tensor, b: &Tensor) -> Result<GpuBuffer> {
-    if a.buffer() != b.buffer() {
-        return Err(shape(op, "both outputs must be views of one buffer"));
-    }
-    Ok(a.buffer().clone())
 }
 
 impl Tape {
@@ -170,7 +161,7 @@ impl Tape {
         if a.offset() != 0 || v.offset() != 0 {
             return Err(shape(op, "a and v must start their buffers"));
         }
-        let out = same_buffer(op, w, vals)?;
+        let out = one_buffer(op, "both outputs", &[w, vals])?;
         let p = PcaParams {
             k,
             w_off: w.offset(),

@@ -5,21 +5,18 @@
 use oddity_kernels::kernels as k;
 use oddity_kernels::params::{NONE, PrimalParams};
 
-use super::groups_1d;
 use super::loss::{column, upstream};
+use super::{groups_1d, one_buffer};
 use crate::error::{Result, shape};
 use crate::gpu::GpuBuffer;
 use crate::tape::{Backward, BackwardCtx, Grad, Tape, Tensor};
 
 /// `w` and `rho` as the kernels read them: views of one buffer, `w` a `cols x 1` column.
 fn model_buffer(op: &'static str, w: &Tensor, rho: &Tensor) -> Result<GpuBuffer> {
-    if w.cols() != 1 || rho.len() != 1 || w.buffer() != rho.buffer() {
-        return Err(shape(
-            op,
-            "w (a column) and rho (one value) must be views of one buffer",
-        ));
+    if w.cols() != 1 || rho.len() != 1 {
+        return Err(shape(op, "w must be a column and rho one value"));
     }
-    Ok(w.buffer().clone())
+    one_buffer(op, "w and rho", &[w, rho])
 }
 
 struct PrimalBackward {

@@ -95,6 +95,20 @@ pub struct Labels {
     pub anomaly_label: Option<String>,
 }
 
+impl Args {
+    /// The registry settings these flags give (each model takes what it uses).
+    pub fn settings(&self) -> Settings {
+        Settings {
+            seed: self.seed,
+            max_epochs: self.max_epochs,
+            hidden: self.hidden.clone(),
+            nu: self.nu,
+            gamma: self.gamma,
+            ..Settings::default()
+        }
+    }
+}
+
 impl Labels {
     pub fn csv_options(&self, format: &CsvFormat) -> CsvOptions {
         CsvOptions {
@@ -235,14 +249,7 @@ pub fn run(a: &Args) -> oddity::Result<()> {
         a.model
     );
     let split_name = split.name.clone();
-    let settings = Settings {
-        seed: a.seed,
-        max_epochs: a.max_epochs,
-        hidden: a.hidden.clone(),
-        nu: a.nu,
-        gamma: a.gamma,
-        ..Settings::default()
-    };
+    let settings = a.settings();
     // Each epoch as it ends: a bar on a terminal, else a line (training can take minutes).
     // The bar's length: the flag, else the early-stopping detectors' default (the hook
     // reports each epoch against the model's own limit).

@@ -5,7 +5,7 @@
 
 use oddity::data::Dataset;
 use oddity::metrics::{at_threshold, auroc, average_precision};
-use oddity::models::{Settings, Threshold, registry, validation_split};
+use oddity::models::{Threshold, registry, validation_split};
 use oddity::{Error, Gpu};
 
 use crate::fit::Args;
@@ -59,14 +59,7 @@ pub fn run(a: &Args, path: &std::path::Path) -> oddity::Result<()> {
         eprintln!("{}: {line}", path.display());
     }
     let gpu = Gpu::new()?;
-    let settings = Settings {
-        seed: a.seed,
-        max_epochs: a.max_epochs,
-        hidden: a.hidden.clone(),
-        nu: a.nu,
-        gamma: a.gamma,
-        ..Settings::default()
-    };
+    let settings = a.settings();
     let mut model = entry.build(&gpu, &data, &settings)?;
     if model.supervised() {
         return Err(Error::Invalid {
