@@ -391,7 +391,8 @@ impl Ocsvm {
     }
 
     /// The Fourier approximation on every row of `data`: the column statistics (host, f64),
-    /// then `epochs x rows / batch` Adam steps on the primal, one submit.
+    /// then `epochs x rows / batch` Adam steps on the primal (at least [`OCSVM_MIN_STEPS`]),
+    /// in four phases of falling rate, a submit each.
     fn fit_fourier(&mut self, data: &Dataset) -> Result<FitReport> {
         let gpu = self.core.gpu().clone();
         let config = OcsvmConfig {
