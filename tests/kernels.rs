@@ -3,6 +3,7 @@
 
 mod common;
 
+use common::kernel::*;
 use common::*;
 use oddity::Gpu;
 use oddity::gpu::gemm::{
@@ -15,22 +16,6 @@ use oddity_kernels::params::*;
 use oddity_kernels::reference as r;
 
 const TOL: f64 = 1e-5;
-
-fn poisoned(gpu: &Gpu, n: usize) -> GpuBuffer {
-    gpu.upload(&vec![f32::NAN; n.max(1)], "poisoned").unwrap()
-}
-
-fn run(
-    gpu: &Gpu,
-    kernel: KernelId,
-    p: Option<&dyn Params>,
-    bufs: &[(&str, &GpuBuffer)],
-    groups: [u32; 3],
-) {
-    let mut b = PlanBuilder::new(gpu);
-    b.dispatch(kernel, p, bufs, groups).unwrap();
-    b.finish().unwrap().run(1).unwrap();
-}
 
 /// `v` stored as the kernels' f16 bindings read it (`half`), or as f32; with the values the
 /// kernel sees (rounded to f16 or not), for the reference.
@@ -46,14 +31,6 @@ fn stored(gpu: &Gpu, v: &[f32], half: bool) -> (GpuBuffer, Vec<f32>) {
 /// How the data binding is stored, for messages: an f16 buffer runs the kernel's f16 twin.
 fn storage(half: bool) -> &'static str {
     if half { "f16 data" } else { "f32 data" }
-}
-
-fn read(gpu: &Gpu, b: &GpuBuffer) -> Vec<f32> {
-    gpu.read_f32(b, 0, b.words()).unwrap()
-}
-
-fn groups(gpu: &Gpu, n: u32) -> [u32; 3] {
-    gpu.grid_1d(n.div_ceil(256)).unwrap()
 }
 
 /// Runs one GEMM on random operands (with leading padding so offsets matter) and compares,

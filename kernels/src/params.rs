@@ -298,3 +298,53 @@ impl PrimalParams {
         }
     }
 }
+
+params!(
+    /// `gmm.wgsl`: DAGMM's Gaussian mixture (fit from codes and membership logits, each row's
+    /// energy, the penalty) and its backward rules.
+    GmmParams {
+        rows: u32, dims: u32, comps: u32, z_off: u32, l_off: u32, p_off: u32, out_off: u32,
+        r_off: u32, pen_off: u32, g_off: u32, g_scale: f32, gp_off: u32, mix_off: u32,
+        dz_off: u32, dl_off: u32, accumulate: u32, eps: f32,
+    }
+);
+
+impl GmmParams {
+    /// `rows` codes of `dims` values in `comps` components, every offset 0 and every optional
+    /// operand absent.
+    pub fn new(rows: u32, dims: u32, comps: u32) -> GmmParams {
+        GmmParams {
+            rows,
+            dims,
+            comps,
+            z_off: 0,
+            l_off: 0,
+            p_off: 0,
+            out_off: 0,
+            r_off: 0,
+            pen_off: NONE,
+            g_off: NONE,
+            g_scale: 1.0,
+            gp_off: 0,
+            mix_off: 0,
+            dz_off: NONE,
+            dl_off: NONE,
+            accumulate: 0,
+            eps: 1e-6,
+        }
+    }
+
+    /// Words of one component's record: G, phi, logdet, mu, S and C.
+    pub fn record(&self) -> u32 {
+        3 + self.dims + 2 * self.dims * self.dims
+    }
+}
+
+params!(
+    /// `recon.wgsl`: each row's relative Euclidean distance and cosine similarity between
+    /// x and its reconstruction y, and their backward rule.
+    ReconParams {
+        rows: u32, cols: u32, x_off: u32, y_off: u32, out_off: u32, g_off: u32, g_scale: f32,
+        dx_off: u32, dy_off: u32, accumulate: u32,
+    }
+);

@@ -5,11 +5,13 @@
 
 use crate::params::*;
 
+mod gmm;
 mod head;
 mod iforest;
 mod ocsvm;
 mod pca;
 mod vae;
+pub use gmm::*;
 pub use head::*;
 pub use iforest::*;
 pub use ocsvm::*;

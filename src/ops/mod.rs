@@ -4,6 +4,7 @@
 pub mod binloss;
 pub mod data;
 pub mod dense;
+pub mod gmm;
 pub mod head;
 pub mod iforest;
 pub mod loss;

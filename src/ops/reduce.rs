@@ -68,4 +68,15 @@ impl Tape {
         }
         self.reduce(x, 1.0 / x.len() as f32)
     }
+
+    /// `w` times the mean of all elements, a 1x1 tensor (a weighted term of a loss).
+    pub fn weighted_mean(&mut self, x: &Tensor, w: f32) -> Result<Tensor> {
+        if x.is_empty() || !w.is_finite() {
+            return Err(invalid(
+                "weighted_mean",
+                format!("of {} elements at weight {w}", x.len()),
+            ));
+        }
+        self.reduce(x, w / x.len() as f32)
+    }
 }

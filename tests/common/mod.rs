@@ -2,6 +2,9 @@
 //! and an f64 multilayer-perceptron written with plain loops, independent of the kernels.
 #![allow(dead_code)]
 
+pub mod grad;
+pub mod kernel;
+
 use oddity::Gpu;
 use oddity_kernels::reference::{act_apply, act_grad_from_y};
 use rand::rngs::StdRng;
