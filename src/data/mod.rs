@@ -85,6 +85,21 @@ impl Dataset {
         Ok(())
     }
 
+    /// Each column's mean and population deviation (`2 x cols`: the means, then the
+    /// deviations), in f64 over every row.
+    pub fn column_stats(&self) -> Vec<f32> {
+        let (n, d) = (self.rows, self.cols);
+        let mut out = vec![0f32; 2 * d];
+        for j in 0..d {
+            let col = || (0..n).map(|i| f64::from(self.x[i * d + j]));
+            let mean = col().sum::<f64>() / n.max(1) as f64;
+            let var = col().map(|v| (v - mean).powi(2)).sum::<f64>() / n.max(1) as f64;
+            out[j] = mean as f32;
+            out[d + j] = var.sqrt() as f32;
+        }
+        out
+    }
+
     /// Row `i`'s number in the table it came from (see [`Dataset::origin`]).
     pub fn source_row(&self, i: u32) -> u32 {
         source_row(self.origin.as_deref(), i)

@@ -9,6 +9,7 @@
 //! - [`Supervised`]: ABC on an AE or DAE, LRC, and the ABC paper's AE, DAE and DNN baselines.
 //! - [`Vae`]: the report's variational autoencoder.
 //! - [`Bigan`]: BiGAN, the report's adversarial detector (Donahue et al.; Zenati et al.'s score).
+//! - [`Dagmm`]: DAGMM, a compression network and a Gaussian mixture's energy (Zong et al.).
 //! - [`Ocsvm`]: the one-class SVM with the RBF kernel (Schoelkopf et al.).
 //! - [`IForest`]: the isolation forest (Liu et al.), the classic peer, scored on the GPU.
 //! - [`construct_hard`]: the UAI paper's X_hard, from a weak classifier's mistakes.
@@ -16,6 +17,7 @@
 mod autoencoder;
 mod bigan;
 pub mod core;
+mod dagmm;
 mod deepsvdd;
 mod detector;
 pub mod evaluation;
@@ -36,6 +38,7 @@ pub use core::{
     EarlyStopping, EpochHook, EpochProgress, FitReport, ModelCore, VALIDATION_SHARE, shader_seed,
     validation_split,
 };
+pub use dagmm::{DAGMM_STEPS_PER_SUBMIT, Dagmm, DagmmConfig};
 pub use deepsvdd::{DeepSvdd, DeepSvddConfig};
 pub use detector::{ActiveDetector, Detector, Threshold, ThresholdRule};
 pub use file::{CoreState, Family, ModelFile};

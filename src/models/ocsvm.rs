@@ -408,7 +408,7 @@ impl Ocsvm {
         fitted
             .core
             .param(f.stats)?
-            .write(&gpu, &column_stats(data))?;
+            .write(&gpu, &data.column_stats())?;
         let x = data.upload(&gpu)?;
         let c = &fitted.config;
         let batch = c.batch.min(x.rows());
@@ -517,21 +517,6 @@ impl Model for Ocsvm {
     fn build(gpu: &Gpu, config: OcsvmConfig) -> Result<Ocsvm> {
         Ocsvm::new(gpu, config)
     }
-}
-
-/// Each column's mean and population deviation (`2 x cols`: the means, then the deviations),
-/// in f64 over every row.
-fn column_stats(data: &Dataset) -> Vec<f32> {
-    let (n, d) = (data.rows, data.cols);
-    let mut out = vec![0f32; 2 * d];
-    for j in 0..d {
-        let col = || (0..n).map(|i| f64::from(data.x[i * d + j]));
-        let mean = col().sum::<f64>() / n as f64;
-        let var = col().map(|v| (v - mean).powi(2)).sum::<f64>() / n as f64;
-        out[j] = mean as f32;
-        out[d + j] = var.sqrt() as f32;
-    }
-    out
 }
 
 /// The Fourier approximation's Omega over b as a dense layer, `(inputs + 1) x features`:

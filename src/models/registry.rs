@@ -14,7 +14,7 @@ use serde::de::DeserializeOwned;
 
 use super::detector::Detector;
 use super::file::{Family, ModelFile, config_from, config_json};
-use super::{Bigan, DeepSvdd, IForest, Ocsvm, Pca, Supervised, UaiModel, Vae};
+use super::{Bigan, Dagmm, DeepSvdd, IForest, Ocsvm, Pca, Supervised, UaiModel, Vae};
 use crate::data::Dataset;
 use crate::error::{Result, invalid};
 use crate::gpu::Gpu;
@@ -223,6 +223,11 @@ pub static MODELS: &[Entry] = &[
         "deepsvdd",
         Family::Detector,
         "Deep SVDD: a bias-free network pulls the rows to a fixed centre; squared distance (Ruff et al.)",
+    ),
+    Entry::of::<Dagmm>(
+        "dagmm",
+        Family::Detector,
+        "DAGMM: an autoencoder's code and reconstruction features, scored by a Gaussian mixture's energy (Zong et al.)",
     ),
     Entry::of::<Pca>(
         "pca",

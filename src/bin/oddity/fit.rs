@@ -12,7 +12,7 @@ use oddity::{Error, Gpu};
 #[derive(clap::Args, Clone)]
 pub struct Args {
     /// A detector of the registry: abc-ae, abc-dae, lrc, ae, dae, dnn, vae, iforest, pca,
-    /// deepsvdd.
+    /// deepsvdd, ocsvm, bigan, dagmm.
     #[arg(long)]
     pub model: String,
     /// A built-in split: toy2d, digits-abc or fmnist-abc.
