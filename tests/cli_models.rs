@@ -343,10 +343,45 @@ fn fit_on_data_without_labels_sets_thresholds_and_reports_metrics() {
     for (extra, want) in [
         (&["--nu", "1.5"][..], "nu must be in (0, 1]"),
         (&["--gamma", "0"][..], "gamma must be positive"),
+        (&["--solver", "smo"][..], "one of auto, exact, fourier"),
     ] {
         let (ok, _, err) = ocsvm(extra);
         assert!(!ok && err.contains(want), "{extra:?}: {err}");
     }
+    // --solver fourier takes the approximation on a set the exact solver would take: it
+    // trains at least OCSVM_MIN_STEPS steps, where the exact solver reports its iterations.
+    let steps = |extra: &[&str]| {
+        let mut all = vec!["--json"];
+        all.extend(extra);
+        let (ok, out, err) = ocsvm(&all);
+        assert!(ok, "{extra:?}: {err}");
+        let v: serde_json::Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+        v["steps"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("no steps in {v}"))
+    };
+    let (exact, fourier) = (
+        steps(&["--solver", "exact"]),
+        steps(&["--solver", "fourier"]),
+    );
+    assert!(
+        exact < u64::from(oddity::models::OCSVM_MIN_STEPS)
+            && fourier >= u64::from(oddity::models::OCSVM_MIN_STEPS),
+        "exact {exact} SMO iterations, fourier {fourier} steps"
+    );
+    // DAGMM's components from the command line, out of range refused by name.
+    let (ok, _, err) = oddity(&[
+        "fit",
+        "--model",
+        "dagmm",
+        "--data",
+        d,
+        "--label-col",
+        "label",
+        "--components",
+        "17",
+    ]);
+    assert!(!ok && err.contains("17 components"), "{err}");
     let (ok, _, err) = oddity(&[
         "fit",
         "--model",

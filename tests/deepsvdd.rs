@@ -33,14 +33,15 @@ fn deep_svdd_pulls_normal_rows_to_its_centre_and_scores_others_far() {
     let config = DeepSvddConfig {
         hidden: vec![16, 8],
         epochs: 30,
+        optimizer: oddity::nn::Optimizer::adam(1e-3),
         ..DeepSvddConfig::new(d as u32)
     };
     let mut model = DeepSvdd::new(&gpu, config.clone()).unwrap();
-    // No bias: the arena holds the weights and the centre, nothing else.
+    // No bias: the arena holds the weights, the centre and the column statistics.
     assert_eq!(
         model.core().arena().len() as usize,
-        d * 16 + 16 * 8 + 8,
-        "weights 6x16 and 16x8, centre 8"
+        d * 16 + 16 * 8 + 8 + 2 * d,
+        "weights 6x16 and 16x8, centre 8, means and deviations 2x6"
     );
     model.fit(&train).unwrap();
     let c = model.centre().unwrap();
@@ -73,6 +74,40 @@ fn deep_svdd_pulls_normal_rows_to_its_centre_and_scores_others_far() {
     one.x.truncate(d);
     let e = model.fit(&one).unwrap_err().to_string();
     assert!(e.contains("needs at least 2"), "{e}");
+}
+
+/// The columns are standardised over the training rows: the same rows under another scale and
+/// offset per column train the same model and score the same.
+#[test]
+fn deep_svdd_standardises_its_columns() {
+    let gpu = gpu();
+    let mut rng = rng();
+    let d = 5;
+    let (train, test) = (rows(&mut rng, 300, 0, d), rows(&mut rng, 100, 10, d));
+    let moved = |data: &Dataset| {
+        let mut m = data.clone();
+        for (e, v) in m.x.iter_mut().enumerate() {
+            *v = *v * (1.0 + 3.0 * (e % d) as f32) - 2.0 * (e % d) as f32;
+        }
+        m
+    };
+    let config = DeepSvddConfig {
+        hidden: vec![8, 4],
+        epochs: 5,
+        seed: 7,
+        ..DeepSvddConfig::new(d as u32)
+    };
+    let fit_score = |train: &Dataset, test: &Dataset| {
+        let mut m = DeepSvdd::new(&gpu, config.clone()).unwrap();
+        m.fit(train).unwrap();
+        m.score(test).unwrap()
+    };
+    let (a, b) = (
+        fit_score(&train, &test),
+        fit_score(&moved(&train), &moved(&test)),
+    );
+    let e = rel_err(&b, &wide(&a));
+    assert!(e < 1e-3, "scores after moving the columns differ by {e}");
 }
 
 /// `Tape::broadcast_row`: every row of the poisoned destination is the source row, bit for bit.

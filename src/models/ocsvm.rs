@@ -69,6 +69,18 @@ pub enum OcsvmSolver {
     Fourier,
 }
 
+impl OcsvmSolver {
+    /// `auto`, `exact` or `fourier`.
+    pub fn parse(s: &str) -> Option<OcsvmSolver> {
+        match s {
+            "auto" => Some(OcsvmSolver::Auto),
+            "exact" => Some(OcsvmSolver::Exact),
+            "fourier" => Some(OcsvmSolver::Fourier),
+            _ => None,
+        }
+    }
+}
+
 /// What fitting found, which sizes the model's state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -509,6 +521,7 @@ impl Model for Ocsvm {
         Ok(OcsvmConfig {
             nu: s.nu.unwrap_or(d.nu),
             gamma: s.gamma.or(d.gamma),
+            solver: s.solver.unwrap_or(d.solver),
             seed: s.seed,
             ..d
         })

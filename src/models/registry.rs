@@ -14,7 +14,7 @@ use serde::de::DeserializeOwned;
 
 use super::detector::Detector;
 use super::file::{Family, ModelFile, config_from, config_json};
-use super::{Bigan, Dagmm, DeepSvdd, IForest, Ocsvm, Pca, Supervised, UaiModel, Vae};
+use super::{Bigan, Dagmm, DeepSvdd, IForest, Ocsvm, OcsvmSolver, Pca, Supervised, UaiModel, Vae};
 use crate::data::Dataset;
 use crate::error::{Result, invalid};
 use crate::gpu::Gpu;
@@ -65,6 +65,10 @@ pub struct Settings {
     /// The one-class SVM's nu and RBF gamma.
     pub nu: Option<f32>,
     pub gamma: Option<f32>,
+    /// The one-class SVM's solver.
+    pub solver: Option<OcsvmSolver>,
+    /// Mixture components (DAGMM's K).
+    pub components: Option<u32>,
 }
 
 /// A model the registry can build.

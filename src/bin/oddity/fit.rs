@@ -6,7 +6,7 @@ use std::time::Instant;
 use oddity::data::abc::{AbcSource, AbcSplit, Setting, labelled_split};
 use oddity::data::{CsvOptions, Dataset};
 use oddity::models::evaluation::{Evaluation, fit_and_evaluate, training_rows};
-use oddity::models::{DataShape, Detector, Settings, Threshold, registry};
+use oddity::models::{DataShape, Detector, OcsvmSolver, Settings, Threshold, registry};
 use oddity::{Error, Gpu};
 
 #[derive(clap::Args, Clone)]
@@ -64,6 +64,13 @@ pub struct Args {
     /// models ignore it.
     #[arg(long)]
     pub gamma: Option<f32>,
+    /// The one-class SVM's solver: auto (exact up to 4096 rows, the random Fourier
+    /// approximation beyond), exact or fourier. Other models ignore it.
+    #[arg(long, value_parser = solver)]
+    pub solver: Option<OcsvmSolver>,
+    /// DAGMM's mixture components, 1 to 16 (default 4). Other models ignore it.
+    #[arg(long)]
+    pub components: Option<u32>,
     /// Set the model's threshold to flag this share of its training rows (PyOD's
     /// contamination, in (0, 0.5]; with --data, 0.1 unless another threshold is given); it is
     /// saved with the model and `oddity score` flags rows by it.
@@ -104,6 +111,8 @@ impl Args {
             hidden: self.hidden.clone(),
             nu: self.nu,
             gamma: self.gamma,
+            solver: self.solver,
+            components: self.components,
             ..Settings::default()
         }
     }
@@ -144,6 +153,10 @@ impl CsvFormat {
 }
 
 /// `--delimiter`: one ASCII character, `\t` (or `tab`) for a tab.
+fn solver(s: &str) -> Result<OcsvmSolver, String> {
+    OcsvmSolver::parse(s).ok_or_else(|| format!("{s:?}: one of auto, exact, fourier"))
+}
+
 fn delimiter(s: &str) -> Result<u8, String> {
     match s {
         "\\t" | "tab" | "\t" => Ok(b'\t'),

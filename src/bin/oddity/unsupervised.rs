@@ -170,7 +170,8 @@ pub fn run(a: &Args, path: &std::path::Path) -> oddity::Result<()> {
                 "at_threshold": metrics.as_ref().map(|m| m.at),
                 "precision_at_n": metrics.as_ref().map(|m| m.precision_at_n),
                 "n": metrics.as_ref().map(|m| m.n),
-                "epochs": report.epochs, "seconds": seconds, "adapter": gpu.adapter_name(),
+                "epochs": report.epochs, "steps": report.steps, "seconds": seconds,
+                "adapter": gpu.adapter_name(),
             })
         );
     }
