@@ -36,6 +36,8 @@ const CTG_PYOD_IFOREST: [f64; 5] = [0.9037, 0.8941, 0.8854, 0.9047, 0.9001];
 
 /// PyOD 3.6.7's deep detectors, AUROC for seeds 0..2 (`pyod_peers.py --deep`), on the digits
 /// and on Cardiotocography.
+// 0.7854 is a measured AUROC, not an approximation of pi / 4.
+#[allow(clippy::approx_constant)]
 const PYOD_AE: [[f64; 3]; 2] = [[0.7845, 0.7643, 0.8250], [0.7524, 0.7854, 0.7508]];
 const PYOD_VAE: [[f64; 3]; 2] = [[0.6912, 0.7053, 0.6659], [0.8415, 0.8344, 0.7690]];
 const PYOD_DEEPSVDD: [[f64; 3]; 2] = [[0.6389, 0.5914, 0.6419], [0.5649, 0.6250, 0.5618]];

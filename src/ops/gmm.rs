@@ -67,6 +67,15 @@ fn check_dims(op: &'static str, z: &Tensor, comps: u32) -> Result<()> {
     Ok(())
 }
 
+/// `t`'s gradient destination as a kernel operand: (buffer, offset, accumulate), or a dummy
+/// buffer at offset NONE when `t` needs no gradient (the kernel then skips it).
+fn optional_dest(ctx: &mut BackwardCtx<'_>, t: &Tensor) -> Result<(GpuBuffer, u32, bool)> {
+    Ok(match ctx.dest(t)? {
+        Some((b, acc)) => (b.buffer().clone(), b.offset(), acc),
+        None => (ctx.gpu().dummy(true)?, NONE, false),
+    })
+}
+
 struct EstimateBackward {
     z: Tensor,
     logits: Tensor,
@@ -99,16 +108,8 @@ impl Backward for EstimateBackward {
             ],
             [self.p.comps, 1, 1],
         )?;
-        let dz = ctx.dest(&self.z)?;
-        let dl = ctx.dest(&self.logits)?;
-        let target = |t: &Option<(Tensor, bool)>| -> Result<(GpuBuffer, u32, bool)> {
-            Ok(match t {
-                Some((b, acc)) => (b.buffer().clone(), b.offset(), *acc),
-                None => (gpu.dummy(true)?, NONE, false),
-            })
-        };
-        let (dz_buf, dz_off, dz_acc) = target(&dz)?;
-        let (dl_buf, dl_off, dl_acc) = target(&dl)?;
+        let (dz_buf, dz_off, dz_acc) = optional_dest(ctx, &self.z)?;
+        let (dl_buf, dl_off, dl_acc) = optional_dest(ctx, &self.logits)?;
         if dz_off == NONE && dl_off == NONE {
             return Ok(());
         }
@@ -366,16 +367,8 @@ impl Backward for ReconBackward {
     fn backward(&self, ctx: &mut BackwardCtx<'_>, grad: Grad) -> Result<()> {
         let gpu = ctx.gpu();
         let (g_buf, g_off, g_scale) = upstream(&gpu, &grad)?;
-        let dx = ctx.dest(&self.x)?;
-        let dy = ctx.dest(&self.y)?;
-        let target = |t: &Option<(Tensor, bool)>| -> Result<(GpuBuffer, u32, bool)> {
-            Ok(match t {
-                Some((b, acc)) => (b.buffer().clone(), b.offset(), *acc),
-                None => (gpu.dummy(true)?, NONE, false),
-            })
-        };
-        let (dx_buf, dx_off, dx_acc) = target(&dx)?;
-        let (dy_buf, dy_off, dy_acc) = target(&dy)?;
+        let (dx_buf, dx_off, dx_acc) = optional_dest(ctx, &self.x)?;
+        let (dy_buf, dy_off, dy_acc) = optional_dest(ctx, &self.y)?;
         let p = ReconParams {
             g_off,
             g_scale,

@@ -124,6 +124,49 @@ pub fn serial(entry: &str, params: Option<&dyn Params>) -> Option<Serial> {
             strided(f("rows"), 256) + strided(f("cols"), 256) + SUM256,
             "rows and weights strided over one workgroup, one sum",
         ),
+        "gmm_fit" => {
+            // Two passes of 16-sum blocks over the rows (each row's softmax again, 2 comps
+            // steps), each block's sums a tree; then one invocation factors and inverts C.
+            let (k, c) = (f("dims"), f("comps"));
+            let blocks = (1 + k).div_ceil(16) + (k * k).div_ceil(16);
+            s(
+                blocks * strided(f("rows"), 256) * (2 * c + 16)
+                    + (1 + k + k * k) * SUM256
+                    + 2 * k * k * k,
+                "rows strided over one workgroup per block of 16 sums, the sums' trees, then the \
+                 factoring and inverse (dims^3) by one invocation",
+            )
+        }
+        "gmm_energy" => s(
+            f("comps") * f("dims") * f("dims"),
+            "components x dims^2 per row",
+        ),
+        "gmm_energy_bwd_z" => s(
+            f("dims") * f("comps") * f("dims"),
+            "dims x components x dims per row",
+        ),
+        "gmm_energy_bwd_params" => {
+            let (k, n) = (f("dims"), 1 + f("dims") + f("dims") * f("dims"));
+            s(
+                n.div_ceil(16) * strided(f("rows"), 256) * 16 * k + n * SUM256,
+                "rows strided over one workgroup per block of 16 sums (dims steps each), the \
+                 sums' trees",
+            )
+        }
+        "gmm_penalty_bwd" => s(
+            3 + 3 * f("dims") + 2 * f("dims") * f("dims"),
+            "one record per invocation",
+        ),
+        "gmm_bwd_mix" => s(
+            2 * f("dims") + SUM256,
+            "two dims-long products per entry, one sum",
+        ),
+        "gmm_bwd_rows" => s(
+            f("comps") * (2 * f("comps") + 2 * f("dims") * f("dims")),
+            "components x (softmax + dims^2) per row",
+        ),
+        "recon_fwd" => s(f("cols"), "columns per row"),
+        "recon_bwd" => s(2 * f("cols"), "columns per row, twice"),
         "topk_scores" | "topk_pairs" => s(
             8 + BITONIC_2048 + strided(f("k").min(2048), 256),
             "bitonic stages of a 2048 tile (a barrier each), its loads and the best k",
