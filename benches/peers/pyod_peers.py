@@ -99,11 +99,12 @@ def deep(name, X, a):
         print(' ', label, 'mean', round(np.mean(au), 4), flush=True)
 
 
-args = [x for x in sys.argv[1:] if x != '--deep']
-sets = [('digits, 0s as anomalies', digits())]
-if args:
-    sets.append(('ctg', ctg(args[0])))
-for name, (X, a) in sets:
-    run(name, X, a)
-    if '--deep' in sys.argv:
-        deep(name, X, a)
+if __name__ == '__main__':
+    args = [x for x in sys.argv[1:] if x != '--deep']
+    sets = [('digits, 0s as anomalies', digits())]
+    if args:
+        sets.append(('ctg', ctg(args[0])))
+    for name, (X, a) in sets:
+        run(name, X, a)
+        if '--deep' in sys.argv:
+            deep(name, X, a)
