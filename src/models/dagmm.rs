@@ -101,8 +101,9 @@ pub struct Dagmm {
 
 /// What one pass of the networks over rows gives.
 struct Pass {
-    /// Each row's squared reconstruction error (of the standardised row).
-    error: Tensor,
+    /// The standardised rows and their reconstructions.
+    xs: Tensor,
+    recon: Tensor,
     z: Tensor,
     logits: Tensor,
 }
@@ -195,10 +196,9 @@ impl Dagmm {
         let feats = tape.recon_features(&xs, &recon)?;
         let z = tape.concat_cols(&[(&code, true), (&feats, true)])?;
         let logits = self.estimation.forward(tape, arena, &z)?;
-        // The reconstruction error is taken against the standardised rows.
-        let err = tape.row_error(&recon, &xs, RowError::SquaredL2)?;
         Ok(Pass {
-            error: err,
+            xs,
+            recon,
             z,
             logits,
         })
@@ -269,8 +269,10 @@ impl Detector for Dagmm {
             let pass = self.pass(tape, &b.clean)?;
             let mixture = tape.gmm_estimate(&pass.z, &pass.logits, c.eps)?;
             let e = tape.gmm_energy(&pass.z, &mixture)?;
+            // The reconstruction error is taken against the standardised rows.
+            let error = tape.row_error(&pass.recon, &pass.xs, RowError::SquaredL2)?;
             losses = vec![
-                tape.mean(&pass.error)?,
+                tape.mean(&error)?,
                 tape.weighted_mean(&e.energy, c.lambda_energy)?,
                 tape.weighted_mean(&e.penalty, c.lambda_cov)?,
             ];
@@ -289,12 +291,11 @@ impl Detector for Dagmm {
                 .sum::<Result<f32>>()?;
             report.val_loss.push(last);
             if !last.is_finite() {
-                report.diverged = true;
                 return Err(invalid(
                     "DAGMM",
                     format!(
                         "the training loss is {last} after {done} of {steps} steps on {}; \
-                         try a lower rate (--lr) or a larger eps",
+                         try a lower learning rate or a larger eps",
                         data.name
                     ),
                 ));

@@ -35,6 +35,7 @@ use super::core::{FitReport, ModelCore, check_inputs};
 use super::detector::{Detector, detector_basics};
 use super::file::Family;
 use super::registry::{DataShape, Model, Settings};
+use super::scaling::ColumnScaling;
 use crate::data::Dataset;
 use crate::error::{Result, invalid};
 use crate::gpu::{Gpu, GpuBuffer};
@@ -145,8 +146,7 @@ impl OcsvmConfig {
 
 /// The model state of an exact solution.
 struct ExactState {
-    /// Means, then deviations (`2 x inputs`).
-    stats: Slot,
+    scaling: ColumnScaling,
     /// The support rows as given (`support x inputs`, standardised when scored).
     support: Slot,
     alpha: Slot,
@@ -155,7 +155,7 @@ struct ExactState {
 
 /// The model state of the Fourier approximation.
 struct FourierState {
-    stats: Slot,
+    scaling: ColumnScaling,
     /// Omega over b: a dense layer's `(inputs + 1) x features` (not trained).
     omega: Slot,
     /// The linear SVM's weights (`features x 1`) and rho, trained.
@@ -206,19 +206,17 @@ impl Ocsvm {
         }
         let d = c.inputs;
         let mut arena = ArenaBuilder::new(c.seed);
-        let mut stats = vec![0f32; 2 * d as usize];
-        stats[d as usize..].fill(1.0);
-        let stats = arena.state(2, d, &stats)?;
+        let scaling = ColumnScaling::reserve(&mut arena, d)?;
         let state = match c.fitted {
             None => State::Unfitted,
             Some(OcsvmFitted::Exact { support }) => State::Exact(ExactState {
-                stats,
+                scaling,
                 support: arena.state(support, d, &vec![0.0; (support * d) as usize])?,
                 alpha: arena.state(1, support, &vec![0.0; support as usize])?,
                 rho: arena.state(1, 1, &[0.0])?,
             }),
             Some(OcsvmFitted::Fourier { .. }) => State::Fourier(FourierState {
-                stats,
+                scaling,
                 omega: arena.state(d + 1, c.features, &fourier_frequencies(c))?,
                 w: arena.fixed(c.features, 1, &vec![0.0; c.features as usize])?,
                 rho: arena.fixed(1, 1, &[0.0])?,
@@ -343,7 +341,7 @@ impl Ocsvm {
         };
         let sv: Vec<f32> = support.iter().flat_map(|&i| data.row(i)).copied().collect();
         let a: Vec<f32> = support.iter().map(|&i| alpha[i]).collect();
-        fitted.core.param(e.stats)?.write(&gpu, &mean_sd)?;
+        e.scaling.write(&fitted.core, &mean_sd)?;
         fitted.core.param(e.support)?.write(&gpu, &sv)?;
         fitted.core.param(e.alpha)?.write(&gpu, &a)?;
         fitted.core.param(e.rho)?.write(&gpu, &[rho])?;
@@ -361,23 +359,20 @@ impl Ocsvm {
     ) -> Result<()> {
         let gpu = self.core.gpu();
         let d = self.config.inputs;
-        let (stats, sv, alpha, rho) = (
-            self.core.param(e.stats)?,
+        let (sv, alpha, rho) = (
             self.core.param(e.support)?,
             self.core.param(e.alpha)?,
             self.core.param(e.rho)?,
         );
         let s = sv.rows();
         let gamma = self.config.gamma();
-        let zs = Tensor::new(gpu, s, d, "standardised support rows")?;
+        let zs = e.scaling.apply(&self.core, tape, &sv)?;
         let sv_norms = Tensor::new(gpu, 1, s, "their squared norms")?;
-        tape.pca_standardize(&sv, &stats, &zs)?;
         tape.ocsvm_sq_norms(&zs, &sv_norms)?;
         self.core
             .record_rows(tape, x, d.max(s), &[out], |tape, _, chunk, dst| {
-                let z = Tensor::new(gpu, chunk.rows(), d, "standardised rows")?;
+                let z = e.scaling.apply(&self.core, tape, chunk)?;
                 let g = Tensor::new(gpu, chunk.rows(), s, "Gram with the support rows")?;
-                tape.pca_standardize(chunk, &stats, &z)?;
                 tape.ocsvm_gram(&z, &zs, &g)?;
                 tape.ocsvm_decision(&z, &g, &sv_norms, &alpha, &rho, gamma, &dst[0])
             })
@@ -385,10 +380,8 @@ impl Ocsvm {
 
     /// `u = phi(z) w` for rows `x` (standardised, then their Fourier features).
     fn record_fourier_u(&self, tape: &mut Tape, f: &FourierState, x: &Tensor) -> Result<Tensor> {
-        let gpu = self.core.gpu();
         let c = &self.config;
-        let z = Tensor::new(gpu, x.rows(), c.inputs, "standardised rows")?;
-        tape.pca_standardize(x, &self.core.param(f.stats)?, &z)?;
+        let z = f.scaling.apply(&self.core, tape, x)?;
         let proj = tape.dense(
             &z,
             &DenseParams::new(self.core.param(f.omega)?)?,
@@ -417,10 +410,9 @@ impl Ocsvm {
         let State::Fourier(f) = &fitted.state else {
             unreachable!("a Fourier configuration builds a Fourier state")
         };
-        fitted
-            .core
-            .param(f.stats)?
-            .write(&gpu, &data.column_stats())?;
+        // The host's f64 statistics (the rows may span several uploads); fit refused
+        // constant columns, so every deviation is used as it is.
+        f.scaling.fit(&fitted.core, data)?;
         let x = data.upload(&gpu)?;
         let c = &fitted.config;
         let batch = c.batch.min(x.rows());

@@ -31,7 +31,12 @@ impl ColumnScaling {
             .iter_mut()
             .filter(|sd| **sd <= f32::EPSILON)
             .for_each(|sd| *sd = 1.0);
-        core.param(self.stats)?.write(core.gpu(), &stats)
+        self.write(core, &stats)
+    }
+
+    /// Sets the statistics as given (`2 x inputs`, computed elsewhere).
+    pub fn write(&self, core: &ModelCore, stats: &[f32]) -> Result<()> {
+        core.param(self.stats)?.write(core.gpu(), stats)
     }
 
     /// `x` standardised, a new tensor (no gradient flows back to `x`).

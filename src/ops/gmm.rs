@@ -17,8 +17,8 @@
 use oddity_kernels::kernels as k;
 use oddity_kernels::params::{GmmParams, NONE, ReconParams};
 
-use super::groups_1d;
 use super::loss::upstream;
+use super::{f32_rows, groups_1d};
 use crate::error::{Result, invalid, shape};
 use crate::gpu::GpuBuffer;
 use crate::tape::{Backward, BackwardCtx, Grad, Tape, Tensor};
@@ -38,13 +38,6 @@ pub struct GmmEnergy {
 /// Words of one component's record for codes of `dims` values.
 pub fn gmm_record(dims: u32) -> u32 {
     GmmParams::new(0, dims, 1).record()
-}
-
-fn f32_only(op: &'static str, ts: &[&Tensor]) -> Result<()> {
-    if ts.iter().any(|t| t.is_half()) {
-        return Err(shape(op, "reads f32 tensors; an f16 one was given"));
-    }
-    Ok(())
 }
 
 fn check_dims(op: &'static str, z: &Tensor, comps: u32) -> Result<()> {
@@ -241,7 +234,7 @@ impl Tape {
     /// (see the module documentation). Gradients reach `z` and `logits`.
     pub fn gmm_estimate(&mut self, z: &Tensor, logits: &Tensor, eps: f32) -> Result<Tensor> {
         let op = "gmm_estimate";
-        f32_only(op, &[z, logits])?;
+        f32_rows(op, &[z, logits])?;
         check_dims(op, z, logits.cols())?;
         if logits.rows() != z.rows() {
             return Err(shape(
@@ -292,7 +285,7 @@ impl Tape {
     /// `params`.
     pub fn gmm_energy(&mut self, z: &Tensor, params: &Tensor) -> Result<GmmEnergy> {
         let op = "gmm_energy";
-        f32_only(op, &[z, params])?;
+        f32_rows(op, &[z, params])?;
         check_dims(op, z, params.rows())?;
         if params.cols() != gmm_record(z.cols()) {
             return Err(shape(
@@ -398,7 +391,7 @@ impl Tape {
     /// reach both.
     pub fn recon_features(&mut self, x: &Tensor, y: &Tensor) -> Result<Tensor> {
         let op = "recon_features";
-        f32_only(op, &[x, y])?;
+        f32_rows(op, &[x, y])?;
         if (x.rows(), x.cols()) != (y.rows(), y.cols()) || x.is_empty() {
             return Err(shape(
                 op,

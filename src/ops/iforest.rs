@@ -4,7 +4,7 @@
 use oddity_kernels::kernels as k;
 use oddity_kernels::params::IForestParams;
 
-use super::groups_1d;
+use super::{f32_rows, groups_1d};
 use crate::error::{Result, shape};
 use crate::tape::{Tape, Tensor};
 
@@ -20,12 +20,7 @@ impl Tape {
         out: &Tensor,
     ) -> Result<()> {
         let op = "iforest_scores";
-        if x.is_half() {
-            return Err(shape(
-                op,
-                "the forest reads f32 rows; upload the data at f32 precision",
-            ));
-        }
+        f32_rows(op, &[x])?;
         if nodes.cols() != 4 || trees == 0 || !nodes.rows().is_multiple_of(trees) {
             return Err(shape(
                 op,

@@ -87,6 +87,17 @@ pub(crate) fn one_buffer(
     }
 }
 
+/// An error of `op` when any of `ts` is stored as f16 (its kernels read f32 only).
+pub(crate) fn f32_rows(op: &'static str, ts: &[&crate::tape::Tensor]) -> Result<()> {
+    if ts.iter().any(|t| t.is_half()) {
+        return Err(crate::error::shape(
+            op,
+            "reads f32 rows; upload the data at f32 precision",
+        ));
+    }
+    Ok(())
+}
+
 /// Workgroups for `n` invocations of a 256-wide 1-D kernel.
 pub(crate) fn groups_1d(gpu: &Gpu, n: u32) -> Result<[u32; 3]> {
     gpu.grid_1d(n.div_ceil(256))

@@ -5,29 +5,19 @@
 use oddity_kernels::kernels as k;
 use oddity_kernels::params::{GemmParams, NONE, PcaParams};
 
-use super::{groups_1d, one_buffer};
+use super::{f32_rows, groups_1d, one_buffer};
 use crate::error::{Result, shape};
 use crate::tape::{Tape, Tensor};
 
 /// The most features the one-workgroup eigen-solver takes (512 pairs a round).
 pub const PCA_MAX_FEATURES: u32 = 1024;
 
-fn f32_rows(op: &'static str, t: &Tensor) -> Result<()> {
-    if t.is_half() {
-        return Err(shape(
-            op,
-            "reads f32 rows; upload the data at f32 precision",
-        ));
-    }
-    Ok(())
-}
-
 impl Tape {
     /// Each column's mean and population standard deviation of `x` (`rows x cols`) into
     /// `stats` (`2 x cols`: the means, then the deviations).
     pub fn pca_col_stats(&mut self, x: &Tensor, stats: &Tensor) -> Result<()> {
         let op = "pca_col_stats";
-        f32_rows(op, x)?;
+        f32_rows(op, &[x])?;
         if (stats.rows(), stats.cols()) != (2, x.cols()) || x.rows() == 0 {
             return Err(shape(
                 op,
@@ -56,7 +46,7 @@ impl Tape {
     /// `z = (x - mean) / sd`, column by column, `stats` as [`Tape::pca_col_stats`] wrote them.
     pub fn pca_standardize(&mut self, x: &Tensor, stats: &Tensor, z: &Tensor) -> Result<()> {
         let op = "pca_standardize";
-        f32_rows(op, x)?;
+        f32_rows(op, &[x])?;
         if (stats.rows(), stats.cols()) != (2, x.cols())
             || (z.rows(), z.cols()) != (x.rows(), x.cols())
         {

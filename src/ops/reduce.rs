@@ -63,19 +63,16 @@ impl Tape {
 
     /// The mean of all elements, a 1x1 tensor.
     pub fn mean(&mut self, x: &Tensor) -> Result<Tensor> {
-        if x.is_empty() {
-            return Err(invalid("mean", "of an empty tensor"));
-        }
-        self.reduce(x, 1.0 / x.len() as f32)
+        self.weighted_mean(x, 1.0)
     }
 
     /// `w` times the mean of all elements, a 1x1 tensor (a weighted term of a loss).
     pub fn weighted_mean(&mut self, x: &Tensor, w: f32) -> Result<Tensor> {
-        if x.is_empty() || !w.is_finite() {
-            return Err(invalid(
-                "weighted_mean",
-                format!("of {} elements at weight {w}", x.len()),
-            ));
+        if x.is_empty() {
+            return Err(invalid("mean", "of an empty tensor"));
+        }
+        if !w.is_finite() {
+            return Err(invalid("mean", format!("at weight {w} (must be finite)")));
         }
         self.reduce(x, w / x.len() as f32)
     }

@@ -152,11 +152,12 @@ impl CsvFormat {
     }
 }
 
-/// `--delimiter`: one ASCII character, `\t` (or `tab`) for a tab.
+/// `--solver`: auto, exact or fourier.
 fn solver(s: &str) -> Result<OcsvmSolver, String> {
     OcsvmSolver::parse(s).ok_or_else(|| format!("{s:?}: one of auto, exact, fourier"))
 }
 
+/// `--delimiter`: one ASCII character, `\t` (or `tab`) for a tab.
 fn delimiter(s: &str) -> Result<u8, String> {
     match s {
         "\\t" | "tab" | "\t" => Ok(b'\t'),
