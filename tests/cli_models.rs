@@ -213,6 +213,30 @@ fn the_vae_fits_saves_and_scores_from_the_command_line() {
         score["flagged"].as_u64().unwrap() as usize,
         flagged.iter().filter(|(_, f)| *f).count()
     );
+    // --standardise reaches the model: the same fit with and without it differs, and with it
+    // the saved model scores the file as the fit did.
+    let threshold_of = |standardise: bool| {
+        let saved = dir.join(format!("std-{standardise}.safetensors"));
+        let saved = saved.display().to_string();
+        let mut args = vec!["fit", "--model", "ae", "--data", &csv, "--max-epochs", "3"];
+        args.extend(labels);
+        args.extend(["--save", &saved, "--json"]);
+        if standardise {
+            args.push("--standardise");
+        }
+        let (ok, out, err) = oddity(&args);
+        assert!(ok, "{err}");
+        let fit: serde_json::Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+        let (ok, out, err) = oddity(&["score", "--model-file", &saved, "--data", &csv, "--json"]);
+        assert!(ok, "{err}");
+        let score: serde_json::Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+        assert_eq!(
+            score["flagged"], fit["flagged"],
+            "standardise {standardise}"
+        );
+        fit["threshold"].as_f64().unwrap()
+    };
+    assert_ne!(threshold_of(true), threshold_of(false));
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -77,7 +77,8 @@ fn deep_svdd_pulls_normal_rows_to_its_centre_and_scores_others_far() {
 }
 
 /// The columns are standardised over the training rows: the same rows under another scale and
-/// offset per column train the same model and score the same.
+/// offset per column train the same model and score the same. (With Ruff et al.'s linear last
+/// layer, so that both ends of the network are run.)
 #[test]
 fn deep_svdd_standardises_its_columns() {
     let gpu = gpu();
@@ -95,6 +96,7 @@ fn deep_svdd_standardises_its_columns() {
         hidden: vec![8, 4],
         epochs: 5,
         seed: 7,
+        relu_out: false,
         ..DeepSvddConfig::new(d as u32)
     };
     let fit_score = |train: &Dataset, test: &Dataset| {

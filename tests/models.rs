@@ -433,3 +433,36 @@ fn passes_over_many_rows_are_chunked_and_lose_no_row() {
         .to_string();
     assert!(e.contains("whole rows"), "{e}");
 }
+
+/// `Settings::standardise` (`oddity fit --standardise`): the AE, the DAE, ABC and the VAE fit
+/// to standardised columns, so the same rows moved and stretched column by column score the
+/// same; without it (min-max scaled inputs, a sigmoid VAE output) they do not.
+#[test]
+fn the_standardise_setting_makes_scores_blind_to_column_scale() {
+    let gpu = gpu();
+    let data = small_data();
+    let cols = data.cols;
+    let mut moved = data.clone();
+    for (e, v) in moved.x.iter_mut().enumerate() {
+        *v = *v * (1.0 + 2.0 * (e % cols) as f32) - 3.0 * (e % cols) as f32;
+    }
+    for name in ["ae", "dae", "abc-ae", "vae"] {
+        let scores = |data: &Dataset, standardise: bool| {
+            let settings = Settings {
+                standardise: Some(standardise),
+                max_epochs: Some(2),
+                ..small_settings(4)
+            };
+            let mut m = registry::detector(name)
+                .unwrap()
+                .build(&gpu, data, &settings)
+                .unwrap();
+            m.fit(data).unwrap();
+            m.score(data).unwrap()
+        };
+        let e = rel_err(&scores(&moved, true), &wide(&scores(&data, true)));
+        assert!(e < 1e-3, "{name}: standardised scores moved by {e}");
+        let e = rel_err(&scores(&moved, false), &wide(&scores(&data, false)));
+        assert!(e > 1e-2, "{name}: unstandardised scores moved by only {e}");
+    }
+}

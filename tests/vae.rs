@@ -185,3 +185,50 @@ fn trained_on_normal_rows_it_uses_its_code_and_ranks_anomalies_first() {
         assert!(*a > 0.95, "seed {seed}: AUROC {a} (all: {aurocs:?})");
     }
 }
+
+/// Standardised columns and a fixed decoder variance (PyOD's weighting, `tests/peers.rs`): the
+/// variance is not trained, the same rows under another scale and offset per column score the
+/// same, and a log-variance that is not finite is refused.
+#[test]
+fn a_standardised_vae_with_a_fixed_decoder_variance() {
+    let gpu = gpu();
+    let (cols, s) = (12, 1.5f32);
+    let data = synthetic(400, cols, 5);
+    let moved = {
+        let mut m = data.clone();
+        for (e, v) in m.x.iter_mut().enumerate() {
+            *v = *v * (1.0 + 2.0 * (e % cols) as f32) - 3.0 * (e % cols) as f32;
+        }
+        m
+    };
+    let config = VaeConfig {
+        output_act: oddity::ops::Act::Identity,
+        max_epochs: 3,
+        standardise: true,
+        decoder_log_var: Some(s),
+        seed: 3,
+        ..VaeConfig::new(cols as u32, &[8, 2])
+    };
+    let fit_score = |data: &Dataset| {
+        let mut vae = Vae::new(&gpu, config.clone()).unwrap();
+        vae.fit(data).unwrap();
+        assert_eq!(vae.decoder_variance().unwrap(), s.exp(), "trained");
+        vae.score(data).unwrap()
+    };
+    let (a, b) = (fit_score(&data), fit_score(&moved));
+    let e = rel_err(&b, &wide(&a));
+    assert!(e < 1e-3, "scores after moving the columns differ by {e}");
+    for bad in [f32::NAN, f32::INFINITY] {
+        let e = Vae::new(
+            &gpu,
+            VaeConfig {
+                decoder_log_var: Some(bad),
+                ..config.clone()
+            },
+        )
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(e.contains("log-variance must be finite"), "{e}");
+    }
+}

@@ -47,6 +47,8 @@ pub fn rng_gauss(seed: u32, step: u32, tag: u32, i: u32) -> f64 {
 /// Tags of the RNG streams (as in the shaders).
 pub const TAG_BATCH: u32 = 1;
 pub const TAG_NOISE: u32 = 2;
+/// A denoising autoencoder's noise added after its columns are standardised.
+pub const TAG_STANDARDISED_NOISE: u32 = 6;
 
 pub fn act_apply(code: u32, alpha: f64, z: f64) -> f64 {
     match code {

@@ -69,6 +69,10 @@ pub struct Settings {
     pub solver: Option<OcsvmSolver>,
     /// Mixture components (DAGMM's K).
     pub components: Option<u32>,
+    /// Standardise the columns over the training rows before the network (the AE, DAE and
+    /// the ABC paper's detectors; the VAE, which then reconstructs with an identity output).
+    /// Deep SVDD and DAGMM always do.
+    pub standardise: Option<bool>,
 }
 
 /// A model the registry can build.

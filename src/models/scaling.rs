@@ -39,6 +39,20 @@ impl ColumnScaling {
         core.param(self.stats)?.write(core.gpu(), stats)
     }
 
+    /// `x` standardised where `scaling` is set (a new tensor, no gradient flowing back to `x`),
+    /// else `x` itself.
+    pub fn apply_if(
+        scaling: Option<&ColumnScaling>,
+        core: &ModelCore,
+        tape: &mut Tape,
+        x: &Tensor,
+    ) -> Result<Tensor> {
+        match scaling {
+            Some(s) => s.apply(core, tape, x),
+            None => Ok(x.clone()),
+        }
+    }
+
     /// `x` standardised, a new tensor (no gradient flows back to `x`).
     pub fn apply(&self, core: &ModelCore, tape: &mut Tape, x: &Tensor) -> Result<Tensor> {
         let xs = Tensor::new(core.gpu(), x.rows(), x.cols(), "standardised rows")?;

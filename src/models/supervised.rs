@@ -15,6 +15,7 @@ use super::core::{EarlyStopping, FitReport, ModelCore, check_inputs, validation_
 use super::detector::{Detector, detector_basics};
 use super::file::Family;
 use super::registry::{DataShape, Model, Settings};
+use super::scaling::ColumnScaling;
 use crate::data::Dataset;
 use crate::error::{Result, invalid, shape};
 use crate::gpu::{Gpu, GpuBuffer};
@@ -22,6 +23,7 @@ use crate::nn::{ArenaBuilder, EncoderDecoder, Mlp, Optimizer, ParamArena};
 use crate::ops::Act;
 use crate::ops::loss::{BinaryLoss, RowError};
 use crate::tape::{DataRows, Plan, Tape, Tensor};
+use oddity_kernels::reference::TAG_STANDARDISED_NOISE;
 
 /// Which supervised detector.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -99,6 +101,11 @@ pub struct SupervisedConfig {
     /// Epochs at most, and epochs without a better validation loss before stopping.
     pub max_epochs: u32,
     pub patience: u32,
+    /// Standardise each column over the training rows before the network (PyOD's
+    /// preprocessing; the AE then reconstructs the standardised row). Files written before
+    /// the option load without it.
+    #[serde(default)]
+    pub standardise: bool,
 }
 
 impl SupervisedConfig {
@@ -123,6 +130,7 @@ impl SupervisedConfig {
             seed: 0,
             max_epochs: 100,
             patience: 10,
+            standardise: false,
         }
     }
 }
@@ -137,6 +145,7 @@ pub struct Supervised {
     core: ModelCore,
     pub config: SupervisedConfig,
     net: Net,
+    scaling: Option<ColumnScaling>,
 }
 
 impl Supervised {
@@ -167,8 +176,22 @@ impl Supervised {
                 Act::Identity,
             )?)
         };
+        let scaling = match c.standardise {
+            true => Some(ColumnScaling::reserve(&mut b, c.inputs)?),
+            false => None,
+        };
         let core = ModelCore::new(gpu, b, c.optimizer, c.seed)?;
-        Ok(Supervised { core, config, net })
+        Ok(Supervised {
+            core,
+            config,
+            net,
+            scaling,
+        })
+    }
+
+    /// `x` standardised where configured.
+    fn prepare(&self, tape: &mut Tape, x: &Tensor) -> Result<Tensor> {
+        ColumnScaling::apply_if(self.scaling.as_ref(), &self.core, tape, x)
     }
 
     pub fn arena(&self) -> &ParamArena {
@@ -227,9 +250,19 @@ impl Supervised {
         let c = &self.config;
         self.core.train_plan(|tape| {
             let seed = self.core.rng_seed();
-            let batch = tape.sample_rows_with(x, Some(y), c.batch, c.noise_std, seed)?;
-            let input = batch.noisy.as_ref().unwrap_or(&batch.clean).clone();
-            let v = self.value(tape, &input, &batch.clean)?;
+            // Standardised, a DAE's noise is added after the scaling (in standard deviations).
+            let scaled = self.scaling.is_some();
+            let noise = if scaled { 0.0 } else { c.noise_std };
+            let batch = tape.sample_rows_with(x, Some(y), c.batch, noise, seed)?;
+            let clean = self.prepare(tape, &batch.clean)?;
+            let input = match &batch.noisy {
+                Some(noisy) => noisy.clone(),
+                None if scaled && c.noise_std > 0.0 => {
+                    tape.gauss_noise(&clean, c.noise_std, seed, TAG_STANDARDISED_NOISE)?
+                }
+                None => clean.clone(),
+            };
+            let v = self.value(tape, &input, &clean)?;
             let labels = batch.class.as_ref().map(|b| (b, 0));
             let per_row = self.row_loss(tape, &v, labels)?;
             Ok(vec![tape.mean(&per_row)?])
@@ -246,7 +279,8 @@ impl Supervised {
     ) -> Result<()> {
         self.core
             .record_rows(tape, x, self.widest(), &[out], |tape, r0, chunk, dst| {
-                let v = self.value(tape, chunk, chunk)?;
+                let xs = self.prepare(tape, chunk)?;
+                let v = self.value(tape, &xs, &xs)?;
                 let l = match y {
                     Some(y) => self.row_loss(tape, &v, Some((y, r0)))?,
                     None => v,
@@ -345,6 +379,9 @@ impl Detector for Supervised {
                 self.core.gpu().upload(&labels, "labels")?,
             ))
         };
+        if let Some(s) = &self.scaling {
+            s.fit(&self.core, data)?;
+        }
         let (tx, ty) = upload(&train, "train")?;
         let (vx, vy) = upload(&val, "validation")?;
         let of = |label: u32| {
@@ -410,6 +447,7 @@ impl Model for Supervised {
                 (Some(n), true) => n,
                 _ => paper.noise_std,
             },
+            standardise: s.standardise.unwrap_or(false),
             ..paper
         })
     }

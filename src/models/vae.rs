@@ -16,6 +16,13 @@
 //! ||x - dec(mu)||^2 ([`VaeScore::Reconstruction`]), or the negative ELBO with its expectation
 //! taken at the mean, e exp(-s) / 2 + D s / 2 + beta KL ([`VaeScore::NegativeElbo`], the
 //! default).
+//!
+//! Options: `standardise` scales each column over the training rows first (the VAE then
+//! encodes and reconstructs the standardised row; `--standardise` on the command line, with an
+//! identity output), and `decoder_log_var` fixes s instead of learning it. PyOD's `VAE` with its
+//! KL term on is `standardise` with s = ln(D / 2) (it weighs the mean squared error over the
+//! features against the KL term): at that weight the code falls to the prior and the score is
+//! the row's standardised distance from the mean (BENCHMARKS.md, stop 24).
 
 use serde::{Deserialize, Serialize};
 
@@ -23,6 +30,7 @@ use super::core::{EarlyStopping, FitReport, ModelCore, check_inputs, validation_
 use super::detector::{Detector, detector_basics};
 use super::file::Family;
 use super::registry::{DataShape, Model, Settings};
+use super::scaling::ColumnScaling;
 use crate::data::Dataset;
 use crate::error::{Result, invalid};
 use crate::gpu::{Gpu, GpuBuffer};
@@ -58,6 +66,14 @@ pub struct VaeConfig {
     pub seed: u64,
     pub max_epochs: u32,
     pub patience: u32,
+    /// Standardise each column over the training rows first; the reconstruction is then of
+    /// the standardised row. Files written before the option load without it.
+    #[serde(default)]
+    pub standardise: bool,
+    /// A fixed decoder log-variance s instead of a learned one (None: learned, started at the
+    /// data's mean feature variance).
+    #[serde(default)]
+    pub decoder_log_var: Option<f32>,
 }
 
 impl VaeConfig {
@@ -76,6 +92,8 @@ impl VaeConfig {
             seed: 0,
             max_epochs: 100,
             patience: 10,
+            standardise: false,
+            decoder_log_var: None,
         }
     }
 }
@@ -86,8 +104,9 @@ pub struct Vae {
     pub config: VaeConfig,
     encoder: Mlp,
     decoder: Mlp,
-    /// The decoder's log-variance (1x1, starting at 0).
+    /// The decoder's log-variance (1x1; learned, or state when fixed).
     log_var: Slot,
+    scaling: Option<ColumnScaling>,
 }
 
 impl Vae {
@@ -118,7 +137,20 @@ impl Vae {
         let mut dec_acts = vec![c.act; dec_sizes.len() - 1];
         dec_acts[dec_sizes.len() - 2] = c.output_act;
         let decoder = Mlp::new(&mut b, &dec_sizes, &dec_acts)?;
-        let log_var = b.fixed(1, 1, &[0.0])?;
+        let log_var = match c.decoder_log_var {
+            Some(s) if s.is_finite() => b.state(1, 1, &[s])?,
+            Some(s) => {
+                return Err(invalid(
+                    "VAE",
+                    format!("the decoder's log-variance must be finite (got {s})"),
+                ));
+            }
+            None => b.fixed(1, 1, &[0.0])?,
+        };
+        let scaling = match c.standardise {
+            true => Some(ColumnScaling::reserve(&mut b, c.inputs)?),
+            false => None,
+        };
         let core = ModelCore::new(gpu, b, c.optimizer, c.seed)?;
         Ok(Vae {
             core,
@@ -126,7 +158,13 @@ impl Vae {
             encoder,
             decoder,
             log_var,
+            scaling,
         })
+    }
+
+    /// `x` standardised where configured (the rows the VAE encodes and reconstructs).
+    fn prepare(&self, tape: &mut Tape, x: &Tensor) -> Result<Tensor> {
+        ColumnScaling::apply_if(self.scaling.as_ref(), &self.core, tape, x)
     }
 
     /// Records one training step on rows of `x`: a minibatch, the negative ELBO's two terms
@@ -139,10 +177,11 @@ impl Vae {
             let seed = self.core.rng_seed();
             let batch = tape.sample_rows(x, c.batch, 0.0, seed)?;
             let arena = self.core.arena();
-            let h = self.encoder.forward(tape, arena, &batch.clean)?;
+            let xs = self.prepare(tape, &batch.clean)?;
+            let h = self.encoder.forward(tape, arena, &xs)?;
             let latent = tape.gaussian_latent(&h, Some(seed), c.beta)?;
             let recon = self.decoder.forward(tape, arena, &latent.z)?;
-            let e = tape.row_error(&recon, &batch.clean, RowError::SquaredL2)?;
+            let e = tape.row_error(&recon, &xs, RowError::SquaredL2)?;
             let nll = tape.gaussian_nll(&e, &log_var, c.inputs)?;
             Ok(vec![tape.mean(&nll)?, tape.mean(&latent.kl)?])
         })
@@ -156,6 +195,7 @@ impl Vae {
         let log_var = self.core.param(self.log_var)?;
         self.core
             .record_rows(tape, x, widest, &[out], |tape, _, x, dst| {
+                let x = &self.prepare(tape, x)?;
                 let h = self.encoder.forward(tape, self.core.arena(), x)?;
                 let latent = tape.gaussian_latent(&h, None, c.beta)?;
                 let recon = self.decoder.forward(tape, self.core.arena(), &latent.z)?;
@@ -169,7 +209,8 @@ impl Vae {
             })
     }
 
-    /// Starts the decoder's log-variance at the log of the mean feature variance of `rows`:
+    /// Starts the decoder's log-variance at the log of the mean feature variance of `rows`
+    /// (of the standardised columns where configured):
     /// the variance that fits a decoder of the mean row, where training starts from. (At 0, a
     /// unit variance, the reconstruction term weighs so little on [0, 1] data that the codes
     /// collapse to the prior before s has moved: see the module documentation.)
@@ -179,7 +220,12 @@ impl Vae {
             .map(|j| {
                 let v = || rows.iter().map(|&i| f64::from(data.row(i)[j]));
                 let mean = v().sum::<f64>() / n;
-                v().map(|x| (x - mean).powi(2)).sum::<f64>() / n
+                let var = v().map(|x| (x - mean).powi(2)).sum::<f64>() / n;
+                match self.scaling.is_some() {
+                    true if var > 0.0 => 1.0,
+                    true => 0.0,
+                    false => var,
+                }
             })
             .sum::<f64>()
             / data.cols.max(1) as f64;
@@ -216,7 +262,12 @@ impl Detector for Vae {
     fn fit(&mut self, data: &Dataset) -> Result<FitReport> {
         self.check_width(data)?;
         let (val, train) = validation_split(&data.name, data.rows, self.config.seed)?;
-        if self.core.step_state().step(self.core.gpu())? == 0 {
+        if let Some(s) = &self.scaling {
+            s.fit(&self.core, data)?;
+        }
+        if self.core.step_state().step(self.core.gpu())? == 0
+            && self.config.decoder_log_var.is_none()
+        {
             self.start_log_var(data, &train)?;
         }
         let tx = self.core.rows_data(data, &train, "train")?;
@@ -265,8 +316,15 @@ impl Model for Vae {
             vec![32, 16, 4]
         };
         let d = VaeConfig::new(shape.inputs, s.hidden.as_deref().unwrap_or(&default_hidden));
+        let standardise = s.standardise.unwrap_or(false);
         Ok(VaeConfig {
             seed: s.seed,
+            standardise,
+            output_act: if standardise {
+                Act::Identity
+            } else {
+                d.output_act
+            },
             batch: s.batch.unwrap_or(d.batch),
             optimizer: s.lr.map_or(d.optimizer, Optimizer::adam),
             max_epochs: s.max_epochs.unwrap_or(d.max_epochs),

@@ -71,6 +71,11 @@ pub struct Args {
     /// DAGMM's mixture components, 1 to 16 (default 4). Other models ignore it.
     #[arg(long)]
     pub components: Option<u32>,
+    /// Standardise each column over the training rows before the network, as PyOD does (the
+    /// AE, DAE, ABC, LRC and DNN, whose inputs are otherwise min-max scaled, and the VAE, then
+    /// with an identity output). Deep SVDD and DAGMM always standardise; other models ignore it.
+    #[arg(long)]
+    pub standardise: bool,
     /// Set the model's threshold to flag this share of its training rows (PyOD's
     /// contamination, in (0, 0.5]; with --data, 0.1 unless another threshold is given); it is
     /// saved with the model and `oddity score` flags rows by it.
@@ -113,6 +118,7 @@ impl Args {
             gamma: self.gamma,
             solver: self.solver,
             components: self.components,
+            standardise: self.standardise.then_some(true),
             ..Settings::default()
         }
     }
