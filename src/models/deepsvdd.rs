@@ -102,10 +102,7 @@ impl DeepSvdd {
         let net = Mlp::without_bias(&mut arena, &sizes, &acts)?;
         let rep = net.outputs();
         let centre = arena.state(1, rep, &vec![0.0; rep as usize])?;
-        let scaling = match c.standardise {
-            true => Some(ColumnScaling::reserve(&mut arena, c.inputs)?),
-            false => None,
-        };
+        let scaling = ColumnScaling::reserve_if(&mut arena, c.inputs, c.standardise)?;
         let core = ModelCore::new(gpu, arena, c.optimizer, c.seed)?;
         Ok(DeepSvdd {
             config,
@@ -200,9 +197,7 @@ impl Detector for DeepSvdd {
             ));
         }
         let x = data.upload(self.core.gpu())?;
-        if let Some(s) = &self.scaling {
-            s.fit(&self.core, data)?;
-        }
+        ColumnScaling::fit_if(self.scaling.as_ref(), &self.core, data)?;
         self.set_centre(&x)?;
         let c = &self.config;
         let batch = c.batch.min(x.rows());

@@ -24,6 +24,22 @@ impl ColumnScaling {
         })
     }
 
+    /// [`ColumnScaling::reserve`] where `standardise` is set (a model's option), else none.
+    pub fn reserve_if(
+        arena: &mut ArenaBuilder,
+        inputs: u32,
+        standardise: bool,
+    ) -> Result<Option<ColumnScaling>> {
+        standardise
+            .then(|| ColumnScaling::reserve(arena, inputs))
+            .transpose()
+    }
+
+    /// [`ColumnScaling::fit`] where `scaling` is set.
+    pub fn fit_if(scaling: Option<&ColumnScaling>, core: &ModelCore, data: &Dataset) -> Result<()> {
+        scaling.map_or(Ok(()), |s| s.fit(core, data))
+    }
+
     /// Sets the statistics from every row of `data`; a deviation of (about) 0 becomes 1.
     pub fn fit(&self, core: &ModelCore, data: &Dataset) -> Result<()> {
         let mut stats = data.column_stats();

@@ -176,10 +176,7 @@ impl Supervised {
                 Act::Identity,
             )?)
         };
-        let scaling = match c.standardise {
-            true => Some(ColumnScaling::reserve(&mut b, c.inputs)?),
-            false => None,
-        };
+        let scaling = ColumnScaling::reserve_if(&mut b, c.inputs, c.standardise)?;
         let core = ModelCore::new(gpu, b, c.optimizer, c.seed)?;
         Ok(Supervised {
             core,
@@ -379,9 +376,7 @@ impl Detector for Supervised {
                 self.core.gpu().upload(&labels, "labels")?,
             ))
         };
-        if let Some(s) = &self.scaling {
-            s.fit(&self.core, data)?;
-        }
+        ColumnScaling::fit_if(self.scaling.as_ref(), &self.core, data)?;
         let (tx, ty) = upload(&train, "train")?;
         let (vx, vy) = upload(&val, "validation")?;
         let of = |label: u32| {

@@ -147,10 +147,7 @@ impl Vae {
             }
             None => b.fixed(1, 1, &[0.0])?,
         };
-        let scaling = match c.standardise {
-            true => Some(ColumnScaling::reserve(&mut b, c.inputs)?),
-            false => None,
-        };
+        let scaling = ColumnScaling::reserve_if(&mut b, c.inputs, c.standardise)?;
         let core = ModelCore::new(gpu, b, c.optimizer, c.seed)?;
         Ok(Vae {
             core,
@@ -262,9 +259,7 @@ impl Detector for Vae {
     fn fit(&mut self, data: &Dataset) -> Result<FitReport> {
         self.check_width(data)?;
         let (val, train) = validation_split(&data.name, data.rows, self.config.seed)?;
-        if let Some(s) = &self.scaling {
-            s.fit(&self.core, data)?;
-        }
+        ColumnScaling::fit_if(self.scaling.as_ref(), &self.core, data)?;
         if self.core.step_state().step(self.core.gpu())? == 0
             && self.config.decoder_log_var.is_none()
         {
