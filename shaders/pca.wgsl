@@ -14,7 +14,8 @@
 //                even; the circle method, index m - 1 fixed; a pair holding the padding index
 //                is skipped). A round computes each pair's rotation from a (tan t of Numerical
 //                Recipes: theta = (a_qq - a_pp) / (2 a_pq), t = sgn(theta) / (|theta| +
-//                sqrt(theta^2 + 1)), sgn(0) = 1, c = 1 / sqrt(t^2 + 1), s = t c), then applies
+//                sqrt(theta^2 + 1)), sgn(0) = 1, c = 1 / sqrt(t^2 + 1), s = t c, both times
+//                1.5 - (c^2 + s^2) / 2, a Newton step to unit norm), then applies
 //                all of them to the columns of a and v, then to the rows of a. Sweeps stop after
 //                `sweeps`, or before one when the off-diagonal squares are at most tol^2 times
 //                all squares. Then the eigenvalues a_ii * scale, sorted descending (ties by
@@ -152,6 +153,12 @@ fn jacobi(lane: Lane) {
                         let t = sg / (abs(theta) + sqrt(theta * theta + 1.0));
                         c = 1.0 / sqrt(t * t + 1.0);
                         sn = t * c;
+                        // One Newton step on 1 / sqrt(c^2 + s^2): an approximate sqrt or
+                        // division (llvmpipe's) leaves the rotation a hair off orthogonal, and
+                        // thousands of rotations turn that into a bias on every eigenvalue.
+                        let g = 1.5 - 0.5 * (c * c + sn * sn);
+                        c *= g;
+                        sn *= g;
                     }
                 }
                 pair_c[i] = c;

@@ -140,9 +140,13 @@ fn the_jacobi_solver_finds_known_spectra() {
         }
         let got_vals = vals.read(&gpu).unwrap();
         let e = rel_err(&got_vals, &want_vals);
+        // Each of the d - 1 rotations an index takes per sweep rounds in f32: the error grows
+        // with d (about 5e-6 at d = 70 on llvmpipe; 1e-5 flat failed there before the Newton
+        // step on c and s).
+        let tol = (2.0 * f64::from(d) * f64::from(f32::EPSILON)).max(1e-5);
         assert!(
-            e < 1e-5,
-            "eigenvalues d {d} k {k}: {e}: {got_vals:?} vs {want_vals:?}"
+            e < tol,
+            "eigenvalues d {d} k {k}: {e} (tolerance {tol}): {got_vals:?} vs {want_vals:?}"
         );
         // Each vector equals the twin's up to its sign.
         let got_w = w.read(&gpu).unwrap();
