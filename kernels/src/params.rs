@@ -348,3 +348,15 @@ params!(
         dx_off: u32, dy_off: u32, accumulate: u32,
     }
 );
+
+params!(
+    /// `conv.wgsl`: 2-D convolution and its transpose between a "big" side (cb x hb x wb per
+    /// row) and a "small" side (cs x hs x ws), weight W[cs, cb, kh, kw]: each direction, the
+    /// weight and bias gradients, and dY act'(Y).
+    ConvParams {
+        rows: u32, cs: u32, hs: u32, ws: u32, cb: u32, hb: u32, wb: u32, kh: u32, kw: u32,
+        sh: u32, sw: u32, ph: u32, pw: u32, big_off: u32, small_off: u32, w_off: u32,
+        b_off: u32, out_off: u32, bias_side: u32, count: u32, act: u32, alpha: f32,
+        accumulate: u32,
+    }
+);

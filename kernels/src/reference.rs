@@ -5,12 +5,14 @@
 
 use crate::params::*;
 
+mod conv;
 mod gmm;
 mod head;
 mod iforest;
 mod ocsvm;
 mod pca;
 mod vae;
+pub use conv::*;
 pub use gmm::*;
 pub use head::*;
 pub use iforest::*;

@@ -86,6 +86,22 @@ impl ArenaBuilder {
         self.push(inputs, outputs, Init::Uniform { n, bound })
     }
 
+    /// A convolution layer's slot, `1 x (weights + output channels)`: the weights then the
+    /// bias, both drawn from U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (PyTorch's `Conv2d` and
+    /// `ConvTranspose2d` defaults).
+    pub fn conv(&mut self, conv: &crate::ops::conv::Conv2d) -> Slot {
+        let bound = 1.0 / (conv.fan_in().max(1) as f32).sqrt();
+        let n = conv.params();
+        self.push(
+            1,
+            n,
+            Init::Uniform {
+                n: u64::from(n),
+                bound,
+            },
+        )
+    }
+
     /// A slot with the given initial values (row-major, `rows * cols` of them).
     pub fn fixed(&mut self, rows: u32, cols: u32, values: &[f32]) -> Result<Slot> {
         if values.len() as u64 != u64::from(rows) * u64::from(cols) {

@@ -232,14 +232,7 @@ impl Tape {
                 ),
             ));
         }
-        if let Act::LeakyRelu(a) = act
-            && !(a > 0.0 && a.is_finite())
-        {
-            return Err(crate::error::invalid(
-                "activation",
-                format!("leaky ReLU slope must be positive, got {a}"),
-            ));
-        }
+        super::check_act(act)?;
         let y = Tensor::new(self.gpu(), x.rows(), w.outputs, "dense out")?;
         gemm(
             &mut self.plan,

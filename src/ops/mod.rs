@@ -2,6 +2,7 @@
 //! backward rule, side by side.
 
 pub mod binloss;
+pub mod conv;
 pub mod data;
 pub mod dense;
 pub mod gmm;
@@ -67,6 +68,19 @@ impl Act {
                 .map(Act::LeakyRelu),
         }
     }
+}
+
+/// Refuses a leaky ReLU whose slope is not positive and finite.
+pub(crate) fn check_act(act: Act) -> Result<()> {
+    if let Act::LeakyRelu(a) = act
+        && !(a > 0.0 && a.is_finite())
+    {
+        return Err(crate::error::invalid(
+            "activation",
+            format!("leaky ReLU slope must be positive, got {a}"),
+        ));
+    }
+    Ok(())
 }
 
 /// The buffer that the tensors `ts` all view (a kernel binds it once), or an error of `op`
