@@ -432,3 +432,50 @@ fn geometries_that_cannot_run_are_refused_by_name() {
     let e = ConvLayer::new(t, param).unwrap_err();
     assert!(e.to_string().contains("parameters hold"), "{e}");
 }
+
+#[test]
+fn a_reshaped_tensor_passes_its_gradient_back() {
+    // Per-element BCE on a conv layer's output seen as one column (the conv autoencoder's
+    // reconstruction loss): the reshape must hand the column's gradient to the layer.
+    let gpu = gpu();
+    let mut rng = rng();
+    let rows = 3;
+    let conv = Conv2d::new(Chw::new(2, 4, 3), 2, [2, 2], [1, 1], [1, 0]).unwrap();
+    let out = conv.output.values().unwrap();
+    let n = rows * out;
+    let target: Vec<f32> = randn(&mut rng, n as usize, 1.0)
+        .iter()
+        .map(|v| 1.0 / (1.0 + (-v).exp()))
+        .collect();
+    let tg = Tensor::from_slice(&gpu, &target, n, 1, "target").unwrap();
+    let tw = wide(&target);
+    let build = move |tape: &mut Tape, t: &[Tensor]| {
+        let y = tape.conv2d(&t[0], &ConvLayer::new(conv, t[1].clone())?, Act::Identity)?;
+        let column = tape.reshape(&y, n, 1)?;
+        tape.bce_with_logits(&column, &tg, None)
+    };
+    let f = move |x: &[Vec<f64>]| {
+        let z = forward64(&conv, rows, Act::Identity, &x[0], &x[1]);
+        z.iter()
+            .zip(&tw)
+            .map(|(z, y)| z.max(0.0) - z * y + (-z.abs()).exp().ln_1p())
+            .sum::<f64>()
+            / f64::from(n)
+    };
+    let input = conv.input.values().unwrap();
+    let inputs = [
+        (randn(&mut rng, (rows * input) as usize, 1.0), rows, input),
+        (
+            randn(&mut rng, conv.params() as usize, 0.5),
+            1,
+            conv.params(),
+        ),
+    ];
+    check(&gpu, "conv + reshape + bce", &inputs, &build, &f);
+    // A reshape to another count is refused.
+    let state = oddity::tape::StepState::new(&gpu).unwrap();
+    let mut tape = Tape::new(&gpu, &state);
+    let x = Tensor::from_slice(&gpu, &[0.0; 6], 2, 3, "x").unwrap();
+    let e = tape.reshape(&x, 4, 2).unwrap_err();
+    assert!(e.to_string().contains("holds 6 values, not 4 x 2"), "{e}");
+}

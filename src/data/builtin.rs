@@ -151,9 +151,44 @@ pub const FASHION_MNIST_DIR: &str = "/usr/share/datasets/fashion-mnist";
 
 /// Fashion-MNIST's 60,000 training images (784 features scaled to [0, 1]) with their classes.
 pub fn fashion_mnist() -> Result<Dataset, DataError> {
+    let (x, class, cols) = fashion_mnist_raw("train")?;
+    Ok(pixels_with_classes("fmnist", cols, x, class, "class"))
+}
+
+/// Fashion-MNIST's 10,000 test images (`t10k`), each pixel scaled by `train`'s range for it
+/// (the training set's schema, from [`fashion_mnist`]), with their classes.
+pub fn fashion_mnist_test(train: &Dataset) -> Result<Dataset, DataError> {
+    let (mut x, class, cols) = fashion_mnist_raw("t10k")?;
+    if train.schema.features.len() != cols {
+        return Err(DataError::Request(format!(
+            "{} has {} features, Fashion-MNIST's test images {cols}",
+            train.name,
+            train.schema.features.len()
+        )));
+    }
+    for row in x.chunks_mut(cols) {
+        for (v, f) in row.iter_mut().zip(&train.schema.features) {
+            *v = f.scale(*v);
+        }
+    }
+    Ok(Dataset {
+        name: "fmnist-t10k".into(),
+        rows: class.len(),
+        cols,
+        x,
+        anomaly: None,
+        class: Some(class),
+        schema: train.schema.clone(),
+        origin: None,
+    })
+}
+
+/// The raw pixels (0 to 255), classes and pixels a row of Fashion-MNIST's `train` or `t10k`
+/// split.
+fn fashion_mnist_raw(split: &str) -> Result<(Vec<f32>, Vec<u32>, usize), DataError> {
     let dir = std::path::Path::new(FASHION_MNIST_DIR);
-    let images = dir.join("train-images-idx3-ubyte.gz");
-    let labels = dir.join("train-labels-idx1-ubyte.gz");
+    let images = dir.join(format!("{split}-images-idx3-ubyte.gz"));
+    let labels = dir.join(format!("{split}-labels-idx1-ubyte.gz"));
     if !images.exists() || !labels.exists() {
         return Err(DataError::Request(format!(
             "Fashion-MNIST is not installed: {} and {} are provided by Debian's package dataset-fashion-mnist (apt-get install dataset-fashion-mnist)",
@@ -173,13 +208,7 @@ pub fn fashion_mnist() -> Result<Dataset, DataError> {
         });
     }
     let class = lab.data.iter().map(|&v| v as u32).collect();
-    Ok(pixels_with_classes(
-        "fmnist",
-        img.dims[1] * img.dims[2],
-        img.data,
-        class,
-        "class",
-    ))
+    Ok((img.data, class, img.dims[1] * img.dims[2]))
 }
 
 /// An image set: `x` (row-major, `cols` pixels a row) min-max scaled to [0, 1] with features

@@ -4,6 +4,7 @@
 
 pub mod abc;
 mod builtin;
+pub mod classes;
 mod csv;
 mod idx;
 mod schema;
@@ -11,7 +12,8 @@ mod synthetic;
 pub mod wheels;
 
 pub use builtin::{
-    FASHION_MNIST_DIR, base_dataset, construct_anomalies, digits, fashion_mnist, named, named_from,
+    FASHION_MNIST_DIR, base_dataset, construct_anomalies, digits, fashion_mnist,
+    fashion_mnist_test, named, named_from,
 };
 pub use csv::CsvOptions;
 pub use idx::{IdxArray, parse_idx, read_idx};

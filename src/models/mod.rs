@@ -10,6 +10,8 @@
 //! - [`Vae`]: the report's variational autoencoder.
 //! - [`Bigan`]: BiGAN, the report's adversarial detector (Donahue et al.; Zenati et al.'s score).
 //! - [`Dagmm`]: DAGMM, a compression network and a Gaussian mixture's energy (Zong et al.).
+//! - [`Da3d`]: DA3D, its simple variant and A3: an alarm network on an adversarial
+//!   autoencoder's activations (Schulze et al.; Sperl et al.).
 //! - [`Ocsvm`]: the one-class SVM with the RBF kernel (Schoelkopf et al.).
 //! - [`IForest`]: the isolation forest (Liu et al.), the classic peer, scored on the GPU.
 //! - [`construct_hard`]: the UAI paper's X_hard, from a weak classifier's mistakes.
@@ -17,6 +19,7 @@
 mod autoencoder;
 mod bigan;
 pub mod core;
+mod da3d;
 mod dagmm;
 mod deepsvdd;
 mod detector;
@@ -39,6 +42,7 @@ pub use core::{
     EarlyStopping, EpochHook, EpochProgress, FitReport, ModelCore, VALIDATION_SHARE, shader_seed,
     validation_split,
 };
+pub use da3d::{Body, Da3d, Da3dConfig, Da3dStep, Da3dVariant};
 pub use dagmm::{DAGMM_STEPS_PER_SUBMIT, Dagmm, DagmmConfig};
 pub use deepsvdd::{DeepSvdd, DeepSvddConfig};
 pub use detector::{ActiveDetector, Detector, Threshold, ThresholdRule};

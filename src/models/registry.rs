@@ -14,7 +14,9 @@ use serde::de::DeserializeOwned;
 
 use super::detector::Detector;
 use super::file::{Family, ModelFile, config_from, config_json};
-use super::{Bigan, Dagmm, DeepSvdd, IForest, Ocsvm, OcsvmSolver, Pca, Supervised, UaiModel, Vae};
+use super::{
+    Bigan, Da3d, Dagmm, DeepSvdd, IForest, Ocsvm, OcsvmSolver, Pca, Supervised, UaiModel, Vae,
+};
 use crate::data::Dataset;
 use crate::error::{Result, invalid};
 use crate::gpu::Gpu;
@@ -73,6 +75,8 @@ pub struct Settings {
     /// the ABC paper's detectors; the VAE, which then reconstructs with an identity output).
     /// Deep SVDD and DAGMM always do.
     pub standardise: Option<bool>,
+    /// The rows' image shape (DA3D's convolutional autoencoder).
+    pub image: Option<crate::ops::conv::Chw>,
 }
 
 /// A model the registry can build.
@@ -246,6 +250,21 @@ pub static MODELS: &[Entry] = &[
         "bigan",
         Family::Detector,
         "BiGAN: encoder, generator and a discriminator on (x, z) pairs trained in turn; reconstruction and feature-matching score",
+    ),
+    Entry::of::<Da3d>(
+        "da3d",
+        Family::Detector,
+        "DA3D: an alarm network on an adversarial autoencoder's activations, against trivial and generated anomalies (Schulze et al.)",
+    ),
+    Entry::of::<Da3d>(
+        "da3d-simple",
+        Family::Detector,
+        "DA3D's simple variant: the alarm network against wide Gaussian codes, decoded",
+    ),
+    Entry::of::<Da3d>(
+        "a3",
+        Family::Detector,
+        "A3: an alarm network on an autoencoder's activations, against noise inputs (Sperl et al.)",
     ),
     Entry::of::<Ocsvm>(
         "ocsvm",

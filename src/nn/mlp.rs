@@ -90,8 +90,19 @@ impl Mlp {
         arena: &ParamArena,
         x: &Tensor,
     ) -> Result<Vec<Tensor>> {
-        let mut outs: Vec<Tensor> = Vec::with_capacity(self.slots.len());
-        for (layer, &act) in self.layers(arena)?.iter().zip(&self.acts) {
+        self.forward_first(tape, arena, x, self.slots.len())
+    }
+
+    /// The outputs of the first `n` layers (all of them at most).
+    pub fn forward_first(
+        &self,
+        tape: &mut Tape,
+        arena: &ParamArena,
+        x: &Tensor,
+        n: usize,
+    ) -> Result<Vec<Tensor>> {
+        let mut outs: Vec<Tensor> = Vec::with_capacity(n);
+        for (layer, &act) in self.layers(arena)?.iter().zip(&self.acts).take(n) {
             let input = outs.last().unwrap_or(x).clone();
             outs.push(tape.dense(&input, layer, act)?);
         }

@@ -1,11 +1,13 @@
 //! Network building blocks: the parameter arena (every parameter of a model in one buffer, its
-//! gradients in another), optimizers over a whole arena, [`Mlp`] and [`EncoderDecoder`]. Models
+//! gradients in another), optimizers over a whole arena, [`Mlp`], [`EncoderDecoder`] and [`ConvStack`]. Models
 //! (`crate::models`) are built from them on the model core.
 
 mod arena;
+mod conv;
 mod mlp;
 mod optim;
 
 pub use arena::{ArenaBuilder, ParamArena, Slot};
+pub use conv::ConvStack;
 pub use mlp::{EncoderDecoder, Mlp};
 pub use optim::{Optimizer, OptimizerState};

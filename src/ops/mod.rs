@@ -16,6 +16,7 @@ pub mod reduce;
 pub mod topk;
 pub(crate) mod tune;
 pub mod vae;
+pub mod view;
 
 use serde::{Deserialize, Serialize};
 

@@ -7,12 +7,13 @@ use oddity::data::abc::{AbcSource, AbcSplit, Setting, labelled_split};
 use oddity::data::{CsvOptions, Dataset};
 use oddity::models::evaluation::{Evaluation, fit_and_evaluate, training_rows};
 use oddity::models::{DataShape, Detector, OcsvmSolver, Settings, Threshold, registry};
+use oddity::ops::conv::Chw;
 use oddity::{Error, Gpu};
 
 #[derive(clap::Args, Clone)]
 pub struct Args {
     /// A detector of the registry: abc-ae, abc-dae, lrc, ae, dae, dnn, vae, iforest, pca,
-    /// deepsvdd, ocsvm, bigan, dagmm.
+    /// deepsvdd, ocsvm, bigan, dagmm, da3d, da3d-simple, a3.
     #[arg(long)]
     pub model: String,
     /// A built-in split: toy2d, digits-abc or fmnist-abc.
@@ -76,6 +77,11 @@ pub struct Args {
     /// with an identity output). Deep SVDD and DAGMM always standardise; other models ignore it.
     #[arg(long)]
     pub standardise: bool,
+    /// The rows' image shape as C,H,W (or HxW for one channel): DA3D and A3 then use a
+    /// convolutional autoencoder; a shape whose C H W is not the data's width is refused.
+    /// Other models ignore it.
+    #[arg(long, value_parser = image)]
+    pub image: Option<Chw>,
     /// Set the model's threshold to flag this share of its training rows (PyOD's
     /// contamination, in (0, 0.5]; with --data, 0.1 unless another threshold is given); it is
     /// saved with the model and `oddity score` flags rows by it.
@@ -119,6 +125,7 @@ impl Args {
             solver: self.solver,
             components: self.components,
             standardise: self.standardise.then_some(true),
+            image: self.image,
             ..Settings::default()
         }
     }
@@ -159,6 +166,26 @@ impl CsvFormat {
 }
 
 /// `--solver`: auto, exact or fourier.
+/// `--image`: `C,H,W` or `HxW` (one channel), each at least 1.
+fn image(s: &str) -> Result<Chw, String> {
+    let parts: Vec<&str> = if s.contains('x') {
+        std::iter::once("1").chain(s.split('x')).collect()
+    } else {
+        s.split(',').collect()
+    };
+    let nums: Vec<u32> = parts
+        .iter()
+        .map(|p| p.trim().parse::<u32>().ok().filter(|&v| v > 0))
+        .collect::<Option<_>>()
+        .ok_or_else(|| format!("{s:?}: C,H,W or HxW, each a whole number of at least 1"))?;
+    match nums[..] {
+        [c, h, w] => Ok(Chw::new(c, h, w)),
+        _ => Err(format!(
+            "{s:?}: C,H,W or HxW, each a whole number of at least 1"
+        )),
+    }
+}
+
 fn solver(s: &str) -> Result<OcsvmSolver, String> {
     OcsvmSolver::parse(s).ok_or_else(|| format!("{s:?}: one of auto, exact, fourier"))
 }

@@ -1,6 +1,7 @@
 //! `oddity repro NAME`: the papers' experiments.
 
 mod abc;
+mod da3d;
 mod uai;
 
 #[derive(clap::Subcommand)]
@@ -11,12 +12,17 @@ pub enum Experiment {
     /// "Autoencoding Binary Classifiers for Supervised Anomaly Detection": known- and
     /// unknown-anomaly AUROC of ABC, LRC, AE, DAE and DNN, and Figure 5's error curves.
     Abc(abc::Args),
+    /// "Double-Adversarial Activation Anomaly Detection" (Table 2's protocol): AUROC and AP of
+    /// DA3D, its simple variant, A3, Deep SVDD and DAGMM with some classes normal, clean and
+    /// polluted.
+    Da3d(da3d::Args),
 }
 
 pub fn run(e: &Experiment) -> oddity::Result<()> {
     match e {
         Experiment::Uai(a) => uai::run(a),
         Experiment::Abc(a) => abc::run(a),
+        Experiment::Da3d(a) => da3d::run(a),
     }
 }
 

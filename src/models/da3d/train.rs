@@ -1,0 +1,264 @@
+//! DA3D's training plans: each one Adam step of one network (the others held), recorded once
+//! and replayed in turn, [`ROUNDS_PER_SUBMIT`] rounds a submit, with no host wait.
+//!
+//! Phase 1, the target: the reconstruction step, then (adversarial variants) D's and the
+//! encoder's. Phase 2: the alarm network's step, then (`da3d`) the generator's and the
+//! critic's.
+
+use super::{Da3d, Da3dVariant};
+use crate::data::Dataset;
+use crate::error::Result;
+use crate::models::ROUNDS_PER_SUBMIT;
+use crate::ops::Act;
+use crate::tape::{DataRows, Plan, Tape, Tensor, run_all};
+
+/// The RNG tags of the steps' draws (the minibatch's rows use `TAG_BATCH`).
+const TAG_PRIOR: u32 = 10;
+const TAG_TRIVIAL: u32 = 11;
+const TAG_SIMPLE: u32 = 12;
+const TAG_GEN: u32 = 13;
+const TAG_WIDE: u32 = 14;
+
+/// A minibatch's constants: BCE targets, and the zeros (or halves) the draws are added to.
+struct StepInputs {
+    batch: u32,
+    zeros: Tensor,
+    ones: Tensor,
+    code0: Tensor,
+    gen0: Tensor,
+    half: Tensor,
+}
+
+/// One training step: the network it trains (the others held).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Da3dStep {
+    /// The encoder and decoder, on binary cross-entropy of the reconstruction.
+    Reconstruct,
+    /// The latent discriminator D.
+    Discriminate,
+    /// The encoder alone, on fooling D.
+    Regularise,
+    /// The alarm network.
+    Alarm,
+    /// The generator.
+    Generate,
+    /// The critic.
+    Criticise,
+}
+
+impl Da3d {
+    /// The alarm network's logit of rows `x`: A(activations(E(x))).
+    pub(super) fn alarm_logit(&self, tape: &mut Tape, x: &Tensor) -> Result<Tensor> {
+        let arena = self.core.arena();
+        let code = self.body.encode(tape, arena, x)?;
+        self.alarm_of_code(tape, &code)
+    }
+
+    fn alarm_of_code(&self, tape: &mut Tape, code: &Tensor) -> Result<Tensor> {
+        self.alarm_out(tape, code, Act::Identity)
+    }
+
+    /// The alarm network's last layer on the decoder's activations of `code`, with `act` (the
+    /// identity for its logit, the sigmoid for its probability).
+    fn alarm_out(&self, tape: &mut Tape, code: &Tensor, act: Act) -> Result<Tensor> {
+        let arena = self.core.arena();
+        let acts = self.body.activations_of(tape, arena, code)?;
+        let n = self.alarm.acts.len();
+        let hidden = self.alarm.forward_first(tape, arena, &acts, n - 1)?;
+        let last = self
+            .alarm
+            .layers(arena)?
+            .pop()
+            .expect("the alarm network has layers");
+        tape.dense(hidden.last().unwrap_or(&acts), &last, act)
+    }
+
+    fn step_inputs(&self, batch: u32) -> Result<StepInputs> {
+        let gpu = self.core.gpu();
+        let filled = |v: f32, cols: u32, label: &str| {
+            Tensor::from_slice(gpu, &vec![v; (batch * cols) as usize], batch, cols, label)
+        };
+        let c = &self.config;
+        Ok(StepInputs {
+            batch,
+            zeros: filled(0.0, 1, "normal targets")?,
+            ones: filled(1.0, 1, "anomaly targets")?,
+            code0: filled(0.0, c.code, "zero code")?,
+            gen0: filled(0.0, c.gen_in, "zero generator input")?,
+            half: filled(0.5, c.inputs, "trivial anomalies' mean")?,
+        })
+    }
+
+    /// The loss terms of `step` on a minibatch of `x`.
+    fn record(
+        &self,
+        tape: &mut Tape,
+        step: Da3dStep,
+        x: &DataRows,
+        k: &StepInputs,
+    ) -> Result<Vec<Tensor>> {
+        let arena = self.core.arena();
+        let seed = self.core.rng_seed();
+        let c = &self.config;
+        let b = tape.sample_rows(x, k.batch, 0.0, seed)?;
+        let rows = b.clean.rows() * b.clean.cols();
+        let disc = |tape: &mut Tape, h: &Tensor| {
+            let d = self.disc.as_ref().expect("an adversarial variant has D");
+            d.forward(tape, arena, h)
+        };
+        let generated = |tape: &mut Tape| {
+            let g = self.gen_net.as_ref().expect("da3d has G");
+            let z = tape.gauss_noise(&k.gen0, 1.0, seed, TAG_GEN)?;
+            g.forward(tape, arena, &z)
+        };
+        let critic = |tape: &mut Tape, h: &Tensor| {
+            let cr = self.critic.as_ref().expect("da3d has C");
+            cr.forward(tape, arena, h)
+        };
+        match step {
+            Da3dStep::Reconstruct => {
+                let code = self.body.encode(tape, arena, &b.clean)?;
+                let logits = self.body.decode(tape, arena, &code)?;
+                let column = tape.reshape(&logits, rows, 1)?;
+                let target = Tensor::view(b.clean.buffer(), b.clean.offset(), rows, 1)?;
+                Ok(vec![tape.bce_with_logits(&column, &target, None)?])
+            }
+            Da3dStep::Discriminate => {
+                let code = self.body.encode(tape, arena, &b.clean)?;
+                let prior = tape.gauss_noise(&k.code0, 1.0, seed, TAG_PRIOR)?;
+                let real = disc(tape, &prior)?;
+                let fake = disc(tape, &code)?;
+                Ok(vec![
+                    tape.weighted_mean(&real, -1.0)?,
+                    tape.weighted_mean(&fake, 1.0)?,
+                ])
+            }
+            Da3dStep::Regularise => {
+                let code = self.body.encode(tape, arena, &b.clean)?;
+                let fake = disc(tape, &code)?;
+                Ok(vec![tape.weighted_mean(&fake, -1.0)?])
+            }
+            Da3dStep::Alarm => {
+                let normal = self.alarm_logit(tape, &b.clean)?;
+                let mut terms = vec![tape.bce_with_logits(&normal, &k.zeros, None)?];
+                let anomalies = match c.variant {
+                    Da3dVariant::Simple => {
+                        let wide = tape.gauss_noise(&k.code0, c.sample_std, seed, TAG_SIMPLE)?;
+                        vec![self.alarm_of_code(tape, &wide)?]
+                    }
+                    Da3dVariant::A3 | Da3dVariant::Da3d => {
+                        let trivial = tape.gauss_noise(&k.half, 1.0, seed, TAG_TRIVIAL)?;
+                        let mut a = vec![self.alarm_logit(tape, &trivial)?];
+                        if c.variant == Da3dVariant::Da3d {
+                            let g = generated(tape)?;
+                            a.push(self.alarm_of_code(tape, &g)?);
+                        }
+                        a
+                    }
+                };
+                for logit in &anomalies {
+                    terms.push(tape.bce_with_logits(logit, &k.ones, None)?);
+                }
+                Ok(terms)
+            }
+            Da3dStep::Generate => {
+                // The reference's `mean A(G(z)) + mean C(G(z))`, A's probability.
+                let g = generated(tape)?;
+                let alarm = self.alarm_out(tape, &g, Act::Sigmoid)?;
+                let judged = critic(tape, &g)?;
+                Ok(vec![
+                    tape.weighted_mean(&alarm, 1.0)?,
+                    tape.weighted_mean(&judged, 1.0)?,
+                ])
+            }
+            Da3dStep::Criticise => {
+                let wide = tape.gauss_noise(&k.code0, c.sample_std, seed, TAG_WIDE)?;
+                let code = self.body.encode(tape, arena, &b.clean)?;
+                let g = generated(tape)?;
+                let (cw, cn, cg) = (
+                    critic(tape, &wide)?,
+                    critic(tape, &code)?,
+                    critic(tape, &g)?,
+                );
+                Ok(vec![
+                    tape.weighted_mean(&cw, 1.0)?,
+                    tape.weighted_mean(&cn, -2.0)?,
+                    tape.weighted_mean(&cg, -2.0)?,
+                ])
+            }
+        }
+    }
+
+    /// The arena words `step` trains.
+    pub fn step_words(&self, step: Da3dStep) -> std::ops::Range<u32> {
+        let w = &self.words;
+        match step {
+            Da3dStep::Reconstruct => w.body.clone(),
+            Da3dStep::Discriminate => w.disc.clone(),
+            Da3dStep::Regularise => w.enc.clone(),
+            Da3dStep::Alarm => w.alarm.clone(),
+            Da3dStep::Generate => w.gen_net.clone(),
+            Da3dStep::Criticise => w.critic.clone(),
+        }
+    }
+
+    /// The steps of each phase for this variant: the target's, then the alarm network's.
+    pub fn phases(&self) -> [&'static [Da3dStep]; 2] {
+        use Da3dStep::*;
+        let target: &[Da3dStep] = if self.config.variant.adversarial() {
+            &[Reconstruct, Discriminate, Regularise]
+        } else {
+            &[Reconstruct]
+        };
+        let alarm: &[Da3dStep] = if self.config.variant == Da3dVariant::Da3d {
+            &[Alarm, Generate, Criticise]
+        } else {
+            &[Alarm]
+        };
+        [target, alarm]
+    }
+
+    /// `rounds` rounds on `data`, each one Adam step of each of `steps` in turn,
+    /// [`ROUNDS_PER_SUBMIT`] rounds a submit with no host wait; returns the steps taken. A step
+    /// this variant has no network for is refused.
+    pub fn train_rounds(&self, data: &Dataset, steps: &[Da3dStep], rounds: u32) -> Result<u64> {
+        self.check_data(data)?;
+        let all = self.phases().concat();
+        if let Some(s) = steps.iter().find(|s| !all.contains(s)) {
+            return Err(crate::error::invalid(
+                "DA3D step",
+                format!("{} has no {s:?} step", self.config.variant.name()),
+            ));
+        }
+        let x = data.upload(self.core.gpu())?;
+        let k = self.step_inputs(self.config.batch.min(x.rows()))?;
+        let plans = steps
+            .iter()
+            .map(|&s| {
+                self.core
+                    .train_plan_range(self.step_words(s), self.config.lr, |tape| {
+                        self.record(tape, s, &x, &k)
+                    })
+            })
+            .collect::<Result<Vec<Plan>>>()?;
+        let mut left = rounds;
+        while left > 0 {
+            let now = left.min(ROUNDS_PER_SUBMIT);
+            let order: Vec<(&Plan, u32)> = (0..now)
+                .flat_map(|_| plans.iter().map(|p| (p, 1)))
+                .collect();
+            run_all(self.core.gpu(), &order)?;
+            left -= now;
+        }
+        Ok(u64::from(rounds) * plans.len() as u64)
+    }
+
+    /// Both phases on `data`, each for its epochs; returns the steps taken.
+    pub(super) fn train(&mut self, data: &Dataset) -> Result<u64> {
+        let [target, alarm] = self.phases();
+        let c = &self.config;
+        let mut steps = self.train_rounds(data, target, self.rounds(data.rows, c.aae_epochs))?;
+        steps += self.train_rounds(data, alarm, self.rounds(data.rows, c.alarm_epochs))?;
+        Ok(steps)
+    }
+}
