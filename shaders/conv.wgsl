@@ -131,15 +131,16 @@ fn conv_big(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: 
     let y = (e % plane) / p.wb;
     let x = e % p.wb;
     var acc = 0.0;
-    for (var ky = 0u; ky < p.kh; ky++) {
+    // Only the taps whose small position is whole: ky = (y + ph) mod sh, then every sh-th.
+    for (var ky = (y + p.ph) % p.sh; ky < p.kh; ky += p.sh) {
         let ty = i32(y + p.ph) - i32(ky);
-        if ty < 0 || u32(ty) % p.sh != 0u || u32(ty) / p.sh >= p.hs {
+        if ty < 0 || u32(ty) / p.sh >= p.hs {
             continue;
         }
         let ys = u32(ty) / p.sh;
-        for (var kx = 0u; kx < p.kw; kx++) {
+        for (var kx = (x + p.pw) % p.sw; kx < p.kw; kx += p.sw) {
             let tx = i32(x + p.pw) - i32(kx);
-            if tx < 0 || u32(tx) % p.sw != 0u || u32(tx) / p.sw >= p.ws {
+            if tx < 0 || u32(tx) / p.sw >= p.ws {
                 continue;
             }
             let xs = u32(tx) / p.sw;

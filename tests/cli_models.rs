@@ -426,5 +426,31 @@ fn fit_on_data_without_labels_sets_thresholds_and_reports_metrics() {
         "1",
     ]);
     assert!(!ok && err.contains("go with --data"), "{err}");
+    // DA3D's image shape: a shape that is not the rows' width, or not numbers, is refused by
+    // name; rows of three values as 1 x 1 x 3 images train a conv A3.
+    let da3d = |extra: &[&str]| {
+        let mut args = vec!["fit", "--model", "a3", "--data", d, "--label-col", "label"];
+        args.extend(extra);
+        oddity(&args)
+    };
+    let (ok, _, err) = da3d(&["--image", "2x2"]);
+    assert!(
+        !ok && err.contains("1x2x2 images have 4 values a row") && err.contains("3 columns"),
+        "{err}"
+    );
+    let (ok, _, err) = da3d(&["--image", "1,0,3"]);
+    assert!(!ok && err.contains("C,H,W or HxW"), "{err}");
+    let (ok, out, err) = da3d(&[
+        "--image",
+        "1,1,3",
+        "--hidden",
+        "4,2",
+        "--max-epochs",
+        "2",
+        "--json",
+    ]);
+    assert!(ok, "{err}");
+    let fit: serde_json::Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+    assert!(fit["auroc"].as_f64().is_some(), "{out}");
     std::fs::remove_dir_all(&dir).ok();
 }
