@@ -360,3 +360,8 @@ params!(
         accumulate: u32,
     }
 );
+
+params!(
+    /// `dropout.wgsl`: inverted dropout and its backward (the same mask, redrawn).
+    DropoutParams { n: u32, x_off: u32, out_off: u32, seed: u32, tag: u32, rate: f32, accumulate: u32 }
+);

@@ -6,6 +6,7 @@
 use crate::params::*;
 
 mod conv;
+mod dropout;
 mod gmm;
 mod head;
 mod iforest;
@@ -13,6 +14,7 @@ mod ocsvm;
 mod pca;
 mod vae;
 pub use conv::*;
+pub use dropout::*;
 pub use gmm::*;
 pub use head::*;
 pub use iforest::*;

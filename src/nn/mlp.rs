@@ -7,6 +7,15 @@ use crate::ops::Act;
 use crate::ops::dense::DenseParams;
 use crate::tape::{Tape, Tensor};
 
+/// Dropout in a training pass: its rate, and the RNG seed and tag of the first hidden
+/// layer's mask (layer i draws with tag + i).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Dropout {
+    pub rate: f32,
+    pub seed: u32,
+    pub tag: u32,
+}
+
 /// Layer sizes `[in, h1, ..., out]` with one activation per layer.
 #[derive(Clone, Debug)]
 pub struct Mlp {
@@ -101,12 +110,48 @@ impl Mlp {
         x: &Tensor,
         n: usize,
     ) -> Result<Vec<Tensor>> {
+        self.forward_first_with(tape, arena, x, n, None)
+    }
+
+    /// [`Mlp::forward_first`] with `dropout` after each hidden layer (not the output layer);
+    /// the outputs are what the next layer reads.
+    pub fn forward_first_with(
+        &self,
+        tape: &mut Tape,
+        arena: &ParamArena,
+        x: &Tensor,
+        n: usize,
+        dropout: Option<Dropout>,
+    ) -> Result<Vec<Tensor>> {
         let mut outs: Vec<Tensor> = Vec::with_capacity(n);
-        for (layer, &act) in self.layers(arena)?.iter().zip(&self.acts).take(n) {
+        let hidden = self.acts.len() - 1;
+        for (i, (layer, &act)) in self
+            .layers(arena)?
+            .iter()
+            .zip(&self.acts)
+            .take(n)
+            .enumerate()
+        {
             let input = outs.last().unwrap_or(x).clone();
-            outs.push(tape.dense(&input, layer, act)?);
+            let mut y = tape.dense(&input, layer, act)?;
+            if let Some(d) = dropout.filter(|_| i < hidden) {
+                y = tape.dropout(&y, d.rate, d.seed, d.tag + i as u32)?;
+            }
+            outs.push(y);
         }
         Ok(outs)
+    }
+
+    /// The network's output with `dropout` after each hidden layer.
+    pub fn forward_with(
+        &self,
+        tape: &mut Tape,
+        arena: &ParamArena,
+        x: &Tensor,
+        dropout: Option<Dropout>,
+    ) -> Result<Tensor> {
+        let mut outs = self.forward_first_with(tape, arena, x, self.slots.len(), dropout)?;
+        outs.pop().ok_or_else(|| invalid("mlp", "no layers"))
     }
 
     /// The network's output.

@@ -9,5 +9,5 @@ mod optim;
 
 pub use arena::{ArenaBuilder, ParamArena, Slot};
 pub use conv::ConvStack;
-pub use mlp::{EncoderDecoder, Mlp};
+pub use mlp::{Dropout, EncoderDecoder, Mlp};
 pub use optim::{Optimizer, OptimizerState};

@@ -5,6 +5,7 @@ pub mod binloss;
 pub mod conv;
 pub mod data;
 pub mod dense;
+pub mod dropout;
 pub mod gmm;
 pub mod head;
 pub mod iforest;

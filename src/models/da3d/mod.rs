@@ -24,10 +24,11 @@
 //!   autoencoder.
 //! - **Score:** A's logit of the row (its anomaly probability's log-odds).
 //!
-//! Left out of the reference's networks, and said where results are reported: batch
-//! normalisation in the conv AAE, dropout (0.1) in A, G, D and C, and the gradient clipping
-//! to a global norm of 0.01 before each adversarial Adam step (Adam's step is nearly blind to
-//! a gradient's scale). Labels are never read: every row given is taken to be normal.
+//! D, A, G and C train with dropout 0.1 after each hidden layer, as the reference's (none when
+//! scoring). Left out of the reference's networks, and said where results are reported: batch
+//! normalisation in the conv AAE, the dense AAE's dropout, and the gradient clipping to a
+//! global norm of 0.01 before each adversarial Adam step (Adam's step is nearly blind to a
+//! gradient's scale). Labels are never read: every row given is taken to be normal.
 
 mod body;
 mod train;
@@ -100,6 +101,9 @@ pub struct Da3dConfig {
     pub sample_std: f32,
     /// The leaky ReLU slope of every network.
     pub leaky: f32,
+    /// Dropout after each hidden layer of D, A, G and C while they train (the reference's
+    /// 0.1); 0 for none.
+    pub dropout: f32,
     pub batch: u32,
     /// Epochs of the autoencoder's training, then of the alarm network's.
     pub aae_epochs: u32,
@@ -113,7 +117,8 @@ impl Da3dConfig {
     /// The reference's settings: code 16, D and C 40-20-10-5, G 8 -> 50-40-30-20, sigma 2,
     /// leaky ReLU 0.01, batch 256, Adam 1e-4; on images the conv AAE (32, 16, 8 channels) and
     /// the big alarm network (1000-500-200-75), on other rows a dense AAE (256-64) and the
-    /// small alarm network (100-50-25-10). 100 epochs each (the reference runs 500).
+    /// small alarm network (100-50-25-10); dropout 0.1 in D, A, G and C. 100 epochs each (the
+    /// reference runs 500).
     pub fn new(variant: Da3dVariant, inputs: u32, image: Option<Chw>) -> Da3dConfig {
         let (hidden, alarm) = match image {
             Some(_) => (vec![32, 16, 8], vec![1000, 500, 200, 75]),
@@ -131,6 +136,7 @@ impl Da3dConfig {
             gen_hidden: vec![50, 40, 30, 20],
             sample_std: 2.0,
             leaky: 0.01,
+            dropout: 0.1,
             batch: 256,
             aae_epochs: 100,
             alarm_epochs: 100,
@@ -297,6 +303,12 @@ fn check_config(c: &Da3dConfig) -> Result<()> {
             format!("sample std {} (must be > 0)", c.sample_std),
         ));
     }
+    if !(0.0..1.0).contains(&c.dropout) {
+        return Err(invalid(
+            "DA3D",
+            format!("dropout {} (must be in [0, 1))", c.dropout),
+        ));
+    }
     if !(c.leaky.is_finite() && c.leaky > 0.0) {
         return Err(invalid(
             "DA3D",
@@ -338,7 +350,7 @@ impl Detector for Da3d {
         let widest = self.body.widest().max(self.alarm.widest());
         self.core
             .record_rows(&mut tape, x, widest, &[&out], |tape, _, chunk, dst| {
-                let logit = self.alarm_logit(tape, chunk)?;
+                let logit = self.alarm_logit(tape, chunk, None)?;
                 tape.copy(&logit, &dst[0])
             })?;
         Ok((tape.finish()?, out))

@@ -9,6 +9,7 @@ use super::{Da3d, Da3dVariant};
 use crate::data::Dataset;
 use crate::error::Result;
 use crate::models::ROUNDS_PER_SUBMIT;
+use crate::nn::Dropout;
 use crate::ops::Act;
 use crate::tape::{DataRows, Plan, Tape, Tensor, run_all};
 
@@ -18,6 +19,12 @@ const TAG_TRIVIAL: u32 = 11;
 const TAG_SIMPLE: u32 = 12;
 const TAG_GEN: u32 = 13;
 const TAG_WIDE: u32 = 14;
+/// The first dropout tags of the passes through a network within one step (each network has
+/// at most 8 hidden layers' worth of tags before the next pass's), and of the generator's.
+const TAG_DROP_A: u32 = 20;
+const TAG_DROP_B: u32 = 28;
+const TAG_DROP_C: u32 = 36;
+const TAG_DROP_GEN: u32 = 44;
 
 /// A minibatch's constants: BCE targets, and the zeros (or halves) the draws are added to.
 struct StepInputs {
@@ -47,30 +54,50 @@ pub enum Da3dStep {
 }
 
 impl Da3d {
-    /// The alarm network's logit of rows `x`: A(activations(E(x))).
-    pub(super) fn alarm_logit(&self, tape: &mut Tape, x: &Tensor) -> Result<Tensor> {
+    /// The alarm network's logit of rows `x`: A(activations(E(x))), with `drop` in A's hidden
+    /// layers (training passes only).
+    pub(super) fn alarm_logit(
+        &self,
+        tape: &mut Tape,
+        x: &Tensor,
+        drop: Option<Dropout>,
+    ) -> Result<Tensor> {
         let arena = self.core.arena();
         let code = self.body.encode(tape, arena, x)?;
-        self.alarm_of_code(tape, &code)
-    }
-
-    fn alarm_of_code(&self, tape: &mut Tape, code: &Tensor) -> Result<Tensor> {
-        self.alarm_out(tape, code, Act::Identity)
+        self.alarm_out(tape, &code, Act::Identity, drop)
     }
 
     /// The alarm network's last layer on the decoder's activations of `code`, with `act` (the
     /// identity for its logit, the sigmoid for its probability).
-    fn alarm_out(&self, tape: &mut Tape, code: &Tensor, act: Act) -> Result<Tensor> {
+    fn alarm_out(
+        &self,
+        tape: &mut Tape,
+        code: &Tensor,
+        act: Act,
+        drop: Option<Dropout>,
+    ) -> Result<Tensor> {
         let arena = self.core.arena();
         let acts = self.body.activations_of(tape, arena, code)?;
         let n = self.alarm.acts.len();
-        let hidden = self.alarm.forward_first(tape, arena, &acts, n - 1)?;
+        let hidden = self
+            .alarm
+            .forward_first_with(tape, arena, &acts, n - 1, drop)?;
         let last = self
             .alarm
             .layers(arena)?
             .pop()
             .expect("the alarm network has layers");
         tape.dense(hidden.last().unwrap_or(&acts), &last, act)
+    }
+
+    /// Dropout at the configured rate for a network's pass, its masks drawn with tags
+    /// `tag ..` (None at rate 0).
+    fn drop(&self, tag: u32) -> Option<Dropout> {
+        (self.config.dropout > 0.0).then(|| Dropout {
+            rate: self.config.dropout,
+            seed: self.core.rng_seed(),
+            tag,
+        })
     }
 
     fn step_inputs(&self, batch: u32) -> Result<StepInputs> {
@@ -102,18 +129,19 @@ impl Da3d {
         let c = &self.config;
         let b = tape.sample_rows(x, k.batch, 0.0, seed)?;
         let rows = b.clean.rows() * b.clean.cols();
-        let disc = |tape: &mut Tape, h: &Tensor| {
+        // Each pass of a network through dropout draws its masks with its own tags.
+        let disc = |tape: &mut Tape, h: &Tensor, tag: u32| {
             let d = self.disc.as_ref().expect("an adversarial variant has D");
-            d.forward(tape, arena, h)
+            d.forward_with(tape, arena, h, self.drop(tag))
         };
         let generated = |tape: &mut Tape| {
             let g = self.gen_net.as_ref().expect("da3d has G");
             let z = tape.gauss_noise(&k.gen0, 1.0, seed, TAG_GEN)?;
-            g.forward(tape, arena, &z)
+            g.forward_with(tape, arena, &z, self.drop(TAG_DROP_GEN))
         };
-        let critic = |tape: &mut Tape, h: &Tensor| {
+        let critic = |tape: &mut Tape, h: &Tensor, tag: u32| {
             let cr = self.critic.as_ref().expect("da3d has C");
-            cr.forward(tape, arena, h)
+            cr.forward_with(tape, arena, h, self.drop(tag))
         };
         match step {
             Da3dStep::Reconstruct => {
@@ -126,8 +154,8 @@ impl Da3d {
             Da3dStep::Discriminate => {
                 let code = self.body.encode(tape, arena, &b.clean)?;
                 let prior = tape.gauss_noise(&k.code0, 1.0, seed, TAG_PRIOR)?;
-                let real = disc(tape, &prior)?;
-                let fake = disc(tape, &code)?;
+                let real = disc(tape, &prior, TAG_DROP_A)?;
+                let fake = disc(tape, &code, TAG_DROP_B)?;
                 Ok(vec![
                     tape.weighted_mean(&real, -1.0)?,
                     tape.weighted_mean(&fake, 1.0)?,
@@ -135,23 +163,26 @@ impl Da3d {
             }
             Da3dStep::Regularise => {
                 let code = self.body.encode(tape, arena, &b.clean)?;
-                let fake = disc(tape, &code)?;
+                let fake = disc(tape, &code, TAG_DROP_A)?;
                 Ok(vec![tape.weighted_mean(&fake, -1.0)?])
             }
             Da3dStep::Alarm => {
-                let normal = self.alarm_logit(tape, &b.clean)?;
+                let normal = self.alarm_logit(tape, &b.clean, self.drop(TAG_DROP_A))?;
                 let mut terms = vec![tape.bce_with_logits(&normal, &k.zeros, None)?];
                 let anomalies = match c.variant {
                     Da3dVariant::Simple => {
                         let wide = tape.gauss_noise(&k.code0, c.sample_std, seed, TAG_SIMPLE)?;
-                        vec![self.alarm_of_code(tape, &wide)?]
+                        let d = self.drop(TAG_DROP_B);
+                        vec![self.alarm_out(tape, &wide, Act::Identity, d)?]
                     }
                     Da3dVariant::A3 | Da3dVariant::Da3d => {
                         let trivial = tape.gauss_noise(&k.half, 1.0, seed, TAG_TRIVIAL)?;
-                        let mut a = vec![self.alarm_logit(tape, &trivial)?];
+                        let mut a =
+                            vec![self.alarm_logit(tape, &trivial, self.drop(TAG_DROP_B))?];
                         if c.variant == Da3dVariant::Da3d {
                             let g = generated(tape)?;
-                            a.push(self.alarm_of_code(tape, &g)?);
+                            let d = self.drop(TAG_DROP_C);
+                            a.push(self.alarm_out(tape, &g, Act::Identity, d)?);
                         }
                         a
                     }
@@ -164,8 +195,8 @@ impl Da3d {
             Da3dStep::Generate => {
                 // The reference's `mean A(G(z)) + mean C(G(z))`, A's probability.
                 let g = generated(tape)?;
-                let alarm = self.alarm_out(tape, &g, Act::Sigmoid)?;
-                let judged = critic(tape, &g)?;
+                let alarm = self.alarm_out(tape, &g, Act::Sigmoid, self.drop(TAG_DROP_A))?;
+                let judged = critic(tape, &g, TAG_DROP_B)?;
                 Ok(vec![
                     tape.weighted_mean(&alarm, 1.0)?,
                     tape.weighted_mean(&judged, 1.0)?,
@@ -175,11 +206,9 @@ impl Da3d {
                 let wide = tape.gauss_noise(&k.code0, c.sample_std, seed, TAG_WIDE)?;
                 let code = self.body.encode(tape, arena, &b.clean)?;
                 let g = generated(tape)?;
-                let (cw, cn, cg) = (
-                    critic(tape, &wide)?,
-                    critic(tape, &code)?,
-                    critic(tape, &g)?,
-                );
+                let cw = critic(tape, &wide, TAG_DROP_A)?;
+                let cn = critic(tape, &code, TAG_DROP_B)?;
+                let cg = critic(tape, &g, TAG_DROP_C)?;
                 Ok(vec![
                     tape.weighted_mean(&cw, 1.0)?,
                     tape.weighted_mean(&cn, -2.0)?,
