@@ -63,5 +63,12 @@ while [ "$i" -le "${ROUNDS:-2}" ]; do
     fi
     i=$((i + 1))
 done
+# DA3D=1: also one seed of DA3D, its simple variant and A3 on Fashion-MNIST 0-4 against 5-9
+# at the paper's batch and rate, 100 epochs a phase (estimated, not yet timed: a few minutes
+# each on an H100; Fashion-MNIST must be under /usr/share/datasets/fashion-mnist there).
+if [ "${DA3D:-0}" = 1 ]; then
+    record "da3d-fmnist" "$bin" repro da3d --datasets fmnist --seeds 1 --pollution 0 \
+        --models da3d,da3d-simple,a3 --json
+fi
 tar -C "$out" -czf "$out/oddity-device.tgz" raw
 rm -rf "$raw"

@@ -19,7 +19,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::core::{FitReport, ModelCore, check_inputs};
+use super::core::{FitReport, ModelCore, check_inputs, run_rounds};
 use super::detector::{Detector, detector_basics};
 use super::file::Family;
 use super::registry::{DataShape, Model, Settings};
@@ -29,7 +29,7 @@ use crate::gpu::{Gpu, GpuBuffer};
 use crate::nn::{ArenaBuilder, Mlp, Optimizer};
 use crate::ops::Act;
 use crate::ops::loss::RowError;
-use crate::tape::{DataRows, Plan, Tape, Tensor, run_all};
+use crate::tape::{DataRows, Plan, Tape, Tensor};
 
 /// A BiGAN's set-up.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -246,16 +246,7 @@ impl Bigan {
                 })
             })
             .collect::<Result<Vec<Plan>>>()?;
-        // Up to ROUNDS_PER_SUBMIT rounds recorded into one submit, the players in turn.
-        let mut left = rounds;
-        while left > 0 {
-            let now = left.min(ROUNDS_PER_SUBMIT);
-            let order: Vec<(&Plan, u32)> = (0..now)
-                .flat_map(|_| plans.iter().map(|p| (p, 1)))
-                .collect();
-            run_all(self.core.gpu(), &order)?;
-            left -= now;
-        }
+        run_rounds(self.core.gpu(), &plans, rounds)?;
         Ok(u64::from(rounds) * plans.len() as u64)
     }
 
@@ -300,9 +291,6 @@ struct StepInputs {
     ones: Tensor,
     latent0: Tensor,
 }
-
-/// Training rounds recorded into one submit.
-pub const ROUNDS_PER_SUBMIT: u32 = 64;
 
 /// An arena size as words (the arena refuses more than u32 at upload; this only converts).
 fn words(n: u64) -> Result<u32> {

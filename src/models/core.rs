@@ -422,3 +422,21 @@ impl ModelCore {
         Ok(())
     }
 }
+
+/// Training rounds recorded into one submit.
+pub const ROUNDS_PER_SUBMIT: u32 = 64;
+
+/// `rounds` rounds of `plans`, each round every plan once in order (networks that train in
+/// turn), [`ROUNDS_PER_SUBMIT`] rounds recorded into one submit, with no host wait.
+pub fn run_rounds(gpu: &crate::gpu::Gpu, plans: &[crate::tape::Plan], rounds: u32) -> Result<()> {
+    let mut left = rounds;
+    while left > 0 {
+        let now = left.min(ROUNDS_PER_SUBMIT);
+        let order: Vec<(&crate::tape::Plan, u32)> = (0..now)
+            .flat_map(|_| plans.iter().map(|p| (p, 1)))
+            .collect();
+        crate::tape::run_all(gpu, &order)?;
+        left -= now;
+    }
+    Ok(())
+}

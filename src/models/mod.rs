@@ -37,10 +37,10 @@ mod uai;
 mod vae;
 
 pub use autoencoder::{Autoencoder, AutoencoderConfig};
-pub use bigan::{Bigan, BiganConfig, Player, ROUNDS_PER_SUBMIT};
+pub use bigan::{Bigan, BiganConfig, Player};
 pub use core::{
-    EarlyStopping, EpochHook, EpochProgress, FitReport, ModelCore, VALIDATION_SHARE, shader_seed,
-    validation_split,
+    EarlyStopping, EpochHook, EpochProgress, FitReport, ModelCore, ROUNDS_PER_SUBMIT,
+    VALIDATION_SHARE, run_rounds, shader_seed, validation_split,
 };
 pub use da3d::{Body, Da3d, Da3dConfig, Da3dStep, Da3dVariant};
 pub use dagmm::{DAGMM_STEPS_PER_SUBMIT, Dagmm, DagmmConfig};

@@ -1,5 +1,5 @@
 //! DA3D's training plans: each one Adam step of one network (the others held), recorded once
-//! and replayed in turn, [`ROUNDS_PER_SUBMIT`] rounds a submit, with no host wait.
+//! and replayed in turn, [`ROUNDS_PER_SUBMIT`](crate::models::ROUNDS_PER_SUBMIT) rounds a submit, with no host wait.
 //!
 //! Phase 1, the target: the reconstruction step, then (adversarial variants) D's and the
 //! encoder's. Phase 2: the alarm network's step, then (`da3d`) the generator's and the
@@ -8,10 +8,10 @@
 use super::{Da3d, Da3dVariant};
 use crate::data::Dataset;
 use crate::error::Result;
-use crate::models::ROUNDS_PER_SUBMIT;
+use crate::models::core::run_rounds;
 use crate::nn::Dropout;
 use crate::ops::Act;
-use crate::tape::{DataRows, Plan, Tape, Tensor, run_all};
+use crate::tape::{DataRows, Plan, Tape, Tensor};
 
 /// The RNG tags of the steps' draws (the minibatch's rows use `TAG_BATCH`).
 const TAG_PRIOR: u32 = 10;
@@ -248,7 +248,7 @@ impl Da3d {
     }
 
     /// `rounds` rounds on `data`, each one Adam step of each of `steps` in turn,
-    /// [`ROUNDS_PER_SUBMIT`] rounds a submit with no host wait; returns the steps taken. A step
+    /// [`ROUNDS_PER_SUBMIT`](crate::models::ROUNDS_PER_SUBMIT) rounds a submit with no host wait; returns the steps taken. A step
     /// this variant has no network for is refused.
     pub fn train_rounds(&self, data: &Dataset, steps: &[Da3dStep], rounds: u32) -> Result<u64> {
         self.check_data(data)?;
@@ -270,15 +270,7 @@ impl Da3d {
                     })
             })
             .collect::<Result<Vec<Plan>>>()?;
-        let mut left = rounds;
-        while left > 0 {
-            let now = left.min(ROUNDS_PER_SUBMIT);
-            let order: Vec<(&Plan, u32)> = (0..now)
-                .flat_map(|_| plans.iter().map(|p| (p, 1)))
-                .collect();
-            run_all(self.core.gpu(), &order)?;
-            left -= now;
-        }
+        run_rounds(self.core.gpu(), &plans, rounds)?;
         Ok(u64::from(rounds) * plans.len() as u64)
     }
 
