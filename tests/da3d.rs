@@ -112,6 +112,10 @@ fn each_step_trains_only_its_own_networks_words() {
         );
     }
     assert!(covered.iter().all(|&c| c), "a word no step trains");
+    // Each row's code, row-major.
+    let codes = m.codes(&data).unwrap();
+    assert_eq!(codes.len(), data.rows * 4);
+    assert!(codes.iter().all(|v| v.is_finite()));
     // A step the variant has no network for is refused by name.
     let a3 = Da3d::new(&gpu, small(Da3dVariant::A3, 1)).unwrap();
     let e = a3

@@ -255,6 +255,29 @@ impl Da3d {
         &self.config
     }
 
+    /// Each row's code (`rows x code`, row-major): where the autoencoder puts the rows, to
+    /// compare with the N(0, I) prior the adversarial training aims for.
+    pub fn codes(&self, data: &Dataset) -> Result<Vec<f32>> {
+        self.check_width(data)?;
+        let x = data.upload(self.core.gpu())?;
+        let gpu = self.core.gpu();
+        let out = Tensor::new(gpu, x.rows(), self.config.code, "codes")?;
+        let mut tape = self.core.tape();
+        let arena = self.core.arena();
+        self.core.record_rows(
+            &mut tape,
+            &x,
+            self.body.widest(),
+            &[&out],
+            |tape, _, chunk, dst| {
+                let code = self.body.encode(tape, arena, chunk)?;
+                tape.copy(&code, &dst[0])
+            },
+        )?;
+        tape.finish()?.run(1)?;
+        out.read(gpu)
+    }
+
     /// Refuses data this model cannot train on.
     fn check_data(&self, data: &Dataset) -> Result<()> {
         self.check_width(data)?;

@@ -49,6 +49,10 @@ pub struct Args {
     /// a GPU, 1000 on a software adapter).
     #[arg(long)]
     pub max_rows: Option<usize>,
+    /// The autoencoder's channels then its code size, for DA3D's family (default: the
+    /// paper's 32,16,8,16 at 28 x 28; 32,16,16 on the 8x8 digits, two strided layers).
+    #[arg(long, value_delimiter = ',')]
+    pub hidden: Option<Vec<u32>>,
     /// Minibatch rows (default 256, the paper's, on a GPU, 64 on a software adapter; at most
     /// the training rows).
     #[arg(long)]
@@ -215,7 +219,10 @@ fn fit_and_score(
         Settings {
             seed,
             image: Some(image),
-            hidden: (image.h <= 8).then(|| vec![32, 16, 16]),
+            hidden: a
+                .hidden
+                .clone()
+                .or_else(|| (image.h <= 8).then(|| vec![32, 16, 16])),
             max_epochs: Some(epochs),
             batch: Some(
                 a.batch
