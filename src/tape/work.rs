@@ -165,6 +165,19 @@ pub fn serial(entry: &str, params: Option<&dyn Params>) -> Option<Serial> {
             f("comps") * (2 * f("comps") + 2 * f("dims") * f("dims")),
             "components x (softmax + dims^2) per row",
         ),
+        "conv_dact" | "dropout_fwd" | "dropout_bwd" => s(1, "one element per invocation"),
+        "conv_small" => s(
+            f("cb") * f("kh") * f("kw"),
+            "input channels x kernel taps per output element",
+        ),
+        "conv_big" => s(
+            f("cs") * f("kh").div_ceil(f("sh").max(1)) * f("kw").div_ceil(f("sw").max(1)),
+            "input channels x the taps a stride reaches, per output element",
+        ),
+        "conv_wgrad" => s(
+            strided(f("rows") * (f("hs") * f("ws")).max(f("hb") * f("wb")), 256) + SUM256,
+            "rows x positions strided over one workgroup per weight, then its sum",
+        ),
         "recon_fwd" => s(f("cols"), "columns per row"),
         "recon_bwd" => s(2 * f("cols"), "columns per row, twice"),
         "topk_scores" | "topk_pairs" => s(
