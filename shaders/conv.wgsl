@@ -66,13 +66,17 @@ const WG: u32 = 256u;
 #import act
 #import wgsum
 
-fn put(e: u32, v: f32) {
-    let o = p.out_off + e;
+// out[o] (+)= v.
+fn store(o: u32, v: f32) {
     if p.accumulate != 0u {
         out[o] += v;
     } else {
         out[o] = v;
     }
+}
+
+fn put(e: u32, v: f32) {
+    store(p.out_off + e, v);
 }
 
 fn finish(acc: f32, c: u32) -> f32 {
@@ -200,12 +204,7 @@ fn conv_wgrad(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg
         if g < weights {
             put(g, total);
         } else if p.b_off != NONE && g - weights < channels {
-            let o = p.b_off + g - weights;
-            if p.accumulate != 0u {
-                out[o] += total;
-            } else {
-                out[o] = total;
-            }
+            store(p.b_off + g - weights, total);
         }
     }
 }

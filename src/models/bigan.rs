@@ -19,7 +19,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::core::{FitReport, ModelCore, check_inputs, run_rounds};
+use super::core::{FitReport, ModelCore, check_inputs, epoch_rounds, run_rounds};
 use super::detector::{Detector, detector_basics};
 use super::file::Family;
 use super::registry::{DataShape, Model, Settings};
@@ -313,10 +313,7 @@ impl Detector for Bigan {
     fn fit(&mut self, data: &Dataset) -> Result<FitReport> {
         self.check_data(data)?;
         let c = &self.config;
-        let rounds = c.epochs
-            * (data.rows as u32)
-                .div_ceil(c.batch.min(data.rows as u32))
-                .max(1);
+        let rounds = epoch_rounds(data.rows, c.batch, c.epochs);
         let epochs = c.epochs;
         let steps = self.train(
             data,

@@ -426,6 +426,14 @@ impl ModelCore {
 /// Training rounds recorded into one submit.
 pub const ROUNDS_PER_SUBMIT: u32 = 64;
 
+/// The rounds of `epochs` epochs over `rows` rows in minibatches of `batch` (at most the
+/// rows): each epoch `rows / batch` rounds, rounded up, at least one.
+pub fn epoch_rounds(rows: usize, batch: u32, epochs: u32) -> u32 {
+    let rows = u32::try_from(rows).unwrap_or(u32::MAX);
+    let batch = batch.min(rows).max(1);
+    epochs.saturating_mul(rows.div_ceil(batch).max(1))
+}
+
 /// `rounds` rounds of `plans`, each round every plan once in order (networks that train in
 /// turn), [`ROUNDS_PER_SUBMIT`] rounds recorded into one submit, with no host wait.
 pub fn run_rounds(gpu: &crate::gpu::Gpu, plans: &[crate::tape::Plan], rounds: u32) -> Result<()> {

@@ -58,6 +58,11 @@ impl ConvStack {
         self.layers[self.layers.len() - 1].output
     }
 
+    /// The arena words its layers hold.
+    pub fn words(&self) -> u32 {
+        self.slots.iter().map(|s| s.rows * s.cols).sum()
+    }
+
     /// The most values a row holds at any layer (input or output).
     pub fn widest(&self) -> u32 {
         self.layers

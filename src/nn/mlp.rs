@@ -76,6 +76,11 @@ impl Mlp {
         self.sizes[self.sizes.len() - 1]
     }
 
+    /// The arena words its layers hold.
+    pub fn words(&self) -> u32 {
+        self.slots.iter().map(|s| s.rows * s.cols).sum()
+    }
+
     /// The widest layer (input, hidden or output).
     pub fn widest(&self) -> u32 {
         self.sizes.iter().copied().max().unwrap_or(1)

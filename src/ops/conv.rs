@@ -95,16 +95,14 @@ impl Conv2d {
             *o = u32::try_from((padded - u64::from(kernel[a])) / u64::from(stride[a]) + 1)
                 .map_err(|_| invalid("conv2d output", "more than 2^32 positions"))?;
         }
-        let conv = Conv2d {
+        Conv2d::made(
             input,
-            output: Chw::new(channels, out[0], out[1]),
+            Chw::new(channels, out[0], out[1]),
             kernel,
             stride,
             pad,
-            transposed: false,
-        };
-        conv.sizes()?;
-        Ok(conv)
+            false,
+        )
     }
 
     /// A transposed convolution: out = (in - 1) stride - 2 pad + kernel + output_pad per
@@ -153,16 +151,14 @@ impl Conv2d {
             *o = u32::try_from(n)
                 .map_err(|_| invalid("conv_transpose2d output", "more than 2^32 positions"))?;
         }
-        let conv = Conv2d {
+        Conv2d::made(
             input,
-            output: Chw::new(channels, out[0], out[1]),
+            Chw::new(channels, out[0], out[1]),
             kernel,
             stride,
             pad,
-            transposed: true,
-        };
-        conv.sizes()?;
-        Ok(conv)
+            true,
+        )
     }
 
     fn common(input: Chw, channels: u32, kernel: [u32; 2], stride: [u32; 2]) -> Result<()> {
@@ -177,14 +173,29 @@ impl Conv2d {
         Ok(())
     }
 
-    /// Checks that every size the kernels index fits in u32.
-    fn sizes(&self) -> Result<()> {
-        self.input.values()?;
-        self.output.values()?;
-        self.weights()
-            .checked_add(self.output.c)
+    /// The layer of these shapes, once every size the kernels index is checked to fit u32.
+    fn made(
+        input: Chw,
+        output: Chw,
+        kernel: [u32; 2],
+        stride: [u32; 2],
+        pad: [u32; 2],
+        transposed: bool,
+    ) -> Result<Conv2d> {
+        let conv = Conv2d {
+            input,
+            output,
+            kernel,
+            stride,
+            pad,
+            transposed,
+        };
+        conv.input.values()?;
+        conv.output.values()?;
+        conv.weights()
+            .checked_add(conv.output.c)
             .ok_or_else(|| invalid("convolution weights", "more than 2^32 values"))?;
-        Ok(())
+        Ok(conv)
     }
 
     /// The big side of the shader's pair (a convolution's input, a transposed one's output).

@@ -117,8 +117,8 @@ impl Body {
     /// The encoder's parameter words (laid out first, before the decoder's).
     pub fn encoder_words(&self) -> u32 {
         match self {
-            Body::Dense { enc, .. } => enc.sizes.windows(2).map(|w| (w[0] + 1) * w[1]).sum(),
-            Body::Conv { enc, .. } => enc.layers.iter().map(|l| l.params()).sum(),
+            Body::Dense { enc, .. } => enc.words(),
+            Body::Conv { enc, .. } => enc.words(),
         }
     }
 

@@ -292,12 +292,6 @@ impl Da3d {
         }
         Ok(())
     }
-
-    /// Rounds of each phase for `rows` training rows: `epochs x rows / batch`.
-    fn rounds(&self, rows: usize, epochs: u32) -> u32 {
-        let batch = self.config.batch.min(rows as u32).max(1);
-        epochs.saturating_mul((rows as u32).div_ceil(batch).max(1))
-    }
 }
 
 fn check_config(c: &Da3dConfig) -> Result<()> {

@@ -8,7 +8,7 @@
 use super::{Da3d, Da3dVariant};
 use crate::data::Dataset;
 use crate::error::Result;
-use crate::models::core::run_rounds;
+use crate::models::core::{epoch_rounds, run_rounds};
 use crate::nn::Dropout;
 use crate::ops::Act;
 use crate::tape::{DataRows, Plan, Tape, Tensor};
@@ -127,8 +127,10 @@ impl Da3d {
         let arena = self.core.arena();
         let seed = self.core.rng_seed();
         let c = &self.config;
-        let b = tape.sample_rows(x, k.batch, 0.0, seed)?;
-        let rows = b.clean.rows() * b.clean.cols();
+        // The minibatch, drawn only by the steps that read it (the generator's does not).
+        let batch = |tape: &mut Tape| -> Result<Tensor> {
+            Ok(tape.sample_rows(x, k.batch, 0.0, seed)?.clean)
+        };
         // Each pass of a network through dropout draws its masks with its own tags.
         let disc = |tape: &mut Tape, h: &Tensor, tag: u32| {
             let d = self.disc.as_ref().expect("an adversarial variant has D");
@@ -145,14 +147,17 @@ impl Da3d {
         };
         match step {
             Da3dStep::Reconstruct => {
-                let code = self.body.encode(tape, arena, &b.clean)?;
+                let b = batch(tape)?;
+                let rows = b.len();
+                let code = self.body.encode(tape, arena, &b)?;
                 let logits = self.body.decode(tape, arena, &code)?;
                 let column = tape.reshape(&logits, rows, 1)?;
-                let target = Tensor::view(b.clean.buffer(), b.clean.offset(), rows, 1)?;
+                let target = Tensor::view(b.buffer(), b.offset(), rows, 1)?;
                 Ok(vec![tape.bce_with_logits(&column, &target, None)?])
             }
             Da3dStep::Discriminate => {
-                let code = self.body.encode(tape, arena, &b.clean)?;
+                let b = batch(tape)?;
+                let code = self.body.encode(tape, arena, &b)?;
                 let prior = tape.gauss_noise(&k.code0, 1.0, seed, TAG_PRIOR)?;
                 let real = disc(tape, &prior, TAG_DROP_A)?;
                 let fake = disc(tape, &code, TAG_DROP_B)?;
@@ -162,12 +167,14 @@ impl Da3d {
                 ])
             }
             Da3dStep::Regularise => {
-                let code = self.body.encode(tape, arena, &b.clean)?;
+                let b = batch(tape)?;
+                let code = self.body.encode(tape, arena, &b)?;
                 let fake = disc(tape, &code, TAG_DROP_A)?;
                 Ok(vec![tape.weighted_mean(&fake, -1.0)?])
             }
             Da3dStep::Alarm => {
-                let normal = self.alarm_logit(tape, &b.clean, self.drop(TAG_DROP_A))?;
+                let b = batch(tape)?;
+                let normal = self.alarm_logit(tape, &b, self.drop(TAG_DROP_A))?;
                 let mut terms = vec![tape.bce_with_logits(&normal, &k.zeros, None)?];
                 let anomalies = match c.variant {
                     Da3dVariant::Simple => {
@@ -203,8 +210,9 @@ impl Da3d {
                 ])
             }
             Da3dStep::Criticise => {
+                let b = batch(tape)?;
                 let wide = tape.gauss_noise(&k.code0, c.sample_std, seed, TAG_WIDE)?;
-                let code = self.body.encode(tape, arena, &b.clean)?;
+                let code = self.body.encode(tape, arena, &b)?;
                 let g = generated(tape)?;
                 let cw = critic(tape, &wide, TAG_DROP_A)?;
                 let cn = critic(tape, &code, TAG_DROP_B)?;
@@ -252,6 +260,19 @@ impl Da3d {
     /// this variant has no network for is refused.
     pub fn train_rounds(&self, data: &Dataset, steps: &[Da3dStep], rounds: u32) -> Result<u64> {
         self.check_data(data)?;
+        let x = data.upload(self.core.gpu())?;
+        let k = self.step_inputs(self.config.batch.min(x.rows()))?;
+        self.rounds_on(&x, &k, steps, rounds)
+    }
+
+    /// [`Da3d::train_rounds`] on rows already uploaded, with their minibatch constants.
+    fn rounds_on(
+        &self,
+        x: &DataRows,
+        k: &StepInputs,
+        steps: &[Da3dStep],
+        rounds: u32,
+    ) -> Result<u64> {
         let all = self.phases().concat();
         if let Some(s) = steps.iter().find(|s| !all.contains(s)) {
             return Err(crate::error::invalid(
@@ -259,14 +280,12 @@ impl Da3d {
                 format!("{} has no {s:?} step", self.config.variant.name()),
             ));
         }
-        let x = data.upload(self.core.gpu())?;
-        let k = self.step_inputs(self.config.batch.min(x.rows()))?;
         let plans = steps
             .iter()
             .map(|&s| {
                 self.core
                     .train_plan_range(self.step_words(s), self.config.lr, |tape| {
-                        self.record(tape, s, &x, &k)
+                        self.record(tape, s, x, k)
                     })
             })
             .collect::<Result<Vec<Plan>>>()?;
@@ -274,12 +293,16 @@ impl Da3d {
         Ok(u64::from(rounds) * plans.len() as u64)
     }
 
-    /// Both phases on `data`, each for its epochs; returns the steps taken.
+    /// Both phases on `data` (checked by the caller), each for its epochs, the rows uploaded
+    /// once; returns the steps taken.
     pub(super) fn train(&mut self, data: &Dataset) -> Result<u64> {
-        let [target, alarm] = self.phases();
+        let x = data.upload(self.core.gpu())?;
         let c = &self.config;
-        let mut steps = self.train_rounds(data, target, self.rounds(data.rows, c.aae_epochs))?;
-        steps += self.train_rounds(data, alarm, self.rounds(data.rows, c.alarm_epochs))?;
+        let k = self.step_inputs(c.batch.min(x.rows()))?;
+        let [target, alarm] = self.phases();
+        let rounds = |epochs| epoch_rounds(data.rows, c.batch, epochs);
+        let mut steps = self.rounds_on(&x, &k, target, rounds(c.aae_epochs))?;
+        steps += self.rounds_on(&x, &k, alarm, rounds(c.alarm_epochs))?;
         Ok(steps)
     }
 }
