@@ -97,13 +97,20 @@ fn compare(
     }
     for &(o, n) in written {
         let range = o as usize..(o + n) as usize;
-        let e = out_err(
-            p.accumulate != 0,
-            &got[range.clone()],
-            &want[range.clone()],
-            &init[range],
+        let (g, w) = (&got[range.clone()], &want[range.clone()]);
+        let e = out_err(p.accumulate != 0, g, w, &init[range]);
+        // The shaders' tanh (as every adapter's, through exp) is exact to about one ulp of 1,
+        // not of its value: at a geometry of one output, tanh(-0.00227) came out 4.4e-8 off,
+        // 1.9e-5 relative. Such a value passes when every element is within f32's epsilon.
+        let abs = g
+            .iter()
+            .zip(w)
+            .map(|(a, b)| (f64::from(*a) - b).abs())
+            .fold(0.0, f64::max);
+        assert!(
+            e < 1e-5 || abs <= f64::from(f32::EPSILON),
+            "{name}: rel err {e} (largest difference {abs}) over {n} values at {o}: {g:?} vs {w:?}"
         );
-        assert!(e < 1e-5, "{name}: rel err {e} over {n} values at {o}");
     }
 }
 
