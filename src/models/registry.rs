@@ -259,7 +259,7 @@ pub static MODELS: &[Entry] = &[
     Entry::of::<Da3d>(
         "da3d-simple",
         Family::Detector,
-        "DA3D's simple variant: the alarm network against wide Gaussian codes, decoded",
+        "DA3D's simple variant: the alarm network against noise rows and wide Gaussian codes, decoded",
     ),
     Entry::of::<Da3d>(
         "a3",

@@ -19,8 +19,9 @@
 //!   C learns where the normal and generated codes lie against the wide Gaussian, and G,
 //!   minimising `mean C(G(z))`, is pushed out into the wide region.
 //! - **Variants** ([`Da3dVariant`]): `da3d` trains A on normal, trivial and generated
-//!   anomalies (A, G and C in turn each round, after the AAE); `da3d-simple` on normal rows and
-//!   simple anomalies only (no G or C); `a3` on normal rows and trivial anomalies, over a plain
+//!   anomalies (A, G and C in turn each round, after the AAE); `da3d-simple` on normal rows,
+//!   trivial and simple anomalies (no G or C: the reference's TrivialSimpleDA3D, the simple
+//!   column of the paper's Table 2); `a3` on normal rows and trivial anomalies, over a plain
 //!   autoencoder.
 //! - **Score:** A's logit of the row (its anomaly probability's log-odds).
 //!
@@ -55,7 +56,7 @@ use crate::tape::{DataRows, Plan, Tensor};
 pub enum Da3dVariant {
     /// Trivial and generated anomalies (the generator and critic trained with the alarm).
     Da3d,
-    /// Simple anomalies only: wide Gaussian codes, decoded.
+    /// Trivial and simple anomalies: noise rows, and wide Gaussian codes decoded.
     Simple,
     /// Trivial anomalies only, over a plain (not adversarial) autoencoder.
     A3,

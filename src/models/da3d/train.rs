@@ -176,24 +176,23 @@ impl Da3d {
                 let b = batch(tape)?;
                 let normal = self.alarm_logit(tape, &b, self.drop(TAG_DROP_A))?;
                 let mut terms = vec![tape.bce_with_logits(&normal, &k.zeros, None)?];
-                let anomalies = match c.variant {
+                // Every variant learns the trivial anomalies; `da3d` also the generated ones
+                // and `da3d-simple` the wide Gaussian codes, both decoded (the reference's
+                // DA3D and TrivialSimpleDA3D, the latter its Table 2's simple column).
+                let trivial = tape.gauss_noise(&k.half, 1.0, seed, TAG_TRIVIAL)?;
+                let mut anomalies =
+                    vec![self.alarm_logit(tape, &trivial, self.drop(TAG_DROP_B))?];
+                let decoded = match c.variant {
                     Da3dVariant::Simple => {
-                        let wide = tape.gauss_noise(&k.code0, c.sample_std, seed, TAG_SIMPLE)?;
-                        let d = self.drop(TAG_DROP_B);
-                        vec![self.alarm_out(tape, &wide, Act::Identity, d)?]
+                        Some(tape.gauss_noise(&k.code0, c.sample_std, seed, TAG_SIMPLE)?)
                     }
-                    Da3dVariant::A3 | Da3dVariant::Da3d => {
-                        let trivial = tape.gauss_noise(&k.half, 1.0, seed, TAG_TRIVIAL)?;
-                        let mut a =
-                            vec![self.alarm_logit(tape, &trivial, self.drop(TAG_DROP_B))?];
-                        if c.variant == Da3dVariant::Da3d {
-                            let g = generated(tape)?;
-                            let d = self.drop(TAG_DROP_C);
-                            a.push(self.alarm_out(tape, &g, Act::Identity, d)?);
-                        }
-                        a
-                    }
+                    Da3dVariant::Da3d => Some(generated(tape)?),
+                    Da3dVariant::A3 => None,
                 };
+                if let Some(code) = decoded {
+                    let d = self.drop(TAG_DROP_C);
+                    anomalies.push(self.alarm_out(tape, &code, Act::Identity, d)?);
+                }
                 for logit in &anomalies {
                     terms.push(tape.bce_with_logits(logit, &k.ones, None)?);
                 }
