@@ -400,3 +400,49 @@ fn duplicate_columns_and_other_delimiters() {
     let d = load("a;b\n1\n2\n", &CsvOptions::default().delimiter(b',')).unwrap();
     assert_eq!(d.feature_names(), vec!["a;b"]);
 }
+
+#[test]
+fn one_range_for_every_pixel() {
+    // The digits' raw values are 0 to 16; a pixel's own range can be much narrower (the
+    // corners are rarely lit), so in one range every value is its raw value over 16.
+    let d = digits().unwrap();
+    let narrow = d
+        .schema
+        .features
+        .iter()
+        .position(|f| f.hi > f.lo && f.hi < 8.0)
+        .expect("a pixel that is never brighter than half");
+    let one = d.in_one_range().unwrap();
+    assert_eq!((one.rows, one.cols), (d.rows, d.cols));
+    for (i, (a, b)) in d.x.iter().zip(&one.x).enumerate() {
+        let f = &d.schema.features[i % d.cols];
+        let raw = f.lo + a * (f.hi - f.lo);
+        assert!(
+            (b - raw / 16.0).abs() < 1e-6,
+            "value {i}: {b} for raw {raw}"
+        );
+    }
+    let col = |x: &[f32]| -> f32 {
+        x.iter()
+            .skip(narrow)
+            .step_by(d.cols)
+            .copied()
+            .fold(0.0, f32::max)
+    };
+    assert_eq!(col(&d.x), 1.0, "each pixel's own range stretches it to 1");
+    assert!(col(&one.x) < 0.5, "one range keeps it dim: {}", col(&one.x));
+    assert!(
+        one.schema
+            .features
+            .iter()
+            .all(|f| (f.lo, f.hi) == (0.0, 16.0))
+    );
+    // New rows scaled by the new schema land where the converted ones did.
+    let mut raw = vec![16.0f32; d.cols];
+    one.schema.scale(&mut raw);
+    assert!(raw.iter().all(|&v| v == 1.0));
+    // One-hot features have no common unit.
+    let cat = load("a,kind\n1,x\n3,y\n", &CsvOptions::default()).unwrap();
+    let e = cat.in_one_range().unwrap_err().to_string();
+    assert!(e.contains("kind=x") && e.contains("one-hot"), "{e}");
+}

@@ -147,6 +147,56 @@ impl Dataset {
         }
     }
 
+    /// The same rows with every feature scaled by one range, the widest of them all (raw
+    /// values from min(lo) to max(hi) become 0 to 1): what images want (as dividing by 255
+    /// does), where each pixel's own range stretches a border pixel that is rarely lit to full
+    /// brightness. Each value is taken back to its raw unit through its feature's range and
+    /// scaled again (in f64); the schema gets the new range, so data scaled by it later (a test
+    /// split) matches. Refused for one-hot features.
+    pub fn in_one_range(&self) -> std::result::Result<Dataset, DataError> {
+        let f = &self.schema.features;
+        if f.len() != self.cols {
+            return Err(DataError::Request(format!(
+                "{}: its schema has {} features for {} columns",
+                self.name,
+                f.len(),
+                self.cols
+            )));
+        }
+        if let Some(one_hot) = f.iter().find(|f| f.value.is_some()) {
+            return Err(DataError::Request(format!(
+                "{}: {} is a one-hot feature; only numeric features share one range",
+                self.name,
+                one_hot.name()
+            )));
+        }
+        let lo = f
+            .iter()
+            .map(|f| f64::from(f.lo))
+            .fold(f64::INFINITY, f64::min);
+        let hi = f
+            .iter()
+            .map(|f| f64::from(f.hi))
+            .fold(f64::NEG_INFINITY, f64::max);
+        let span = hi - lo;
+        let mut out = self.clone();
+        for row in out.x.chunks_mut(self.cols.max(1)) {
+            for (v, f) in row.iter_mut().zip(f) {
+                let raw = f64::from(f.lo) + f64::from(*v) * (f64::from(f.hi) - f64::from(f.lo));
+                *v = if span > 0.0 {
+                    ((raw - lo) / span) as f32
+                } else {
+                    0.0
+                };
+            }
+        }
+        for feature in &mut out.schema.features {
+            feature.lo = lo as f32;
+            feature.hi = hi as f32;
+        }
+        Ok(out)
+    }
+
     /// The features on the GPU ([`DataRows`]: one tensor, or parts when one binding cannot
     /// hold them).
     pub fn upload(&self, gpu: &Gpu) -> Result<DataRows> {

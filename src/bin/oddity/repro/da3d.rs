@@ -78,13 +78,22 @@ struct Run {
     seconds: f64,
 }
 
-/// The base set of `name` and its test split, with the image shape of its rows.
+/// The base set of `name` and its test split, with the image shape of its rows, every pixel
+/// scaled by one range (the reference divides by 255; see [`Dataset::in_one_range`]).
 fn base(name: &str) -> oddity::Result<(Dataset, Option<Dataset>, Chw)> {
     match name {
-        "digits" => Ok((oddity::data::digits()?, None, Chw::new(1, 8, 8))),
-        "mnist5k" => Ok((oddity::data::wheels::mnist5k()?, None, Chw::new(1, 28, 28))),
+        "digits" => Ok((
+            oddity::data::digits()?.in_one_range()?,
+            None,
+            Chw::new(1, 8, 8),
+        )),
+        "mnist5k" => Ok((
+            oddity::data::wheels::mnist5k()?.in_one_range()?,
+            None,
+            Chw::new(1, 28, 28),
+        )),
         "fmnist" => {
-            let train = oddity::data::fashion_mnist()?;
+            let train = oddity::data::fashion_mnist()?.in_one_range()?;
             let test = oddity::data::fashion_mnist_test(&train)?;
             Ok((train, Some(test), Chw::new(1, 28, 28)))
         }
