@@ -365,3 +365,32 @@ params!(
     /// `dropout.wgsl`: inverted dropout and its backward (the same mask, redrawn).
     DropoutParams { n: u32, x_off: u32, out_off: u32, seed: u32, tag: u32, rate: f32, accumulate: u32 }
 );
+
+params!(
+    /// `kmeans.wgsl`: assignment, centroid update, cluster statistics and k-means++ seeding.
+    KmeansParams {
+        rows: u32, cols: u32, k: u32, x_off: u32, c_off: u32, a_off: u32, d_off: u32,
+        s_off: u32, m_off: u32, idx: u32, mode: u32, seed: u32, tag: u32,
+    }
+);
+
+impl KmeansParams {
+    /// `rows x cols` rows and `k` centroids, every offset 0, centroid 0, mode 0, seed and tag 0.
+    pub fn new(rows: u32, cols: u32, k: u32) -> KmeansParams {
+        KmeansParams {
+            rows,
+            cols,
+            k,
+            x_off: 0,
+            c_off: 0,
+            a_off: 0,
+            d_off: 0,
+            s_off: 0,
+            m_off: 0,
+            idx: 0,
+            mode: 0,
+            seed: 0,
+            tag: 0,
+        }
+    }
+}

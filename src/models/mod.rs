@@ -14,6 +14,8 @@
 //!   autoencoder's activations (Schulze et al.; Sperl et al.).
 //! - [`Ocsvm`]: the one-class SVM with the RBF kernel (Schoelkopf et al.).
 //! - [`IForest`]: the isolation forest (Liu et al.), the classic peer, scored on the GPU.
+//! - [`Kmeans`]: k-means (k-means++ seeding, Lloyd's steps), scored by the distance to the
+//!   nearest centroid.
 //! - [`construct_hard`]: the UAI paper's X_hard, from a weak classifier's mistakes.
 
 mod autoencoder;
@@ -27,6 +29,7 @@ pub mod evaluation;
 mod file;
 mod hard;
 mod iforest;
+mod kmeans;
 mod labels;
 mod ocsvm;
 mod pca;
@@ -49,6 +52,7 @@ pub use detector::{ActiveDetector, Detector, Threshold, ThresholdRule};
 pub use file::{CoreState, Family, ModelFile};
 pub use hard::{WEAK_BATCH, WEAK_HIDDEN, WEAK_STEPS, WeakClassifier, construct_hard};
 pub use iforest::{IFOREST_SUBSAMPLE, IFOREST_TREES, IForest, IForestConfig, average_path_length};
+pub use kmeans::{CHECK_EVERY, Kmeans, KmeansConfig};
 pub use labels::{LabelCounts, LabelSet};
 pub use ocsvm::{
     OCSVM_EXACT_MAX_ROWS, OCSVM_FEATURES, OCSVM_MIN_STEPS, Ocsvm, OcsvmConfig, OcsvmFitted,

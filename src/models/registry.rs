@@ -15,7 +15,8 @@ use serde::de::DeserializeOwned;
 use super::detector::Detector;
 use super::file::{Family, ModelFile, config_from, config_json};
 use super::{
-    Bigan, Da3d, Dagmm, DeepSvdd, IForest, Ocsvm, OcsvmSolver, Pca, Supervised, UaiModel, Vae,
+    Bigan, Da3d, Dagmm, DeepSvdd, IForest, Kmeans, Ocsvm, OcsvmSolver, Pca, Supervised, UaiModel,
+    Vae,
 };
 use crate::data::Dataset;
 use crate::error::{Result, invalid};
@@ -69,7 +70,7 @@ pub struct Settings {
     pub gamma: Option<f32>,
     /// The one-class SVM's solver.
     pub solver: Option<OcsvmSolver>,
-    /// Mixture components (DAGMM's K).
+    /// Mixture components (DAGMM's K), or k-means' clusters.
     pub components: Option<u32>,
     /// Standardise the columns over the training rows before the network (the AE, DAE and
     /// the ABC paper's detectors; the VAE, which then reconstructs with an identity output).
@@ -245,6 +246,11 @@ pub static MODELS: &[Entry] = &[
         "pca",
         Family::Detector,
         "principal component analysis on the GPU: squared standardised projections (the report's PCA)",
+    ),
+    Entry::of::<Kmeans>(
+        "kmeans",
+        Family::Detector,
+        "k-means on the GPU (k-means++ seeding, Lloyd's steps): squared distance to the nearest centroid",
     ),
     Entry::of::<Bigan>(
         "bigan",

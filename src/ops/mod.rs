@@ -9,6 +9,7 @@ pub mod dropout;
 pub mod gmm;
 pub mod head;
 pub mod iforest;
+pub mod kmeans;
 pub mod loss;
 pub mod ocsvm;
 pub mod pca;

@@ -101,6 +101,21 @@ pub fn serial(entry: &str, params: Option<&dyn Params>) -> Option<Serial> {
             )
         }
         "pca_score" => s(f("k") + f("cols"), "components and columns per row"),
+        "km_assign" => s(f("k") * f("cols"), "centroids x columns per row"),
+        "km_update" => s(
+            f("rows") * (1 + strided(f("cols"), 256)) + SUM256,
+            "rows counted, then summed for each column strided over one workgroup, then a sum",
+        ),
+        "km_stats" => s(
+            strided(f("rows"), 256) + 2 * SUM256,
+            "rows strided over one workgroup, two sums",
+        ),
+        "km_seed_dist" => s(f("cols"), "columns per row"),
+        "km_seed_pick" => s(
+            strided(f("rows"), 256) + 256 + 2 * strided(f("rows"), 256) + strided(f("cols"), 256),
+            "rows strided over one workgroup, then one invocation's walk over the chunks and \
+             a chunk's rows, then the row copied",
+        ),
         "sq_norms" => s(f("cols"), "columns per row"),
         "rbf" | "smo_init" => s(1, "one element per invocation"),
         "smo" => {
