@@ -394,3 +394,34 @@ impl KmeansParams {
         }
     }
 }
+
+params!(
+    /// `gmmdiag.wgsl`: a diagonal-covariance Gaussian mixture's E and M steps.
+    GmmDiagParams {
+        rows: u32, cols: u32, k: u32, x_off: u32, p_off: u32, r_off: u32, e_off: u32,
+        a_off: u32, s_off: u32, reg: f32,
+    }
+);
+
+impl GmmDiagParams {
+    /// `rows x cols` rows and `k` components, every offset 0, scikit-learn's `reg_covar` 1e-6.
+    pub fn new(rows: u32, cols: u32, k: u32) -> GmmDiagParams {
+        GmmDiagParams {
+            rows,
+            cols,
+            k,
+            x_off: 0,
+            p_off: 0,
+            r_off: 0,
+            e_off: 0,
+            a_off: 0,
+            s_off: 0,
+            reg: 1e-6,
+        }
+    }
+
+    /// Words of one component's record: log w, the means and the variances.
+    pub fn record(&self) -> u32 {
+        1 + 2 * self.cols
+    }
+}

@@ -111,16 +111,7 @@ impl Detector for Kmeans {
     /// Seeds and runs Lloyd's steps on every row given (labels are not read).
     fn fit(&mut self, data: &Dataset) -> Result<FitReport> {
         self.check_width(data)?;
-        let k = self.config.k;
-        if (data.rows as u64) < u64::from(k) {
-            return Err(invalid(
-                "k-means",
-                format!(
-                    "{k} clusters need {k} rows or more; {} has {}",
-                    data.name, data.rows
-                ),
-            ));
-        }
+        enough_rows("k-means", self.config.k, "clusters", data)?;
         let gpu = self.core.gpu().clone();
         let rows = data.upload(&gpu)?;
         let x = rows.whole("k-means fitting")?;
@@ -133,37 +124,19 @@ impl Detector for Kmeans {
         let labels = Tensor::new(&gpu, 2 * n, 1, "assignments and distances")?;
         let asg = Tensor::view(labels.buffer(), labels.offset(), n, 1)?;
         let dist = Tensor::view(labels.buffer(), labels.offset() + n, n, 1)?;
-        let mind = Tensor::new(&gpu, n, 1, "k-means++ distances")?;
-        let seed = self.core.rng_seed();
-
-        // k-means++: a uniform first centroid, then each drawn by its squared distance.
-        let mut tape = self.core.tape();
-        tape.kmeans_seed_pick(x, None, &cent, 0, seed, TAG_SEED)?;
-        for j in 1..k {
-            tape.kmeans_seed_dist(x, &cent, j - 1, &mind, j > 1)?;
-            tape.kmeans_seed_pick(x, Some(&mind), &cent, j, seed, TAG_SEED)?;
-        }
-        tape.finish()?.run(1)?;
-
-        // Lloyd's steps, CHECK_EVERY a submit, until no centroid moves.
-        let mut tape = self.core.tape();
-        tape.kmeans_assign(x, &cent, Some(&asg), &dist)?;
-        tape.kmeans_update(x, &asg, &cent, &moved)?;
-        let lloyd = tape.finish()?;
-        let mut steps = 0;
-        while steps < self.config.max_iter {
-            let now = CHECK_EVERY.min(self.config.max_iter - steps);
-            lloyd.run(now)?;
-            steps += now;
-            if moved.read(&gpu)?.iter().all(|&m| m == 0.0) {
-                break;
-            }
-        }
-        self.steps = steps;
+        self.steps = solve(
+            &self.core,
+            x,
+            &cent,
+            &moved,
+            &asg,
+            &dist,
+            self.config.max_iter,
+        )?;
+        let steps = self.steps;
 
         // The clusters the final centroids make.
         let mut tape = self.core.tape();
-        tape.kmeans_assign(x, &cent, Some(&asg), &dist)?;
         tape.kmeans_stats(&asg, &dist, &stats)?;
         tape.finish()?.run(1)?;
         self.core.fitted_on(data);
@@ -188,6 +161,67 @@ impl Detector for Kmeans {
         )?;
         Ok((tape.finish()?, out))
     }
+}
+
+/// An error of `model` unless `data` has `k` rows or more (`what`: clusters, components).
+pub(crate) fn enough_rows(model: &'static str, k: u32, what: &str, data: &Dataset) -> Result<()> {
+    if (data.rows as u64) < u64::from(k) {
+        return Err(invalid(
+            model,
+            format!(
+                "{k} {what} need {k} rows or more; {} has {}",
+                data.name, data.rows
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// k-means on `x` (at least as many rows as `cent` has centroids) into `cent` (`k x cols`;
+/// `moved`, `k x 1`, a view of its buffer): k-means++ seeding by `core`'s RNG seed, then
+/// Lloyd's steps, [`CHECK_EVERY`] a submit, until no centroid moves or `max_iter` steps. Leaves
+/// each row's assignment and squared distance to the final centroids in `asg` and `dist`
+/// (`rows x 1`, views of one buffer). Returns the steps taken.
+pub(crate) fn solve(
+    core: &ModelCore,
+    x: &Tensor,
+    cent: &Tensor,
+    moved: &Tensor,
+    asg: &Tensor,
+    dist: &Tensor,
+    max_iter: u32,
+) -> Result<u32> {
+    let gpu = core.gpu();
+    let (n, k) = (x.rows(), cent.rows());
+    let mind = Tensor::new(gpu, n, 1, "k-means++ distances")?;
+    let seed = core.rng_seed();
+    // k-means++: a uniform first centroid, then each drawn by its squared distance.
+    let mut tape = core.tape();
+    tape.kmeans_seed_pick(x, None, cent, 0, seed, TAG_SEED)?;
+    for j in 1..k {
+        tape.kmeans_seed_dist(x, cent, j - 1, &mind, j > 1)?;
+        tape.kmeans_seed_pick(x, Some(&mind), cent, j, seed, TAG_SEED)?;
+    }
+    tape.finish()?.run(1)?;
+
+    // Lloyd's steps, CHECK_EVERY a submit, until no centroid moves.
+    let mut tape = core.tape();
+    tape.kmeans_assign(x, cent, Some(asg), dist)?;
+    tape.kmeans_update(x, asg, cent, moved)?;
+    let lloyd = tape.finish()?;
+    let mut steps = 0;
+    while steps < max_iter {
+        let now = CHECK_EVERY.min(max_iter - steps);
+        lloyd.run(now)?;
+        steps += now;
+        if moved.read(gpu)?.iter().all(|&m| m == 0.0) {
+            break;
+        }
+    }
+    let mut tape = core.tape();
+    tape.kmeans_assign(x, cent, Some(asg), dist)?;
+    tape.finish()?.run(1)?;
+    Ok(steps)
 }
 
 impl Model for Kmeans {

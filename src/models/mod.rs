@@ -16,6 +16,8 @@
 //! - [`IForest`]: the isolation forest (Liu et al.), the classic peer, scored on the GPU.
 //! - [`Kmeans`]: k-means (k-means++ seeding, Lloyd's steps), scored by the distance to the
 //!   nearest centroid.
+//! - [`Gmm`]: a Gaussian mixture with diagonal covariances (EM from k-means), scored by the
+//!   negative log-likelihood.
 //! - [`construct_hard`]: the UAI paper's X_hard, from a weak classifier's mistakes.
 
 mod autoencoder;
@@ -31,6 +33,7 @@ mod hard;
 mod iforest;
 mod kmeans;
 mod labels;
+mod mixture;
 mod ocsvm;
 mod pca;
 pub mod registry;
@@ -54,6 +57,7 @@ pub use hard::{WEAK_BATCH, WEAK_HIDDEN, WEAK_STEPS, WeakClassifier, construct_ha
 pub use iforest::{IFOREST_SUBSAMPLE, IFOREST_TREES, IForest, IForestConfig, average_path_length};
 pub use kmeans::{CHECK_EVERY, Kmeans, KmeansConfig};
 pub use labels::{LabelCounts, LabelSet};
+pub use mixture::{Component, Gmm, GmmConfig};
 pub use ocsvm::{
     OCSVM_EXACT_MAX_ROWS, OCSVM_FEATURES, OCSVM_MIN_STEPS, Ocsvm, OcsvmConfig, OcsvmFitted,
     OcsvmSolver,

@@ -15,8 +15,8 @@ use serde::de::DeserializeOwned;
 use super::detector::Detector;
 use super::file::{Family, ModelFile, config_from, config_json};
 use super::{
-    Bigan, Da3d, Dagmm, DeepSvdd, IForest, Kmeans, Ocsvm, OcsvmSolver, Pca, Supervised, UaiModel,
-    Vae,
+    Bigan, Da3d, Dagmm, DeepSvdd, Gmm, IForest, Kmeans, Ocsvm, OcsvmSolver, Pca, Supervised,
+    UaiModel, Vae,
 };
 use crate::data::Dataset;
 use crate::error::{Result, invalid};
@@ -70,7 +70,7 @@ pub struct Settings {
     pub gamma: Option<f32>,
     /// The one-class SVM's solver.
     pub solver: Option<OcsvmSolver>,
-    /// Mixture components (DAGMM's K), or k-means' clusters.
+    /// Mixture components (DAGMM's K, the Gaussian mixture's), or k-means' clusters.
     pub components: Option<u32>,
     /// Standardise the columns over the training rows before the network (the AE, DAE and
     /// the ABC paper's detectors; the VAE, which then reconstructs with an identity output).
@@ -251,6 +251,11 @@ pub static MODELS: &[Entry] = &[
         "kmeans",
         Family::Detector,
         "k-means on the GPU (k-means++ seeding, Lloyd's steps): squared distance to the nearest centroid",
+    ),
+    Entry::of::<Gmm>(
+        "gmm",
+        Family::Detector,
+        "a Gaussian mixture with diagonal covariances, EM on the GPU from k-means: negative log-likelihood",
     ),
     Entry::of::<Bigan>(
         "bigan",

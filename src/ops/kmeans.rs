@@ -5,31 +5,9 @@
 use oddity_kernels::kernels as k;
 use oddity_kernels::params::{KmeansParams, NONE};
 
-use super::{f32_rows, groups_1d, one_buffer};
+use super::{apart, f32_rows, groups_1d, one_buffer, sized};
 use crate::error::{Result, shape};
 use crate::tape::{Tape, Tensor};
-
-/// An error of `op` unless `t` is `rows x 1`.
-fn column(op: &'static str, what: &str, t: &Tensor, rows: u32) -> Result<()> {
-    if (t.rows(), t.cols()) != (rows, 1) {
-        return Err(shape(
-            op,
-            format!("{what} is {}x{}, not {rows}x1", t.rows(), t.cols()),
-        ));
-    }
-    Ok(())
-}
-
-/// An error of `op` when the output `out` shares a buffer with an input it would read.
-fn apart(op: &'static str, out: &Tensor, inputs: &[&Tensor]) -> Result<()> {
-    if inputs.iter().any(|t| t.buffer() == out.buffer()) {
-        return Err(shape(
-            op,
-            "the output must not share a buffer with what the kernel reads",
-        ));
-    }
-    Ok(())
-}
 
 /// An error of `op` unless `cent` holds k >= 1 centroids of `x`'s width.
 fn centroids(op: &'static str, x: &Tensor, cent: &Tensor) -> Result<()> {
@@ -62,9 +40,9 @@ impl Tape {
         let op = "kmeans_assign";
         f32_rows(op, &[x])?;
         centroids(op, x, cent)?;
-        column(op, "the distances", dist, x.rows())?;
+        sized(op, "the distances", dist, x.rows(), 1)?;
         if let Some(a) = asg {
-            column(op, "the assignments", a, x.rows())?;
+            sized(op, "the assignments", a, x.rows(), 1)?;
             one_buffer(op, "the assignments and distances", &[a, dist])?;
         }
         apart(op, dist, &[x, cent])?;
@@ -101,8 +79,8 @@ impl Tape {
         let op = "kmeans_update";
         f32_rows(op, &[x])?;
         centroids(op, x, cent)?;
-        column(op, "the assignments", asg, x.rows())?;
-        column(op, "the moves", moved, cent.rows())?;
+        sized(op, "the assignments", asg, x.rows(), 1)?;
+        sized(op, "the moves", moved, cent.rows(), 1)?;
         let out = one_buffer(op, "the centroids and their moves", &[cent, moved])?;
         apart(op, cent, &[x, asg])?;
         let p = KmeansParams {
@@ -126,8 +104,8 @@ impl Tape {
     pub fn kmeans_stats(&mut self, asg: &Tensor, dist: &Tensor, stats: &Tensor) -> Result<()> {
         let op = "kmeans_stats";
         let rows = asg.rows();
-        column(op, "the assignments", asg, rows)?;
-        column(op, "the distances", dist, rows)?;
+        sized(op, "the assignments", asg, rows, 1)?;
+        sized(op, "the distances", dist, rows, 1)?;
         let aux = one_buffer(op, "the assignments and distances", &[asg, dist])?;
         if stats.cols() != 2 || stats.rows() == 0 || rows == 0 {
             return Err(shape(
@@ -163,7 +141,7 @@ impl Tape {
         let op = "kmeans_seed_dist";
         f32_rows(op, &[x])?;
         centroids(op, x, cent)?;
-        column(op, "the distances", mind, x.rows())?;
+        sized(op, "the distances", mind, x.rows(), 1)?;
         apart(op, mind, &[x, cent])?;
         if idx >= cent.rows() {
             return Err(shape(op, format!("centroid {idx} of {}", cent.rows())));
@@ -205,7 +183,7 @@ impl Tape {
         f32_rows(op, &[x])?;
         centroids(op, x, cent)?;
         if let Some(w) = weights {
-            column(op, "the weights", w, x.rows())?;
+            sized(op, "the weights", w, x.rows(), 1)?;
             apart(op, cent, &[x, w])?;
         } else {
             apart(op, cent, &[x])?;

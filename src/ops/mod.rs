@@ -7,6 +7,7 @@ pub mod data;
 pub mod dense;
 pub mod dropout;
 pub mod gmm;
+pub mod gmmdiag;
 pub mod head;
 pub mod iforest;
 pub mod kmeans;
@@ -102,6 +103,39 @@ pub(crate) fn one_buffer(
             format!("{what} must be views of one buffer"),
         )),
     }
+}
+
+/// An error of `op` unless `t` (`what`, for the message) is `rows x cols`.
+pub(crate) fn sized(
+    op: &'static str,
+    what: &str,
+    t: &crate::tape::Tensor,
+    rows: u32,
+    cols: u32,
+) -> Result<()> {
+    if (t.rows(), t.cols()) != (rows, cols) {
+        return Err(crate::error::shape(
+            op,
+            format!("{what} is {}x{}, not {rows}x{cols}", t.rows(), t.cols()),
+        ));
+    }
+    Ok(())
+}
+
+/// An error of `op` when its output `out` shares a buffer with an input it reads (one buffer
+/// cannot be bound for reading and writing in one dispatch).
+pub(crate) fn apart(
+    op: &'static str,
+    out: &crate::tape::Tensor,
+    inputs: &[&crate::tape::Tensor],
+) -> Result<()> {
+    if inputs.iter().any(|t| t.buffer() == out.buffer()) {
+        return Err(crate::error::shape(
+            op,
+            "the output must not share a buffer with what the kernel reads",
+        ));
+    }
+    Ok(())
 }
 
 /// An error of `op` when any of `ts` is stored as f16 (its kernels read f32 only).

@@ -101,6 +101,15 @@ pub fn serial(entry: &str, params: Option<&dyn Params>) -> Option<Serial> {
             )
         }
         "pca_score" => s(f("k") + f("cols"), "components and columns per row"),
+        "gd_estep" => s(
+            3 * f("k") * f("cols"),
+            "components x columns per row, three passes",
+        ),
+        "gd_onehot" => s(f("k"), "components per row"),
+        "gd_mstep" => s(
+            f("rows") * (1 + 2 * strided(f("cols"), 256)) + SUM256,
+            "rows summed, then twice for each column strided over one workgroup, then a sum",
+        ),
         "km_assign" => s(f("k") * f("cols"), "centroids x columns per row"),
         "km_update" => s(
             f("rows") * (1 + strided(f("cols"), 256)) + SUM256,

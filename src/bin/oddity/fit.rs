@@ -69,7 +69,8 @@ pub struct Args {
     /// approximation beyond), exact or fourier. Other models ignore it.
     #[arg(long, value_parser = solver)]
     pub solver: Option<OcsvmSolver>,
-    /// DAGMM's mixture components, 1 to 16 (default 4), or k-means' clusters (default 8).
+    /// DAGMM's mixture components, 1 to 16 (default 4), the Gaussian mixture's (default 4) or
+    /// k-means' clusters (default 8).
     /// Other models ignore it.
     #[arg(long)]
     pub components: Option<u32>,
