@@ -425,3 +425,41 @@ impl GmmDiagParams {
         1 + 2 * self.cols
     }
 }
+
+params!(
+    /// `select.wgsl`: a percentile by radix select, the rows at or below a threshold, a
+    /// per-row table lookup.
+    SelectParams {
+        n: u32, v_off: u32, stride: u32, lo: u32, hi: u32, frac: f32, o_off: u32, t_off: u32,
+        l_off: u32, w_off: u32, width: u32, col: u32,
+    }
+);
+
+impl SelectParams {
+    /// `n` values of stride 1, every offset 0, ranks 0, no table.
+    pub fn new(n: u32) -> SelectParams {
+        SelectParams {
+            n,
+            v_off: 0,
+            stride: 1,
+            lo: 0,
+            hi: 0,
+            frac: 0.0,
+            o_off: 0,
+            t_off: 0,
+            l_off: 0,
+            w_off: 0,
+            width: 0,
+            col: 0,
+        }
+    }
+
+    /// The ranks and weight of numpy's linear `q`-th percentile (0 to 100) of `n` values.
+    pub fn percentile(mut self, q: f64) -> SelectParams {
+        let pos = q / 100.0 * f64::from(self.n.saturating_sub(1));
+        self.lo = pos.floor() as u32;
+        self.hi = pos.ceil() as u32;
+        self.frac = (pos - pos.floor()) as f32;
+        self
+    }
+}

@@ -14,6 +14,7 @@ mod iforest;
 mod kmeans;
 mod ocsvm;
 mod pca;
+mod select;
 mod vae;
 pub use conv::*;
 pub use dropout::*;
@@ -24,6 +25,7 @@ pub use iforest::*;
 pub use kmeans::*;
 pub use ocsvm::*;
 pub use pca::*;
+pub use select::*;
 pub use vae::*;
 
 pub fn rng_hash(v: u32) -> u32 {

@@ -16,6 +16,7 @@ pub mod ocsvm;
 pub mod pca;
 pub mod primal;
 pub mod reduce;
+pub mod select;
 pub mod topk;
 pub(crate) mod tune;
 pub mod vae;

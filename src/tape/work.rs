@@ -110,6 +110,16 @@ pub fn serial(entry: &str, params: Option<&dyn Params>) -> Option<Serial> {
             f("rows") * (1 + 2 * strided(f("cols"), 256)) + SUM256,
             "rows summed, then twice for each column strided over one workgroup, then a sum",
         ),
+        "quantile" => s(
+            2 * 4 * (strided(f("n"), 256) + 256),
+            "two ranks, each four radix passes over the values strided over one workgroup and a \
+             256-bin scan",
+        ),
+        "select_below" => s(
+            2 * strided(f("n"), 256) + 256,
+            "values strided over one workgroup, twice, and a 256-entry scan",
+        ),
+        "lookup" => s(1, "one element per invocation"),
         "km_assign" => s(f("k") * f("cols"), "centroids x columns per row"),
         "km_update" => s(
             f("rows") * (1 + strided(f("cols"), 256)) + SUM256,
