@@ -463,3 +463,28 @@ impl SelectParams {
         self
     }
 }
+
+params!(
+    /// `angle.wgsl`: the angle between each prediction row and its target, and its backward.
+    AngleParams {
+        rows: u32, cols: u32, pred_off: u32, target_off: u32, out_off: u32, g_off: u32,
+        g_scale: f32, accumulate: u32, a_off: u32,
+    }
+);
+
+impl AngleParams {
+    /// `rows x cols`, every offset 0, no upstream gradient (scale 1), written, not added.
+    pub fn new(rows: u32, cols: u32) -> AngleParams {
+        AngleParams {
+            rows,
+            cols,
+            pred_off: 0,
+            target_off: 0,
+            out_off: 0,
+            g_off: NONE,
+            g_scale: 1.0,
+            accumulate: 0,
+            a_off: 0,
+        }
+    }
+}

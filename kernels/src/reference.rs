@@ -5,6 +5,7 @@
 
 use crate::params::*;
 
+mod angle;
 mod conv;
 mod dropout;
 mod gmm;
@@ -16,6 +17,7 @@ mod ocsvm;
 mod pca;
 mod select;
 mod vae;
+pub use angle::*;
 pub use conv::*;
 pub use dropout::*;
 pub use gmm::*;

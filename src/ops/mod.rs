@@ -1,6 +1,7 @@
 //! Operations: each module holds an op's forward dispatch (a method on [`crate::Tape`]) and its
 //! backward rule, side by side.
 
+pub mod angle;
 pub mod binloss;
 pub mod conv;
 pub mod data;

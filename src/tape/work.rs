@@ -120,6 +120,14 @@ pub fn serial(entry: &str, params: Option<&dyn Params>) -> Option<Serial> {
             "values strided over one workgroup, twice, and a 256-entry scan",
         ),
         "lookup" => s(1, "one element per invocation"),
+        "angle_fwd" => s(
+            2 * strided(f("cols"), 64) + 4 * SUM64,
+            "columns strided over 64 lanes, twice, each pass then two 64-wide sums",
+        ),
+        "angle_bwd" => s(
+            2 * strided(f("cols"), 64) + 2 * SUM64,
+            "columns strided over 64 lanes, twice, and two 64-wide sums",
+        ),
         "km_assign" => s(f("k") * f("cols"), "centroids x columns per row"),
         "km_update" => s(
             f("rows") * (1 + strided(f("cols"), 256)) + SUM256,
