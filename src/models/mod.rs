@@ -18,6 +18,8 @@
 //!   nearest centroid.
 //! - [`Gmm`]: a Gaussian mixture with diagonal covariances (EM from k-means), scored by the
 //!   negative log-likelihood.
+//! - [`Iterative`]: Li et al.'s iterative detector for contaminated data: an autoencoder
+//!   retrained on a set chosen from clusters, then from its own reconstruction errors.
 //! - [`construct_hard`]: the UAI paper's X_hard, from a weak classifier's mistakes.
 
 mod autoencoder;
@@ -31,6 +33,7 @@ pub mod evaluation;
 mod file;
 mod hard;
 mod iforest;
+mod iterative;
 mod kmeans;
 mod labels;
 mod mixture;
@@ -55,6 +58,7 @@ pub use detector::{ActiveDetector, Detector, Threshold, ThresholdRule};
 pub use file::{CoreState, Family, ModelFile};
 pub use hard::{WEAK_BATCH, WEAK_HIDDEN, WEAK_STEPS, WeakClassifier, construct_hard};
 pub use iforest::{IFOREST_SUBSAMPLE, IFOREST_TREES, IForest, IForestConfig, average_path_length};
+pub use iterative::{Iterative, IterativeConfig, ReconError};
 pub use kmeans::{CHECK_EVERY, Kmeans, KmeansConfig};
 pub use labels::{LabelCounts, LabelSet};
 pub use mixture::{Component, Gmm, GmmConfig};

@@ -15,8 +15,8 @@ use serde::de::DeserializeOwned;
 use super::detector::Detector;
 use super::file::{Family, ModelFile, config_from, config_json};
 use super::{
-    Bigan, Da3d, Dagmm, DeepSvdd, Gmm, IForest, Kmeans, Ocsvm, OcsvmSolver, Pca, Supervised,
-    UaiModel, Vae,
+    Bigan, Da3d, Dagmm, DeepSvdd, Gmm, IForest, Iterative, Kmeans, Ocsvm, OcsvmSolver, Pca,
+    Supervised, UaiModel, Vae,
 };
 use crate::data::Dataset;
 use crate::error::{Result, invalid};
@@ -256,6 +256,11 @@ pub static MODELS: &[Entry] = &[
         "gmm",
         Family::Detector,
         "a Gaussian mixture with diagonal covariances, EM on the GPU from k-means: negative log-likelihood",
+    ),
+    Entry::of::<Iterative>(
+        "iterative-ae",
+        Family::Detector,
+        "the iterative detector for contaminated data: an autoencoder retrained on low-variance clusters, then on its own low errors (Li et al.)",
     ),
     Entry::of::<Bigan>(
         "bigan",
