@@ -446,3 +446,72 @@ fn one_range_for_every_pixel() {
     let e = cat.in_one_range().unwrap_err().to_string();
     assert!(e.contains("kind=x") && e.contains("one-hot"), "{e}");
 }
+
+#[test]
+fn contaminated_training_sets_and_constant_columns() {
+    use oddity::data::classes::{contaminated_split, labelled, without_constant_columns};
+    let d = labelled(&digits().unwrap(), &[4]).unwrap();
+    let anomalies = d.anomalies();
+    for share in [0.05, 0.1, 0.2] {
+        let s = contaminated_split(&d, share, 7).unwrap();
+        // Half tests, every row once between the two halves' test and training pool.
+        assert_eq!(s.test.rows, d.rows - d.rows / 2);
+        let got = s.train.anomalies() as f64 / s.train.rows as f64;
+        assert!((got - share).abs() < 0.01, "share {share}: {got}");
+        // The digits' training half has far more anomalies than the share needs: every
+        // normal row of it is kept.
+        let normal_in_pool = (d.rows - anomalies) - (s.test.rows - s.test.anomalies());
+        assert_eq!(
+            s.train.rows - s.train.anomalies(),
+            normal_in_pool,
+            "share {share}"
+        );
+        let again = contaminated_split(&d, share, 7).unwrap();
+        assert_eq!(
+            again.train.origin, s.train.origin,
+            "the same seed, the same rows"
+        );
+    }
+    // Too few anomalies for the share: all of them, and fewer normal rows.
+    let mut rare = d.clone();
+    let flags = rare.anomaly.as_mut().unwrap();
+    let mut seen = 0;
+    for f in flags.iter_mut() {
+        if *f == 1 {
+            seen += 1;
+            if seen > 40 {
+                *f = 0;
+            }
+        }
+    }
+    let s = contaminated_split(&rare, 0.2, 3).unwrap();
+    let got = s.train.anomalies() as f64 / s.train.rows as f64;
+    assert!(
+        (got - 0.2).abs() < 0.02,
+        "{got} with {} anomalies",
+        s.train.anomalies()
+    );
+    assert!(s.train.anomalies() <= 40);
+    for bad in [0.0, 0.5] {
+        let e = contaminated_split(&d, bad, 1).err().unwrap().to_string();
+        assert!(e.contains("must be in (0, 0.5)"), "{e}");
+    }
+    // The digits' corner pixels are constant over a training set: left out of both.
+    let s = contaminated_split(&d, 0.1, 1).unwrap();
+    let (train, test, dropped) = without_constant_columns(&s.train, &s.test);
+    assert!(dropped.contains(&"pixel0".to_string()), "{dropped:?}");
+    assert_eq!(train.cols + dropped.len(), 64);
+    assert_eq!((test.cols, test.rows), (train.cols, s.test.rows));
+    assert_eq!(train.feature_names().len(), train.cols);
+    let j = s
+        .train
+        .feature_names()
+        .iter()
+        .position(|n| n == &train.feature_names()[0])
+        .unwrap();
+    assert_eq!(
+        train.row(3)[0],
+        s.train.row(3)[j],
+        "values move with their columns"
+    );
+}

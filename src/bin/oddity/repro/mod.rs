@@ -2,6 +2,7 @@
 
 mod abc;
 mod da3d;
+mod iterative;
 mod uai;
 
 #[derive(clap::Subcommand)]
@@ -16,6 +17,9 @@ pub enum Experiment {
     /// DA3D, its simple variant, A3, Deep SVDD and DAGMM with some classes normal, clean and
     /// polluted.
     Da3d(da3d::Args),
+    /// Li et al.'s contaminated training sets: AUROC and AP of the iterative detector, a plain
+    /// autoencoder, OCSVM and DAGMM with 5%, 10% and 20% anomalies in training.
+    Iterative(iterative::Args),
 }
 
 pub fn run(e: &Experiment) -> oddity::Result<()> {
@@ -23,6 +27,7 @@ pub fn run(e: &Experiment) -> oddity::Result<()> {
         Experiment::Uai(a) => uai::run(a),
         Experiment::Abc(a) => abc::run(a),
         Experiment::Da3d(a) => da3d::run(a),
+        Experiment::Iterative(a) => iterative::run(a),
     }
 }
 
