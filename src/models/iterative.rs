@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use super::core::{FitReport, ModelCore, check_inputs, epoch_rounds, run_rounds};
 use super::detector::{Detector, detector_basics};
 use super::file::Family;
-use super::kmeans::{enough_rows, solve};
+use super::kmeans::{enough_rows, labels, scratch_centroids, solve};
 use super::registry::{DataShape, Model, Settings};
 use crate::data::Dataset;
 use crate::error::{Result, invalid};
@@ -161,12 +161,8 @@ impl Detector for Iterative {
         let lab = gpu.buffer(1 + 2 * u64::from(n), "training rows")?;
 
         // 1. The first set: the rows of the clusters of low variance.
-        let km = Tensor::new(&gpu, k * d + k + 2 * k, 1, "k-means state")?;
-        let cent = Tensor::view(km.buffer(), km.offset(), k, d)?;
-        let moved = Tensor::view(km.buffer(), km.offset() + k * d, k, 1)?;
-        let labels = Tensor::new(&gpu, 2 * n, 1, "assignments and distances")?;
-        let asg = Tensor::view(labels.buffer(), labels.offset(), n, 1)?;
-        let dist = Tensor::view(labels.buffer(), labels.offset() + n, n, 1)?;
+        let (cent, moved) = scratch_centroids(&gpu, k, d)?;
+        let (asg, dist) = labels(&gpu, n)?;
         solve(&self.core, x, &cent, &moved, &asg, &dist, 300)?;
         let stats = Tensor::new(&gpu, k, 2, "cluster statistics")?;
         let row_var = Tensor::new(&gpu, n, 1, "each row's cluster variance")?;

@@ -121,9 +121,7 @@ impl Detector for Kmeans {
             self.core.param(self.moved)?,
             self.core.param(self.stats)?,
         );
-        let labels = Tensor::new(&gpu, 2 * n, 1, "assignments and distances")?;
-        let asg = Tensor::view(labels.buffer(), labels.offset(), n, 1)?;
-        let dist = Tensor::view(labels.buffer(), labels.offset() + n, n, 1)?;
+        let (asg, dist) = labels(&gpu, n)?;
         self.steps = solve(
             &self.core,
             x,
@@ -175,6 +173,26 @@ pub(crate) fn enough_rows(model: &'static str, k: u32, what: &str, data: &Datase
         ));
     }
     Ok(())
+}
+
+/// Scratch centroids (`k x d`) and their moves (`k x 1`), views of one buffer, for
+/// [`solve`].
+pub(crate) fn scratch_centroids(gpu: &Gpu, k: u32, d: u32) -> Result<(Tensor, Tensor)> {
+    let b = Tensor::new(gpu, k * d + k, 1, "k-means centroids and moves")?;
+    Ok((
+        Tensor::view(b.buffer(), b.offset(), k, d)?,
+        Tensor::view(b.buffer(), b.offset() + k * d, k, 1)?,
+    ))
+}
+
+/// Each of `n` rows' assignment and squared distance (`n x 1` each), views of one buffer,
+/// for [`solve`].
+pub(crate) fn labels(gpu: &Gpu, n: u32) -> Result<(Tensor, Tensor)> {
+    let b = Tensor::new(gpu, 2 * n, 1, "assignments and distances")?;
+    Ok((
+        Tensor::view(b.buffer(), b.offset(), n, 1)?,
+        Tensor::view(b.buffer(), b.offset() + n, n, 1)?,
+    ))
 }
 
 /// k-means on `x` (at least as many rows as `cent` has centroids) into `cent` (`k x cols`;

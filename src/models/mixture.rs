@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use super::core::{FitReport, ModelCore, check_inputs};
 use super::detector::{Detector, detector_basics};
 use super::file::Family;
-use super::kmeans::{CHECK_EVERY, enough_rows, solve};
+use super::kmeans::{CHECK_EVERY, enough_rows, labels, scratch_centroids, solve};
 use super::registry::{DataShape, Model, Settings};
 use crate::data::Dataset;
 use crate::error::{Result, invalid};
@@ -154,12 +154,8 @@ impl Detector for Gmm {
         let (prm, stats) = (self.core.param(self.prm)?, self.core.param(self.stats)?);
 
         // The k-means start: hard labels, one M step.
-        let km = Tensor::new(&gpu, k * d + k, 1, "k-means centroids and moves")?;
-        let cent = Tensor::view(km.buffer(), km.offset(), k, d)?;
-        let moved = Tensor::view(km.buffer(), km.offset() + k * d, k, 1)?;
-        let labels = Tensor::new(&gpu, 2 * n, 1, "assignments and distances")?;
-        let asg = Tensor::view(labels.buffer(), labels.offset(), n, 1)?;
-        let dist = Tensor::view(labels.buffer(), labels.offset() + n, n, 1)?;
+        let (cent, moved) = scratch_centroids(&gpu, k, d)?;
+        let (asg, dist) = labels(&gpu, n)?;
         solve(&self.core, x, &cent, &moved, &asg, &dist, 300)?;
         let rn = Tensor::new(&gpu, n * k + n, 1, "responsibilities and log-likelihoods")?;
         let resp = Tensor::view(rn.buffer(), rn.offset(), n, k)?;

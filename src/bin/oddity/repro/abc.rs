@@ -56,14 +56,6 @@ struct Row {
     runs: BTreeMap<String, Vec<(u64, Evaluation, f64)>>,
 }
 
-/// Mean and (population) standard deviation, as numpy's `mean` and `std`.
-fn mean_std(v: &[f64]) -> (f64, f64) {
-    let n = v.len().max(1) as f64;
-    let mean = v.iter().sum::<f64>() / n;
-    let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n;
-    (mean, var.sqrt())
-}
-
 /// A metric of every run (NaN where the test set had no such rows).
 fn metric(runs: &[(u64, Evaluation, f64)], f: fn(&Evaluation) -> Option<f64>) -> Vec<f64> {
     runs.iter()
@@ -93,12 +85,12 @@ fn checks(rows: &[Row], toy_rows: usize) -> Vec<Check> {
     let known = |m: &str| {
         r.runs
             .get(m)
-            .map(|v| mean_std(&metric(v, |e| e.known_auroc)).0)
+            .map(|v| super::mean_std(&metric(v, |e| e.known_auroc)).0)
     };
     let unknown = |m: &str| {
         r.runs
             .get(m)
-            .map(|v| mean_std(&metric(v, |e| e.unknown_auroc)).0)
+            .map(|v| super::mean_std(&metric(v, |e| e.unknown_auroc)).0)
     };
     if let (Some(k), Some(u)) = (known("abc-ae"), unknown("abc-ae")) {
         out.push(Check {
@@ -238,7 +230,7 @@ fn print_table(a: &Args, rows: &[Row], title: &str, f: fn(&Evaluation) -> Option
         out!("{:<14}{:>8}", r.dataset, r.setting);
         for m in &a.models {
             let cell = r.runs.get(m).map_or("-".to_string(), |v| {
-                let (mean, std) = mean_std(&metric(v, f));
+                let (mean, std) = super::mean_std(&metric(v, f));
                 format!("{mean:.3} +- {std:.3}")
             });
             out!("{cell:>17}");
@@ -263,7 +255,7 @@ fn json(
                 .map(|(m, runs)| {
                     let summary = |f: fn(&Evaluation) -> Option<f64>| {
                         let v = metric(runs, f);
-                        let (mean, std) = mean_std(&v);
+                        let (mean, std) = super::mean_std(&v);
                         serde_json::json!({"per_seed": v, "mean": mean, "std": std})
                     };
                     // Figure 5: mean reconstruction error of the validation split's normal

@@ -104,16 +104,6 @@ fn base(name: &str) -> oddity::Result<(Dataset, Option<Dataset>, Chw)> {
     }
 }
 
-/// Mean and population standard deviation.
-fn mean_std(v: &[f64]) -> (f64, f64) {
-    let n = v.len().max(1) as f64;
-    let m = v.iter().sum::<f64>() / n;
-    (
-        m,
-        (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / n).sqrt(),
-    )
-}
-
 pub fn run(a: &Args) -> oddity::Result<()> {
     for m in &a.models {
         registry::detector(m)?;
@@ -191,8 +181,8 @@ pub fn run(a: &Args) -> oddity::Result<()> {
                         .map(f)
                         .collect()
                 };
-                let (au, au_sd) = mean_std(&pick(|r| r.auroc));
-                let (ap, ap_sd) = mean_std(&pick(|r| r.ap));
+                let (au, au_sd) = super::mean_std(&pick(|r| r.auroc));
+                let (ap, ap_sd) = super::mean_std(&pick(|r| r.ap));
                 println!("  {model:<12} AUROC {au:.4} ({au_sd:.4})  AP {ap:.4} ({ap_sd:.4})");
             }
         }

@@ -75,15 +75,6 @@ fn base(name: &str, normal: u32) -> oddity::Result<Dataset> {
     })
 }
 
-fn mean_std(v: &[f64]) -> (f64, f64) {
-    let n = v.len().max(1) as f64;
-    let m = v.iter().sum::<f64>() / n;
-    (
-        m,
-        (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / n).sqrt(),
-    )
-}
-
 pub fn run(a: &Args) -> oddity::Result<()> {
     for m in &a.models {
         registry::detector(m)?;
@@ -193,8 +184,8 @@ fn summarise(runs: &[Run], name: &str, a: &Args) {
     println!("{name}: mean (sd) over {} seeds", a.seeds);
     for &share in &a.contamination {
         for model in &a.models {
-            let (au, au_sd) = mean_std(&pick(share, model, |r| r.auroc));
-            let (ap, ap_sd) = mean_std(&pick(share, model, |r| r.ap));
+            let (au, au_sd) = super::mean_std(&pick(share, model, |r| r.auroc));
+            let (ap, ap_sd) = super::mean_std(&pick(share, model, |r| r.ap));
             println!(
                 "  {share:<5} {model:<13} AUROC {au:.4} ({au_sd:.4})  AP {ap:.4} ({ap_sd:.4})"
             );
@@ -212,8 +203,8 @@ fn summarise(runs: &[Run], name: &str, a: &Args) {
     );
     if lo < hi {
         for model in &a.models {
-            let drop = mean_std(&pick(lo, model, |r| r.auroc)).0
-                - mean_std(&pick(hi, model, |r| r.auroc)).0;
+            let drop = super::mean_std(&pick(lo, model, |r| r.auroc)).0
+                - super::mean_std(&pick(hi, model, |r| r.auroc)).0;
             println!(
                 "  {model:<13} loses {:.1} AUROC points from {lo} to {hi}",
                 100.0 * drop

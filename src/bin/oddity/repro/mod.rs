@@ -48,6 +48,16 @@ fn default_datasets(gpu: &oddity::Gpu, built_in: &[&str], fmnist: &[&str]) -> Ve
     d
 }
 
+/// Mean and (population) standard deviation, as numpy's `mean` and `std`.
+fn mean_std(v: &[f64]) -> (f64, f64) {
+    let n = v.len().max(1) as f64;
+    let m = v.iter().sum::<f64>() / n;
+    (
+        m,
+        (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / n).sqrt(),
+    )
+}
+
 /// An experiment runs at least one seed.
 fn check_seeds(seeds: u32) -> oddity::Result<()> {
     if seeds == 0 {
