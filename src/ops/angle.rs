@@ -8,7 +8,7 @@ use oddity_kernels::params::{AngleParams, NONE};
 
 use super::loss::upstream;
 use super::sized;
-use crate::error::{Result, invalid, shape};
+use crate::error::{Result, shape};
 use crate::tape::{Backward, BackwardCtx, Grad, Tape, Tensor};
 
 struct AngleBackward {
@@ -74,7 +74,8 @@ impl Tape {
     /// scoring: it records no backward rule.
     pub fn row_angle_into(&mut self, pred: &Tensor, target: &Tensor, out: &Tensor) -> Result<()> {
         let op = "row_angle";
-        if (pred.rows(), pred.cols()) != (target.rows(), target.cols()) || pred.is_empty() {
+        self.check_row_error(op, pred, target)?;
+        if pred.is_empty() {
             return Err(shape(
                 op,
                 format!(
@@ -84,12 +85,6 @@ impl Tape {
                     target.rows(),
                     target.cols()
                 ),
-            ));
-        }
-        if self.needs_grad(target) {
-            return Err(invalid(
-                op,
-                "the target is treated as data and must not need a gradient",
             ));
         }
         sized(op, "the output", out, pred.rows(), 1)?;

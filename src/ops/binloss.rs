@@ -4,8 +4,8 @@
 use oddity_kernels::kernels as k;
 use oddity_kernels::params::{BinLossParams, NONE};
 
-use super::groups_1d;
-use super::loss::{column, upstream};
+use super::loss::upstream;
+use super::{groups_1d, sized};
 use crate::error::{Result, shape};
 use crate::gpu::GpuBuffer;
 use crate::tape::{Backward, BackwardCtx, Grad, Tape, Tensor};
@@ -85,7 +85,7 @@ impl Tape {
         y_off: u32,
         kind: BinaryLoss,
     ) -> Result<Tensor> {
-        column("binary_loss", "values", v, v.rows())?;
+        sized("binary_loss", "values", v, v.rows(), 1)?;
         if u64::from(y_off) + u64::from(v.rows()) > y.words() {
             return Err(shape(
                 "binary_loss",

@@ -5,7 +5,7 @@
 use oddity_kernels::kernels as k;
 use oddity_kernels::params::{BceParams, CeParams, NONE, ReduceParams, RowErrParams};
 
-use super::groups_1d;
+use super::{groups_1d, sized};
 use crate::error::{Result, invalid, shape};
 use crate::gpu::{Gpu, GpuBuffer};
 use crate::tape::{Backward, BackwardCtx, Grad, Tape, Tensor};
@@ -151,21 +151,11 @@ impl Backward for BceBackward {
     }
 }
 
-pub(crate) fn column(op: &'static str, what: &str, t: &Tensor, rows: u32) -> Result<()> {
-    if t.cols() != 1 || t.rows() != rows {
-        return Err(shape(
-            op,
-            format!("{what} must be {rows}x1, got {}x{}", t.rows(), t.cols()),
-        ));
-    }
-    Ok(())
-}
-
 impl Tape {
     /// Per-row reconstruction error of `pred` against `target` (data: it gets no gradient),
     /// a `rows x 1` tensor.
     pub fn row_error(&mut self, pred: &Tensor, target: &Tensor, kind: RowError) -> Result<Tensor> {
-        self.check_row_error(pred, target)?;
+        self.check_row_error("row_error", pred, target)?;
         let out = Tensor::new(self.gpu(), pred.rows(), 1, "row error")?;
         self.record_row_error(pred, target, kind, &out, None)?;
         self.push(
@@ -192,7 +182,7 @@ impl Tape {
         kind: RowError,
         loss_rows: u32,
     ) -> Result<(Tensor, Tensor)> {
-        self.check_row_error(pred, target)?;
+        self.check_row_error("row_error", pred, target)?;
         check_loss_rows("row_error_mean", pred, loss_rows)?;
         let scores = Tensor::new(self.gpu(), pred.rows(), 1, "row error")?;
         let grad = self.loss_grad(pred)?;
@@ -216,15 +206,22 @@ impl Tape {
         kind: RowError,
         out: &Tensor,
     ) -> Result<()> {
-        self.check_row_error(pred, target)?;
-        column("row_error", "output", out, pred.rows())?;
+        self.check_row_error("row_error", pred, target)?;
+        sized("row_error", "output", out, pred.rows(), 1)?;
         self.record_row_error(pred, target, kind, out, None)
     }
 
-    fn check_row_error(&self, pred: &Tensor, target: &Tensor) -> Result<()> {
+    /// An error of `op` unless `pred` and `target` have one shape and `target` needs no
+    /// gradient (it is data).
+    pub(crate) fn check_row_error(
+        &self,
+        op: &'static str,
+        pred: &Tensor,
+        target: &Tensor,
+    ) -> Result<()> {
         if (pred.rows(), pred.cols()) != (target.rows(), target.cols()) {
             return Err(shape(
-                "row_error",
+                op,
                 format!(
                     "prediction {}x{} vs target {}x{}",
                     pred.rows(),
@@ -236,7 +233,7 @@ impl Tape {
         }
         if self.needs_grad(target) {
             return Err(invalid(
-                "row_error",
+                op,
                 "the target is treated as data and must not need a gradient",
             ));
         }
@@ -293,10 +290,10 @@ impl Tape {
         y: &Tensor,
         mask: Option<&Tensor>,
     ) -> Result<Tensor> {
-        column("bce_with_logits", "logits", z, z.rows())?;
-        column("bce_with_logits", "targets", y, z.rows())?;
+        sized("bce_with_logits", "logits", z, z.rows(), 1)?;
+        sized("bce_with_logits", "targets", y, z.rows(), 1)?;
         if let Some(m) = mask {
-            column("bce_with_logits", "mask", m, z.rows())?;
+            sized("bce_with_logits", "mask", m, z.rows(), 1)?;
         }
         let out = Tensor::new(self.gpu(), 1, 1, "bce")?;
         let gpu = self.gpu().clone();

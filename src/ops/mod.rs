@@ -118,7 +118,11 @@ pub(crate) fn sized(
     if (t.rows(), t.cols()) != (rows, cols) {
         return Err(crate::error::shape(
             op,
-            format!("{what} is {}x{}, not {rows}x{cols}", t.rows(), t.cols()),
+            format!(
+                "{what} must be {rows}x{cols}, got {}x{}",
+                t.rows(),
+                t.cols()
+            ),
         ));
     }
     Ok(())

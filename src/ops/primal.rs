@@ -5,8 +5,8 @@
 use oddity_kernels::kernels as k;
 use oddity_kernels::params::{NONE, PrimalParams};
 
-use super::loss::{column, upstream};
-use super::{groups_1d, one_buffer};
+use super::loss::upstream;
+use super::{groups_1d, one_buffer, sized};
 use crate::error::{Result, shape};
 use crate::gpu::GpuBuffer;
 use crate::tape::{Backward, BackwardCtx, Grad, Tape, Tensor};
@@ -136,7 +136,7 @@ impl Tape {
         nu: f32,
     ) -> Result<Tensor> {
         let op = "ocsvm_primal";
-        column(op, "u", u, u.rows())?;
+        sized(op, "u", u, u.rows(), 1)?;
         let model = model_buffer(op, w, rho)?;
         if u.rows() == 0 || !(nu > 0.0 && nu <= 1.0) {
             return Err(shape(op, format!("needs rows and nu in (0, 1], not {nu}")));
@@ -178,8 +178,8 @@ impl Tape {
         out: &Tensor,
     ) -> Result<()> {
         let op = "ocsvm_primal_score";
-        column(op, "u", u, u.rows())?;
-        column(op, "out", out, u.rows())?;
+        sized(op, "u", u, u.rows(), 1)?;
+        sized(op, "out", out, u.rows(), 1)?;
         if rho.len() != 1 {
             return Err(shape(op, "rho must be one value"));
         }
