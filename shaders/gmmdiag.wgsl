@@ -7,6 +7,8 @@
 //              out[e_off + i] = -logsumexp_j l_ij (the row's negative log-likelihood) and,
 //              unless r_off is NONE, out[r_off + i k + j] = exp(l_ij - logsumexp) (the
 //              responsibilities). Parameters from prm.
+//   gd_label:  one invocation per row i: out[a_off + i] = the component j of the largest l_ij
+//              (the most responsible one; ties to the lower index), as an f32 index.
 //   gd_onehot: one invocation per row i: out[r_off + i k + j] = 1 where aux[a_off + i] == j,
 //              else 0 (hard assignments, k-means' labels, as responsibilities).
 //   gd_mstep:  one workgroup per component j (an invocation per column, striding), from the
@@ -77,6 +79,25 @@ fn gd_estep(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: 
             out[p.r_off + i * p.k + j] = exp(log_density(i, j) - lse);
         }
     }
+}
+
+@compute @workgroup_size(256, 1, 1)
+fn gd_label(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+            @builtin(local_invocation_index) lid: u32) {
+    let i = grid_index(wg, nwg, lid);
+    if i >= p.rows {
+        return;
+    }
+    var best = 0u;
+    var bl = log_density(i, 0u);
+    for (var j = 1u; j < p.k; j++) {
+        let l = log_density(i, j);
+        if l > bl {
+            bl = l;
+            best = j;
+        }
+    }
+    out[p.a_off + i] = f32(best);
 }
 
 @compute @workgroup_size(256, 1, 1)

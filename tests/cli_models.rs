@@ -426,6 +426,69 @@ fn fit_on_data_without_labels_sets_thresholds_and_reports_metrics() {
         "1",
     ]);
     assert!(!ok && err.contains("go with --data"), "{err}");
+    // The iterative detector's options reach its saved configuration; a bad one is refused
+    // by name.
+    let saved = dir.join("iterative.safetensors").display().to_string();
+    let iterative = |extra: &[&str]| {
+        let mut args = vec![
+            "fit",
+            "--model",
+            "iterative-ae",
+            "--data",
+            d,
+            "--label-col",
+            "label",
+            "--components",
+            "3",
+            "--max-epochs",
+            "2",
+        ];
+        args.extend(extra);
+        oddity(&args)
+    };
+    let (ok, _, err) = iterative(&[
+        "--clustering",
+        "gmm",
+        "--p0",
+        "20",
+        "--p",
+        "5",
+        "--rounds",
+        "2",
+        "--error",
+        "squared",
+        "--save",
+        &saved,
+    ]);
+    assert!(ok, "{err}");
+    let file = oddity::models::ModelFile::read(std::path::Path::new(&saved)).unwrap();
+    let c = &file.config;
+    assert_eq!(
+        (
+            &c["clustering"],
+            &c["p0"],
+            &c["p"],
+            &c["rounds"],
+            &c["error"]
+        ),
+        (
+            &serde_json::json!("gmm"),
+            &serde_json::json!(20.0),
+            &serde_json::json!(5.0),
+            &serde_json::json!(2),
+            &serde_json::json!("squared")
+        ),
+        "{c}"
+    );
+    for (extra, want) in [
+        (&["--clustering", "dbscan"][..], "one of kmeans, gmm"),
+        (&["--error", "l1"][..], "one of angle, squared"),
+        (&["--p", "100"][..], "p0 and p are the percent"),
+        (&["--rounds", "0"][..], "--rounds"),
+    ] {
+        let (ok, _, err) = iterative(extra);
+        assert!(!ok && err.contains(want), "{extra:?}: {err}");
+    }
     // DA3D's image shape: a shape that is not the rows' width, or not numbers, is refused by
     // name; rows of three values as 1 x 1 x 3 images train a conv A3.
     let da3d = |extra: &[&str]| {

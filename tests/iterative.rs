@@ -6,7 +6,7 @@
 mod common;
 
 use common::*;
-use oddity::models::{Detector, Iterative, IterativeConfig, ReconError};
+use oddity::models::{Clustering, Detector, Iterative, IterativeConfig, ReconError};
 use rand::RngExt;
 
 /// `normal` rows near a plane through the middle of [0, 1]^d, then `anomalies` uniform rows;
@@ -40,6 +40,7 @@ fn config(d: u32, seed: u64) -> IterativeConfig {
         inputs: d,
         hidden: vec![16, 2],
         clusters: 8,
+        clustering: Clustering::Kmeans,
         p0: 30.0,
         p: 10.0,
         rounds: 3,
@@ -91,6 +92,43 @@ fn the_sets_follow_the_percentiles_and_the_mixed_in_anomalies_rank_first() {
     assert_eq!(again.selected(), &sel[..]);
     let back = reloaded(&gpu, &det);
     assert!(same_bits(&back.score(&test).unwrap(), &scores));
+}
+
+#[test]
+fn both_clusterings_take_the_tight_clusters_rows_as_the_first_set() {
+    let gpu = gpu();
+    let mut rng = rng();
+    // Six blobs of 50 rows in [0, 1]^4, centres 0.3 apart: four tight (sd 0.01), two wide
+    // (sd 0.04).
+    let d = 4;
+    let mut x = Vec::new();
+    for b in 0..6 {
+        let sd = if b < 4 { 0.01 } else { 0.04 };
+        for _ in 0..50 {
+            for t in 0..d {
+                let centre = 0.1 + 0.15 * ((b + t) % 6) as f32;
+                x.push(centre + sd * randn(&mut rng, 1, 1.0)[0]);
+            }
+        }
+    }
+    let data = dataset("blobs", d, x, None);
+    for clustering in [Clustering::Kmeans, Clustering::Gmm] {
+        // p0 50: the 50th percentile of six variances lies between the third and fourth
+        // smallest, so three tight blobs' rows; p0 40: the 60th is the fourth, so four.
+        for (p0, want) in [(50.0, 150), (40.0, 200)] {
+            let c = IterativeConfig {
+                clusters: 6,
+                clustering,
+                p0,
+                rounds: 1,
+                epochs: 1,
+                ..config(d as u32, 5)
+            };
+            let mut det = Iterative::new(&gpu, c).unwrap();
+            det.fit(&data).unwrap();
+            assert_eq!(det.selected(), &[want], "{clustering:?} at p0 {p0}");
+        }
+    }
 }
 
 #[test]

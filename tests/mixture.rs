@@ -1,8 +1,9 @@
 //! `gmmdiag.wgsl` against its f64 twins on fresh random inputs at awkward shapes, operands at
 //! offsets inside larger buffers and outputs poisoned with NaN first: the E step (negative
-//! log-likelihoods and responsibilities), hard labels as responsibilities, and the M step (a
-//! component with no rows kept); then the Gaussian mixture detector against an f64 EM step
-//! from its own parameters, on blobs of known means, shares and spreads.
+//! log-likelihoods and responsibilities), each row's most responsible component, hard labels
+//! as responsibilities, and the M step (a component with no rows kept); then the Gaussian
+//! mixture detector against an f64 EM step from its own parameters, on blobs of known means,
+//! shares and spreads.
 
 mod common;
 
@@ -87,6 +88,35 @@ fn e_step_and_hard_labels_match_the_reference() {
             e < 1e-5,
             "E step without responsibilities {n}x{d}, k {k}: {e}"
         );
+        // The most responsible component, at an offset in a poisoned buffer; the f32 and f64
+        // argmax may differ only where two components' log-densities (nearly) tie.
+        let lab = nan_tensor(&gpu, n + 2, 1);
+        let lv = Tensor::view(lab.buffer(), 1, n, 1).unwrap();
+        run(&gpu, |t| t.gmm_diag_label(&xt, &pt, &lv).unwrap());
+        let got = lab.read(&gpu).unwrap();
+        assert!(got[0].is_nan() && got[n as usize + 1].is_nan());
+        let p = GmmDiagParams {
+            p_off: 3,
+            a_off: 0,
+            ..GmmDiagParams::new(n, d, k)
+        };
+        let mut want = vec![f64::NAN; n as usize];
+        let (xw, pw) = (wide(&x), wide(&padded));
+        r::gd_label(&p, &xw, &pw, &mut want);
+        let mut ties = 0;
+        for (i, (&g, &w)) in got[1..=n as usize].iter().zip(&want).enumerate() {
+            assert!(g >= 0.0 && g < k as f32 && g.fract() == 0.0, "label {g}");
+            if f64::from(g) != w {
+                let l = |j: f64| r::gd_log_density(&p, &xw, &pw, i, j as usize);
+                let (a, b) = (l(f64::from(g)), l(w));
+                assert!(
+                    (a - b).abs() < 1e-4 * b.abs().max(1.0),
+                    "row {i}: {a} vs {b}"
+                );
+                ties += 1;
+            }
+        }
+        assert!(ties * 100 <= n, "{ties} near ties of {n}");
         // Hard labels.
         let labels: Vec<f32> = (0..n).map(|_| rng.random_range(0..k) as f32).collect();
         let lt = Tensor::from_slice(&gpu, &labels, n, 1, "labels").unwrap();

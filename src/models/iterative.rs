@@ -2,10 +2,12 @@
 //! training set that is chosen again each round, all on the GPU.
 //!
 //! 1. **The first set from clusters.** k-means (k-means++ seeding, Lloyd's steps;
-//!    [`super::kmeans`]) clusters every row; the clusters whose variance (their rows' mean
-//!    squared distance to the centroid) is at or below the `100 - p0`th percentile of the
-//!    clusters' variances give the first training set: anomalies scattered among the normal
-//!    rows inflate the variance of the clusters they fall into.
+//!    [`super::kmeans`]) or a diagonal Gaussian mixture (EM from k-means; [`super::mixture`])
+//!    clusters every row; the clusters whose variance (their rows' mean squared distance to
+//!    the centroid; a component's expected one to its mean, each row in the component most
+//!    responsible for it) is at or below the `100 - p0`th percentile of the clusters'
+//!    variances give the first training set: anomalies scattered among the normal rows
+//!    inflate the variance of the clusters they fall into.
 //! 2. **Rounds.** The autoencoder trains `epochs` epochs over the current set (minibatches
 //!    drawn on the GPU from its row list), then every row is scored by its reconstruction
 //!    error and the rows at or below the `100 - p`th percentile of the scores become the next
@@ -16,7 +18,7 @@
 //!
 //! The percentiles are taken on the GPU and the row lists gathered there
 //! ([`crate::ops::select`]); the host reads back only each set's size (to count its epochs)
-//! and k-means' moves. Labels are never read.
+//! and k-means' moves (the mixture's mean log-likelihood). Labels are never read.
 
 use serde::{Deserialize, Serialize};
 
@@ -24,6 +26,7 @@ use super::core::{FitReport, ModelCore, check_inputs, epoch_rounds, run_rounds};
 use super::detector::{Detector, detector_basics};
 use super::file::Family;
 use super::kmeans::{enough_rows, labels, scratch_centroids, solve};
+use super::mixture::{GmmConfig, em, unfitted};
 use super::registry::{DataShape, Model, Settings};
 use crate::data::Dataset;
 use crate::error::{Result, invalid};
@@ -45,6 +48,40 @@ pub enum ReconError {
     Squared,
 }
 
+/// How the first training set's clusters are found.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Clustering {
+    /// k-means: each row in its nearest centroid's cluster.
+    #[default]
+    Kmeans,
+    /// A Gaussian mixture with diagonal covariances (scikit-learn's defaults): each row in
+    /// its most responsible component.
+    Gmm,
+}
+
+impl Clustering {
+    /// `kmeans` or `gmm`.
+    pub fn parse(s: &str) -> Option<Clustering> {
+        match s {
+            "kmeans" => Some(Clustering::Kmeans),
+            "gmm" => Some(Clustering::Gmm),
+            _ => None,
+        }
+    }
+}
+
+impl ReconError {
+    /// `angle` or `squared`.
+    pub fn parse(s: &str) -> Option<ReconError> {
+        match s {
+            "angle" => Some(ReconError::Angle),
+            "squared" => Some(ReconError::Squared),
+            _ => None,
+        }
+    }
+}
+
 /// The iterative detector's set-up.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct IterativeConfig {
@@ -52,8 +89,11 @@ pub struct IterativeConfig {
     /// The encoder's widths, the last the code; the decoder mirrors them (ReLU, a sigmoid
     /// output for min-max scaled rows).
     pub hidden: Vec<u32>,
-    /// k-means' clusters for the first set.
+    /// Clusters (k-means') or components (the mixture's) for the first set.
     pub clusters: u32,
+    /// How the clusters are found (k-means in model files written before it was an option).
+    #[serde(default)]
+    pub clustering: Clustering,
     /// The first set: clusters at or below the `100 - p0`th percentile of their variances.
     pub p0: f32,
     /// Each next set: rows at or below the `100 - p`th percentile of the scores.
@@ -131,6 +171,39 @@ impl Iterative {
         }
     }
 
+    /// Each row's cluster (`rows x 1`) and each cluster's (rows, variance) (`k x 2`) by the
+    /// configured clustering.
+    fn clusters(&self, x: &Tensor, name: &str) -> Result<(Tensor, Tensor)> {
+        let gpu = self.core.gpu();
+        let (n, d, k) = (x.rows(), x.cols(), self.config.clusters);
+        let (asg, dist) = labels(gpu, n)?;
+        match self.config.clustering {
+            Clustering::Kmeans => {
+                let (cent, moved) = scratch_centroids(gpu, k, d)?;
+                solve(&self.core, x, &cent, &moved, &asg, &dist, 300)?;
+                let stats = Tensor::new(gpu, k, 2, "cluster statistics")?;
+                let mut tape = self.core.tape();
+                tape.kmeans_stats(&asg, &dist, &stats)?;
+                tape.finish()?.run(1)?;
+                Ok((asg, stats))
+            }
+            Clustering::Gmm => {
+                let c = GmmConfig::sklearn(d, k, self.config.seed);
+                let record = 1 + 2 * d;
+                let mut init = unfitted(k, d);
+                init.extend(vec![0.0; 2 * k as usize]);
+                let all = Tensor::from_slice(gpu, &init, k * record + 2 * k, 1, "components")?;
+                let prm = Tensor::view(all.buffer(), all.offset(), k, record)?;
+                let stats = Tensor::view(all.buffer(), all.offset() + k * record, k, 2)?;
+                em(&self.core, x, &prm, &stats, &c, name)?;
+                let mut tape = self.core.tape();
+                tape.gmm_diag_label(x, &prm, &asg)?;
+                tape.finish()?.run(1)?;
+                Ok((asg, stats))
+            }
+        }
+    }
+
     /// The size of the set in the row list (its first word).
     fn set_size(&self, lab: &GpuBuffer) -> Result<u32> {
         Ok(self.core.gpu().read_u32(lab, 0, 1)?[0])
@@ -156,19 +229,15 @@ impl Detector for Iterative {
         let gpu = self.core.gpu().clone();
         let rows = data.upload(&gpu)?;
         let x = rows.whole("the iterative detector's fitting")?;
-        let (n, d, k) = (x.rows(), x.cols(), c.clusters);
+        let n = x.rows();
         // The row list (count, rows, then the labels sample_labelled reads: zeros).
         let lab = gpu.buffer(1 + 2 * u64::from(n), "training rows")?;
 
         // 1. The first set: the rows of the clusters of low variance.
-        let (cent, moved) = scratch_centroids(&gpu, k, d)?;
-        let (asg, dist) = labels(&gpu, n)?;
-        solve(&self.core, x, &cent, &moved, &asg, &dist, 300)?;
-        let stats = Tensor::new(&gpu, k, 2, "cluster statistics")?;
+        let (asg, stats) = self.clusters(x, &data.name)?;
         let row_var = Tensor::new(&gpu, n, 1, "each row's cluster variance")?;
         let thr = Tensor::new(&gpu, 1, 1, "threshold")?;
         let mut tape = self.core.tape();
-        tape.kmeans_stats(&asg, &dist, &stats)?;
         tape.lookup(&asg, &stats, 1, &row_var)?;
         tape.percentile(&stats, 1, f64::from(100.0 - c.p0), &thr)?;
         tape.select_below(&row_var, &thr, &lab, 0)?;
@@ -234,8 +303,10 @@ impl Model for Iterative {
     type Config = IterativeConfig;
 
     /// Hidden `--hidden` (default 64-16, or 32-8 under 64 features), `--components` clusters
-    /// (default 10), p0 30 and p 10 percent, 5 rounds of `--max-epochs` (default 20) epochs,
-    /// minibatches of `--batch` (default 64), Adam at `--lr` (default 1e-3), the angle.
+    /// (default 10) by `--clustering` (default k-means), `--p0` (default 30) and `--p`
+    /// (default 10) percent, `--rounds` (default 5) of `--max-epochs` (default 20) epochs,
+    /// minibatches of `--batch` (default 64), Adam at `--lr` (default 1e-3), `--error`
+    /// (default the angle).
     fn configure(_name: &str, shape: &DataShape, s: &Settings) -> Result<IterativeConfig> {
         let hidden = if shape.inputs < 64 {
             vec![32, 8]
@@ -246,13 +317,14 @@ impl Model for Iterative {
             inputs: shape.inputs,
             hidden: s.hidden.clone().unwrap_or(hidden),
             clusters: s.components.unwrap_or(10),
-            p0: 30.0,
-            p: 10.0,
-            rounds: 5,
+            clustering: s.clustering.unwrap_or_default(),
+            p0: s.p0.unwrap_or(30.0),
+            p: s.p.unwrap_or(10.0),
+            rounds: s.rounds.unwrap_or(5),
             epochs: s.max_epochs.unwrap_or(20),
             batch: s.batch.unwrap_or(64),
             lr: s.lr.unwrap_or(1e-3),
-            error: ReconError::Angle,
+            error: s.recon_error.unwrap_or_default(),
             seed: s.seed,
         })
     }

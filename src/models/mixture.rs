@@ -38,6 +38,85 @@ pub struct GmmConfig {
     pub seed: u64,
 }
 
+impl GmmConfig {
+    /// `k` components of `inputs` features with scikit-learn's defaults: 100 steps, tolerance
+    /// 1e-3, variance floor 1e-6.
+    pub fn sklearn(inputs: u32, k: u32, seed: u64) -> GmmConfig {
+        GmmConfig {
+            inputs,
+            k,
+            max_iter: 100,
+            tol: 1e-3,
+            reg: 1e-6,
+            seed,
+        }
+    }
+}
+
+/// An unfitted mixture's records (`k x (1 + 2 d)`): equal weights, means 0, unit variances.
+pub(crate) fn unfitted(k: u32, d: u32) -> Vec<f32> {
+    let record = 1 + 2 * d;
+    (0..k * record)
+        .map(|e| match e % record {
+            0 => -(k as f32).ln(),
+            r if r <= d => 0.0,
+            _ => 1.0,
+        })
+        .collect()
+}
+
+/// Fits the mixture `prm` (`k x (1 + 2 cols)`, holding a start for components that may get no
+/// rows) to the rows `x` by `c`'s EM from k-means' labels, each component's (rows, variance)
+/// into `stats` (`k x 2`, a view of `prm`'s buffer); the EM steps it took. `name` names the
+/// data in the error when the likelihood is not finite.
+pub(crate) fn em(
+    core: &ModelCore,
+    x: &Tensor,
+    prm: &Tensor,
+    stats: &Tensor,
+    c: &GmmConfig,
+    name: &str,
+) -> Result<u32> {
+    let gpu = core.gpu();
+    let (n, d, k) = (x.rows(), x.cols(), c.k);
+    // The k-means start: hard labels, one M step.
+    let (cent, moved) = scratch_centroids(gpu, k, d)?;
+    let (asg, dist) = labels(gpu, n)?;
+    solve(core, x, &cent, &moved, &asg, &dist, 300)?;
+    let rn = Tensor::new(gpu, n * k + n, 1, "responsibilities and log-likelihoods")?;
+    let resp = Tensor::view(rn.buffer(), rn.offset(), n, k)?;
+    let nll = Tensor::view(rn.buffer(), rn.offset() + n * k, n, 1)?;
+    let mut tape = core.tape();
+    tape.gmm_diag_onehot(&asg, &resp)?;
+    tape.gmm_diag_mstep(x, &resp, prm, stats, c.reg)?;
+    tape.finish()?.run(1)?;
+
+    // EM, CHECK_EVERY steps a submit, until the mean log-likelihood settles.
+    let mut tape = core.tape();
+    tape.gmm_diag_estep(x, prm, Some(&resp), &nll)?;
+    let mean = tape.mean(&nll)?;
+    tape.gmm_diag_mstep(x, &resp, prm, stats, c.reg)?;
+    let em = tape.finish()?;
+    let (mut steps, mut last) = (0, f32::NAN);
+    while steps < c.max_iter {
+        let now = CHECK_EVERY.min(c.max_iter - steps);
+        em.run(now)?;
+        steps += now;
+        let m = mean.read(gpu)?[0];
+        if !m.is_finite() {
+            return Err(invalid(
+                "Gaussian mixture",
+                format!("the mean log-likelihood of {name} is {m} after {steps} EM steps"),
+            ));
+        }
+        if (last - m).abs() < c.tol {
+            break;
+        }
+        last = m;
+    }
+    Ok(steps)
+}
+
 /// One fitted component.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Component {
@@ -84,16 +163,7 @@ impl Gmm {
             ));
         }
         let mut arena = ArenaBuilder::new(config.seed);
-        // Unfitted: equal weights, means 0, unit variances.
-        let record = 1 + 2 * d;
-        let init: Vec<f32> = (0..k * record)
-            .map(|e| match e % record {
-                0 => -(k as f32).ln(),
-                r if r <= d => 0.0,
-                _ => 1.0,
-            })
-            .collect();
-        let prm = arena.state(k, record, &init)?;
+        let prm = arena.state(k, 1 + 2 * d, &unfitted(k, d))?;
         let stats = arena.state(k, 2, &vec![0.0; 2 * k as usize])?;
         // Nothing is trained: the optimizer never runs.
         let core = ModelCore::new(gpu, arena, Optimizer::sgd(1.0), config.seed)?;
@@ -147,50 +217,10 @@ impl Detector for Gmm {
         self.check_width(data)?;
         let c = self.config.clone();
         enough_rows("Gaussian mixture", c.k, "components", data)?;
-        let gpu = self.core.gpu().clone();
-        let rows = data.upload(&gpu)?;
+        let rows = data.upload(self.core.gpu())?;
         let x = rows.whole("Gaussian mixture fitting")?;
-        let (n, d, k) = (x.rows(), x.cols(), c.k);
         let (prm, stats) = (self.core.param(self.prm)?, self.core.param(self.stats)?);
-
-        // The k-means start: hard labels, one M step.
-        let (cent, moved) = scratch_centroids(&gpu, k, d)?;
-        let (asg, dist) = labels(&gpu, n)?;
-        solve(&self.core, x, &cent, &moved, &asg, &dist, 300)?;
-        let rn = Tensor::new(&gpu, n * k + n, 1, "responsibilities and log-likelihoods")?;
-        let resp = Tensor::view(rn.buffer(), rn.offset(), n, k)?;
-        let nll = Tensor::view(rn.buffer(), rn.offset() + n * k, n, 1)?;
-        let mut tape = self.core.tape();
-        tape.gmm_diag_onehot(&asg, &resp)?;
-        tape.gmm_diag_mstep(x, &resp, &prm, &stats, c.reg)?;
-        tape.finish()?.run(1)?;
-
-        // EM, CHECK_EVERY steps a submit, until the mean log-likelihood settles.
-        let mut tape = self.core.tape();
-        tape.gmm_diag_estep(x, &prm, Some(&resp), &nll)?;
-        let mean = tape.mean(&nll)?;
-        tape.gmm_diag_mstep(x, &resp, &prm, &stats, c.reg)?;
-        let em = tape.finish()?;
-        let (mut steps, mut last) = (0, f32::NAN);
-        while steps < c.max_iter {
-            let now = CHECK_EVERY.min(c.max_iter - steps);
-            em.run(now)?;
-            steps += now;
-            let m = mean.read(&gpu)?[0];
-            if !m.is_finite() {
-                return Err(invalid(
-                    "Gaussian mixture",
-                    format!(
-                        "the mean log-likelihood of {} is {m} after {steps} EM steps",
-                        data.name
-                    ),
-                ));
-            }
-            if (last - m).abs() < c.tol {
-                break;
-            }
-            last = m;
-        }
+        let steps = em(&self.core, x, &prm, &stats, &c, &data.name)?;
         self.steps = steps;
         self.core.fitted_on(data);
         Ok(FitReport {
@@ -221,14 +251,11 @@ impl Model for Gmm {
 
     /// `--components` components (default 4), scikit-learn's 100 steps, tolerance and floor.
     fn configure(_name: &str, shape: &DataShape, s: &Settings) -> Result<GmmConfig> {
-        Ok(GmmConfig {
-            inputs: shape.inputs,
-            k: s.components.unwrap_or(4),
-            max_iter: 100,
-            tol: 1e-3,
-            reg: 1e-6,
-            seed: s.seed,
-        })
+        Ok(GmmConfig::sklearn(
+            shape.inputs,
+            s.components.unwrap_or(4),
+            s.seed,
+        ))
     }
 
     fn build(gpu: &Gpu, config: GmmConfig) -> Result<Gmm> {

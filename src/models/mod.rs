@@ -58,7 +58,7 @@ pub use detector::{ActiveDetector, Detector, Threshold, ThresholdRule};
 pub use file::{CoreState, Family, ModelFile};
 pub use hard::{WEAK_BATCH, WEAK_HIDDEN, WEAK_STEPS, WeakClassifier, construct_hard};
 pub use iforest::{IFOREST_SUBSAMPLE, IFOREST_TREES, IForest, IForestConfig, average_path_length};
-pub use iterative::{Iterative, IterativeConfig, ReconError};
+pub use iterative::{Clustering, Iterative, IterativeConfig, ReconError};
 pub use kmeans::{CHECK_EVERY, Kmeans, KmeansConfig};
 pub use labels::{LabelCounts, LabelSet};
 pub use mixture::{Component, Gmm, GmmConfig};

@@ -78,6 +78,13 @@ pub struct Settings {
     pub standardise: Option<bool>,
     /// The rows' image shape (DA3D's convolutional autoencoder).
     pub image: Option<crate::ops::conv::Chw>,
+    /// The iterative detector's clustering, percent of clusters (p0) and rows (p) left out
+    /// of its first and later training sets, rounds and reconstruction error.
+    pub clustering: Option<super::Clustering>,
+    pub p0: Option<f32>,
+    pub p: Option<f32>,
+    pub rounds: Option<u32>,
+    pub recon_error: Option<super::ReconError>,
 }
 
 /// A model the registry can build.

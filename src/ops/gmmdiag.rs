@@ -1,7 +1,7 @@
 //! A Gaussian mixture with diagonal covariances on the GPU (`gmmdiag.wgsl`): the E step (each
-//! row's negative log-likelihood and responsibilities), hard assignments as responsibilities
-//! (the mixture's start from k-means), and the M step. No backward rule: the mixture is
-//! fitted by EM, not trained.
+//! row's negative log-likelihood and responsibilities), each row's most responsible
+//! component, hard assignments as responsibilities (the mixture's start from k-means), and
+//! the M step. No backward rule: the mixture is fitted by EM, not trained.
 
 use oddity_kernels::kernels as k;
 use oddity_kernels::params::{GmmDiagParams, NONE};
@@ -61,6 +61,34 @@ impl Tape {
                 ("x", x.buffer()),
                 ("prm", prm.buffer()),
                 ("out", nll.buffer()),
+            ],
+            groups,
+        )
+    }
+
+    /// Each row of `x`'s most responsible component under the mixture `prm` (ties to the
+    /// lower index) into `asg` (`rows x 1`, the index as f32, as [`Tape::kmeans_assign`]
+    /// writes it).
+    pub fn gmm_diag_label(&mut self, x: &Tensor, prm: &Tensor, asg: &Tensor) -> Result<()> {
+        let op = "gmm_diag_label";
+        f32_rows(op, &[x])?;
+        let k = records(op, x, prm)?;
+        sized(op, "the labels", asg, x.rows(), 1)?;
+        apart(op, asg, &[x, prm])?;
+        let p = GmmDiagParams {
+            x_off: x.offset(),
+            p_off: prm.offset(),
+            a_off: asg.offset(),
+            ..GmmDiagParams::new(x.rows(), x.cols(), k)
+        };
+        let groups = groups_1d(&self.gpu().clone(), x.rows())?;
+        self.plan.dispatch(
+            k::gmmdiag::GD_LABEL,
+            Some(&p),
+            &[
+                ("x", x.buffer()),
+                ("prm", prm.buffer()),
+                ("out", asg.buffer()),
             ],
             groups,
         )

@@ -106,6 +106,7 @@ pub fn serial(entry: &str, params: Option<&dyn Params>) -> Option<Serial> {
             "components x columns per row, three passes",
         ),
         "gd_onehot" => s(f("k"), "components per row"),
+        "gd_label" => s(f("k") * f("cols"), "components x columns per row"),
         "gd_mstep" => s(
             f("rows") * (1 + 2 * strided(f("cols"), 256)) + SUM256,
             "rows summed, then twice for each column strided over one workgroup, then a sum",

@@ -33,6 +33,20 @@ pub fn gd_estep(p: &GmmDiagParams, x: &[f64], prm: &[f64], out: &mut [f64]) {
     }
 }
 
+/// `gd_label`: each row's most responsible component (ties to the lower index).
+pub fn gd_label(p: &GmmDiagParams, x: &[f64], prm: &[f64], out: &mut [f64]) {
+    for i in 0..p.rows as usize {
+        let mut best = (0, gd_log_density(p, x, prm, i, 0));
+        for j in 1..p.k as usize {
+            let l = gd_log_density(p, x, prm, i, j);
+            if l > best.1 {
+                best = (j, l);
+            }
+        }
+        out[p.a_off as usize + i] = best.0 as f64;
+    }
+}
+
 /// `gd_onehot`: hard assignments as responsibilities.
 pub fn gd_onehot(p: &GmmDiagParams, aux: &[f64], out: &mut [f64]) {
     let k = p.k as usize;

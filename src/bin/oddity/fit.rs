@@ -6,14 +6,16 @@ use std::time::Instant;
 use oddity::data::abc::{AbcSource, AbcSplit, Setting, labelled_split};
 use oddity::data::{CsvOptions, Dataset};
 use oddity::models::evaluation::{Evaluation, fit_and_evaluate, training_rows};
-use oddity::models::{DataShape, Detector, OcsvmSolver, Settings, Threshold, registry};
+use oddity::models::{
+    Clustering, DataShape, Detector, OcsvmSolver, ReconError, Settings, Threshold, registry,
+};
 use oddity::ops::conv::Chw;
 use oddity::{Error, Gpu};
 
 #[derive(clap::Args, Clone)]
 pub struct Args {
     /// A detector of the registry: abc-ae, abc-dae, lrc, ae, dae, dnn, vae, iforest, pca,
-    /// deepsvdd, ocsvm, bigan, dagmm, da3d, da3d-simple, a3.
+    /// deepsvdd, ocsvm, bigan, dagmm, da3d, da3d-simple, a3, kmeans, gmm, iterative-ae.
     #[arg(long)]
     pub model: String,
     /// A built-in split: toy2d, digits-abc or fmnist-abc.
@@ -69,11 +71,13 @@ pub struct Args {
     /// approximation beyond), exact or fourier. Other models ignore it.
     #[arg(long, value_parser = solver)]
     pub solver: Option<OcsvmSolver>,
-    /// DAGMM's mixture components, 1 to 16 (default 4), the Gaussian mixture's (default 4) or
-    /// k-means' clusters (default 8).
-    /// Other models ignore it.
+    /// DAGMM's mixture components, 1 to 16 (default 4), the Gaussian mixture's (default 4),
+    /// k-means' clusters (default 8) or the iterative detector's (default 10). Other models
+    /// ignore it.
     #[arg(long)]
     pub components: Option<u32>,
+    #[command(flatten)]
+    pub iterative: IterativeArgs,
     /// Standardise each column over the training rows before the network, as PyOD does (the
     /// AE, DAE, ABC, LRC and DNN, whose inputs are otherwise min-max scaled, and the VAE, then
     /// with an identity output). Deep SVDD and DAGMM always standardise; other models ignore it.
@@ -128,6 +132,44 @@ impl Args {
             components: self.components,
             standardise: self.standardise.then_some(true),
             image: self.image,
+            ..self.iterative.settings()
+        }
+    }
+}
+
+/// The iterative detector's options (other models ignore them).
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct IterativeArgs {
+    /// The iterative detector's clustering for its first training set: kmeans (default) or
+    /// gmm (a diagonal Gaussian mixture, each row in its most responsible component).
+    #[arg(long, value_parser = clustering)]
+    pub clustering: Option<Clustering>,
+    /// The iterative detector's first set: the clusters at or below the (100 - p0)th
+    /// percentile of the clusters' variances, p0 in [0, 100) (default 30).
+    #[arg(long)]
+    pub p0: Option<f32>,
+    /// The iterative detector's later sets: the rows at or below the (100 - p)th percentile of
+    /// the reconstruction errors, p in [0, 100) (default 10).
+    #[arg(long)]
+    pub p: Option<f32>,
+    /// The iterative detector's rounds of training and re-selection (default 5).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub rounds: Option<u32>,
+    /// The iterative detector's reconstruction error: angle (the arccos of the cosine
+    /// similarity, default) or squared.
+    #[arg(long, value_parser = recon_error)]
+    pub error: Option<ReconError>,
+}
+
+impl IterativeArgs {
+    /// The default settings with these options.
+    pub fn settings(&self) -> Settings {
+        Settings {
+            clustering: self.clustering,
+            p0: self.p0,
+            p: self.p,
+            rounds: self.rounds,
+            recon_error: self.error,
             ..Settings::default()
         }
     }
@@ -190,6 +232,14 @@ fn image(s: &str) -> Result<Chw, String> {
 
 fn solver(s: &str) -> Result<OcsvmSolver, String> {
     OcsvmSolver::parse(s).ok_or_else(|| format!("{s:?}: one of auto, exact, fourier"))
+}
+
+fn clustering(s: &str) -> Result<Clustering, String> {
+    Clustering::parse(s).ok_or_else(|| format!("{s:?}: one of kmeans, gmm"))
+}
+
+fn recon_error(s: &str) -> Result<ReconError, String> {
+    ReconError::parse(s).ok_or_else(|| format!("{s:?}: one of angle, squared"))
 }
 
 /// `--delimiter`: one ASCII character, `\t` (or `tab`) for a tab.

@@ -42,6 +42,8 @@ pub struct Args {
     /// GPU, 2000 on a software adapter).
     #[arg(long)]
     pub max_rows: Option<usize>,
+    #[command(flatten)]
+    pub iterative: crate::fit::IterativeArgs,
     /// Print one JSON object as the last line.
     #[arg(long)]
     pub json: bool,
@@ -132,7 +134,7 @@ pub fn run(a: &Args) -> oddity::Result<()> {
                     let entry = registry::detector(model)?;
                     let settings = Settings {
                         seed,
-                        ..Settings::default()
+                        ..a.iterative.settings()
                     };
                     let config = entry.config(&DataShape::of(&train), &settings)?;
                     let mut det = entry.build_with(&gpu, config)?;
