@@ -488,3 +488,44 @@ impl AngleParams {
         }
     }
 }
+
+params!(
+    /// `lstm.wgsl`: an LSTM layer over whole sequences, forward, backward through time, and
+    /// the recurrent weights' gradient.
+    LstmParams {
+        batch: u32, steps: u32, hidden: u32, zx_off: u32, zx_row: u32, zx_step: u32,
+        wh_off: u32, s_off: u32, last_off: u32, g_off: u32, g_last: u32, g_scale: f32,
+        dz_off: u32, sum_off: u32, o_off: u32, accumulate: u32,
+    }
+);
+
+impl LstmParams {
+    /// `batch` sequences of `steps` steps and `hidden` units, one zx row a step (`zx_step`
+    /// 4H), every offset 0, no last-step output, no upstream buffer (scale 1, every step), no
+    /// step sums, written, not added.
+    pub fn new(batch: u32, steps: u32, hidden: u32) -> LstmParams {
+        LstmParams {
+            batch,
+            steps,
+            hidden,
+            zx_off: 0,
+            zx_row: steps * 4 * hidden,
+            zx_step: 4 * hidden,
+            wh_off: 0,
+            s_off: 0,
+            last_off: NONE,
+            g_off: NONE,
+            g_last: 0,
+            g_scale: 1.0,
+            dz_off: 0,
+            sum_off: NONE,
+            o_off: 0,
+            accumulate: 0,
+        }
+    }
+
+    /// Words the forward pass keeps: h and c (B T H each) and the gates (B T 4H).
+    pub fn saved(&self) -> u32 {
+        6 * self.batch * self.steps * self.hidden
+    }
+}

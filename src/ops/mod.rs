@@ -13,6 +13,7 @@ pub mod head;
 pub mod iforest;
 pub mod kmeans;
 pub mod loss;
+pub mod lstm;
 pub mod ocsvm;
 pub mod pca;
 pub mod primal;

@@ -129,6 +129,15 @@ pub fn serial(entry: &str, params: Option<&dyn Params>) -> Option<Serial> {
             2 * strided(f("cols"), 64) + 2 * SUM64,
             "columns strided over 64 lanes, twice, and two 64-wide sums",
         ),
+        "lstm_fwd" => s(
+            f("steps") * strided(f("hidden"), 64) * (f("hidden") + 1),
+            "steps, each units strided over 64 lanes, each the hidden units summed",
+        ),
+        "lstm_bwd" => s(
+            f("steps") * strided(f("hidden"), 64) * (4 * f("hidden") + 1),
+            "steps, each units strided over 64 lanes twice, once summing 4 H gradients",
+        ),
+        "lstm_dwh" => s(f("batch") * f("steps"), "sequences x steps per weight"),
         "km_assign" => s(f("k") * f("cols"), "centroids x columns per row"),
         "km_update" => s(
             f("rows") * (1 + strided(f("cols"), 256)) + SUM256,
