@@ -8,6 +8,7 @@ pub mod classes;
 mod csv;
 mod idx;
 mod schema;
+pub mod series;
 mod synthetic;
 pub mod wheels;
 

@@ -8,6 +8,7 @@
 //! - [`UaiModel`]: DAE_uai, Class_uai and their bases (Pimentel et al.).
 //! - [`Supervised`]: ABC on an AE or DAE, LRC, and the ABC paper's AE, DAE and DNN baselines.
 //! - [`Vae`]: the report's variational autoencoder.
+//! - [`Seq2seq`]: the report's sequence-to-sequence LSTM detector for time-series windows.
 //! - [`Bigan`]: BiGAN, the report's adversarial detector (Donahue et al.; Zenati et al.'s score).
 //! - [`Dagmm`]: DAGMM, a compression network and a Gaussian mixture's energy (Zong et al.).
 //! - [`Da3d`]: DA3D, its simple variant and A3: an alarm network on an adversarial
@@ -41,6 +42,7 @@ mod ocsvm;
 mod pca;
 pub mod registry;
 mod scaling;
+mod seq2seq;
 mod supervised;
 mod uai;
 mod vae;
@@ -68,6 +70,7 @@ pub use ocsvm::{
 };
 pub use pca::{PCA_SWEEPS, Pca, PcaConfig, PcaScore};
 pub use registry::{DataShape, Model, Settings};
+pub use seq2seq::{Seq2seq, Seq2seqConfig};
 pub use supervised::{Supervised, SupervisedConfig, SupervisedKind};
 pub use uai::{
     BaseKind, HEAD_FORM, HEAD_PRIOR_STD, UAI_BATCH, UAI_CLASS_LR, UAI_DAE_LR, UAI_NOISE,

@@ -16,7 +16,7 @@ use super::detector::Detector;
 use super::file::{Family, ModelFile, config_from, config_json};
 use super::{
     Bigan, Da3d, Dagmm, DeepSvdd, Gmm, IForest, Iterative, Kmeans, Ocsvm, OcsvmSolver, Pca,
-    Supervised, UaiModel, Vae,
+    Seq2seq, Supervised, UaiModel, Vae,
 };
 use crate::data::Dataset;
 use crate::error::{Result, invalid};
@@ -85,6 +85,8 @@ pub struct Settings {
     pub p: Option<f32>,
     pub rounds: Option<u32>,
     pub recon_error: Option<super::ReconError>,
+    /// The steps a row holds (a time series' window; seq2seq's encoder and decoder steps).
+    pub window: Option<u32>,
 }
 
 /// A model the registry can build.
@@ -268,6 +270,11 @@ pub static MODELS: &[Entry] = &[
         "iterative-ae",
         Family::Detector,
         "the iterative detector for contaminated data: an autoencoder retrained on low-variance clusters, then on its own low errors (Li et al.)",
+    ),
+    Entry::of::<Seq2seq>(
+        "seq2seq",
+        Family::Detector,
+        "sequence to sequence: an encoder LSTM's last state decoded by an LSTM, a time series window's squared reconstruction error (the report's)",
     ),
     Entry::of::<Bigan>(
         "bigan",

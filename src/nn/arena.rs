@@ -102,6 +102,13 @@ impl ArenaBuilder {
         )
     }
 
+    /// A `rows x cols` slot drawn from U(-bound, bound) (an LSTM's weights and biases: bound
+    /// 1/sqrt(hidden), PyTorch's `nn.LSTM` default).
+    pub fn uniform(&mut self, rows: u32, cols: u32, bound: f32) -> Slot {
+        let n = u64::from(rows) * u64::from(cols);
+        self.push(rows, cols, Init::Uniform { n, bound })
+    }
+
     /// A slot with the given initial values (row-major, `rows * cols` of them).
     pub fn fixed(&mut self, rows: u32, cols: u32, values: &[f32]) -> Result<Slot> {
         if values.len() as u64 != u64::from(rows) * u64::from(cols) {

@@ -19,7 +19,7 @@ pub struct Args {
     #[arg(long)]
     pub model: String,
     /// A built-in split: toy2d, digits-abc or fmnist-abc.
-    #[arg(long, required_unless_present_any = ["train", "data"], conflicts_with_all = ["train", "data"])]
+    #[arg(long, required_unless_present_any = ["train", "data", "series"], conflicts_with_all = ["train", "data"])]
     pub dataset: Option<String>,
     /// A CSV file to train an unsupervised detector on, as PyOD does (every row; with
     /// --threshold-percentile, all but a held-out fifth); a label column, when named, only
@@ -55,6 +55,13 @@ pub struct Args {
     /// 100 for the ABC paper's detectors and the VAE, 200 for BiGAN).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_epochs: Option<u32>,
+    /// Minibatch rows (default: the model's). Models trained without minibatches ignore it.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub batch: Option<u32>,
+    /// The optimizer's learning rate (default: the model's). Models not trained by gradient
+    /// steps ignore it.
+    #[arg(long)]
+    pub lr: Option<f32>,
     /// Hidden widths, the last the latent size (default: the model's; the ABC paper's
     /// 300,100,20 for its detectors, 32,16,4 for the VAE on up to 256 features).
     #[arg(long, value_delimiter = ',')]
@@ -78,6 +85,8 @@ pub struct Args {
     pub components: Option<u32>,
     #[command(flatten)]
     pub iterative: IterativeArgs,
+    #[command(flatten)]
+    pub series: crate::series::SeriesArgs,
     /// Standardise each column over the training rows before the network, as PyOD does (the
     /// AE, DAE, ABC, LRC and DNN, whose inputs are otherwise min-max scaled, and the VAE, then
     /// with an identity output). Deep SVDD and DAGMM always standardise; other models ignore it.
@@ -125,6 +134,8 @@ impl Args {
         Settings {
             seed: self.seed,
             max_epochs: self.max_epochs,
+            batch: self.batch,
+            lr: self.lr,
             hidden: self.hidden.clone(),
             nu: self.nu,
             gamma: self.gamma,

@@ -13,6 +13,7 @@ mod plot;
 mod progress;
 mod repro;
 mod score;
+mod series;
 mod sweep;
 mod unsupervised;
 
@@ -57,9 +58,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::Active(a)) => active::run(&a).map(|_| ()),
-        Some(Command::Fit(a)) => match &a.data {
-            Some(path) => unsupervised::run(&a, path),
-            None => fit::run(&a),
+        Some(Command::Fit(a)) => match (&a.data, &a.series.series) {
+            (Some(path), _) => unsupervised::run(&a, path),
+            (None, Some(_)) => series::run(&a),
+            (None, None) => fit::run(&a),
         },
         Some(Command::Score(a)) => score::run(&a),
         Some(Command::Info(a)) => info::run(&a),
