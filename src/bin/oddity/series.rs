@@ -320,7 +320,11 @@ pub fn run(a: &crate::fit::Args) -> oddity::Result<()> {
 }
 
 /// Each scored point: its number, values, score (empty where no window covers it) and label.
-fn write_scores(path: &std::path::Path, task: &SeriesTask, points: &[f32]) -> oddity::Result<()> {
+pub fn write_scores(
+    path: &std::path::Path,
+    task: &SeriesTask,
+    points: &[f32],
+) -> oddity::Result<()> {
     let c = task.series.columns.len();
     let mut text = format!("point,{},score", task.series.columns.join(","));
     if task.series.labels.is_some() {

@@ -3,6 +3,7 @@
 mod abc;
 mod da3d;
 mod iterative;
+mod series;
 mod uai;
 
 #[derive(clap::Subcommand)]
@@ -20,6 +21,10 @@ pub enum Experiment {
     /// Li et al.'s contaminated training sets: AUROC and AP of the iterative detector, a plain
     /// autoencoder, OCSVM and DAGMM with 5%, 10% and 20% anomalies in training.
     Iterative(iterative::Args),
+    /// The report's sequence-to-sequence LSTM on labelled series (UCR InternalBleeding16,
+    /// Yahoo, MIT-BIH): AUROC, AP and the best F1 per point beside the dense autoencoder and
+    /// PCA on the same windows, and pictures of the series with their scores.
+    Series(series::Args),
 }
 
 pub fn run(e: &Experiment) -> oddity::Result<()> {
@@ -28,6 +33,7 @@ pub fn run(e: &Experiment) -> oddity::Result<()> {
         Experiment::Abc(a) => abc::run(a),
         Experiment::Da3d(a) => da3d::run(a),
         Experiment::Iterative(a) => iterative::run(a),
+        Experiment::Series(a) => series::run(a),
     }
 }
 
