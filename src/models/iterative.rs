@@ -278,8 +278,13 @@ impl Detector for Iterative {
             }
         }
         self.core.fitted_on(data);
+        let sizes: Vec<String> = self.selected.iter().map(u32::to_string).collect();
         Ok(FitReport {
             steps,
+            notes: vec![format!(
+                "training sets of {} of {n} rows (the clusters' first, then each round's)",
+                sizes.join(", ")
+            )],
             ..FitReport::default()
         })
     }

@@ -138,7 +138,7 @@ pub fn run(a: &Args) -> oddity::Result<()> {
                     };
                     let config = entry.config(&DataShape::of(&train), &settings)?;
                     let mut det = entry.build_with(&gpu, config)?;
-                    det.fit(&train)?;
+                    let fit = det.fit(&train)?;
                     let scores = det.score(&test)?;
                     let run = Run {
                         dataset: name.clone(),
@@ -159,6 +159,9 @@ pub fn run(a: &Args) -> oddity::Result<()> {
                         test.rows,
                         run.seconds
                     );
+                    for note in &fit.notes {
+                        println!("  {model}: {note}");
+                    }
                     runs.push(run);
                 }
             }
