@@ -80,6 +80,11 @@ fn at(b: u32, t: u32, j: u32) -> u32 {
     return (b * p.steps + t) * p.hidden + j;
 }
 
+// Where the forward pass keeps c of (b, t, j).
+fn cell_at(b: u32, t: u32, j: u32) -> u32 {
+    return p.s_off + p.batch * p.steps * p.hidden + at(b, t, j);
+}
+
 fn gate_at(b: u32, t: u32, q: u32, j: u32) -> u32 {
     return p.s_off + 2u * p.batch * p.steps * p.hidden + (b * p.steps + t) * 4u * p.hidden
         + q * p.hidden + j;
@@ -91,7 +96,6 @@ fn lstm_fwd(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: 
     let b = wg.y * nwg.x + wg.x;
     let live = b < p.batch;
     let h4 = 4u * p.hidden;
-    let cells = p.s_off + p.batch * p.steps * p.hidden;
     for (var j = lid; j < p.hidden; j += WG) {
         hbuf[j] = 0.0;
     }
@@ -116,12 +120,12 @@ fn lstm_fwd(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: 
                 let og = sigmoid(z.w);
                 var c_prev = 0.0;
                 if t > 0u {
-                    c_prev = out[cells + at(b, t - 1u, j)];
+                    c_prev = out[cell_at(b, t - 1u, j)];
                 }
                 let c = fg * c_prev + ig * gg;
                 let h = og * tanh_acc(c);
                 out[p.s_off + at(b, t, j)] = h;
-                out[cells + at(b, t, j)] = c;
+                out[cell_at(b, t, j)] = c;
                 out[gate_at(b, t, 0u, j)] = ig;
                 out[gate_at(b, t, 1u, j)] = fg;
                 out[gate_at(b, t, 2u, j)] = gg;
@@ -157,7 +161,6 @@ fn lstm_bwd(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: 
     let b = wg.y * nwg.x + wg.x;
     let live = b < p.batch;
     let h4 = 4u * p.hidden;
-    let cells = p.s_off + p.batch * p.steps * p.hidden;
     for (var j = lid; j < p.hidden; j += WG) {
         dh_next[j] = 0.0;
         dc_next[j] = 0.0;
@@ -171,10 +174,10 @@ fn lstm_bwd(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: 
                 let fg = saved[gate_at(b, t, 1u, j)];
                 let gg = saved[gate_at(b, t, 2u, j)];
                 let og = saved[gate_at(b, t, 3u, j)];
-                let tc = tanh_acc(saved[cells + at(b, t, j)]);
+                let tc = tanh_acc(saved[cell_at(b, t, j)]);
                 var c_prev = 0.0;
                 if t > 0u {
-                    c_prev = saved[cells + at(b, t - 1u, j)];
+                    c_prev = saved[cell_at(b, t - 1u, j)];
                 }
                 let dc = dh * og * (1.0 - tc * tc) + dc_next[j];
                 let d = vec4<f32>(dc * gg * ig * (1.0 - ig), dc * c_prev * fg * (1.0 - fg),

@@ -390,6 +390,24 @@ impl ModelCore {
         Ok(report)
     }
 
+    /// [`ModelCore::fit_early_stopping`] in epochs of `train_rows / batch` steps (at least
+    /// one), the validation loss the `1 x 1` `mean` that one replay of `validate` fills.
+    pub fn fit_on_validation_mean(
+        &self,
+        step: &Plan,
+        train_rows: u32,
+        batch: u32,
+        stopping: EarlyStopping,
+        validate: &Plan,
+        mean: &Tensor,
+    ) -> Result<FitReport> {
+        let steps_per_epoch = train_rows.div_ceil(batch.max(1)).max(1);
+        self.fit_early_stopping(step, steps_per_epoch, stopping, |_| {
+            validate.run(1)?;
+            Ok(mean.read(&self.gpu)?[0])
+        })
+    }
+
     /// The parameters, optimizer state and step counter, read back (blocking).
     pub fn state(&self) -> Result<CoreState> {
         Ok(CoreState {

@@ -277,14 +277,14 @@ impl Detector for Vae {
             max_epochs: self.config.max_epochs,
             patience: self.config.patience,
         };
-        let steps_per_epoch = tx.rows().div_ceil(self.config.batch).max(1);
-        let gpu = self.core.gpu().clone();
-        let report = self
-            .core
-            .fit_early_stopping(&step, steps_per_epoch, stopping, |_| {
-                validate.run(1)?;
-                Ok(mean.read(&gpu)?[0])
-            })?;
+        let report = self.core.fit_on_validation_mean(
+            &step,
+            tx.rows(),
+            self.config.batch,
+            stopping,
+            &validate,
+            &mean,
+        )?;
         self.core.fitted_on(data);
         Ok(report)
     }
