@@ -260,3 +260,22 @@ fn an_encoder_and_decoder_with_dense_layers_against_finite_differences() {
     };
     check(&gpu, "seq2seq", &params, &build, &forward);
 }
+
+#[test]
+fn bad_shapes_are_refused_by_name() {
+    let gpu = gpu();
+    let state = oddity::tape::StepState::new(&gpu).unwrap();
+    let mut tape = Tape::new(&gpu, &state);
+    let t = |r: u32, c: u32| Tensor::new(&gpu, r, c, "t").unwrap();
+    for (zx, wh, steps, want) in [
+        (t(2, 12), t(3, 11), 3, "recurrent weights 3x11: H x 4H"),
+        (t(2, 4 * 257), t(257, 4 * 257), 1, "1 <= H <= 256"),
+        (t(2, 10), t(2, 8), 3, "3 steps of pre-activations 2x10"),
+        (t(2, 8), t(2, 8), 0, "0 steps"),
+        // Shared inputs for a million sequences of 1024 steps: more state than u32 counts.
+        (t(1 << 20, 4), t(1, 4), 1024, "too large a state to keep"),
+    ] {
+        let e = tape.lstm(&zx, &wh, steps, false).unwrap_err().to_string();
+        assert!(e.contains(want), "{e}");
+    }
+}

@@ -10,8 +10,8 @@
 use oddity_kernels::kernels as k;
 use oddity_kernels::params::{LstmParams, NONE};
 
+use super::f32_rows;
 use super::loss::upstream;
-use super::{apart, f32_rows, sized};
 use crate::error::{Result, shape};
 use crate::tape::{Backward, BackwardCtx, Grad, Tape, Tensor};
 
@@ -143,9 +143,20 @@ impl Tape {
             wh_off: wh.offset(),
             ..LstmParams::new(b, steps, h)
         };
-        let words = u64::from(p.saved()) + if last_only { u64::from(b * h) } else { 0 };
-        let words = u32::try_from(words)
-            .map_err(|_| shape(op, format!("{b} sequences of {steps} steps x {h} units")))?;
+        // h, c and the gates of every step (then the last step's h), in u64 until known to fit.
+        let saved = 6 * u64::from(b) * u64::from(steps) * u64::from(h);
+        let words = saved
+            + if last_only {
+                u64::from(b) * u64::from(h)
+            } else {
+                0
+            };
+        let words = u32::try_from(words).map_err(|_| {
+            shape(
+                op,
+                format!("{b} sequences of {steps} steps of {h} units: too large a state to keep"),
+            )
+        })?;
         let scratch = Tensor::new(self.gpu(), words, 1, "lstm state")?;
         p.s_off = scratch.offset();
         let out = if last_only {
@@ -154,14 +165,6 @@ impl Tape {
         } else {
             Tensor::view(scratch.buffer(), scratch.offset(), b, steps * h)?
         };
-        apart(op, &scratch, &[zx, wh])?;
-        sized(
-            op,
-            "the output",
-            &out,
-            b,
-            if last_only { h } else { steps * h },
-        )?;
         let groups = self.gpu().grid_1d(b)?;
         self.plan.dispatch(
             k::lstm::LSTM_FWD,
