@@ -5,49 +5,13 @@
 //! a window anomalous when any of its points is).
 
 use std::ops::Range;
-use std::path::PathBuf;
 use std::time::Instant;
 
+use crate::fit::SeriesArgs;
 use oddity::data::series::{Series, SeriesOptions, Windowing, Windows};
 use oddity::metrics::{auroc, average_precision, best_f1_threshold};
 use oddity::models::{DataShape, Detector, FitReport, Settings, registry};
 use oddity::{Error, Gpu};
-
-#[derive(clap::Args, Clone, Debug, Default)]
-pub struct SeriesArgs {
-    /// A time series CSV file (a header, one point a line) whose sliding windows are the rows
-    /// (instead of --dataset or --data); --label-col names its labels.
-    #[arg(long, requires = "value_col", conflicts_with_all = ["dataset", "data", "train", "test"])]
-    pub series: Option<PathBuf>,
-    /// The series' value columns, comma-separated (one or more; each step of a window holds
-    /// one value of each).
-    #[arg(long, value_delimiter = ',', requires = "series")]
-    pub value_col: Vec<String>,
-    /// Points a window (seq2seq's steps).
-    #[arg(long, default_value_t = 64, requires = "series")]
-    pub window: usize,
-    /// Points from one window's start to the next's (default 1: every window; longer than the
-    /// window is allowed and leaves points unscored).
-    #[arg(long, requires = "series")]
-    pub stride: Option<usize>,
-    /// Train on the first N points (the scaling fitted on them); the rest are scored and
-    /// evaluated. Default: train on every point and score every point.
-    #[arg(long, conflicts_with = "train_series")]
-    pub train_points: Option<usize>,
-    /// A series to train on (the same value columns; e.g. a UCR _TRAIN file); --series is
-    /// then scored and evaluated.
-    #[arg(long, requires = "series")]
-    pub train_series: Option<PathBuf>,
-    /// One label a point (0 or 1 a line, a header allowed) instead of --label-col.
-    #[arg(long, conflicts_with = "label_col", requires = "series")]
-    pub labels_file: Option<PathBuf>,
-    /// Write each scored point's number, values, score and label here (CSV).
-    #[arg(long, requires = "series")]
-    pub scores_out: Option<PathBuf>,
-    /// Draw the series, its scores and its true anomalies here (SVG).
-    #[arg(long, requires = "series")]
-    pub plot: Option<PathBuf>,
-}
 
 /// A series and which of its points train and which are scored.
 pub struct SeriesTask {
