@@ -81,9 +81,7 @@ impl ArenaBuilder {
     /// A dense layer's W alone, `inputs x outputs`, drawn as [`ArenaBuilder::dense`] draws
     /// it, for a layer without a bias (`DenseParams::without_bias`).
     pub fn dense_without_bias(&mut self, inputs: u32, outputs: u32) -> Slot {
-        let bound = 1.0 / (inputs.max(1) as f32).sqrt();
-        let n = u64::from(inputs) * u64::from(outputs);
-        self.push(inputs, outputs, Init::Uniform { n, bound })
+        self.uniform(inputs, outputs, 1.0 / (inputs.max(1) as f32).sqrt())
     }
 
     /// A convolution layer's slot, `1 x (weights + output channels)`: the weights then the

@@ -7,8 +7,8 @@
 use std::ops::Range;
 use std::time::Instant;
 
-use crate::fit::SeriesArgs;
-use oddity::data::series::{Series, SeriesOptions, Windowing, Windows};
+use crate::fit::{SeriesArgs, shown};
+use oddity::data::series::{Series, SeriesOptions, Windowing};
 use oddity::metrics::{auroc, average_precision, best_f1_threshold};
 use oddity::models::{DataShape, Detector, FitReport, Settings, registry};
 use oddity::{Error, Gpu};
@@ -64,45 +64,79 @@ impl SeriesTask {
             size: s.window,
             stride: s.stride.unwrap_or(1),
         };
-        let (series, train, eval) = match (&s.train_series, s.train_points) {
+        match (&s.train_series, s.train_points) {
             (Some(t), _) => {
-                let first = Series::from_csv(
-                    t,
-                    &SeriesOptions {
-                        label: None,
-                        ..opts
-                    },
-                )?;
-                let n = first.points;
-                let all = first.then(&series)?;
-                let end = all.points;
-                (all, 0..n, n..end)
+                let opts = SeriesOptions {
+                    label: None,
+                    ..opts
+                };
+                SeriesTask::after(Series::from_csv(t, &opts)?, &series, windowing)
             }
-            (None, Some(n)) => {
-                if n == 0 || n >= series.points {
-                    return Err(Error::Invalid {
-                        what: "--train-points",
-                        detail: format!(
-                            "{n} of a series of {} points: leave at least one point to train \
-                             and one to score",
-                            series.points
-                        ),
-                    });
-                }
-                let end = series.points;
-                (series, 0..n, n..end)
-            }
+            (None, Some(n)) => SeriesTask::first(series, n, windowing),
             (None, None) => {
-                let end = series.points;
-                (series, 0..end, 0..end)
+                let all = 0..series.points;
+                Ok(SeriesTask {
+                    series,
+                    train: all.clone(),
+                    eval: all,
+                    windowing,
+                })
             }
-        };
+        }
+    }
+
+    /// `train` followed by `test` (the same columns): the first trains, the second is scored.
+    pub fn after(train: Series, test: &Series, windowing: Windowing) -> oddity::Result<SeriesTask> {
+        let n = train.points;
+        let series = train.then(test)?;
+        let end = series.points;
         Ok(SeriesTask {
             series,
-            train,
-            eval,
+            train: 0..n,
+            eval: n..end,
             windowing,
         })
+    }
+
+    /// The first `n` points of `series` train, the rest are scored; refused unless both parts
+    /// hold a point.
+    pub fn first(series: Series, n: usize, windowing: Windowing) -> oddity::Result<SeriesTask> {
+        if n == 0 || n >= series.points {
+            return Err(Error::Invalid {
+                what: "--train-points",
+                detail: format!(
+                    "{n} of a series of {} points: leave at least one point to train and one \
+                     to score",
+                    series.points
+                ),
+            });
+        }
+        let end = series.points;
+        Ok(SeriesTask {
+            series,
+            train: 0..n,
+            eval: n..end,
+            windowing,
+        })
+    }
+
+    /// Draws the scored points' first column, their `points` scores and true anomalies to
+    /// `path` (SVG) under `title`.
+    pub fn draw(&self, path: &std::path::Path, title: &str, points: &[f32]) -> oddity::Result<()> {
+        let c = self.series.columns.len();
+        let values: Vec<f32> = self
+            .eval
+            .clone()
+            .map(|p| self.series.values[p * c])
+            .collect();
+        crate::plot::series_scores(
+            path,
+            title,
+            self.eval.start,
+            &values,
+            points,
+            self.eval_labels(),
+        )
     }
 
     /// The labels of the scored points.
@@ -141,11 +175,15 @@ impl SeriesTask {
         let scores = det.score(&eval.data)?;
         let points = eval.point_scores(&scores)?;
         let seconds = t0.elapsed().as_secs_f64();
+        let none = (None, None, None);
         let (auroc_, ap, best_f1) = match self.eval_labels() {
             Some(l) => point_metrics(&points, l)?,
-            None => (None, None, None),
+            None => none,
         };
-        let (window_auroc, window_ap) = window_metrics(&eval, &scores)?;
+        let (window_auroc, window_ap, _) = match &eval.data.anomaly {
+            Some(l) => metrics(&scores, l)?,
+            None => none,
+        };
         Ok((
             SeriesResult {
                 model: model.to_string(),
@@ -167,8 +205,20 @@ impl SeriesTask {
 
 type Metrics = (Option<f64>, Option<f64>, Option<f64>);
 
-/// AUROC, AP and the best F1 over the points a window covers; None without an anomaly or a
-/// normal point among them.
+/// AUROC, AP and the best F1 of `scores`; None without an anomaly or a normal row.
+fn metrics(scores: &[f32], labels: &[u8]) -> oddity::Result<Metrics> {
+    let anomalies = labels.iter().filter(|&&v| v == 1).count();
+    if anomalies == 0 || anomalies == labels.len() {
+        return Ok((None, None, None));
+    }
+    Ok((
+        Some(auroc(scores, labels)?),
+        Some(average_precision(scores, labels)?),
+        Some(best_f1_threshold(scores, labels)?.f1),
+    ))
+}
+
+/// [`metrics`] over the points a window covers (their score is not NaN).
 fn point_metrics(points: &[f32], labels: &[u8]) -> oddity::Result<Metrics> {
     let (s, l): (Vec<f32>, Vec<u8>) = points
         .iter()
@@ -176,31 +226,7 @@ fn point_metrics(points: &[f32], labels: &[u8]) -> oddity::Result<Metrics> {
         .filter(|(s, _)| !s.is_nan())
         .map(|(&s, &l)| (s, l))
         .unzip();
-    let anomalies = l.iter().filter(|&&v| v == 1).count();
-    if anomalies == 0 || anomalies == l.len() {
-        return Ok((None, None, None));
-    }
-    Ok((
-        Some(auroc(&s, &l)?),
-        Some(average_precision(&s, &l)?),
-        Some(best_f1_threshold(&s, &l)?.f1),
-    ))
-}
-
-fn window_metrics(w: &Windows, scores: &[f32]) -> oddity::Result<(Option<f64>, Option<f64>)> {
-    let Some(l) = &w.data.anomaly else {
-        return Ok((None, None));
-    };
-    let anomalies = l.iter().filter(|&&v| v == 1).count();
-    if anomalies == 0 || anomalies == l.len() {
-        return Ok((None, None));
-    }
-    Ok((Some(auroc(scores, l)?), Some(average_precision(scores, l)?)))
-}
-
-/// A metric for printing.
-fn shown(v: Option<f64>) -> String {
-    crate::fit::shown(v)
+    metrics(&s, &l)
 }
 
 /// `oddity fit --series`.
@@ -251,19 +277,10 @@ pub fn run(a: &crate::fit::Args) -> oddity::Result<()> {
         eprintln!("wrote {}", path.display());
     }
     if let Some(path) = &s.plot {
-        let c = task.series.columns.len();
-        let values: Vec<f32> = task
-            .eval
-            .clone()
-            .map(|p| task.series.values[p * c])
-            .collect();
-        crate::plot::series_scores(
+        task.draw(
             path,
             &format!("{} ({})", task.series.name, a.model),
-            task.eval.start,
-            &values,
             &r.points,
-            task.eval_labels(),
         )?;
         eprintln!("drew {}", path.display());
     }

@@ -12,6 +12,7 @@ use oddity::data::wheels::{MITDB, UCR_BLEEDING_TEST, UCR_BLEEDING_TRAIN, WheelFi
 use oddity::models::{Settings, registry};
 use oddity::{Error, Gpu};
 
+use crate::fit::shown;
 use crate::series::{SeriesResult, SeriesTask};
 
 #[derive(clap::Args)]
@@ -64,23 +65,17 @@ fn read(file: &WheelFile, value: &str, label: Option<&str>) -> oddity::Result<Se
 
 /// The task of series `name` with windows `w`.
 fn task(name: &str, w: Windowing) -> oddity::Result<SeriesTask> {
-    let (mut series, train, eval) = match name {
-        "ucr" => {
-            let train = read(&UCR_BLEEDING_TRAIN, "value", None)?;
-            let test = read(&UCR_BLEEDING_TEST, "value", Some("is_anomaly"))?;
-            let n = train.points;
-            let all = train.then(&test)?;
-            let end = all.points;
-            (all, 0..n, n..end)
-        }
+    let mut t = match name {
+        "ucr" => SeriesTask::after(
+            read(&UCR_BLEEDING_TRAIN, "value", None)?,
+            &read(&UCR_BLEEDING_TEST, "value", Some("is_anomaly"))?,
+            w,
+        )?,
         "yahoo" | "mitdb" => {
-            let s = read(
-                if name == "yahoo" { &YAHOO } else { &MITDB },
-                "data",
-                Some("label"),
-            )?;
-            let (half, end) = (s.points / 2, s.points);
-            (s, 0..half, half..end)
+            let wheel = if name == "yahoo" { &YAHOO } else { &MITDB };
+            let s = read(wheel, "data", Some("label"))?;
+            let half = s.points / 2;
+            SeriesTask::first(s, half, w)?
         }
         other => {
             return Err(Error::Invalid {
@@ -89,13 +84,8 @@ fn task(name: &str, w: Windowing) -> oddity::Result<SeriesTask> {
             });
         }
     };
-    series.name = name.to_string();
-    Ok(SeriesTask {
-        series,
-        train,
-        eval,
-        windowing: w,
-    })
+    t.series.name = name.to_string();
+    Ok(t)
 }
 
 pub fn run(a: &Args) -> oddity::Result<()> {
@@ -180,16 +170,8 @@ pub fn run(a: &Args) -> oddity::Result<()> {
                     r.seconds
                 );
                 if let (Some(out), true) = (&a.out, seed == a.first_seed) {
-                    let values: Vec<f32> = t.eval.clone().map(|p| t.series.values[p]).collect();
                     let path = out.join(format!("{name}-{model}.svg"));
-                    crate::plot::series_scores(
-                        &path,
-                        &format!("{name} ({model}, seed {seed})"),
-                        t.eval.start,
-                        &values,
-                        &r.points,
-                        t.eval_labels(),
-                    )?;
+                    t.draw(&path, &format!("{name} ({model}, seed {seed})"), &r.points)?;
                     crate::series::write_scores(
                         &out.join(format!("{name}-{model}.csv")),
                         &t,
@@ -212,10 +194,6 @@ pub fn run(a: &Args) -> oddity::Result<()> {
         );
     }
     Ok(())
-}
-
-fn shown(v: Option<f64>) -> String {
-    crate::fit::shown(v)
 }
 
 /// Each detector's mean (sd) over the seeds on series `name`.
