@@ -385,12 +385,12 @@ fn check_header(header: &[String], path: &str, delimiter: Option<u8>) -> Result<
     Ok(())
 }
 
-fn file_name(path: &Path) -> String {
+pub(super) fn file_name(path: &Path) -> String {
     path.file_stem()
         .map_or("csv".into(), |s| s.to_string_lossy().to_string())
 }
 
-fn read_file(path: &Path) -> Result<Vec<u8>, DataError> {
+pub(super) fn read_file(path: &Path) -> Result<Vec<u8>, DataError> {
     std::fs::read(path).map_err(|e| DataError::Io {
         path: path.display().to_string(),
         source: e,

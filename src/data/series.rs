@@ -59,6 +59,14 @@ pub struct Windows {
     pub range: Range<usize>,
 }
 
+/// A label written as 0 or 1 (`1.0` too), else None.
+fn zero_one(v: &str) -> Option<u8> {
+    match v.parse::<f64>() {
+        Ok(x) if x == 0.0 || x == 1.0 => Some(x as u8),
+        _ => None,
+    }
+}
+
 fn err(path: &str, detail: String) -> DataError {
     DataError::Format {
         path: path.to_string(),
@@ -70,14 +78,15 @@ impl Series {
     /// Reads `opts`' columns of the CSV file at `path`.
     pub fn from_csv(path: impl AsRef<Path>, opts: &SeriesOptions) -> Result<Series, DataError> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|source| DataError::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
-        Series::from_bytes(&bytes, &path.display().to_string(), opts)
+        Series::from_bytes(
+            &super::csv::read_file(path)?,
+            &path.display().to_string(),
+            opts,
+        )
     }
 
-    /// [`Series::from_csv`] of a file's bytes; `path` names it in errors.
+    /// [`Series::from_csv`] of a file's bytes; `path` names it in errors, its stem names the
+    /// series.
     pub fn from_bytes(bytes: &[u8], path: &str, opts: &SeriesOptions) -> Result<Series, DataError> {
         if bytes.iter().all(|b| b.is_ascii_whitespace()) {
             return Err(DataError::Empty { path: path.into() });
@@ -154,9 +163,9 @@ impl Series {
                 let v = field(j);
                 labels.push(match anomaly {
                     Some(a) => u8::from(v == a),
-                    None => match v.parse::<f64>() {
-                        Ok(x) if x == 0.0 || x == 1.0 => x as u8,
-                        _ => {
+                    None => match zero_one(v) {
+                        Some(l) => l,
+                        None => {
                             return Err(bad(
                                 j,
                                 format!(
@@ -174,12 +183,7 @@ impl Series {
             return Err(DataError::Empty { path: path.into() });
         }
         Ok(Series {
-            name: path
-                .rsplit('/')
-                .next()
-                .unwrap_or(path)
-                .trim_end_matches(".csv")
-                .to_string(),
+            name: super::csv::file_name(Path::new(path)),
             columns: opts.values.clone(),
             points,
             values,
@@ -199,10 +203,10 @@ impl Series {
         let mut labels = Vec::new();
         for (i, line) in text.lines().enumerate() {
             let v = line.trim();
-            match v.parse::<f64>() {
-                Ok(x) if x == 0.0 || x == 1.0 => labels.push(x as u8),
-                _ if i == 0 || v.is_empty() => {}
-                _ => {
+            match zero_one(v) {
+                Some(l) => labels.push(l),
+                None if i == 0 || v.is_empty() => {}
+                None => {
                     return Err(DataError::Parse {
                         path: name,
                         line: i as u64 + 1,
